@@ -1,0 +1,118 @@
+//! The `terminus` command line: one file per subcommand. This module and its children are the only code that
+//! prints; everything they call returns values.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod sign;
+mod verify;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::message::Request;
+use crate::signing::{Step, Trace};
+
+/// terminus: conformance suite and request recorder for the cloud APIs that terminate instances.
+#[derive(Debug, Parser)]
+#[command(name = "terminus", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Sign(sign::Args),
+    Verify(verify::Args),
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Readable text.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// Exit status for input that cannot be used at all (not HTTP, no Host, unknown scheme…).
+const UNUSABLE: u8 = 2;
+
+impl Cli {
+    /// Runs the chosen subcommand and returns the process's exit status.
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::Sign(args) => sign::run(args),
+            Command::Verify(args) => verify::run(args),
+        }
+    }
+}
+
+/// Reads a raw HTTP/1.1 request from a file, or from standard input for `-`.
+fn read_request(path: &Path) -> Result<Request, String> {
+    let mut bytes = Vec::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().read_to_end(&mut bytes).map(drop)
+    } else {
+        std::fs::read(path).map(|contents| bytes = contents)
+    };
+    read.map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    Request::parse(&bytes).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// Prints an error on standard error and returns the "unusable input" status.
+fn unusable(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(UNUSABLE)
+}
+
+/// The trace as text: a `== step` heading above each value.
+fn trace_text(trace: &Trace) -> String {
+    trace
+        .steps()
+        .map(|(step, value)| format!("== {step}\n{value}\n"))
+        .collect()
+}
+
+/// The trace as a JSON object, steps in computation order.
+fn trace_json(trace: &Trace) -> serde_json::Value {
+    trace
+        .steps()
+        .map(|(step, value)| (step.name().to_owned(), serde_json::Value::from(value)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Reads a trace from JSON: `sign --format json` output, or a bare object of step names to values.
+fn read_trace(path: &PathBuf, scheme: crate::signing::Scheme) -> Result<Trace, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|error| format!("{}: not JSON: {error}", path.display()))?;
+    let steps = json.get("trace").unwrap_or(&json);
+    let steps = steps.as_object().ok_or_else(|| {
+        format!(
+            "{}: expected an object of step names to values",
+            path.display()
+        )
+    })?;
+    let mut trace = Trace::new(scheme);
+    for (name, value) in steps {
+        let step = Step::from_name(name)
+            .ok_or_else(|| format!("{}: unknown step {name:?}", path.display()))?;
+        let value = value
+            .as_str()
+            .ok_or_else(|| format!("{}: step {name:?} is not a string", path.display()))?;
+        trace.record(step, value);
+    }
+    Ok(trace)
+}
+
+/// Writes bytes to standard output, ignoring a closed pipe.
+fn write_stdout(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes).and_then(|()| stdout.flush());
+}

@@ -252,10 +252,73 @@ impl Trace {
     /// Only steps present in both are compared, in computation order, so a reference may hold just the
     /// stages its source published.
     pub fn first_difference(&self, reference: &Trace) -> Option<Difference> {
-        self.steps().find_map(|(step, received)| {
-            let signed = reference.get(step)?;
-            (signed != received).then(|| Difference::new(step, signed, received))
-        })
+        let reference = reference.with_implied_steps();
+        let mut compared_before = false;
+        for (step, received) in self.steps() {
+            let Some(signed) = reference.get(step) else {
+                continue;
+            };
+            if signed != received {
+                return Some(if step == Step::Signature && !compared_before {
+                    Difference::signature(signed, received, false)
+                } else {
+                    Difference::new(step, signed, received)
+                });
+            }
+            compared_before = true;
+        }
+        None
+    }
+
+    /// This trace plus the steps its published ones contain: the payload hash is the last line of a TC3 or ZC2
+    /// canonical request, the hashed canonical request the last line of its string to sign, the TC3 scope the
+    /// third, the signature the end of the `Authorization` header or the decoded `Signature` parameter.
+    fn with_implied_steps(&self) -> Trace {
+        let mut trace = self.clone();
+        let last_line = |step| {
+            self.get(step)
+                .and_then(|text: &str| text.rsplit('\n').next())
+        };
+        if matches!(self.scheme, Scheme::Tc3 | Scheme::Zc2) {
+            if let Some(hash) = last_line(Step::CanonicalRequest)
+                .filter(|_| self.get(Step::HashedPayload).is_none())
+            {
+                trace.record(Step::HashedPayload, hash);
+            }
+            if let Some(hash) = last_line(Step::StringToSign)
+                .filter(|_| self.get(Step::HashedCanonicalRequest).is_none())
+            {
+                trace.record(Step::HashedCanonicalRequest, hash);
+            }
+            if let Some(signature) = self
+                .get(Step::Authorization)
+                .and_then(|value| value.rsplit_once("Signature="))
+                .filter(|_| self.get(Step::Signature).is_none())
+            {
+                trace.record(Step::Signature, signature.1.trim());
+            }
+        }
+        if self.scheme == Scheme::Tc3
+            && self.get(Step::CredentialScope).is_none()
+            && let Some(scope) = self
+                .get(Step::StringToSign)
+                .and_then(|text| text.split('\n').nth(2))
+        {
+            trace.record(Step::CredentialScope, scope);
+        }
+        if self.get(Step::Signature).is_none()
+            && let Some(parameter) = self.get(Step::SignatureParameter)
+        {
+            let decoded: String = form_urlencoded::parse(format!("s={parameter}").as_bytes())
+                .map(|(_, value)| value.into_owned())
+                .collect();
+            trace.record(Step::Signature, decoded);
+        }
+        // Keep computation order, so the first difference is the earliest step.
+        trace
+            .steps
+            .sort_by_key(|(step, _)| Step::ALL.iter().position(|known| known == step));
+        trace
     }
 }
 

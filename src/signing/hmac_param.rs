@@ -69,6 +69,13 @@ pub(super) fn scheme_of(params: &Params) -> Scheme {
     }
 }
 
+fn is_form(request: &Request) -> bool {
+    let content_type = request.header("content-type").unwrap_or_default();
+    content_type
+        .trim_start()
+        .starts_with("application/x-www-form-urlencoded")
+}
+
 /// The raw (still URL-encoded) parameter string: a POST's form body, otherwise the query.
 fn raw_params(request: &Request) -> Result<&str, Unusable> {
     if !request.method.eq_ignore_ascii_case("POST") {
@@ -198,7 +205,12 @@ pub(super) fn sign(
 }
 
 pub(super) fn inspect(request: &Request) -> Result<Claim, Unusable> {
-    let params = Params::read(request)?;
+    let params = match Params::read(request) {
+        Ok(params) => params,
+        // A POST that is not a form cannot carry the parameter: it is simply unsigned.
+        Err(Unusable::Parameters(_)) if !is_form(request) => return Err(Unusable::NoSignature),
+        Err(error) => return Err(error),
+    };
     let signature = params
         .get(SIGNATURE)
         .ok_or(Unusable::NoSignature)?

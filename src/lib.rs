@@ -7,7 +7,13 @@
 //! - [`signing`]: the three signing schemes (TC3-HMAC-SHA256, the HmacSHA1/HmacSHA256 `Signature` parameter,
 //!   ZC2-HMAC-SHA256 and Bearer), as pure functions that return a trace of every step; verification reruns the
 //!   same code on a received request and names the step that differs.
-//! - [`cli`]: the `terminus` command line (`sign`, `verify`).
+//! - [`world`]: the mock's state (accounts, instances, clock, rate limit, faults) in the one TOML shape that
+//!   seeds it, and the business rules of termination, once, as domain refusals.
+//! - [`provider`]: each provider's wire format: parse and authenticate a request, call the rules, answer in
+//!   the provider's envelope.
+//! - [`mock`]: the HTTP server on loopback ([`mock::MockServer`]) with its control API and injected faults.
+//! - [`clock`]: the one clock a world runs on.
+//! - [`cli`]: the `terminus` command line (`serve`, `sign`, `verify`).
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -18,5 +24,9 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
+pub mod clock;
 pub mod message;
+pub mod mock;
+pub mod provider;
 pub mod signing;
+pub mod world;

@@ -2,6 +2,7 @@
 //! prints; everything they call returns values.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod serve;
 mod sign;
 mod verify;
 
@@ -24,6 +25,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Serve(serve::Args),
     Sign(sign::Args),
     Verify(verify::Args),
 }
@@ -45,6 +47,7 @@ impl Cli {
     /// Runs the chosen subcommand and returns the process's exit status.
     pub fn run(self) -> ExitCode {
         match self.command {
+            Command::Serve(args) => serve::run(args),
             Command::Sign(args) => sign::run(args),
             Command::Verify(args) => verify::run(args),
         }

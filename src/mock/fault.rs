@@ -1,0 +1,225 @@
+//! Injected faults: errors, HTTP 5xx, latency and dropped connections, for the next N requests or a fraction
+//! of them. Applied before a request reaches its provider, as a flaky gateway would. Fractions draw from a
+//! generator seeded by the world, so a run with the same seed strikes the same requests.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A fault, as written in a world file (`[[faults]]`) or posted to `/__terminus/faults`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FaultSpec {
+    /// What happens.
+    pub kind: FaultKind,
+    /// `error`: the provider's error code to answer with (default: its internal error, e.g. `InternalError`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// `http`: the status to answer with (default 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `latency`: how long to wait before answering, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub millis: Option<u64>,
+    /// Strike the next `count` requests (default 1 when no `fraction` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Strike each request with this probability, until the fault is cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraction: Option<f64>,
+    /// Only requests for this action (default: every action).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+/// The kinds of fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// Answer with the provider's error envelope and `code`.
+    Error,
+    /// Answer with HTTP `status` and the provider's internal-error envelope.
+    Http,
+    /// Wait `millis`, then handle the request normally.
+    Latency,
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// What a request runs into.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Strike {
+    /// Wait this long first.
+    pub delay: Duration,
+    /// Then, instead of handling the request, this.
+    pub outcome: Option<Outcome>,
+}
+
+/// A fault that replaces the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider's error envelope with this code (`None`: its internal error).
+    Error(Option<String>),
+    /// This HTTP status with the provider's internal-error envelope.
+    Http(u16),
+    /// No answer: the connection is closed.
+    Drop,
+}
+
+/// The faults still to strike, and the generator for fractions.
+#[derive(Clone, Debug)]
+pub struct FaultPlan {
+    faults: Vec<(FaultSpec, Option<u32>)>,
+    random: u64,
+}
+
+impl FaultPlan {
+    /// A plan from specs; `seed` makes fractions reproducible.
+    pub fn new(specs: Vec<FaultSpec>, seed: u64) -> Self {
+        let mut plan = Self {
+            faults: Vec::new(),
+            random: seed ^ 0x9e37_79b9_7f4a_7c15,
+        };
+        specs.into_iter().for_each(|spec| plan.add(spec));
+        plan
+    }
+
+    /// Adds a fault after the others.
+    pub fn add(&mut self, spec: FaultSpec) {
+        let remaining = match (spec.count, spec.fraction) {
+            (Some(count), _) => Some(count),
+            (None, Some(_)) => None,
+            (None, None) => Some(1),
+        };
+        self.faults.push((spec, remaining));
+    }
+
+    /// Removes every fault.
+    pub fn clear(&mut self) {
+        self.faults.clear();
+    }
+
+    /// The faults still to strike, as specs.
+    pub fn remaining(&self) -> Vec<FaultSpec> {
+        self.faults
+            .iter()
+            .map(|(spec, remaining)| FaultSpec {
+                count: *remaining,
+                ..spec.clone()
+            })
+            .collect()
+    }
+
+    /// What the next request (for `action`, when known) runs into. Latencies add up; the first fault that
+    /// replaces the answer wins.
+    pub fn strike(&mut self, action: Option<&str>) -> Strike {
+        let mut strike = Strike::default();
+        if self.faults.is_empty() {
+            return strike;
+        }
+        for index in 0..self.faults.len() {
+            let (spec, remaining) = &self.faults[index];
+            if strike.outcome.is_some() && spec.kind != FaultKind::Latency {
+                continue;
+            }
+            if spec
+                .action
+                .as_deref()
+                .is_some_and(|wanted| Some(wanted) != action)
+                || *remaining == Some(0)
+            {
+                continue;
+            }
+            let fraction = spec.fraction;
+            if let Some(fraction) = fraction
+                && self.next_unit() >= fraction
+            {
+                continue;
+            }
+            let (spec, remaining) = &mut self.faults[index];
+            if let Some(left) = remaining {
+                *left -= 1;
+            }
+            match spec.kind {
+                FaultKind::Latency => {
+                    strike.delay += Duration::from_millis(spec.millis.unwrap_or(0))
+                }
+                FaultKind::Error => strike.outcome = Some(Outcome::Error(spec.code.clone())),
+                FaultKind::Http => strike.outcome = Some(Outcome::Http(spec.status.unwrap_or(503))),
+                FaultKind::Drop => strike.outcome = Some(Outcome::Drop),
+            }
+        }
+        self.faults.retain(|(_, remaining)| *remaining != Some(0));
+        strike
+    }
+
+    /// A number in [0, 1) from a xorshift64* generator.
+    fn next_unit(&mut self) -> f64 {
+        let mut x = self.random.max(1);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.random = x;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: FaultKind) -> FaultSpec {
+        FaultSpec {
+            kind,
+            code: None,
+            status: None,
+            millis: Some(5),
+            count: None,
+            fraction: None,
+            action: None,
+        }
+    }
+
+    #[test]
+    fn a_counted_fault_strikes_that_many_requests_then_none() {
+        let mut plan = FaultPlan::new(
+            vec![FaultSpec {
+                count: Some(2),
+                ..spec(FaultKind::Drop)
+            }],
+            1,
+        );
+        assert_eq!(plan.strike(None).outcome, Some(Outcome::Drop));
+        assert_eq!(plan.strike(None).outcome, Some(Outcome::Drop));
+        assert_eq!(plan.strike(None), Strike::default());
+    }
+
+    #[test]
+    fn a_fraction_strikes_about_that_share_and_the_same_ones_for_the_same_seed() {
+        let fraction = FaultSpec {
+            fraction: Some(0.25),
+            ..spec(FaultKind::Error)
+        };
+        let run = |seed| {
+            let mut plan = FaultPlan::new(vec![fraction.clone()], seed);
+            (0..4000)
+                .map(|_| plan.strike(None).outcome.is_some())
+                .collect::<Vec<_>>()
+        };
+        let struck = run(7).iter().filter(|hit| **hit).count();
+        assert!((800..1200).contains(&struck), "{struck} of 4000");
+        assert_eq!(run(7), run(7));
+    }
+
+    #[test]
+    fn latency_adds_up_and_does_not_replace_the_answer() {
+        let mut plan = FaultPlan::new(vec![spec(FaultKind::Latency), spec(FaultKind::Latency)], 1);
+        assert_eq!(
+            plan.strike(None),
+            Strike {
+                delay: Duration::from_millis(10),
+                outcome: None
+            }
+        );
+    }
+}

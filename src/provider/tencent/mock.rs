@@ -1,0 +1,596 @@
+//! The mock's Tencent Cloud API 3.0 endpoint (`cvm.tencentcloudapi.com`, path `/`): TC3 (POST JSON, GET) and
+//! the `Signature` parameter form (GET, POST form). Translates between the wire and the world; the rules that
+//! change instances are the world's ([`crate::world::rules`]).
+//!
+//! # Precedence
+//!
+//! 1. protocol: only GET and POST (`UnsupportedProtocol`); size: GET 32 KB, `Signature`-form POST 1 MB, TC3
+//!    POST 10 MB (`RequestSizeLimitExceeded`);
+//! 2. authentication: a readable signature (`AuthFailure.InvalidAuthorization`, `MissingParameter`), a known
+//!    key (`AuthFailure.InvalidSecretId` for ids that are not `AKID…`, `AuthFailure.SecretIdNotFound`), the
+//!    ±5-minute window (`AuthFailure.SignatureExpire`), the signature (`AuthFailure.SignatureFailure`), the
+//!    session token (`AuthFailure.TokenFailure`), MFA (`AuthFailure.MFAFailure`);
+//! 3. action and version (`MissingParameter`, `InvalidAction`, `NoSuchVersion`);
+//! 4. the rate limit, per account and action (`RequestLimitExceeded`);
+//! 5. parameters: unknown names (`UnknownParameter`), types (`InvalidParameter`), presence (`MissingParameter`);
+//! 6. region (`MissingParameter`; `UnsupportedOperation.Region` for CVM regions this API does not serve,
+//!    `UnsupportedRegion` for unknown names);
+//! 7. the world's rules: batch, per instance, account ([`crate::world::rules`]).
+//!
+//! Client quirks tolerated in direct addressing, and nothing wider (`shared/reference/clients.md`): the Node SDK
+//! signs the host without its port and takes the scope service from the endpoint's first label (`127` for
+//! `127.0.0.1`); tccli puts `http://` inside `Host` (signed as sent, so it verifies as sent).
+
+use serde_json::{Map, Value, json};
+
+use super::wire::{self, ActionParams, ApiError, OTHER_CVM_REGIONS, SUPPORTED_REGIONS, VERSION};
+use crate::message::Request;
+use crate::mock::{Reply, Shared};
+use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
+use crate::world::rules::{Refusal, Terminate};
+use crate::world::{Account, InstanceState, Mfa, Restriction};
+
+/// The credential-scope service of CVM.
+const SERVICE: &str = "cvm";
+/// Query string limit for GET.
+const GET_LIMIT: usize = 32 * 1024;
+/// Body limit for `Signature`-parameter POSTs.
+const FORM_LIMIT: usize = 1024 * 1024;
+/// Body limit for TC3 POSTs (also the most the server reads).
+pub(crate) const TC3_LIMIT: usize = 10 * 1024 * 1024;
+
+/// The common parameters of a request, wherever its form carries them.
+struct Common {
+    action: Option<String>,
+    version: Option<String>,
+    region: Option<String>,
+    token: Option<String>,
+    params: ActionParams,
+}
+
+/// Answers one request.
+pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
+    let request_id = shared.world().next_request_id();
+    match process(request, shared, &request_id) {
+        Ok(fields) => Reply::json(200, wire::success(&request_id, fields)),
+        Err(error) => Reply::json(200, wire::error(&request_id, &error)),
+    }
+}
+
+/// The error envelope for a condition met before the request reached the handler (faults, framing).
+pub(crate) fn error_reply(status: u16, code: &str, message: &str, request_id: &str) -> Reply {
+    Reply::json(
+        status,
+        wire::error(request_id, &ApiError::new(code, message)),
+    )
+}
+
+/// The action a request names, for fault filters; read without verifying anything.
+pub(crate) fn action_of(request: &Request) -> Option<String> {
+    if let Some(action) = request.header("x-tc-action") {
+        return Some(action.trim().to_owned());
+    }
+    hmac_param::Params::read(request)
+        .ok()?
+        .get("Action")
+        .map(str::to_owned)
+}
+
+fn process(
+    request: &Request,
+    shared: &Shared,
+    request_id: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    let method = request.method.as_str();
+    if method != "GET" && method != "POST" {
+        return Err(ApiError::new(
+            "UnsupportedProtocol",
+            format!("The HTTP method {method} is not supported; use GET or POST."),
+        ));
+    }
+    check_size(request)?;
+    let claim = signing::inspect(request).map_err(unusable)?;
+    let common = common_params(request, &claim)?;
+    let account = authenticate(request, &claim, &common, shared)?;
+
+    let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
+    if action != "TerminateInstances" && action != "DescribeInstances" {
+        return Err(ApiError::new(
+            "InvalidAction",
+            format!("The action `{action}` does not exist."),
+        ));
+    }
+    match common.version.as_deref() {
+        None => return Err(missing("Version")),
+        Some(VERSION) => {}
+        Some(other) => {
+            return Err(ApiError::new(
+                "NoSuchVersion",
+                format!("The API version `{other}` does not exist."),
+            ));
+        }
+    }
+    if action == "TerminateInstances" {
+        terminate(&common, &account, shared)
+    } else {
+        describe(&common, &account, shared, request_id)
+    }
+}
+
+fn terminate(
+    common: &Common,
+    account: &Account,
+    shared: &Shared,
+) -> Result<Map<String, Value>, ApiError> {
+    let per_second = shared.world().spec.rate_limit.terminate_per_second;
+    if !shared
+        .world()
+        .admit(&account.secret_id, "TerminateInstances", per_second)
+    {
+        return Err(ApiError::new(
+            "RequestLimitExceeded",
+            format!(
+                "Your current request times equals to `{}` in a second, which exceeds the frequency limit `{per_second}` for a second. Please reduce the frequency of calls.",
+                per_second + 1
+            ),
+        ));
+    }
+    let params = &common.params;
+    params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
+    let ids = params
+        .strings("InstanceIds")?
+        .ok_or_else(|| missing("InstanceIds"))?;
+    let release_address = params.boolean("ReleaseAddress")?.unwrap_or(false);
+    let release_prepaid_data_disks = params.boolean("ReleasePrepaidDataDisks")?.unwrap_or(false);
+    let region = check_region(common.region.as_deref(), true)?;
+    let call = Terminate {
+        secret_id: &account.secret_id,
+        region,
+        instance_ids: &ids,
+        release_address,
+        release_prepaid_data_disks,
+    };
+    shared.world().terminate(&call).map_err(refusal)?;
+    Ok(Map::new())
+}
+
+fn describe(
+    common: &Common,
+    account: &Account,
+    shared: &Shared,
+    _request_id: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    let params = &common.params;
+    params.only(&["InstanceIds", "Offset", "Limit"])?;
+    let ids = params.strings("InstanceIds")?;
+    let offset = params.integer("Offset")?.unwrap_or(0) as usize;
+    let limit = params.integer("Limit")?.unwrap_or(20) as usize;
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::new(
+            "InvalidParameterValue",
+            format!("Limit {limit} is outside 1 to 100."),
+        ));
+    }
+    let region = check_region(common.region.as_deref(), false)?;
+    let world = shared.world();
+    let found = world
+        .describe(account, region, ids.as_deref())
+        .map_err(refusal)?;
+    let set: Vec<Value> = found
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|instance| {
+            json!({
+                "InstanceId": instance.id,
+                "InstanceState": instance.state.name(),
+                "InstanceChargeType": serde_json::to_value(instance.charge).unwrap_or_default(),
+                "Placement": { "Zone": format!("{region}-1") },
+                "OsName": instance.os,
+                "DisableApiTermination": instance.protected,
+                "IsolatedSource": if instance.state == InstanceState::Shutdown { "MANMADE" } else { "NOTISOLATED" },
+                "RestrictState": "NORMAL",
+                "DataDisks": instance.data_disks.iter().map(|disk| json!({
+                    "DiskId": disk.id,
+                    "DiskChargeType": serde_json::to_value(disk.charge).unwrap_or_default(),
+                    "DiskState": serde_json::to_value(disk.state).unwrap_or_default(),
+                })).collect::<Vec<_>>(),
+                "PublicIpAddresses": instance.eip.iter().filter(|eip| !eip.released).map(|eip| eip.id.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut fields = Map::new();
+    fields.insert("TotalCount".into(), Value::from(found.len()));
+    fields.insert("InstanceSet".into(), Value::Array(set));
+    Ok(fields)
+}
+
+fn check_size(request: &Request) -> Result<(), ApiError> {
+    let (limit, size) = match request.method.as_str() {
+        "GET" => (GET_LIMIT, request.target.len()),
+        _ if request.header("authorization").is_some() => (TC3_LIMIT, request.body.len()),
+        _ => (FORM_LIMIT, request.body.len()),
+    };
+    if size > limit {
+        return Err(ApiError::new(
+            "RequestSizeLimitExceeded",
+            format!("The request size {size} exceeds the limit of {limit} bytes."),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads action, version, region, token and the action parameters from wherever the request's form keeps them.
+fn common_params(request: &Request, claim: &Claim) -> Result<Common, ApiError> {
+    let header = |name: &str| request.header(name).map(|value| value.trim().to_owned());
+    if claim.scheme == Scheme::Tc3 {
+        let params = if request.method == "GET" {
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(request.query().as_bytes())
+                .into_owned()
+                .collect();
+            ActionParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
+        } else {
+            ActionParams::from_json(&request.body)?
+        };
+        return Ok(Common {
+            action: header("x-tc-action"),
+            version: header("x-tc-version"),
+            region: header("x-tc-region"),
+            token: header("x-tc-token"),
+            params,
+        });
+    }
+    let form = hmac_param::Params::read(request).map_err(unusable)?;
+    if form.get("Nonce").is_none() {
+        return Err(missing("Nonce"));
+    }
+    let get = |name: &str| form.get(name).map(str::to_owned);
+    Ok(Common {
+        action: get("Action"),
+        version: get("Version"),
+        region: get("Region"),
+        token: get("Token"),
+        params: ActionParams::from_pairs(form.pairs())?,
+    })
+}
+
+/// Authentication, in order: key, window, signature, token, MFA.
+fn authenticate(
+    request: &Request,
+    claim: &Claim,
+    common: &Common,
+    shared: &Shared,
+) -> Result<Account, ApiError> {
+    let secret_id = claim.secret_id.as_deref().unwrap_or_default();
+    let (account, now) = {
+        let world = shared.world();
+        (world.account(secret_id).cloned(), world.clock.now())
+    };
+    let account = match account {
+        Some(account) if !account.disabled => account,
+        _ if !secret_id.starts_with("AKID") => {
+            return Err(ApiError::new(
+                "AuthFailure.InvalidSecretId",
+                "Invalid key (not a TencentCloud API key type).",
+            ));
+        }
+        _ => {
+            return Err(ApiError::new(
+                "AuthFailure.SecretIdNotFound",
+                "The SecretId is not found, please ensure that your SecretId is correct.",
+            ));
+        }
+    };
+    verify(request, claim, &account, now).map_err(|rejection| match rejection {
+        Rejection::Expired { .. } => ApiError::new(
+            "AuthFailure.SignatureExpire",
+            format!("Signature expired. Timestamp {} is more than five minutes from the server time {now}.", claim.timestamp.unwrap_or_default()),
+        ),
+        other => ApiError::new(
+            "AuthFailure.SignatureFailure",
+            format!("The provided credentials could not be validated. Please check your signature is correct ({}).", other.step()),
+        ),
+    })?;
+    let presented = common.token.as_deref().filter(|token| !token.is_empty());
+    if account.token.as_deref() != presented {
+        return Err(ApiError::new(
+            "AuthFailure.TokenFailure",
+            "The session token is missing, invalid or not this key's.",
+        ));
+    }
+    if account.mfa == Mfa::Failure {
+        return Err(ApiError::new(
+            "AuthFailure.MFAFailure",
+            "MFA verification failed.",
+        ));
+    }
+    Ok(account)
+}
+
+/// Verifies strictly, then, only for the Node SDK's direct-addressing quirk, with the port left out of the host.
+fn verify(request: &Request, claim: &Claim, account: &Account, now: i64) -> Result<(), Rejection> {
+    let policy = Policy {
+        service: Some(SERVICE.to_owned()),
+        ..Policy::default()
+    };
+    let strict = claim.verify(request, &account.secret_key, Some(now), &policy, None);
+    let Err(rejection) = strict else {
+        return Ok(());
+    };
+    let host = request.host().unwrap_or_default();
+    let Some((hostname, _port)) = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Err(rejection);
+    };
+    let node_service = hostname.split('.').next().unwrap_or_default();
+    let quirk_applies = match &rejection {
+        Rejection::ScopeService { scope, .. } => scope == node_service,
+        Rejection::Differs(_) => true,
+        _ => false,
+    };
+    if !quirk_applies {
+        return Err(rejection);
+    }
+    let mut portless = request.clone();
+    portless.set_header("Host", hostname);
+    let service = if claim_service(request) == Some(node_service.to_owned()) {
+        None
+    } else {
+        Some(SERVICE.to_owned())
+    };
+    claim
+        .verify(
+            &portless,
+            &account.secret_key,
+            Some(now),
+            &Policy {
+                service,
+                ..Policy::default()
+            },
+            None,
+        )
+        .map(drop)
+        .map_err(|_| rejection)
+}
+
+/// The TC3 credential-scope service a request names.
+fn claim_service(request: &Request) -> Option<String> {
+    let authorization = tc3::Authorization::parse(request.header("authorization")?).ok()?;
+    Some(authorization.service)
+}
+
+fn check_region(region: Option<&str>, terminate: bool) -> Result<&str, ApiError> {
+    let region = region
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| missing("Region"))?;
+    if SUPPORTED_REGIONS.contains(&region) {
+        Ok(region)
+    } else if OTHER_CVM_REGIONS.contains(&region) {
+        if terminate {
+            Err(ApiError::new(
+                "UnsupportedOperation.Region",
+                format!("The region `{region}` is unsupported."),
+            ))
+        } else {
+            Ok(region)
+        }
+    } else {
+        Err(ApiError::new(
+            "UnsupportedRegion",
+            format!("The API does not support the region `{region}`."),
+        ))
+    }
+}
+
+fn missing(name: &str) -> ApiError {
+    ApiError::new(
+        "MissingParameter",
+        format!("The request is missing a required parameter `{name}`."),
+    )
+}
+
+fn unusable(error: Unusable) -> ApiError {
+    match error {
+        Unusable::MissingParameter(name) => missing(name),
+        Unusable::MissingHeader(name) => missing(name),
+        Unusable::Timestamp { name, value } => ApiError::new(
+            "InvalidParameter",
+            format!("{name} {value:?} is not a Unix time in seconds."),
+        ),
+        Unusable::Parameters(why) => ApiError::new("InvalidParameter", why),
+        Unusable::NoSignature => ApiError::new(
+            "AuthFailure.InvalidAuthorization",
+            "The request is not signed: no Authorization header and no Signature parameter.",
+        ),
+        other => ApiError::new(
+            "AuthFailure.InvalidAuthorization",
+            format!("Authorization in the request header is invalid: {other}."),
+        ),
+    }
+}
+
+/// The documented code and message for each refusal.
+fn refusal(refusal: Refusal) -> ApiError {
+    use Refusal as R;
+    let (code, message) = match refusal {
+        R::EmptyBatch => (
+            "InvalidParameterValue",
+            "InstanceIds must name at least one instance.".to_owned(),
+        ),
+        R::BatchTooLarge(count) => (
+            "InvalidParameterValue.LimitExceeded",
+            format!(
+                "The number of parameter values exceeds the limit: {count} instances, at most 100."
+            ),
+        ),
+        R::DuplicateId(id) => (
+            "InvalidParameterValue",
+            format!("The instance ID `{id}` is given more than once."),
+        ),
+        R::MalformedId(id) => (
+            "InvalidInstanceId.Malformed",
+            format!("Invalid instance ID. The specified instance ID `{id}` has an invalid format."),
+        ),
+        R::IdCharacters(id) => (
+            "InvalidParameterValue.InstanceIdMalformed",
+            format!(
+                "Invalid instance ID `{id}`. Please enter a valid ID, such as ins-xxxxxxxx (x represents a lower-case letter or a number)."
+            ),
+        ),
+        R::NotFound(id) => (
+            "InvalidInstanceId.NotFound",
+            format!("No instance found: `{id}`."),
+        ),
+        R::NotOwned(id) => (
+            "UnsupportedOperation.InvalidInstancesOwner",
+            format!("The user does not have permissions to operate the instance `{id}`."),
+        ),
+        R::MixedCharge => (
+            "UnsupportedOperation.InstanceMixedPricingModel",
+            "A mixed payment mode is not supported.".to_owned(),
+        ),
+        R::Terminated(id) => (
+            "UnsupportedOperation.InstanceStateTerminated",
+            format!("Terminated instances are not supported: `{id}`."),
+        ),
+        R::State(id, state) => (
+            state_code(state),
+            format!(
+                "The instance `{id}` in the {} status is not supported.",
+                state.name()
+            ),
+        ),
+        R::Restricted(id, restriction) => match restriction {
+            Restriction::Banned => (
+                "UnsupportedOperation.InstanceStateBanning",
+                format!("The instance `{id}` is blocked. Please submit a ticket."),
+            ),
+            Restriction::Frozen => (
+                "UnsupportedOperation.InstanceStateFreezing",
+                format!("The operation is not supported for the frozen instance `{id}`."),
+            ),
+            Restriction::Isolating => (
+                "UnsupportedOperation.InstanceStateIsolating",
+                format!("The instance `{id}` is being isolated."),
+            ),
+        },
+        R::SameOperationRunning(id) => (
+            "MutexOperation.TaskRunning",
+            format!("An identical job is running on `{id}`."),
+        ),
+        R::OperationInProgress(id, operation) => (
+            "OperationDenied.InstanceOperationInProgress",
+            format!(
+                "The instance `{id}` has an operation in progress ({operation}). Please try again later."
+            ),
+        ),
+        R::Protected(id) => (
+            "UnsupportedOperation.InstancesProtected",
+            format!(
+                "The instance `{id}` is under termination protection and cannot be terminated. Disable the termination protection and try again."
+            ),
+        ),
+        R::ApplicationRole(id, role) if role.eq_ignore_ascii_case("EMR") => (
+            "FailedOperation.InvalidInstanceApplicationRoleEmr",
+            format!("The EMR instance `{id}` does not support this operation."),
+        ),
+        R::ApplicationRole(id, role) => (
+            "FailedOperation.InvalidInstanceApplicationRole",
+            format!("The {role} instance `{id}` does not support the operation."),
+        ),
+        R::SpecialType(id) => (
+            "UnsupportedOperation.SpecialInstanceType",
+            format!("The special instance type of `{id}` does not support the operation."),
+        ),
+        R::Unsupported(id) => (
+            "InvalidInstance.NotSupported",
+            format!("The instance `{id}` is not supported."),
+        ),
+        R::Unreturnable(id) => (
+            "FailedOperation.Unreturnable",
+            format!("The instance `{id}` is unreturnable."),
+        ),
+        R::RedHatReturn(id) => (
+            "UnsupportedOperation.RedHatInstanceTerminateUnsupported",
+            format!(
+                "The instance `{id}` has an enterprise operating system installed and cannot be returned."
+            ),
+        ),
+        R::RedHat(id) => (
+            "UnsupportedOperation.RedHatInstanceUnsupported",
+            format!(
+                "The operating system of the instance `{id}` is RedHat, so this operation is not supported."
+            ),
+        ),
+        R::ChargeType(id, _) => (
+            "UnsupportedOperation.InstanceChargeType",
+            format!("The billing mode of the instance `{id}` does not support the operation."),
+        ),
+        R::PrepaidPolicy(id) => (
+            "InvalidInstanceNotSupportedPrepaidInstance",
+            format!("The instance `{id}` does not meet the Return Policy for prepaid instances."),
+        ),
+        R::AddressType(id, kind) => (
+            "InvalidParameterValue.NotSupported",
+            format!("ReleaseAddress does not release the {kind} address of `{id}`."),
+        ),
+        R::UnpaidOrders => (
+            "InvalidAccount.UnpaidOrder",
+            "The account has unpaid orders.".to_owned(),
+        ),
+        R::AppIdFormat => (
+            "InvalidParameterValue.InvalidAppIdFormat",
+            "Invalid AppID.".to_owned(),
+        ),
+        R::MfaNotFound => (
+            "UnauthorizedOperation.MFANotFound",
+            "Unauthorized operation. Make sure Multi-Factor Authentication (MFA) exists."
+                .to_owned(),
+        ),
+        R::MfaExpired => (
+            "UnauthorizedOperation.MFAExpired",
+            "Unauthorized operation. Make sure Multi-Factor Authentication (MFA) is valid."
+                .to_owned(),
+        ),
+        R::TokenRevoked => (
+            "UnauthorizedOperation.InvalidToken",
+            "Check if the token is valid.".to_owned(),
+        ),
+        R::ReturnQuota => (
+            "LimitExceeded.UserReturnQuota",
+            "Failed to return instances because of the quota limit.".to_owned(),
+        ),
+        R::OperationQuota => (
+            "UnsupportedOperation.UserLimitOperationExceedQuota",
+            "The quota of user limit operations is insufficient.".to_owned(),
+        ),
+    };
+    ApiError::new(code, message)
+}
+
+fn state_code(state: InstanceState) -> &'static str {
+    match state {
+        InstanceState::Pending => "UnsupportedOperation.InstanceStatePending",
+        InstanceState::LaunchFailed => "UnsupportedOperation.InstanceStateLaunchFailed",
+        InstanceState::Starting => "UnsupportedOperation.InstanceStateStarting",
+        InstanceState::Stopping => "UnsupportedOperation.InstanceStateStopping",
+        InstanceState::Rebooting => "UnsupportedOperation.InstanceStateRebooting",
+        InstanceState::Terminating => "UnsupportedOperation.InstanceStateTerminating",
+        InstanceState::Terminated => "UnsupportedOperation.InstanceStateTerminated",
+        InstanceState::EnterRescueMode => "UnsupportedOperation.InstanceStateEnterRescueMode",
+        InstanceState::ExitRescueMode => "UnsupportedOperation.InstanceStateExitRescueMode",
+        InstanceState::EnterServiceLiveMigrate => {
+            "UnsupportedOperation.InstanceStateEnterServiceLiveMigrate"
+        }
+        InstanceState::ExitServiceLiveMigrate => {
+            "UnsupportedOperation.InstanceStateExitServiceLiveMigrate"
+        }
+        // No state-specific code is documented for these: the generic one.
+        InstanceState::RescueMode | InstanceState::ServiceLiveMigrate => "UnsupportedOperation",
+        InstanceState::Running | InstanceState::Stopped | InstanceState::Shutdown => {
+            "UnsupportedOperation"
+        }
+    }
+}

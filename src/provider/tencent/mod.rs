@@ -1,0 +1,10 @@
+//! Tencent Cloud CVM API 3.0 (`cvm.tencentcloudapi.com`, Version 2017-03-12): `TerminateInstances`, and
+//! `DescribeInstances` to observe state. `wire` holds the envelope, codes and parameter decoding; `mock` the
+//! endpoint's handler.
+
+pub mod wire;
+
+pub(crate) mod mock;
+
+/// The production endpoint.
+pub const ENDPOINT: &str = "cvm.tencentcloudapi.com";

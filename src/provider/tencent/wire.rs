@@ -1,0 +1,326 @@
+//! Tencent Cloud API 3.0 on the wire: the envelope, error codes and messages, and action parameters decoded
+//! from a JSON body or from flattened `Name.N` form parameters.
+
+use serde_json::{Map, Value, json};
+
+/// The API version of CVM `TerminateInstances`.
+pub const VERSION: &str = "2017-03-12";
+
+/// The regions `TerminateInstances` supports (seed 001: "This API only supports: …").
+pub const SUPPORTED_REGIONS: [&str; 18] = [
+    "ap-bangkok",
+    "ap-beijing",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-guangzhou",
+    "ap-hongkong",
+    "ap-jakarta",
+    "ap-nanjing",
+    "ap-seoul",
+    "ap-shanghai",
+    "ap-shanghai-fsi",
+    "ap-shenzhen-fsi",
+    "ap-singapore",
+    "ap-tokyo",
+    "eu-frankfurt",
+    "na-ashburn",
+    "na-siliconvalley",
+    "sa-saopaulo",
+];
+
+/// CVM regions the SDKs know (Go SDK `regions.go`) that `TerminateInstances` does not support.
+pub const OTHER_CVM_REGIONS: [&str; 4] =
+    ["ap-guangzhou-open", "ap-mumbai", "eu-moscow", "na-toronto"];
+
+/// Common parameters of the `Signature` parameter form, which are not action parameters.
+pub const COMMON_PARAMS: [&str; 11] = [
+    "Action",
+    "Version",
+    "Region",
+    "Timestamp",
+    "Nonce",
+    "SecretId",
+    "Signature",
+    "SignatureMethod",
+    "Token",
+    "Language",
+    "RequestClient",
+];
+
+/// An error to answer with: a documented code and a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// The documented code, e.g. `InvalidInstanceId.NotFound`.
+    pub code: String,
+    /// A message in the style of the official one (messages are not stable; clients must not parse them).
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this code and message.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `{"Response":{…fields,"RequestId":…}}`.
+pub fn success(request_id: &str, mut fields: Map<String, Value>) -> Vec<u8> {
+    fields.insert("RequestId".to_owned(), Value::from(request_id));
+    serde_json::to_vec(&json!({ "Response": fields })).expect("JSON values serialise")
+}
+
+/// `{"Response":{"Error":{"Code":…,"Message":…},"RequestId":…}}`.
+pub fn error(request_id: &str, error: &ApiError) -> Vec<u8> {
+    let body = json!({
+        "Response": {
+            "Error": { "Code": error.code, "Message": error.message },
+            "RequestId": request_id,
+        }
+    });
+    serde_json::to_vec(&body).expect("JSON values serialise")
+}
+
+/// Action parameters, whatever the encoding, as a JSON object; `flattened` says they came from a query or form,
+/// where every value is a string.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionParams {
+    /// The parameters.
+    pub values: Map<String, Value>,
+    /// From `Name.N=value` pairs (strings) rather than a JSON body.
+    pub flattened: bool,
+}
+
+impl ActionParams {
+    /// Reads a JSON body (empty means `{}`).
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self {
+                values: Map::new(),
+                flattened: false,
+            });
+        }
+        let text = std::str::from_utf8(body).map_err(|_| {
+            ApiError::new("InvalidParameter", "the request body is not valid UTF-8")
+        })?;
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(values)) => Ok(Self {
+                values,
+                flattened: false,
+            }),
+            Ok(_) => Err(ApiError::new(
+                "InvalidParameter",
+                "the request body must be a JSON object",
+            )),
+            Err(error) => Err(ApiError::new(
+                "InvalidParameter",
+                format!("the request body is not valid JSON: {error}"),
+            )),
+        }
+    }
+
+    /// Reads flattened pairs (`InstanceIds.0=…`, `Filters.0.Values.1=…`), leaving out the common parameters.
+    pub fn from_pairs<'a>(
+        pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ApiError> {
+        let mut values = Map::new();
+        for (name, value) in pairs {
+            if COMMON_PARAMS.contains(&name) {
+                continue;
+            }
+            insert_path(&mut values, name, value)?;
+        }
+        // Arrays may be numbered from 0 (SDKs) or 1 (the legacy documentation): drop the holes that leaves.
+        compact(&mut values);
+        Ok(Self {
+            values,
+            flattened: true,
+        })
+    }
+
+    /// Refuses any parameter not in `known`.
+    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self
+            .values
+            .keys()
+            .find(|name| !known.contains(&name.as_str()))
+        {
+            Some(name) => Err(ApiError::new(
+                "UnknownParameter",
+                format!("The parameter `{name}` is not recognized."),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// A list of strings; `None` when absent.
+    pub fn strings(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let Some(value) = self.values.get(name) else {
+            return Ok(None);
+        };
+        let wrong = || {
+            ApiError::new(
+                "InvalidParameter",
+                format!("The parameter `{name}` must be an array of strings."),
+            )
+        };
+        let items = value.as_array().ok_or_else(wrong)?;
+        items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned).ok_or_else(wrong))
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    /// A boolean; JSON `true`/`false`, or in flattened form `true`/`false`/`True`/`False` (Python sends `True`).
+    pub fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        let Some(value) = self.values.get(name) else {
+            return Ok(None);
+        };
+        let parsed = match value {
+            Value::Bool(flag) if !self.flattened => Some(*flag),
+            Value::String(text) if self.flattened => match text.as_str() {
+                "true" | "True" => Some(true),
+                "false" | "False" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        parsed.map(Some).ok_or_else(|| {
+            ApiError::new(
+                "InvalidParameter",
+                format!("The parameter `{name}` must be a Boolean."),
+            )
+        })
+    }
+
+    /// A non-negative integer; a JSON number, or digits in flattened form.
+    pub fn integer(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        let Some(value) = self.values.get(name) else {
+            return Ok(None);
+        };
+        let parsed = match value {
+            Value::Number(number) if !self.flattened => number.as_u64(),
+            Value::String(text) if self.flattened => text.parse().ok(),
+            _ => None,
+        };
+        parsed.map(Some).ok_or_else(|| {
+            ApiError::new(
+                "InvalidParameter",
+                format!("The parameter `{name}` must be an integer."),
+            )
+        })
+    }
+}
+
+/// Puts `value` at the dotted path `name` (numeric segments index arrays).
+fn insert_path(values: &mut Map<String, Value>, name: &str, value: &str) -> Result<(), ApiError> {
+    let conflict = || {
+        ApiError::new(
+            "InvalidParameter",
+            format!("The parameter `{name}` is given twice or clashes with another."),
+        )
+    };
+    let mut segments = name.split('.');
+    let first = segments.next().unwrap_or_default();
+    if first.is_empty() {
+        return Err(ApiError::new(
+            "UnknownParameter",
+            format!("The parameter `{name}` is not recognized."),
+        ));
+    }
+    let mut slot = values.entry(first.to_owned()).or_insert(Value::Null);
+    for segment in segments {
+        slot = match segment.parse::<usize>() {
+            Ok(index) if index <= crate::world::rules::MAX_BATCH * 10 => {
+                if slot.is_null() {
+                    *slot = Value::Array(Vec::new());
+                }
+                let array = slot.as_array_mut().ok_or_else(conflict)?;
+                if array.len() <= index {
+                    array.resize(index + 1, Value::Null);
+                }
+                &mut array[index]
+            }
+            Ok(_) => {
+                return Err(ApiError::new(
+                    "InvalidParameterValue.LimitExceeded",
+                    format!("The index in `{name}` is too large."),
+                ));
+            }
+            Err(_) => {
+                if slot.is_null() {
+                    *slot = Value::Object(Map::new());
+                }
+                slot.as_object_mut()
+                    .ok_or_else(conflict)?
+                    .entry(segment.to_owned())
+                    .or_insert(Value::Null)
+            }
+        };
+    }
+    if !slot.is_null() {
+        return Err(conflict());
+    }
+    *slot = Value::from(value);
+    Ok(())
+}
+
+/// Removes `null` holes from arrays, so `InstanceIds.1`, `InstanceIds.2` read as a list of two.
+fn compact(values: &mut Map<String, Value>) {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Array(items) => {
+                items.retain(|item| !item.is_null());
+                items.iter_mut().for_each(walk);
+            }
+            Value::Object(map) => map.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    values.values_mut().for_each(walk);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattened_ids_numbered_from_zero_or_one_read_as_the_same_list() {
+        let from_zero =
+            ActionParams::from_pairs([("InstanceIds.0", "a"), ("InstanceIds.1", "b")].into_iter())
+                .unwrap();
+        let from_one =
+            ActionParams::from_pairs([("InstanceIds.1", "a"), ("InstanceIds.2", "b")].into_iter())
+                .unwrap();
+        assert_eq!(
+            from_zero.strings("InstanceIds").unwrap(),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            from_one.strings("InstanceIds").unwrap(),
+            Some(vec!["a".into(), "b".into()])
+        );
+    }
+
+    #[test]
+    fn a_parameter_given_twice_is_refused() {
+        let error =
+            ActionParams::from_pairs([("InstanceIds.0", "a"), ("InstanceIds.0", "b")].into_iter())
+                .unwrap_err();
+        assert_eq!(error.code, "InvalidParameter");
+    }
+
+    #[test]
+    fn python_booleans_are_read_only_in_flattened_form() {
+        let flat = ActionParams::from_pairs([("ReleaseAddress", "True")].into_iter()).unwrap();
+        assert_eq!(flat.boolean("ReleaseAddress").unwrap(), Some(true));
+        let json = ActionParams::from_json(br#"{"ReleaseAddress": "True"}"#).unwrap();
+        assert_eq!(
+            json.boolean("ReleaseAddress").unwrap_err().code,
+            "InvalidParameter"
+        );
+    }
+}

@@ -1,0 +1,488 @@
+//! The mock's state, and the one TOML shape that seeds it: `terminus serve --world FILE`, the control API's
+//! `PUT /__terminus/world`, and (later) a case file's `[world]`.
+//!
+//! [`WorldSpec`] is both the file format and the state: reading a running world back
+//! (`GET /__terminus/world`) gives the same shape, with keys and tokens left out. [`World`] adds what runs: the clock,
+//! the rate limiter, the fault plan's counters and the request-id sequence. The business rules that change
+//! instances live in [`rules`], once, whatever the wire format of the request.
+
+pub mod rules;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Clock, ClockSpec};
+use crate::mock::fault::{FaultPlan, FaultSpec};
+
+/// The whole world, as written in a world file.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WorldSpec {
+    /// The region of instances that name none.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// How the clock runs. Default: the machine's time.
+    #[serde(default)]
+    pub clock: ClockSpec,
+    /// Request limits.
+    #[serde(default)]
+    pub rate_limit: RateLimitSpec,
+    /// Seed for request ids and for faults that strike a fraction of requests.
+    #[serde(default)]
+    pub seed: u64,
+    /// The accounts, keyed by their credentials.
+    #[serde(default)]
+    pub accounts: Vec<Account>,
+    /// The instances.
+    #[serde(default)]
+    pub instances: Vec<Instance>,
+    /// Faults to inject, in order.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+}
+
+fn default_region() -> String {
+    "ap-guangzhou".to_owned()
+}
+
+/// `[rate-limit]`: how many calls an account may make per second of the world's clock.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// `TerminateInstances` calls per account per second; `0` switches the limit off. Documented: 10.
+    #[serde(default = "default_terminate_per_second")]
+    pub terminate_per_second: u32,
+}
+
+fn default_terminate_per_second() -> u32 {
+    10
+}
+
+impl Default for RateLimitSpec {
+    fn default() -> Self {
+        Self {
+            terminate_per_second: default_terminate_per_second(),
+        }
+    }
+}
+
+/// An account: a credential and what the provider knows about its owner.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Account {
+    /// `SecretId` (`AKID…`).
+    pub secret_id: String,
+    /// `SecretKey`. Never written back by the control API, never logged.
+    #[serde(skip_serializing)]
+    pub secret_key: String,
+    /// A temporary credential's session token: requests must carry it (`X-TC-Token` / `Token`).
+    #[serde(default, skip_serializing)]
+    pub token: Option<String>,
+    /// The owner account (uin). Instances of another owner are not this account's to terminate.
+    #[serde(default = "default_owner")]
+    pub owner: String,
+    /// The account's AppId; a value that is not all digits stands for a broken one.
+    #[serde(default = "default_app_id")]
+    pub app_id: String,
+    /// A disabled key: `AuthFailure.SecretIdNotFound`, as for a deleted one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disabled: bool,
+    /// The session token has been revoked: `UnauthorizedOperation.InvalidToken`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub token_revoked: bool,
+    /// The account has unpaid orders: `InvalidAccount.UnpaidOrder`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unpaid_orders: bool,
+    /// Multi-factor authentication state.
+    #[serde(default, skip_serializing_if = "Mfa::is_ok")]
+    pub mfa: Mfa,
+    /// Prepaid instances the account may still return; `None` is unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_quota: Option<u32>,
+    /// Quota of limited operations (each termination uses one); `None` is unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_quota: Option<u32>,
+}
+
+fn default_owner() -> String {
+    "100000000001".to_owned()
+}
+
+fn default_app_id() -> String {
+    "1250000000".to_owned()
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// The multi-factor authentication state of an account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mfa {
+    /// Not required, or passed.
+    #[default]
+    Ok,
+    /// The MFA check fails at authentication: `AuthFailure.MFAFailure`.
+    Failure,
+    /// MFA is required but the account has none: `UnauthorizedOperation.MFANotFound`.
+    NotFound,
+    /// The MFA session expired: `UnauthorizedOperation.MFAExpired`.
+    Expired,
+}
+
+impl Mfa {
+    fn is_ok(&self) -> bool {
+        *self == Mfa::Ok
+    }
+}
+
+/// A CVM instance and everything termination depends on.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Instance {
+    /// `ins-` and 8 of `[a-z0-9]`.
+    pub id: String,
+    /// The region; default: the world's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `InstanceState`, plus `TERMINATED` for destroyed instances (kept as tombstones, hidden from
+    /// DescribeInstances).
+    #[serde(default)]
+    pub state: InstanceState,
+    /// `InstanceChargeType`.
+    #[serde(default)]
+    pub charge: ChargeType,
+    /// Termination protection (`DisableApiTermination`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub protected: bool,
+    /// The operating system's name; a Red Hat one has its own refusals.
+    #[serde(default = "default_os")]
+    pub os: String,
+    /// The owner (uin); default: the first account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The instance serves another product (`EMR`, `TKE`…) and is not terminated through CVM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_role: Option<String>,
+    /// A special instance type (e.g. a bare-metal or CDH family) that this API does not terminate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_type: Option<String>,
+    /// A restriction of the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restriction: Option<Restriction>,
+    /// The instance cannot be returned (`FailedOperation.Unreturnable`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unreturnable: bool,
+    /// The instance is of a kind this API does not support (`InvalidInstance.NotSupported`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unsupported: bool,
+    /// An operation running on the instance (e.g. `RebootInstances`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_in_progress: Option<String>,
+    /// Prepaid: whether the instance meets the return policy for prepaid instances.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub return_policy: bool,
+    /// Attached data disks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_disks: Vec<DataDisk>,
+    /// The elastic IP on the primary network interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip: Option<Eip>,
+}
+
+fn default_os() -> String {
+    "TencentOS Server 3.1 (TK4)".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Instance {
+    /// A running pay-as-you-go instance with every default.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            region: None,
+            state: InstanceState::default(),
+            charge: ChargeType::default(),
+            protected: false,
+            os: default_os(),
+            owner: None,
+            application_role: None,
+            special_type: None,
+            restriction: None,
+            unreturnable: false,
+            unsupported: false,
+            operation_in_progress: None,
+            return_policy: true,
+            data_disks: Vec::new(),
+            eip: None,
+        }
+    }
+
+    /// Whether the operating system is Red Hat Enterprise Linux.
+    pub fn is_red_hat(&self) -> bool {
+        let os = self.os.to_ascii_lowercase();
+        os.contains("red hat") || os.contains("redhat") || os.contains("rhel")
+    }
+}
+
+/// `InstanceState` values ([CLI] api.json), plus `TERMINATED` for destroyed instances.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InstanceState {
+    Pending,
+    LaunchFailed,
+    #[default]
+    Running,
+    Stopped,
+    Starting,
+    Stopping,
+    Rebooting,
+    /// Shut down and waiting to be destroyed: the recycle bin.
+    Shutdown,
+    Terminating,
+    /// Destroyed: kept as a tombstone so a repeated call can say so.
+    Terminated,
+    EnterRescueMode,
+    RescueMode,
+    ExitRescueMode,
+    EnterServiceLiveMigrate,
+    ServiceLiveMigrate,
+    ExitServiceLiveMigrate,
+}
+
+impl InstanceState {
+    /// The name on the wire (`RUNNING`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// `InstanceChargeType` values.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChargeType {
+    /// Monthly or yearly subscription.
+    Prepaid,
+    /// Pay as you go.
+    #[default]
+    PostpaidByHour,
+    /// On a dedicated host.
+    Cdhpaid,
+    /// Spot.
+    Spotpaid,
+    /// On a CDC.
+    Cdcpaid,
+}
+
+/// Restrictions that refuse termination whatever the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Restriction {
+    /// Blocked by the provider (`UnsupportedOperation.InstanceStateBanning`).
+    Banned,
+    /// Frozen (`UnsupportedOperation.InstanceStateFreezing`).
+    Frozen,
+    /// Being isolated (`UnsupportedOperation.InstanceStateIsolating`).
+    Isolating,
+}
+
+/// A data disk attached to an instance.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DataDisk {
+    /// `disk-…`.
+    pub id: String,
+    /// Its charge type: only prepaid disks follow `ReleasePrepaidDataDisks`.
+    #[serde(default)]
+    pub charge: ChargeType,
+    /// `ATTACHED`, `RECYCLED` (with its prepaid instance, on request) or `RELEASED`.
+    #[serde(default)]
+    pub state: DiskState,
+}
+
+/// Where a data disk is.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DiskState {
+    #[default]
+    Attached,
+    Recycled,
+    Released,
+}
+
+/// An elastic IP.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Eip {
+    /// `eip-…`.
+    pub id: String,
+    /// The address type; `ReleaseAddress` releases only `HighQualityEIP`, `AntiDDoSEIP`, `EIPv6` and
+    /// `HighQualityEIPv6`.
+    #[serde(default = "default_eip_type", rename = "type")]
+    pub kind: String,
+    /// Released by a `ReleaseAddress` termination.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub released: bool,
+}
+
+fn default_eip_type() -> String {
+    "HighQualityEIP".to_owned()
+}
+
+/// Why a world file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorldError {
+    /// The TOML does not have the world's shape.
+    #[error("{origin}: {source}")]
+    Syntax {
+        /// The file, or `request body`.
+        origin: String,
+        /// What the TOML parser says (with line and field).
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// Two accounts share a SecretId, or two instances an id.
+    #[error("{origin}: {what} {id} appears twice")]
+    Duplicate {
+        /// The file, or `request body`.
+        origin: String,
+        /// `account` or `instance`.
+        what: &'static str,
+        /// The repeated id.
+        id: String,
+    },
+}
+
+impl WorldSpec {
+    /// Reads a world file's text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, WorldError> {
+        let spec: WorldSpec = toml::from_str(text).map_err(|source| WorldError::Syntax {
+            origin: origin.to_owned(),
+            source: Box::new(source),
+        })?;
+        spec.check(origin)?;
+        Ok(spec)
+    }
+
+    /// The world `terminus serve` starts with when given none: documented in the README.
+    pub fn default_world() -> Self {
+        Self::from_toml(include_str!("default.toml"), "the default world")
+            .expect("the default world is valid")
+    }
+
+    /// Checks what the TOML shape cannot: no SecretId or instance id twice.
+    pub fn check(&self, origin: &str) -> Result<(), WorldError> {
+        let duplicate = |what: &'static str, ids: Vec<&String>| {
+            let mut seen = std::collections::HashSet::new();
+            ids.into_iter()
+                .find(|id| !seen.insert(*id))
+                .map(|id| WorldError::Duplicate {
+                    origin: origin.to_owned(),
+                    what,
+                    id: id.clone(),
+                })
+        };
+        if let Some(error) = duplicate(
+            "account",
+            self.accounts.iter().map(|a| &a.secret_id).collect(),
+        ) {
+            return Err(error);
+        }
+        match duplicate("instance", self.instances.iter().map(|i| &i.id).collect()) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A running world: the spec's state plus the clock, rate limiter, fault plan and request ids.
+#[derive(Debug)]
+pub struct World {
+    /// Current state.
+    pub spec: WorldSpec,
+    /// The world's clock.
+    pub clock: Clock,
+    /// Faults still to strike.
+    pub faults: FaultPlan,
+    /// Calls per (account, action) in the current clock second.
+    window: HashMap<(String, &'static str), (i64, u32)>,
+    requests: u64,
+}
+
+impl World {
+    /// Starts a world from its spec.
+    pub fn new(spec: WorldSpec) -> Self {
+        let clock = Clock::new(spec.clock);
+        let faults = FaultPlan::new(spec.faults.clone(), spec.seed);
+        Self {
+            spec,
+            clock,
+            faults,
+            window: HashMap::new(),
+            requests: 0,
+        }
+    }
+
+    /// The state in the world-file shape, the clock as it is now (keys and tokens are never serialised).
+    pub fn snapshot(&self) -> WorldSpec {
+        let mut spec = self.spec.clone();
+        spec.clock = self.clock.spec_now();
+        spec.faults = self.faults.remaining();
+        spec
+    }
+
+    /// The account with this SecretId.
+    pub fn account(&self, secret_id: &str) -> Option<&Account> {
+        self.spec
+            .accounts
+            .iter()
+            .find(|account| account.secret_id == secret_id)
+    }
+
+    /// The next request id: UUID-shaped, deterministic for a given seed.
+    pub fn next_request_id(&mut self) -> String {
+        self.requests += 1;
+        let seed = self.spec.seed;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (seed >> 32) as u32,
+            (seed >> 16) as u16,
+            seed as u16 & 0xfff,
+            0,
+            self.requests
+        )
+    }
+
+    /// Counts a call to `action` by `secret_id` against its per-second limit; `false` when over it.
+    pub fn admit(&mut self, secret_id: &str, action: &'static str, per_second: u32) -> bool {
+        if per_second == 0 {
+            return true;
+        }
+        let now = self.clock.now();
+        let entry = self
+            .window
+            .entry((secret_id.to_owned(), action))
+            .or_insert((now, 0));
+        if entry.0 != now {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= per_second
+    }
+}

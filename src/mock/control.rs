@@ -100,10 +100,10 @@ fn world_json(world: &World) -> Value {
     serde_json::to_value(world.snapshot()).unwrap_or_default()
 }
 
-/// Reads a body as JSON when it starts like JSON, otherwise as TOML.
+/// Reads a body as JSON when it is a JSON object, otherwise as TOML (whose first line may well be `[[accounts]]`).
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())?;
-    if text.trim_start().starts_with(['{', '[']) {
+    if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|error| format!("request body: {error}"))
     } else {
         toml::from_str(text).map_err(|error| format!("request body: {error}"))

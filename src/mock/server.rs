@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
@@ -99,6 +99,10 @@ async fn answer(
         )));
     }
 
+    // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host is answered 400, before any provider sees it.
+    if head.version == hyper::Version::HTTP_11 && head.headers.get_all(HOST).iter().count() != 1 {
+        return Ok(bare(StatusCode::BAD_REQUEST));
+    }
     let mut request = Request {
         method: head.method.as_str().to_owned(),
         target,
@@ -111,11 +115,11 @@ async fn answer(
             Ok(value) => request
                 .headers
                 .push((name.as_str().to_owned(), value.to_owned())),
-            Err(_) => unreadable = Some(format!("The value of header {name} is not valid UTF-8.")),
+            Err(_) => unreadable = Some(Problem::HeaderEncoding(name.as_str().to_owned())),
         }
     }
     let provider = ProviderId::route(&request);
-    let limit = provider.body_limit();
+    let limit = provider.body_limit(&request);
     let declared = head
         .headers
         .get(CONTENT_LENGTH)
@@ -126,7 +130,7 @@ async fn answer(
         match read_body(body, limit).await {
             Ok(bytes) => {
                 request.body = bytes;
-                unreadable.map(Problem::Unreadable)
+                unreadable
             }
             Err(problem) => Some(problem),
         }
@@ -146,10 +150,7 @@ async fn answer(
         None => problem,
     };
     let reply = match problem {
-        Some(problem) => {
-            let request_id = shared.world().next_request_id();
-            provider.error(problem, &request_id)
-        }
+        Some(problem) => provider.error(problem, &request, &shared),
         None => provider.handle(&request, &shared),
     };
     Ok(respond(reply))
@@ -174,6 +175,13 @@ async fn read_body(body: Incoming, limit: usize) -> Result<Vec<u8>, Problem> {
             BODY_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// A status with no body: for what is not a request of any provider.
+fn bare(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
 }
 
 fn respond(reply: Reply) -> Response<Full<Bytes>> {

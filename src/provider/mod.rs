@@ -3,8 +3,12 @@
 
 pub mod tencent;
 
+use crate::case::SignForm;
 use crate::message::Request;
 use crate::mock::{Reply, Shared};
+use crate::signing::{Credentials, Trace, Unusable};
+use crate::world::Account;
+use serde_json::{Map, Value};
 
 /// A provider's API, as served by the mock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -15,6 +19,27 @@ pub enum ProviderId {
 }
 
 impl ProviderId {
+    /// Every provider.
+    pub const ALL: [ProviderId; 1] = [ProviderId::Tencent];
+
+    /// The provider with this id (`tencent`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|provider| provider.name() == name)
+    }
+
+    /// The account a case gets when it names none: the provider documentation's example credentials.
+    pub fn example_account(self) -> Account {
+        match self {
+            ProviderId::Tencent => Account {
+                secret_id: "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE".into(),
+                secret_key: "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE".into(),
+                ..Account::new_default()
+            },
+        }
+    }
+
     /// The provider a request is for, by its path.
     pub(crate) fn route(_request: &Request) -> Self {
         ProviderId::Tencent
@@ -41,37 +66,63 @@ impl ProviderId {
         }
     }
 
-    /// The provider's error envelope for a condition met before its handler: a fault, an unreadable body.
-    pub(crate) fn error(self, problem: Problem, request_id: &str) -> Reply {
+    /// The provider's answer for a condition met before its handler (a fault, an unreadable or oversized body),
+    /// with the provider's own precedence applied first (an unsupported method is still that).
+    pub(crate) fn error(self, problem: Problem, request: &Request, shared: &Shared) -> Reply {
         match self {
-            ProviderId::Tencent => {
-                let (status, code, message) = match problem {
-                    Problem::Fault { code } => (
-                        200,
-                        code.unwrap_or_else(|| "InternalError".into()),
-                        "Internal error.".into(),
-                    ),
-                    Problem::HttpFault { status } => {
-                        (status, "InternalError".into(), "Internal error.".into())
-                    }
-                    Problem::TooLarge { limit } => (
-                        200,
-                        "RequestSizeLimitExceeded".into(),
-                        format!("The request size exceeds the limit of {limit} bytes."),
-                    ),
-                    Problem::Unreadable(why) => (200, "InvalidParameter".into(), why),
-                };
-                tencent::mock::error_reply(status, &code, &message, request_id)
-            }
+            ProviderId::Tencent => tencent::mock::problem_reply(problem, request, shared),
         }
     }
 
-    /// The most body bytes the server reads for this provider.
-    pub(crate) fn body_limit(self) -> usize {
+    /// Builds and signs the request a harness step describes, as the provider's official SDK would.
+    pub fn build_request(self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
         match self {
-            ProviderId::Tencent => tencent::mock::TC3_LIMIT,
+            ProviderId::Tencent => tencent::client::build(call),
         }
     }
+
+    /// Reads an answer's envelope: `Ok(fields)` for success, `Err(code)` for an error; the outer `Err` says why
+    /// the body is not the provider's envelope at all.
+    #[allow(clippy::type_complexity)]
+    pub fn read_answer(self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String> {
+        match self {
+            ProviderId::Tencent => tencent::wire::read_answer(body),
+        }
+    }
+
+    /// The most body bytes the server reads for this request (it may depend on the request's form).
+    pub(crate) fn body_limit(self, request: &Request) -> usize {
+        match self {
+            ProviderId::Tencent => tencent::mock::body_limit(request),
+        }
+    }
+}
+
+/// Everything the harness builds a provider request from; each provider turns it into its wire format.
+#[derive(Clone, Debug)]
+pub struct Call<'a> {
+    /// The action, e.g. `TerminateInstances`.
+    pub action: &'a str,
+    /// Action parameters, as the API names them.
+    pub params: &'a Map<String, Value>,
+    /// `None` sends no region.
+    pub region: Option<&'a str>,
+    /// `None`: the API's version.
+    pub version: Option<&'a str>,
+    /// Signing credentials.
+    pub credentials: &'a Credentials,
+    /// A session token.
+    pub token: Option<&'a str>,
+    /// Signing time, Unix seconds.
+    pub timestamp: i64,
+    /// Nonce, for schemes that carry one.
+    pub nonce: u64,
+    /// How to sign.
+    pub sign: SignForm,
+    /// HTTP method.
+    pub method: &'a str,
+    /// Headers added before signing.
+    pub headers: &'a [(String, String)],
 }
 
 /// A condition met before a provider's handler runs.
@@ -83,6 +134,8 @@ pub(crate) enum Problem {
     HttpFault { status: u16 },
     /// The body is larger than the server reads.
     TooLarge { limit: usize },
-    /// The request could not be read (a header that is not UTF-8, a body cut short).
+    /// The body could not be read (cut short, or too slow).
     Unreadable(String),
+    /// The value of this header is not UTF-8.
+    HeaderEncoding(String),
 }

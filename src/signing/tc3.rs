@@ -211,14 +211,10 @@ fn timestamp(request: &Request) -> Result<(&str, i64), Unusable> {
         .header("x-tc-timestamp")
         .ok_or(Unusable::MissingHeader("X-TC-Timestamp"))?
         .trim();
-    let seconds = raw
-        .parse::<i64>()
-        .ok()
-        .filter(|seconds| utc_date(*seconds).is_some())
-        .ok_or_else(|| Unusable::Timestamp {
-            name: "X-TC-Timestamp",
-            value: raw.to_owned(),
-        })?;
+    let seconds = raw.parse::<i64>().map_err(|_| Unusable::Timestamp {
+        name: "X-TC-Timestamp",
+        value: raw.to_owned(),
+    })?;
     Ok((raw, seconds))
 }
 
@@ -237,7 +233,10 @@ pub(super) fn sign(
             ))
         })?,
     };
-    let date = utc_date(seconds).expect("timestamp() keeps only dates in range");
+    let date = utc_date(seconds).ok_or_else(|| Unusable::Timestamp {
+        name: "X-TC-Timestamp",
+        value: raw_timestamp.to_owned(),
+    })?;
     let inputs = Inputs {
         secret_id: &credentials.secret_id,
         timestamp: raw_timestamp,
@@ -296,7 +295,7 @@ pub(super) fn verify(
     if authorization.terminator != TERMINATOR {
         return Err(Rejection::ScopeTerminator(authorization.terminator.clone()));
     }
-    let expected_date = utc_date(seconds).expect("timestamp() keeps only dates in range");
+    let expected_date = utc_date(seconds).unwrap_or_else(|| "no date (out of range)".to_owned());
     if authorization.date != expected_date {
         return Err(Rejection::ScopeDate {
             scope: authorization.date.clone(),

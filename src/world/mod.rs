@@ -16,7 +16,7 @@ use crate::clock::{Clock, ClockSpec};
 use crate::mock::fault::{FaultPlan, FaultSpec};
 
 /// The whole world, as written in a world file.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct WorldSpec {
     /// The region of instances that name none.
@@ -46,8 +46,23 @@ fn default_region() -> String {
     "ap-guangzhou".to_owned()
 }
 
+impl Default for WorldSpec {
+    /// An empty world in `ap-guangzhou` on the real clock: the same as an empty world file.
+    fn default() -> Self {
+        Self {
+            region: default_region(),
+            clock: ClockSpec::default(),
+            rate_limit: RateLimitSpec::default(),
+            seed: 0,
+            accounts: Vec::new(),
+            instances: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
+}
+
 /// `[rate-limit]`: how many calls an account may make per second of the world's clock.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RateLimitSpec {
     /// `TerminateInstances` calls per account per second; `0` switches the limit off. Documented: 10.
@@ -68,7 +83,7 @@ impl Default for RateLimitSpec {
 }
 
 /// An account: a credential and what the provider knows about its owner.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Account {
     /// `SecretId` (`AKID…`).
@@ -105,6 +120,25 @@ pub struct Account {
     pub operation_quota: Option<u32>,
 }
 
+impl Account {
+    /// An account with every default and empty credentials, to fill in.
+    pub fn new_default() -> Self {
+        Self {
+            secret_id: String::new(),
+            secret_key: String::new(),
+            token: None,
+            owner: default_owner(),
+            app_id: default_app_id(),
+            disabled: false,
+            token_revoked: false,
+            unpaid_orders: false,
+            mfa: Mfa::Ok,
+            return_quota: None,
+            operation_quota: None,
+        }
+    }
+}
+
 fn default_owner() -> String {
     "100000000001".to_owned()
 }
@@ -122,7 +156,9 @@ fn is_true(value: &bool) -> bool {
 }
 
 /// The multi-factor authentication state of an account.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mfa {
     /// Not required, or passed.
@@ -143,7 +179,7 @@ impl Mfa {
 }
 
 /// A CVM instance and everything termination depends on.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Instance {
     /// `ins-` and 8 of `[a-z0-9]`.
@@ -236,7 +272,9 @@ impl Instance {
 
 /// `InstanceState` values ([CLI] api.json), plus `TERMINATED` for destroyed instances.
 #[allow(missing_docs)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InstanceState {
     Pending,
@@ -272,7 +310,9 @@ impl InstanceState {
 
 /// `InstanceChargeType` values.
 #[allow(missing_docs)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ChargeType {
     /// Monthly or yearly subscription.
@@ -289,7 +329,7 @@ pub enum ChargeType {
 }
 
 /// Restrictions that refuse termination whatever the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Restriction {
     /// Blocked by the provider (`UnsupportedOperation.InstanceStateBanning`).
@@ -301,7 +341,7 @@ pub enum Restriction {
 }
 
 /// A data disk attached to an instance.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DataDisk {
     /// `disk-…`.
@@ -316,7 +356,9 @@ pub struct DataDisk {
 
 /// Where a data disk is.
 #[allow(missing_docs)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DiskState {
     #[default]
@@ -326,7 +368,7 @@ pub enum DiskState {
 }
 
 /// An elastic IP.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Eip {
     /// `eip-…`.
@@ -335,6 +377,9 @@ pub struct Eip {
     /// `HighQualityEIPv6`.
     #[serde(default = "default_eip_type", rename = "type")]
     pub kind: String,
+    /// The public IP address (listed in `DescribeInstances`' `PublicIpAddresses` until released).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     /// Released by a `ReleaseAddress` termination.
     #[serde(default, skip_serializing_if = "is_false")]
     pub released: bool,
@@ -423,6 +468,8 @@ pub struct World {
     /// Calls per (account, action) in the current clock second.
     window: HashMap<(String, &'static str), (i64, u32)>,
     requests: u64,
+    /// Where each instance is in `spec.instances`, for the rules' lookups.
+    index: rules::InstanceIndex,
 }
 
 impl World {
@@ -436,6 +483,7 @@ impl World {
             faults,
             window: HashMap::new(),
             requests: 0,
+            index: rules::InstanceIndex::default(),
         }
     }
 

@@ -26,9 +26,10 @@ use serde_json::{Map, Value, json};
 use super::wire::{self, ActionParams, ApiError, OTHER_CVM_REGIONS, SUPPORTED_REGIONS, VERSION};
 use crate::message::Request;
 use crate::mock::{Reply, Shared};
+use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
 use crate::world::rules::{Refusal, Terminate};
-use crate::world::{Account, InstanceState, Mfa, Restriction};
+use crate::world::{Account, DiskState, InstanceState, Mfa, Restriction};
 
 /// The credential-scope service of CVM.
 const SERVICE: &str = "cvm";
@@ -39,30 +40,85 @@ const FORM_LIMIT: usize = 1024 * 1024;
 /// Body limit for TC3 POSTs (also the most the server reads).
 pub(crate) const TC3_LIMIT: usize = 10 * 1024 * 1024;
 
-/// The common parameters of a request, wherever its form carries them.
+/// The common parameters of a request, wherever its form carries them; action parameters are read only after
+/// authentication, so a tampered body is a signature failure, not a parameter error.
 struct Common {
     action: Option<String>,
     version: Option<String>,
     region: Option<String>,
     token: Option<String>,
-    params: ActionParams,
+    /// The `Signature`-parameter form's decoded parameters (TC3 keeps its action parameters in the body or query).
+    form: Option<hmac_param::Params>,
 }
 
 /// Answers one request.
 pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
     let request_id = shared.world().next_request_id();
-    match process(request, shared, &request_id) {
+    match process(request, shared) {
         Ok(fields) => Reply::json(200, wire::success(&request_id, fields)),
         Err(error) => Reply::json(200, wire::error(&request_id, &error)),
     }
 }
 
-/// The error envelope for a condition met before the request reached the handler (faults, framing).
-pub(crate) fn error_reply(status: u16, code: &str, message: &str, request_id: &str) -> Reply {
-    Reply::json(
-        status,
-        wire::error(request_id, &ApiError::new(code, message)),
-    )
+/// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
+/// checks that come first in the precedence: the method, then the path.
+pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared) -> Reply {
+    let request_id = shared.world().next_request_id();
+    let reply =
+        |status: u16, error: ApiError| Reply::json(status, wire::error(&request_id, &error));
+    if let Err(error) = check_method_and_path(request) {
+        return reply(200, error);
+    }
+    match problem {
+        Problem::Fault { code } => reply(
+            200,
+            ApiError::new(
+                code.as_deref().unwrap_or("InternalError"),
+                "Internal error.",
+            ),
+        ),
+        Problem::HttpFault { status } => {
+            reply(status, ApiError::new("InternalError", "Internal error."))
+        }
+        Problem::TooLarge { limit } => reply(
+            200,
+            ApiError::new(
+                "RequestSizeLimitExceeded",
+                format!("The request size exceeds the limit of {limit} bytes."),
+            ),
+        ),
+        Problem::HeaderEncoding(name) if name.eq_ignore_ascii_case("authorization") => reply(
+            200,
+            ApiError::new(
+                "AuthFailure.InvalidAuthorization",
+                "Authorization in the request header is not valid UTF-8.",
+            ),
+        ),
+        Problem::HeaderEncoding(name) => reply(
+            200,
+            ApiError::new(
+                "InvalidParameter",
+                format!("The value of header {name} is not valid UTF-8."),
+            ),
+        ),
+        Problem::Unreadable(why) => reply(200, ApiError::new("InvalidParameter", why)),
+    }
+}
+
+/// The most body bytes read for a request: the documented limit of its form (GET 32 KB, a `Signature`-form POST
+/// 1 MB, a TC3 POST 10 MB).
+pub(crate) fn body_limit(request: &Request) -> usize {
+    match request.method.as_str() {
+        "GET" => GET_LIMIT,
+        _ if request.header("content-type").is_some_and(|t| {
+            t.trim_start()
+                .starts_with("application/x-www-form-urlencoded")
+        }) =>
+        {
+            FORM_LIMIT
+        }
+        _ => TC3_LIMIT,
+    }
 }
 
 /// The action a request names, for fault filters; read without verifying anything.
@@ -76,20 +132,23 @@ pub(crate) fn action_of(request: &Request) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn process(
-    request: &Request,
-    shared: &Shared,
-    request_id: &str,
-) -> Result<Map<String, Value>, ApiError> {
-    let method = request.method.as_str();
-    if method != "GET" && method != "POST" {
+fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, ApiError> {
+    check_method_and_path(request)?;
+    check_size(request)?;
+    check_single_headers(request)?;
+    let claim = signing::inspect(request).map_err(unusable)?;
+    if !matches!(
+        claim.scheme,
+        Scheme::Tc3 | Scheme::HmacSha1 | Scheme::HmacSha256
+    ) {
         return Err(ApiError::new(
-            "UnsupportedProtocol",
-            format!("The HTTP method {method} is not supported; use GET or POST."),
+            "AuthFailure.InvalidAuthorization",
+            format!(
+                "{} is not a signature this API accepts; use TC3-HMAC-SHA256 or the Signature parameter.",
+                claim.scheme
+            ),
         ));
     }
-    check_size(request)?;
-    let claim = signing::inspect(request).map_err(unusable)?;
     let common = common_params(request, &claim)?;
     let account = authenticate(request, &claim, &common, shared)?;
 
@@ -110,15 +169,17 @@ fn process(
             ));
         }
     }
+    let params = action_params(request, &common)?;
     if action == "TerminateInstances" {
-        terminate(&common, &account, shared)
+        terminate(&common, &params, &account, shared)
     } else {
-        describe(&common, &account, shared, request_id)
+        describe(&common, &params, &account, shared)
     }
 }
 
 fn terminate(
     common: &Common,
+    params: &ActionParams,
     account: &Account,
     shared: &Shared,
 ) -> Result<Map<String, Value>, ApiError> {
@@ -135,7 +196,6 @@ fn terminate(
             ),
         ));
     }
-    let params = &common.params;
     params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
     let ids = params
         .strings("InstanceIds")?
@@ -156,11 +216,10 @@ fn terminate(
 
 fn describe(
     common: &Common,
+    params: &ActionParams,
     account: &Account,
     shared: &Shared,
-    _request_id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
-    let params = &common.params;
     params.only(&["InstanceIds", "Offset", "Limit"])?;
     let ids = params.strings("InstanceIds")?;
     let offset = params.integer("Offset")?.unwrap_or(0) as usize;
@@ -190,12 +249,15 @@ fn describe(
                 "DisableApiTermination": instance.protected,
                 "IsolatedSource": if instance.state == InstanceState::Shutdown { "MANMADE" } else { "NOTISOLATED" },
                 "RestrictState": "NORMAL",
-                "DataDisks": instance.data_disks.iter().map(|disk| json!({
-                    "DiskId": disk.id,
-                    "DiskChargeType": serde_json::to_value(disk.charge).unwrap_or_default(),
-                    "DiskState": serde_json::to_value(disk.state).unwrap_or_default(),
-                })).collect::<Vec<_>>(),
-                "PublicIpAddresses": instance.eip.iter().filter(|eip| !eip.released).map(|eip| eip.id.clone()).collect::<Vec<_>>(),
+                // Only fields of the API's own `DataDisk`; the disks' states are read through the control API.
+                "DataDisks": instance.data_disks.iter()
+                    .filter(|disk| disk.state != DiskState::Released)
+                    .map(|disk| json!({ "DiskId": disk.id }))
+                    .collect::<Vec<_>>(),
+                "PublicIpAddresses": instance.eip.iter()
+                    .filter(|eip| !eip.released)
+                    .filter_map(|eip| eip.address.clone())
+                    .collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -203,6 +265,60 @@ fn describe(
     fields.insert("TotalCount".into(), Value::from(found.len()));
     fields.insert("InstanceSet".into(), Value::Array(set));
     Ok(fields)
+}
+
+/// Only GET and POST, and only on `/`: API 3.0 serves every action there.
+fn check_method_and_path(request: &Request) -> Result<(), ApiError> {
+    let method = request.method.as_str();
+    if method != "GET" && method != "POST" {
+        return Err(ApiError::new(
+            "UnsupportedProtocol",
+            format!("The HTTP method {method} is not supported; use GET or POST."),
+        ));
+    }
+    match request.path() {
+        "/" => Ok(()),
+        path => Err(ApiError::new(
+            "InvalidAction",
+            format!("No API is served at {path}; API 3.0 serves its actions on /."),
+        )),
+    }
+}
+
+/// Headers that say one thing once: given twice, which one is meant is ambiguous, so the request is refused.
+fn check_single_headers(request: &Request) -> Result<(), ApiError> {
+    const SINGLE: [&str; 8] = [
+        "authorization",
+        "content-type",
+        "x-tc-action",
+        "x-tc-version",
+        "x-tc-region",
+        "x-tc-timestamp",
+        "x-tc-token",
+        "x-tc-content-sha256",
+    ];
+    for name in SINGLE {
+        if request
+            .headers
+            .iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case(name))
+            .count()
+            > 1
+        {
+            return Err(if name == "authorization" {
+                ApiError::new(
+                    "AuthFailure.InvalidAuthorization",
+                    "The request carries more than one Authorization header.",
+                )
+            } else {
+                ApiError::new(
+                    "InvalidParameter",
+                    format!("The header {name} is given more than once."),
+                )
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_size(request: &Request) -> Result<(), ApiError> {
@@ -220,38 +336,59 @@ fn check_size(request: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Reads action, version, region, token and the action parameters from wherever the request's form keeps them.
+/// Reads action, version, region and token from wherever the request's form keeps them.
 fn common_params(request: &Request, claim: &Claim) -> Result<Common, ApiError> {
-    let header = |name: &str| request.header(name).map(|value| value.trim().to_owned());
     if claim.scheme == Scheme::Tc3 {
-        let params = if request.method == "GET" {
-            let pairs: Vec<(String, String)> = form_urlencoded::parse(request.query().as_bytes())
-                .into_owned()
-                .collect();
-            ActionParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
-        } else {
-            ActionParams::from_json(&request.body)?
+        let header = |name: &str| {
+            request
+                .header(name)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
         };
         return Ok(Common {
             action: header("x-tc-action"),
             version: header("x-tc-version"),
             region: header("x-tc-region"),
             token: header("x-tc-token"),
-            params,
+            form: None,
         });
     }
     let form = hmac_param::Params::read(request).map_err(unusable)?;
     if form.get("Nonce").is_none() {
         return Err(missing("Nonce"));
     }
-    let get = |name: &str| form.get(name).map(str::to_owned);
+    if let Some(name) = wire::COMMON_PARAMS
+        .iter()
+        .find(|name| form.pairs().filter(|(key, _)| key == *name).count() > 1)
+    {
+        return Err(ApiError::new(
+            "InvalidParameter",
+            format!("The parameter `{name}` is given more than once."),
+        ));
+    }
+    let get = |name: &str| form.get(name).filter(|v| !v.is_empty()).map(str::to_owned);
     Ok(Common {
         action: get("Action"),
         version: get("Version"),
         region: get("Region"),
         token: get("Token"),
-        params: ActionParams::from_pairs(form.pairs())?,
+        form: Some(form),
     })
+}
+
+/// The action parameters: the `Signature` form's, a TC3 GET's query, or a TC3 POST's JSON body.
+fn action_params(request: &Request, common: &Common) -> Result<ActionParams, ApiError> {
+    match &common.form {
+        Some(form) => ActionParams::from_pairs(form.pairs()),
+        None if request.method == "GET" => {
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(request.query().as_bytes())
+                .into_owned()
+                .collect();
+            ActionParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        }
+        None => ActionParams::from_json(&request.body),
+    }
 }
 
 /// Authentication, in order: key, window, signature, token, MFA.

@@ -2,6 +2,7 @@
 //! `DescribeInstances` to observe state. `wire` holds the envelope, codes and parameter decoding; `mock` the
 //! endpoint's handler.
 
+pub mod client;
 pub mod wire;
 
 pub(crate) mod mock;

@@ -83,6 +83,29 @@ pub fn error(request_id: &str, error: &ApiError) -> Vec<u8> {
     serde_json::to_vec(&body).expect("JSON values serialise")
 }
 
+/// Reads `{"Response":{…}}`: `Ok(fields)` without `Error`, `Err(code)` with one; the outer `Err` when the body is
+/// not this envelope.
+#[allow(clippy::type_complexity)]
+pub fn read_answer(body: &[u8]) -> Result<Result<Map<String, Value>, String>, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|error| format!("the answer is not JSON: {error}"))?;
+    let response = value
+        .get("Response")
+        .and_then(Value::as_object)
+        .ok_or("the answer has no Response object")?;
+    if !response.get("RequestId").is_some_and(Value::is_string) {
+        return Err("the answer's Response has no RequestId".into());
+    }
+    match response.get("Error") {
+        Some(error) => error
+            .get("Code")
+            .and_then(Value::as_str)
+            .map(|code| Err(code.to_owned()))
+            .ok_or_else(|| "the answer's Error has no Code".to_owned()),
+        None => Ok(Ok(response.clone())),
+    }
+}
+
 /// Action parameters, whatever the encoding, as a JSON object; `flattened` says they came from a query or form,
 /// where every value is a string.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +128,10 @@ impl ActionParams {
         let text = std::str::from_utf8(body).map_err(|_| {
             ApiError::new("InvalidParameter", "the request body is not valid UTF-8")
         })?;
+        if let Err(error) = serde_json::from_str::<NoDuplicateKeys>(text) {
+            let message = format!("the request body is not valid JSON: {error}");
+            return Err(ApiError::new("InvalidParameter", message));
+        }
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(values)) => Ok(Self {
                 values,
@@ -215,6 +242,68 @@ impl ActionParams {
     }
 }
 
+/// A JSON document in which no object gives a key twice (serde_json would keep the last one silently, and a
+/// duplicated `InstanceIds` is as ambiguous as a parameter given twice in a form).
+struct NoDuplicateKeys;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NoDuplicateKeysVisitor)
+    }
+}
+
+struct NoDuplicateKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{key}` is given more than once"
+                )));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(NoDuplicateKeys)
+    }
+}
+
 /// Puts `value` at the dotted path `name` (numeric segments index arrays).
 fn insert_path(values: &mut Map<String, Value>, name: &str, value: &str) -> Result<(), ApiError> {
     let conflict = || {
@@ -303,6 +392,22 @@ mod tests {
             from_one.strings("InstanceIds").unwrap(),
             Some(vec!["a".into(), "b".into()])
         );
+    }
+
+    #[test]
+    fn a_json_key_given_twice_is_refused() {
+        let error =
+            ActionParams::from_json(br#"{"InstanceIds": ["ins-a"], "InstanceIds": ["ins-b"]}"#)
+                .unwrap_err();
+        assert_eq!(error.code, "InvalidParameter");
+        assert!(
+            error
+                .message
+                .contains("`InstanceIds` is given more than once"),
+            "{}",
+            error.message
+        );
+        assert!(ActionParams::from_json(br#"{"A": [{"x": 1}, {"x": 2}]}"#).is_ok());
     }
 
     #[test]

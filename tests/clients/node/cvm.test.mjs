@@ -1,0 +1,229 @@
+// tencentcloud-sdk-nodejs-cvm against `terminus serve`, configured as a user would (shared/reference/clients.md).
+//
+// Two addressings:
+// * direct: httpProfile {endpoint: "127.0.0.1:PORT", protocol: "http://"}. The SDK's quirks: it signs
+//   `host:127.0.0.1` (port dropped) and takes the scope service from the endpoint's first label (`127`);
+// * proxy: the real host (`cvm.tencentcloudapi.com`, the SDK's default endpoint) over plain http with
+//   httpProfile.proxy (or the `http_proxy` variable) naming the mock. The SDK wraps it in https-proxy-agent, which
+//   always tunnels: `CONNECT cvm.tencentcloudapi.com:80`, then the request inside the tunnel, Host
+//   `cvm.tencentcloudapi.com`.
+// Nothing in the SDK is patched.
+
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { afterEach, beforeEach, describe, test } from "node:test";
+
+import tencentcloud from "tencentcloud-sdk-nodejs-cvm";
+import { CommonClient } from "tencentcloud-sdk-nodejs-common";
+
+import { ACCOUNTS, CASES, REAL_HOST, REGION, REQUEST_ID, Recorder, caseIds, header, mock } from "./mock.mjs";
+
+const require = createRequire(import.meta.url);
+// Not exported by the package index (clients.md): the class the SDK rejects with.
+const TencentCloudSDKHttpException =
+  require("tencentcloud-sdk-nodejs-common/tencentcloud/common/exception/tencent_cloud_sdk_exception.js").default;
+const { Client } = tencentcloud.cvm.v20170312;
+
+const MODES = ["direct", "proxy"];
+const SIGNINGS = [
+  ["TC3-HMAC-SHA256", "POST"],
+  ["TC3-HMAC-SHA256", "GET"],
+  ["HmacSHA256", "POST"],
+  ["HmacSHA256", "GET"],
+  ["HmacSHA1", "POST"],
+  ["HmacSHA1", "GET"],
+];
+// The cases whose outcome depends on how the request is signed or encoded, run under every signing.
+const SIGNING_CASES = ["unknown-instance", "101-ids", "id-twice", "made-up-region", "wrong-key",
+  "unknown-secret-id", "missing-token", "signature-expired"];
+
+// Direct at the mock, or for the real host (the SDK's default endpoint) through the mock as proxy.
+// `proxy: "env"` leaves the profile without a proxy (the test sets http_proxy instead).
+function clientConfig(port, mode, { account = "main", signMethod = "TC3-HMAC-SHA256", reqMethod = "POST",
+  region = REGION, proxy = "profile" } = {}) {
+  const credential = { ...ACCOUNTS[account] };
+  const httpProfile = mode === "direct"
+    ? { endpoint: `127.0.0.1:${port}`, protocol: "http://", reqMethod, reqTimeout: 20 }
+    : { protocol: "http://", reqMethod, reqTimeout: 20, ...(proxy === "profile" ? { proxy: `http://127.0.0.1:${port}` } : {}) };
+  return { credential, region, profile: { signMethod, httpProfile } };
+}
+
+function makeClient(port, mode, options) {
+  return new Client(clientConfig(port, mode, options));
+}
+
+function caseParams(testCase) {
+  return testCase.params ?? { InstanceIds: caseIds(testCase) };
+}
+
+async function rejection(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  assert.fail("the call succeeded");
+}
+
+beforeEach(() => mock.reset());
+
+for (const mode of MODES) {
+  describe(`${mode} addressing`, () => {
+    for (const [signMethod, reqMethod] of SIGNINGS) {
+      test(`terminate succeeds and describe shows it (${signMethod} ${reqMethod})`, async () => {
+        const client = makeClient(mock.port, mode, { signMethod, reqMethod });
+        const before = await client.DescribeInstances({ InstanceIds: ["ins-r8hr2upy"] });
+        assert.deepEqual(before.InstanceSet.map((i) => [i.InstanceId, i.InstanceState]), [["ins-r8hr2upy", "RUNNING"]]);
+
+        const response = await client.TerminateInstances({ InstanceIds: ["ins-r8hr2upy", "ins-09dx96dg"] });
+
+        assert.deepEqual(Object.keys(response), ["RequestId"]);
+        assert.match(response.RequestId, REQUEST_ID);
+        assert.equal(await mock.state("ins-r8hr2upy"), "TERMINATED");
+        assert.equal(await mock.state("ins-09dx96dg"), "TERMINATED");
+        assert.equal(await mock.state("ins-5d8a23rs"), "RUNNING");
+        const after = await client.DescribeInstances({ InstanceIds: ["ins-r8hr2upy", "ins-09dx96dg", "ins-5d8a23rs"] });
+        assert.equal(after.TotalCount, 1);
+        assert.deepEqual(after.InstanceSet.map((i) => i.InstanceId), ["ins-5d8a23rs"]);
+      });
+
+      test(`temporary credential with its token (${signMethod} ${reqMethod})`, async () => {
+        const client = makeClient(mock.port, mode, { account: "temp", signMethod, reqMethod });
+        assert.match((await client.TerminateInstances({ InstanceIds: ["ins-tempkey1"] })).RequestId, REQUEST_ID);
+        assert.equal(await mock.state("ins-tempkey1"), "TERMINATED");
+      });
+    }
+
+    for (const reqMethod of ["POST", "GET"]) {
+      test(`prepaid goes to the recycle bin, then is destroyed (${reqMethod})`, async () => {
+        // GET sends the Boolean as `true` in the query, POST as JSON `true`.
+        const client = makeClient(mock.port, mode, { reqMethod });
+        await client.TerminateInstances({ InstanceIds: ["ins-prepaid1"], ReleasePrepaidDataDisks: true });
+        const shown = (await client.DescribeInstances({ InstanceIds: ["ins-prepaid1"] })).InstanceSet;
+        assert.deepEqual(shown.map((i) => [i.InstanceId, i.InstanceState]), [["ins-prepaid1", "SHUTDOWN"]]);
+        assert.equal((await mock.instance("ins-prepaid1"))["data-disks"][0].state, "RECYCLED");
+
+        await client.TerminateInstances({ InstanceIds: ["ins-prepaid1"] });
+        assert.equal(await mock.state("ins-prepaid1"), "TERMINATED");
+      });
+    }
+
+    for (const reqMethod of ["POST", "GET"]) {
+      test(`ReleaseAddress releases the elastic IP (${reqMethod})`, async () => {
+        const client = makeClient(mock.port, mode, { reqMethod });
+        await client.TerminateInstances({ InstanceIds: ["ins-witheip1"], ReleaseAddress: true });
+        const instance = await mock.instance("ins-witheip1");
+        assert.deepEqual([instance.state, instance.eip.released], ["TERMINATED", true]);
+      });
+    }
+
+    async function expectError(testCase, options = {}) {
+      await mock.prepare(testCase);
+      const config = clientConfig(mock.port, mode, {
+        ...options, account: testCase.account ?? "main", region: testCase.region ?? REGION,
+      });
+      // Another action or version needs the SDK's generic client; the typed one sends parameters as given.
+      const call = testCase.action || testCase.version
+        ? () => new CommonClient(REAL_HOST, testCase.version ?? "2017-03-12", config)
+          .request(testCase.action ?? "TerminateInstances", caseParams(testCase))
+        : () => new Client(config).TerminateInstances(caseParams(testCase));
+      if (testCase.setup === "rate-limit") {
+        // Ten calls fill the second (each refused for its unknown id, still counted); the eleventh is over.
+        for (let n = 0; n < 10; n++) {
+          const error = await rejection(call());
+          assert.equal(error.code, "InvalidInstanceId.NotFound");
+        }
+      }
+      const instances = (await mock.world()).instances;
+
+      const error = await rejection(call());
+
+      assert.ok(error instanceof TencentCloudSDKHttpException, `${error?.constructor?.name}: ${error}`);
+      assert.equal(error.code, testCase.code, error.message);
+      assert.ok(error.message);
+      assert.match(error.requestId, REQUEST_ID);
+      assert.equal(error.httpCode, undefined);
+      assert.deepEqual((await mock.world()).instances, instances, "a refused call changed the world");
+    }
+
+    for (const testCase of CASES.errors.filter((c) => !c.skip?.node)) {
+      test(`error ${testCase.name}: rejects with code ${testCase.code}`, () => expectError(testCase));
+    }
+
+    for (const [signMethod, reqMethod] of SIGNINGS.slice(1)) {
+      for (const testCase of CASES.errors.filter((c) => SIGNING_CASES.includes(c.name))) {
+        test(`error ${testCase.name} under ${signMethod} ${reqMethod}: rejects with code ${testCase.code}`,
+          () => expectError(testCase, { signMethod, reqMethod }));
+      }
+    }
+
+    test("HTTP 500 rejects with httpCode 500 and no code", async () => {
+      await mock.fault({ kind: "http", status: 500, count: 1 });
+      const error = await rejection(makeClient(mock.port, mode).TerminateInstances({ InstanceIds: ["ins-r8hr2upy"] }));
+      assert.ok(error instanceof TencentCloudSDKHttpException);
+      assert.equal(error.httpCode, 500);
+      assert.equal(error.message, "Internal Server Error");
+      assert.equal(error.code, undefined);
+      assert.equal(await mock.state("ins-r8hr2upy"), "RUNNING");
+    });
+
+    test("a dropped connection rejects", async () => {
+      await mock.fault({ kind: "drop", count: 1 });
+      const error = await rejection(makeClient(mock.port, mode).TerminateInstances({ InstanceIds: ["ins-r8hr2upy"] }));
+      assert.ok(error instanceof TencentCloudSDKHttpException, String(error));
+      assert.equal(error.code, undefined);
+      assert.equal(await mock.state("ins-r8hr2upy"), "RUNNING");
+    });
+
+    describe("what the mock receives", () => {
+      let recorder;
+      beforeEach(async () => {
+        recorder = await new Recorder().start();
+      });
+      afterEach(() => recorder.close());
+
+      for (const [signMethod, reqMethod] of SIGNINGS) {
+        test(`${signMethod} ${reqMethod}`, async () => {
+          const client = makeClient(recorder.port, mode, { signMethod, reqMethod });
+          await client.TerminateInstances({ InstanceIds: ["ins-r8hr2upy"] });
+          assert.equal(await mock.state("ins-r8hr2upy"), "TERMINATED");
+
+          const requests = recorder.requests();
+          if (mode === "proxy") {
+            // https-proxy-agent tunnels even plain http.
+            const connect = requests.shift();
+            assert.equal(connect.line, `CONNECT ${REAL_HOST}:80 HTTP/1.1`);
+            assert.equal(header(connect.headers, "Host"), REAL_HOST);
+          }
+          assert.equal(requests.length, 1);
+          const [{ line, headers, body }] = requests;
+          assert.ok(line.startsWith(`${reqMethod} /`), line);
+          assert.ok(line.endsWith(" HTTP/1.1"), line);
+          assert.equal(header(headers, "Host"), mode === "direct" ? `127.0.0.1:${recorder.port}` : REAL_HOST);
+          if (signMethod === "TC3-HMAC-SHA256") {
+            // Direct: the scope service is the endpoint's first label (the quirk the mock tolerates).
+            const service = mode === "direct" ? "127" : "cvm";
+            assert.match(header(headers, "Authorization"),
+              new RegExp(`/${service}/tc3_request, SignedHeaders=content-type;host, Signature=`));
+            if (reqMethod === "POST") assert.equal(body, '{"InstanceIds":["ins-r8hr2upy"]}');
+          } else {
+            const form = reqMethod === "POST" ? body : line.split(" ")[1].split("?")[1];
+            assert.match(form, new RegExp(`SignatureMethod=${signMethod}`));
+            assert.match(form, /InstanceIds.0=ins-r8hr2upy/);
+          }
+        });
+      }
+    });
+  });
+}
+
+test("proxy from the http_proxy variable", async () => {
+  process.env.http_proxy = `http://127.0.0.1:${mock.port}`;
+  try {
+    const client = makeClient(mock.port, "proxy", { proxy: "env" });
+    assert.match((await client.TerminateInstances({ InstanceIds: ["ins-r8hr2upy"] })).RequestId, REQUEST_ID);
+    assert.equal(await mock.state("ins-r8hr2upy"), "TERMINATED");
+  } finally {
+    delete process.env.http_proxy;
+  }
+});

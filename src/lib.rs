@@ -13,7 +13,11 @@
 //!   the provider's envelope.
 //! - [`mock`]: the HTTP server on loopback ([`mock::MockServer`]) with its control API and injected faults.
 //! - [`clock`]: the one clock a world runs on.
-//! - [`cli`]: the `terminus` command line (`serve`, `sign`, `verify`).
+//! - [`harness`]: runs cases against a target (the embedded mock or a URL) and keeps every [`exchange::Exchange`].
+//! - [`coverage`]: documented error codes joined with the cases that prove them.
+//! - [`case`]: declarative case files (`cases/<provider>/<action>/<scenario>.toml`): model, discovery, schema.
+//! - [`load`]: the load driver behind `terminus bench`: signed requests over raw keep-alive connections.
+//! - [`cli`]: the `terminus` command line (`bench`, `serve`, `sign`, `verify`).
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -23,10 +27,16 @@
 )]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod case;
 pub mod cli;
 pub mod clock;
+pub mod coverage;
+pub mod exchange;
+pub mod harness;
+pub mod load;
 pub mod message;
 pub mod mock;
 pub mod provider;
+pub mod report;
 pub mod signing;
 pub mod world;

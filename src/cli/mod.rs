@@ -2,6 +2,18 @@
 //! prints; everything they call returns values.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+/// `println!` that ignores a closed pipe (`terminus diff … | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+mod bench;
+mod coverage;
+mod diff;
+mod run;
 mod serve;
 mod sign;
 mod verify;
@@ -25,6 +37,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Bench(bench::Args),
+    Coverage(coverage::Args),
+    Diff(diff::Args),
+    Run(run::Args),
     Serve(serve::Args),
     Sign(sign::Args),
     Verify(verify::Args),
@@ -47,6 +63,10 @@ impl Cli {
     /// Runs the chosen subcommand and returns the process's exit status.
     pub fn run(self) -> ExitCode {
         match self.command {
+            Command::Bench(args) => bench::run(args),
+            Command::Coverage(args) => coverage::run(args),
+            Command::Diff(args) => diff::run(args),
+            Command::Run(args) => run::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Sign(args) => sign::run(args),
             Command::Verify(args) => verify::run(args),

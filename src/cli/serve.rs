@@ -48,8 +48,8 @@ pub(super) fn run(args: Args) -> ExitCode {
         Ok(server) => server,
         Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
     };
-    println!("terminus serve: listening on {} ({summary})", server.uri());
-    println!("control API: {}/__terminus/world", server.uri());
+    out!("terminus serve: listening on {} ({summary})", server.uri());
+    out!("control API: {}/__terminus/world", server.uri());
     server.wait();
     ExitCode::SUCCESS
 }

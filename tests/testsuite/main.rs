@@ -1,7 +1,10 @@
 //! Ordinary tests, in one binary: the signing rules the vectors cannot show, the command line's contract, and
 //! properties over arbitrary inputs.
 
+mod cases;
 mod cli;
 mod common;
+mod concurrency;
+mod malformed;
 mod properties;
 mod signing;

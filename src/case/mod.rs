@@ -1,0 +1,186 @@
+//! Declarative cases: one scenario per TOML file under `cases/<provider>/<action>/<scenario>.toml`.
+//!
+//! The path is the case's identity (`tencent/terminate-instances/protected-instance-is-refused`), so provider and
+//! action are not repeated inside the file. A case names its documentary source and the codes it proves, seeds a
+//! [`WorldSpec`] (the same shape `terminus serve --world` reads) and lists steps: what to send, how to sign and
+//! tamper with it, and what must come back. Everything here is data: adding a scenario is adding a file.
+//! `schema.json` at the repository root is the JSON schema of this format, kept in step by a test.
+
+mod load;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use load::{CASE_EPOCH, LoadError, Loaded, discover, load, pascal_case};
+
+use crate::world::WorldSpec;
+
+/// One scenario.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Case {
+    /// What the scenario shows, as a sentence.
+    pub title: String,
+    /// Where the documented behaviour comes from.
+    pub source: Source,
+    /// Documented error codes this case proves.
+    #[serde(default)]
+    pub covers: Vec<String>,
+    /// Free labels for `--tag` (`state`, `signing`, `batch`, …).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// What running it against a real account would do.
+    pub live: Live,
+    /// The world the case starts from. A case that sets no clock gets a fixed one at 1700000000 (2023-11-14
+    /// 22:13:20 UTC); one without accounts gets the documentation's example account.
+    #[serde(default)]
+    pub world: WorldSpec,
+    /// The steps, in order.
+    #[serde(rename = "step")]
+    pub steps: Vec<Step>,
+}
+
+/// A documentary source: a seed file (or reference section) and the line quoted from it.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Source {
+    /// The document, e.g. `001_708a1ee6f76f4ff2.txt` or `reference/tencent-api.md §1.2`.
+    pub doc: String,
+    /// The line that documents the behaviour, quoted.
+    pub quote: String,
+}
+
+/// Live safety.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Live {
+    /// Changes nothing on a real account (it is refused before anything happens).
+    Safe,
+    /// Terminates something: runs live only when destructive cases are allowed, on instances handed over.
+    Destructive,
+    /// Needs the mock (a seeded state, the control API, an injected fault): never runs live.
+    MockOnly,
+}
+
+/// One request and what must come back.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Step {
+    /// The action; default: the case's action directory in PascalCase (`terminate-instances` →
+    /// `TerminateInstances`).
+    pub action: Option<String>,
+    /// The action's parameters, as the API names them (`InstanceIds = ["ins-…"]`).
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// The region; default: the world's. An empty string sends none.
+    pub region: Option<String>,
+    /// The API version; default: the provider's.
+    pub version: Option<String>,
+    /// The SecretId to sign with; default: the world's first account.
+    pub credentials: Option<String>,
+    /// Sign with this key instead of the account's (a wrong key).
+    pub secret_key: Option<String>,
+    /// Send this session token; default: the account's.
+    pub token: Option<String>,
+    /// Advance the world's clock by this much before the step (`"1s"`, `"5m"`).
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub advance: Option<Duration>,
+    /// Sign at the world's time plus this many seconds (negative: in the past).
+    pub skew: Option<i64>,
+    /// How to sign; default `tc3`.
+    #[serde(default)]
+    pub sign: SignForm,
+    /// HTTP method; default POST (GET for nothing but explicit choice).
+    #[serde(default)]
+    pub method: Method,
+    /// Extra headers, added before signing (only the signed ones, `content-type` and `host`, change the signature).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A change made after signing.
+    pub tamper: Option<Tamper>,
+    /// Send the same request this many times; every answer must meet `expect` (default 1).
+    pub repeat: Option<u32>,
+    /// What must come back.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// The signing forms a step can use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignForm {
+    /// TC3-HMAC-SHA256, `content-type;host` signed, as the SDKs do.
+    #[default]
+    Tc3,
+    /// TC3 with `X-TC-Content-SHA256: UNSIGNED-PAYLOAD`.
+    Tc3UnsignedPayload,
+    /// TC3 signing `content-type;host;x-tc-action`, as the current documentation example does.
+    Tc3SignAction,
+    /// The `Signature` parameter with HmacSHA1.
+    HmacSha1,
+    /// The `Signature` parameter with HmacSHA256.
+    HmacSha256,
+    /// Not signed at all.
+    None,
+}
+
+/// HTTP methods a step can use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// POST (the SDKs' default).
+    #[default]
+    Post,
+    /// GET.
+    Get,
+    /// PUT (refused by the API).
+    Put,
+    /// DELETE (refused by the API).
+    Delete,
+}
+
+/// A change made to a signed request before it is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Tamper {
+    /// Flip one byte of the body (or, without a body, of the query).
+    Body,
+    /// Flip one character of the signature.
+    Signature,
+    /// Remove this header.
+    DropHeader(String),
+}
+
+/// What must come back from a step.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Expect {
+    /// The error code; absent means success.
+    pub error: Option<String>,
+    /// The HTTP status (default 200).
+    pub status: Option<u16>,
+    /// Instance states after the step (`TERMINATED` for destroyed ones).
+    #[serde(default)]
+    pub instances: BTreeMap<String, String>,
+    /// Data disk states after the step (`ATTACHED`, `RECYCLED`, `RELEASED`).
+    #[serde(default)]
+    pub disks: BTreeMap<String, String>,
+    /// Elastic IPs after the step: `released` or `kept`.
+    #[serde(default)]
+    pub addresses: BTreeMap<String, String>,
+    /// Response fields that must be present with these values (`TotalCount = 2`).
+    #[serde(default)]
+    pub response: serde_json::Map<String, serde_json::Value>,
+    /// The signed request's stages, copied from an outside source (official examples, `tests/vectors`).
+    #[serde(default)]
+    pub signed: BTreeMap<String, String>,
+}
+
+/// The JSON schema of the case format.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Case)).expect("a schema serialises")
+}

@@ -1,0 +1,165 @@
+//! `terminus run`: the main job. Runs the cases against the embedded mock (default) or a running server.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use super::unusable;
+use crate::case::{self, Loaded};
+use crate::harness::{self, Outcome, Target, snapshot};
+use crate::report::{CaseReport, Report};
+
+/// Run the conformance cases and report.
+#[derive(Debug, clap::Args)]
+pub(super) struct Args {
+    /// The cases directory.
+    #[arg(long, default_value = "cases")]
+    cases: PathBuf,
+    /// Run against this server (e.g. `terminus serve` at http://127.0.0.1:18080) instead of the embedded mock.
+    /// It must offer the control API; cases then run one at a time.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// Run only cases whose id contains this text (repeatable: any matches).
+    #[arg(long)]
+    filter: Vec<String>,
+    /// Run only cases with this tag (repeatable: any matches).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a JSON report here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write each case's exchanges here, as `<case id>@<target>.snap` (compare with `terminus diff`).
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+    /// Cases run at once against the embedded mock.
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+}
+
+pub(super) fn run(args: Args) -> ExitCode {
+    if !args.cases.is_dir() {
+        return unusable(format!(
+            "no cases directory at {}; pass --cases DIR",
+            args.cases.display()
+        ));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return unusable(format!("cannot start a runtime: {error}")),
+    };
+    let target = args.target.clone().map_or(Target::Mock, Target::Url);
+    let jobs = if matches!(target, Target::Url(_)) {
+        1
+    } else {
+        args.jobs.max(1)
+    };
+    let started = Instant::now();
+
+    let mut reports = Vec::new();
+    let mut runnable = Vec::new();
+    for path in case::discover(&args.cases) {
+        match case::load(&args.cases, &path) {
+            Ok(loaded) if selected(&loaded, &args) => runnable.push(loaded),
+            Ok(_) => {}
+            Err(error) => {
+                let id = case_id(&args.cases, &path);
+                if args.filter.is_empty() || args.filter.iter().any(|filter| id.contains(filter)) {
+                    out!("FAIL {id}: unreadable case file");
+                    reports.push(CaseReport::unreadable(id, error.to_string()));
+                }
+            }
+        }
+    }
+    out!(
+        "running {} cases against {}",
+        runnable.len(),
+        args.target.as_deref().unwrap_or("the embedded mock")
+    );
+
+    let progress = |run: &harness::CaseRun| {
+        let mark = if run.outcome == Outcome::Passed {
+            "ok  "
+        } else {
+            "FAIL"
+        };
+        out!("{mark} {} ({} ms)", run.id, run.duration.as_millis());
+    };
+    let runs = runtime.block_on(harness::run_cases(runnable, &target, jobs, progress));
+    for run in &runs {
+        if let (Some(dir), Some(record)) =
+            (&args.record, record_path(&args.record, &run.id, &target))
+        {
+            let _ = std::fs::create_dir_all(record.parent().unwrap_or(dir));
+            if let Err(error) = std::fs::write(&record, snapshot::render(&run.exchanges)) {
+                eprintln!("error: cannot write {}: {error}", record.display());
+            }
+        }
+        reports.push(CaseReport::from_run(run));
+    }
+    let report = Report::new(
+        args.target.clone().unwrap_or_else(|| "mock".into()),
+        reports,
+        started.elapsed(),
+    );
+
+    let failures: Vec<&CaseReport> = report.cases.iter().filter(|case| !case.passed()).collect();
+    for failure in &failures {
+        out!(
+            "\n---- {} (step {}) ----\n{}",
+            failure.id,
+            failure.step.unwrap_or(0),
+            failure.message.as_deref().unwrap_or("")
+        );
+    }
+    if !failures.is_empty() {
+        out!("\nfailures:");
+        failures
+            .iter()
+            .for_each(|failure| out!("    {}", failure.id));
+    }
+    out!("\n{} in {} ms", report.summary(), report.duration_ms);
+    if let Some(path) = &args.json {
+        write(
+            path,
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+        );
+    }
+    if let Some(path) = &args.junit {
+        write(path, report.junit());
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn selected(loaded: &Loaded, args: &Args) -> bool {
+    (args.filter.is_empty() || args.filter.iter().any(|filter| loaded.id.contains(filter)))
+        && (args.tag.is_empty() || args.tag.iter().any(|tag| loaded.case.tags.contains(tag)))
+}
+
+fn case_id(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .with_extension("")
+        .display()
+        .to_string()
+}
+
+fn record_path(dir: &Option<PathBuf>, id: &str, target: &Target) -> Option<PathBuf> {
+    dir.as_ref()
+        .map(|dir| dir.join(format!("{id}@{}.snap", target.name())))
+}
+
+fn write(path: &Path, text: String) {
+    if let Err(error) = std::fs::write(path, text) {
+        eprintln!("error: cannot write {}: {error}", path.display());
+    }
+}

@@ -1,0 +1,399 @@
+//! Runs cases against a target: seeds the case's world, sends each step's request (built and signed as the
+//! official SDK would, tampered with if the step says so), checks the answer, the instance states and the
+//! signing stages, and keeps every [`Exchange`] for the snapshot.
+//!
+//! Public: [`run_case`], [`CaseRun`], [`Outcome`], [`Target`]; `snapshot` renders exchanges as text for insta and
+//! for `terminus diff`.
+
+pub mod snapshot;
+mod target;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use similar::TextDiff;
+
+use target::Session;
+pub use target::Target;
+
+use crate::case::{Loaded, Method, Step, Tamper, pascal_case};
+use crate::exchange::{Exchange, Response};
+use crate::message::Request;
+use crate::provider::ProviderId;
+use crate::signing::{Credentials, Step as Stage};
+use crate::world::WorldSpec;
+
+/// What running one case gave.
+#[derive(Clone, Debug)]
+pub struct CaseRun {
+    /// The case id.
+    pub id: String,
+    /// Passed or failed, and where.
+    pub outcome: Outcome,
+    /// Every request sent and its answer.
+    pub exchanges: Vec<Exchange>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// A case's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every expectation held.
+    Passed,
+    /// A step's expectation did not hold (`step` is 1-based; 0 means before any step).
+    Failed {
+        /// The step.
+        step: usize,
+        /// What was expected and what came instead.
+        message: String,
+    },
+}
+
+/// Runs one case.
+pub async fn run_case(loaded: &Loaded, target: &Target) -> CaseRun {
+    let started = Instant::now();
+    let mut exchanges = Vec::new();
+    let outcome = match run_steps(loaded, target, &mut exchanges).await {
+        Ok(()) => Outcome::Passed,
+        Err((step, message)) => Outcome::Failed { step, message },
+    };
+    CaseRun {
+        id: loaded.id.clone(),
+        outcome,
+        exchanges,
+        duration: started.elapsed(),
+    }
+}
+
+/// Runs many cases, `jobs` at a time, calling `progress` as each finishes; results in the order given.
+pub async fn run_cases(
+    cases: Vec<Loaded>,
+    target: &Target,
+    jobs: usize,
+    progress: impl Fn(&CaseRun) + Send + Sync + 'static,
+) -> Vec<CaseRun> {
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let progress = std::sync::Arc::new(progress);
+    let tasks: Vec<_> = cases
+        .into_iter()
+        .map(|loaded| {
+            let (permits, progress, target) = (
+                std::sync::Arc::clone(&permits),
+                std::sync::Arc::clone(&progress),
+                target.clone(),
+            );
+            tokio::spawn(async move {
+                let _permit = permits.acquire().await;
+                let run = run_case(&loaded, &target).await;
+                progress(&run);
+                run
+            })
+        })
+        .collect();
+    let mut runs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        if let Ok(run) = task.await {
+            runs.push(run);
+        }
+    }
+    runs
+}
+
+type StepError = (usize, String);
+
+async fn run_steps(
+    loaded: &Loaded,
+    target: &Target,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<(), StepError> {
+    let case = &loaded.case;
+    let session = Session::open(target, &case.world)
+        .await
+        .map_err(|message| (0, message))?;
+    for (index, step) in case.steps.iter().enumerate() {
+        let number = index + 1;
+        let fail = |message: String| (number, message);
+        if let Some(advance) = step.advance {
+            session
+                .advance(advance.as_secs() as i64)
+                .await
+                .map_err(fail)?;
+        }
+        let now = session.now().await.map_err(fail)?;
+        for _ in 0..step.repeat.unwrap_or(1) {
+            let (request, trace) = build(loaded, step, index, now).map_err(fail)?;
+            let sent = Instant::now();
+            let response = session.send(&request).await;
+            let exchange = Exchange {
+                step: number,
+                request,
+                trace,
+                response,
+                elapsed: sent.elapsed(),
+            };
+            let checked = check_answer(loaded.provider, step, &exchange);
+            exchanges.push(exchange);
+            checked.map_err(fail)?;
+        }
+        if let Some(trace) = exchanges
+            .last()
+            .and_then(|exchange| exchange.trace.as_ref())
+        {
+            check_signed(step, trace).map_err(fail)?;
+        } else if !step.expect.signed.is_empty() {
+            return Err(fail(
+                "expect.signed is set but the request was not signed".into(),
+            ));
+        }
+        let expect = &step.expect;
+        if !(expect.instances.is_empty() && expect.disks.is_empty() && expect.addresses.is_empty())
+        {
+            let world = session.world().await.map_err(fail)?;
+            check_instances(step, &world).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds, signs and tampers with a step's request.
+fn build(
+    loaded: &Loaded,
+    step: &Step,
+    index: usize,
+    now: i64,
+) -> Result<(Request, Option<crate::signing::Trace>), String> {
+    let world = &loaded.case.world;
+    let account = match &step.credentials {
+        Some(id) => world
+            .accounts
+            .iter()
+            .find(|account| &account.secret_id == id),
+        None => world.accounts.first(),
+    };
+    let secret_id = step
+        .credentials
+        .clone()
+        .or_else(|| account.map(|a| a.secret_id.clone()))
+        .unwrap_or_default();
+    let secret_key = step
+        .secret_key
+        .clone()
+        .or_else(|| account.map(|a| a.secret_key.clone()))
+        .unwrap_or_default();
+    let token = step
+        .token
+        .clone()
+        .or_else(|| account.and_then(|a| a.token.clone()));
+    let credentials = Credentials::new(secret_id, secret_key);
+    let action = step
+        .action
+        .clone()
+        .unwrap_or_else(|| pascal_case(&loaded.action));
+    let region = match step.region.as_deref() {
+        Some("") => None,
+        Some(region) => Some(region.to_owned()),
+        None => Some(world.region.clone()),
+    };
+    let method = match step.method {
+        Method::Post => "POST",
+        Method::Get => "GET",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+    };
+    let headers: Vec<(String, String)> = step
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let call = crate::provider::Call {
+        action: &action,
+        params: &step.params,
+        region: region.as_deref(),
+        version: step.version.as_deref(),
+        credentials: &credentials,
+        token: token.as_deref(),
+        timestamp: now + step.skew.unwrap_or(0),
+        nonce: 11_886 + index as u64,
+        sign: step.sign,
+        method,
+        headers: &headers,
+    };
+    let (mut request, trace) = loaded
+        .provider
+        .build_request(&call)
+        .map_err(|error| format!("cannot build the request: {error}"))?;
+    if let Some(tamper) = &step.tamper {
+        apply_tamper(&mut request, tamper);
+    }
+    Ok((request, trace))
+}
+
+fn apply_tamper(request: &mut Request, tamper: &Tamper) {
+    match tamper {
+        Tamper::Body if !request.body.is_empty() => {
+            let middle = request.body.len() / 2;
+            request.body[middle] ^= 1;
+        }
+        Tamper::Body => {
+            let mut query = request.query().as_bytes().to_vec();
+            if let Some(at) = query.iter().position(|&b| b == b'=') {
+                query[at + 1] ^= 1;
+            }
+            request.set_query(&String::from_utf8_lossy(&query));
+        }
+        Tamper::Signature => {
+            if let Some(authorization) = request.header("authorization").map(str::to_owned) {
+                let mut bytes = authorization.into_bytes();
+                if let Some(last) = bytes.last_mut() {
+                    *last = if *last == b'0' { b'1' } else { b'0' };
+                }
+                request.set_header(
+                    "Authorization",
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                );
+            } else {
+                let query = request.query().replacen("Signature=", "Signature=A", 1);
+                request.set_query(&query);
+                let body =
+                    String::from_utf8_lossy(&request.body).replacen("Signature=", "Signature=A", 1);
+                request.set_body(body.into_bytes());
+            }
+        }
+        Tamper::DropHeader(name) => request.remove_header(name),
+    }
+}
+
+/// Checks status, error code and response fields.
+fn check_answer(provider: ProviderId, step: &Step, exchange: &Exchange) -> Result<(), String> {
+    let response = exchange
+        .response
+        .as_ref()
+        .map_err(|error| format!("no answer: {error}"))?;
+    let expected_status = step.expect.status.unwrap_or(200);
+    if response.status != expected_status {
+        return Err(format!(
+            "expected HTTP {expected_status}, received {}\n{}",
+            response.status,
+            body_text(response)
+        ));
+    }
+    if response.header("content-type") != Some("application/json") {
+        return Err(format!(
+            "expected Content-Type application/json, received {:?}",
+            response.header("content-type")
+        ));
+    }
+    let answer = provider
+        .read_answer(&response.body)
+        .map_err(|why| format!("{why}\n{}", body_text(response)))?;
+    match (&step.expect.error, &answer) {
+        (None, Ok(_)) => {}
+        (Some(expected), Err(code)) if expected == code => {}
+        (expected, received) => {
+            let expected = expected
+                .as_deref()
+                .map_or("success".to_owned(), |code| format!("error {code}"));
+            let received = match received {
+                Ok(_) => "success".to_owned(),
+                Err(code) => format!("error {code}"),
+            };
+            return Err(format!(
+                "expected {expected}, received {received}\n{}",
+                body_text(response)
+            ));
+        }
+    }
+    if let Ok(fields) = &answer {
+        for (name, expected) in &step.expect.response {
+            if fields.get(name) != Some(expected) {
+                let diff = diff(
+                    &pretty(expected),
+                    &pretty(fields.get(name).unwrap_or(&Value::Null)),
+                );
+                return Err(format!(
+                    "response field {name} differs (- expected, + received):\n{diff}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Compares each expected signing stage (from an outside source) with the signer's.
+fn check_signed(step: &Step, trace: &crate::signing::Trace) -> Result<(), String> {
+    for (name, expected) in &step.expect.signed {
+        let stage = Stage::from_name(name)
+            .ok_or_else(|| format!("expect.signed has unknown stage {name:?}"))?;
+        let actual = trace.get(stage).unwrap_or("<absent>");
+        if actual != expected {
+            return Err(format!(
+                "signing stage {name} differs (- expected, + signed):\n{}",
+                diff(expected, actual)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks instance, disk and address states against the target's world.
+fn check_instances(step: &Step, world: &WorldSpec) -> Result<(), String> {
+    let mut actual: Vec<(&str, String, String)> = Vec::new();
+    for instance in &world.instances {
+        actual.push(("instance", instance.id.clone(), instance.state.name()));
+        for disk in &instance.data_disks {
+            let state = serde_json::to_value(disk.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+            actual.push(("disk", disk.id.clone(), state.unwrap_or_default()));
+        }
+        if let Some(eip) = &instance.eip {
+            actual.push((
+                "address",
+                eip.id.clone(),
+                if eip.released { "released" } else { "kept" }.to_owned(),
+            ));
+        }
+    }
+    let expected = [
+        ("instance", &step.expect.instances),
+        ("disk", &step.expect.disks),
+        ("address", &step.expect.addresses),
+    ];
+    let mut wrong = Vec::new();
+    for (what, states) in expected {
+        for (id, state) in states {
+            let is = actual
+                .iter()
+                .find(|(kind, known, _)| *kind == what && known == id)
+                .map_or("<absent>", |(_, _, s)| s);
+            if is != state {
+                wrong.push(format!("  {what} {id}: expected {state}, is {is}"));
+            }
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("world state differs:\n{}", wrong.join("\n")))
+    }
+}
+
+fn body_text(response: &Response) -> String {
+    match serde_json::from_slice::<Value>(&response.body) {
+        Ok(value) => pretty(&value),
+        Err(_) => String::from_utf8_lossy(&response.body).into_owned(),
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// A unified diff of two texts.
+pub fn diff(expected: &str, actual: &str) -> String {
+    TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .context_radius(3)
+        .to_string()
+}

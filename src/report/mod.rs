@@ -1,0 +1,119 @@
+//! The result of a run: one entry per case, sorted by case id, serialisable as JSON and as JUnit XML. Durations
+//! sit in their own fields, so everything else is deterministic.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::harness::{CaseRun, Outcome};
+
+/// A whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// `mock`, or the target URL.
+    pub target: String,
+    /// Every case, sorted by id.
+    pub cases: Vec<CaseReport>,
+    /// Wall time of the run, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// One case's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseReport {
+    /// The case id.
+    pub id: String,
+    /// `passed` or `failed`.
+    pub status: &'static str,
+    /// The failing step (1-based; 0: before any step, e.g. an unreadable case file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// What was expected and what came instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Wall time, in milliseconds.
+    pub duration_ms: u64,
+}
+
+impl CaseReport {
+    /// The report of a case that ran.
+    pub fn from_run(run: &CaseRun) -> Self {
+        let (status, step, message) = match &run.outcome {
+            Outcome::Passed => ("passed", None, None),
+            Outcome::Failed { step, message } => ("failed", Some(*step), Some(message.clone())),
+        };
+        Self {
+            id: run.id.clone(),
+            status,
+            step,
+            message,
+            duration_ms: millis(run.duration),
+        }
+    }
+
+    /// The report of a case file that could not be read.
+    pub fn unreadable(id: String, message: String) -> Self {
+        Self {
+            id,
+            status: "failed",
+            step: Some(0),
+            message: Some(message),
+            duration_ms: 0,
+        }
+    }
+
+    /// Whether it passed.
+    pub fn passed(&self) -> bool {
+        self.status == "passed"
+    }
+}
+
+impl Report {
+    /// A report of these cases, sorted.
+    pub fn new(target: String, mut cases: Vec<CaseReport>, duration: Duration) -> Self {
+        cases.sort_by(|a, b| a.id.cmp(&b.id));
+        Self {
+            target,
+            cases,
+            duration_ms: millis(duration),
+        }
+    }
+
+    /// How many passed and failed.
+    pub fn counts(&self) -> (usize, usize) {
+        let passed = self.cases.iter().filter(|case| case.passed()).count();
+        (passed, self.cases.len() - passed)
+    }
+
+    /// `N passed, M failed`, the line CI reads.
+    pub fn summary(&self) -> String {
+        let (passed, failed) = self.counts();
+        format!("{passed} passed, {failed} failed")
+    }
+
+    /// The report as JUnit XML: one test suite, one test case per case.
+    pub fn junit(&self) -> String {
+        let mut suite = quick_junit::TestSuite::new(format!("terminus ({})", self.target));
+        for case in &self.cases {
+            let status = if case.passed() {
+                quick_junit::TestCaseStatus::success()
+            } else {
+                let mut status =
+                    quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Failure);
+                status.set_description(case.message.clone().unwrap_or_default());
+                status.set_message(format!("step {}", case.step.unwrap_or(0)));
+                status
+            };
+            let mut test_case = quick_junit::TestCase::new(case.id.clone(), status);
+            test_case.set_time(Duration::from_millis(case.duration_ms));
+            suite.add_test_case(test_case);
+        }
+        let mut report = quick_junit::Report::new("terminus");
+        report.add_test_suite(suite);
+        report.to_string().unwrap_or_default()
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis().try_into().unwrap_or(u64::MAX)
+}

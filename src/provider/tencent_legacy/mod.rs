@@ -1,0 +1,30 @@
+//! Tencent Cloud's legacy CVM API 2.0 gateway (`cvm.api.qcloud.com/v2/index.php`): `TerminateInstances` with
+//! `Version=2017-03-12` (seed 000), answering in the API 3.0 envelope, and the older `ReturnInstance` (seed 004),
+//! answering `{"code":0,"message":"ok"}` or a numeric `code` with `codeDesc`. Only the `Signature` parameter
+//! scheme (HmacSHA1, HmacSHA256; GET and POST form). The world is API 3.0's: same accounts, instances and rules.
+//! `wire` holds the two envelopes, the codes and the decisions where the documents are silent; `mock` the
+//! endpoint's handler; `client` requests as the legacy QcloudApi client builds them.
+
+pub mod client;
+pub mod wire;
+
+pub(crate) mod mock;
+
+/// The production host.
+pub const ENDPOINT: &str = "cvm.api.qcloud.com";
+
+/// The gateway's one path.
+pub const PATH: &str = "/v2/index.php";
+
+/// Whether a request is the gateway's: anything addressed to its host, and `/v2/index.php` on any host but API 3.0's
+/// (`*.tencentcloudapi.com` has no such path: there it stays API 3.0's `InvalidAction`). A client pointed at the
+/// mock directly (`Host: 127.0.0.1:PORT`) reaches the gateway by its path.
+pub(crate) fn serves(request: &crate::message::Request) -> bool {
+    let host = request.host().unwrap_or_default();
+    let hostname = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(name, _)| name)
+        .to_ascii_lowercase();
+    hostname == ENDPOINT || (request.path() == PATH && !hostname.ends_with("tencentcloudapi.com"))
+}

@@ -15,6 +15,105 @@ use crate::case::Loaded;
 pub struct Catalog {
     /// Every documented code.
     pub codes: Vec<DocumentedCode>,
+    /// The same situation under each provider.
+    #[serde(default)]
+    pub equivalents: Vec<Equivalent>,
+}
+
+/// One situation and the case that shows it under each provider (every key but `scenario` is a provider id).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Equivalent {
+    /// The situation, in words.
+    pub scenario: String,
+    /// Provider id → case id.
+    #[serde(flatten)]
+    pub cases: std::collections::BTreeMap<String, String>,
+}
+
+/// A row of the side-by-side table: the situation and each provider's answer (`None`: no case named).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EquivalentRow {
+    /// The situation.
+    pub scenario: String,
+    /// Provider id → the code its case expects (or `success`).
+    pub codes: std::collections::BTreeMap<String, String>,
+}
+
+/// Each equivalence with the code each provider's case expects. Errs naming a case id that does not exist.
+pub fn equivalents(catalog: &Catalog, cases: &[Loaded]) -> Result<Vec<EquivalentRow>, String> {
+    catalog
+        .equivalents
+        .iter()
+        .map(|equivalent| {
+            let codes = equivalent
+                .cases
+                .iter()
+                .map(|(provider, id)| {
+                    let loaded = cases
+                        .iter()
+                        .find(|case| &case.id == id && case.provider.name() == provider)
+                        .ok_or_else(|| {
+                            format!(
+                                "equivalents: {:?} names no {provider} case {id}",
+                                equivalent.scenario
+                            )
+                        })?;
+                    Ok((provider.clone(), expected_code(loaded)))
+                })
+                .collect::<Result<_, String>>()?;
+            Ok(EquivalentRow {
+                scenario: equivalent.scenario.clone(),
+                codes,
+            })
+        })
+        .collect()
+}
+
+/// The code a case is about: the one it covers, else its last expected error, else `success`.
+fn expected_code(loaded: &Loaded) -> String {
+    let case = &loaded.case;
+    case.covers
+        .first()
+        .cloned()
+        .or_else(|| {
+            case.steps
+                .iter()
+                .rev()
+                .find_map(|step| step.expect.error.clone())
+        })
+        .unwrap_or_else(|| "success".to_owned())
+}
+
+/// The side-by-side table as Markdown.
+pub fn equivalents_markdown(rows: &[EquivalentRow]) -> String {
+    let providers: Vec<&String> = {
+        let mut all: Vec<&String> = rows.iter().flat_map(|row| row.codes.keys()).collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    let mut out = format!(
+        "| situation | {} |\n|---|{}\n",
+        providers
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---|".repeat(providers.len())
+    );
+    for row in rows {
+        let cells: Vec<String> = providers
+            .iter()
+            .map(|p| {
+                row.codes
+                    .get(*p)
+                    .map_or(String::new(), |code| format!("`{code}`"))
+            })
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", row.scenario, cells.join(" | ")));
+    }
+    out
 }
 
 /// One documented code.

@@ -113,6 +113,17 @@ impl Request {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The first of `names` that the request carries more than once (names compared case-insensitively).
+    pub fn repeated_header<'n>(&self, names: &[&'n str]) -> Option<&'n str> {
+        names.iter().copied().find(|name| {
+            self.headers
+                .iter()
+                .filter(|(key, _)| key.eq_ignore_ascii_case(name))
+                .count()
+                > 1
+        })
+    }
+
     /// Replaces the value of the first header with this name, or appends the header when there is none.
     pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
         let value = value.into();

@@ -40,14 +40,13 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    /// The TOML is not a case (the message has the line, column and field).
-    #[error("case file {path}: {source}")]
+    /// The TOML is not a case.
+    #[error("case file {path}: {location}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// What the TOML reader says.
-        #[source]
-        source: Box<toml::de::Error>,
+        /// Line, column and field, without quoting the source (a case's world may hold keys).
+        location: String,
     },
     /// The file is not at `<provider>/<action>/<scenario>.toml`, or the case breaks a rule of the format.
     #[error("case file {path}: {why}")]
@@ -107,8 +106,9 @@ pub fn load(root: &Path, path: &Path) -> Result<Loaded, LoadError> {
             known.join(", ")
         ))
     })?;
-    let raw: toml::Table = toml::from_str(&text).map_err(|source| parse_error(path, source))?;
-    let mut case: Case = toml::from_str(&text).map_err(|source| parse_error(path, source))?;
+    let raw: toml::Table =
+        toml::from_str(&text).map_err(|error| parse_error(path, &text, &error))?;
+    let mut case: Case = toml::from_str(&text).map_err(|error| parse_error(path, &text, &error))?;
 
     // Defaults a case gets unless it says otherwise: a fixed clock, the provider's example account.
     let world = raw.get("world").and_then(toml::Value::as_table);
@@ -132,10 +132,10 @@ pub fn load(root: &Path, path: &Path) -> Result<Loaded, LoadError> {
     })
 }
 
-fn parse_error(path: &Path, source: toml::de::Error) -> LoadError {
+fn parse_error(path: &Path, text: &str, error: &toml::de::Error) -> LoadError {
     LoadError::Parse {
         path: path.to_path_buf(),
-        source: Box::new(source),
+        location: crate::world::toml_error(text, error),
     }
 }
 

@@ -91,9 +91,8 @@ pub struct Step {
     pub advance: Option<Duration>,
     /// Sign at the world's time plus this many seconds (negative: in the past).
     pub skew: Option<i64>,
-    /// How to sign; default `tc3`.
-    #[serde(default)]
-    pub sign: SignForm,
+    /// How to sign; default: the provider's usual form (`tc3` for `tencent`, `zc2` for `zenlayer-bmc`).
+    pub sign: Option<SignForm>,
     /// HTTP method; default POST (GET for nothing but explicit choice).
     #[serde(default)]
     pub method: Method,
@@ -104,6 +103,9 @@ pub struct Step {
     pub tamper: Option<Tamper>,
     /// Send the same request this many times; every answer must meet `expect` (default 1).
     pub repeat: Option<u32>,
+    /// The `Nonce` to send (`Signature`-parameter forms), every time; default: a new one for every request of the
+    /// case (11886 for the first, then 11887, …). Giving an earlier request's replays it.
+    pub nonce: Option<u64>,
     /// What must come back.
     #[serde(default)]
     pub expect: Expect,
@@ -124,6 +126,10 @@ pub enum SignForm {
     HmacSha1,
     /// The `Signature` parameter with HmacSHA256.
     HmacSha256,
+    /// Zenlayer ZC2-HMAC-SHA256, `content-type;host` signed, as the SDKs do.
+    Zc2,
+    /// Zenlayer `Authorization: Bearer` with the account's `bearer-token` (`secret-key` gives another token).
+    Bearer,
     /// Not signed at all.
     None,
 }

@@ -43,8 +43,18 @@ pub(super) fn run(args: Args) -> ExitCode {
         }
     }
     let rows = coverage::coverage(&catalog, &cases);
+    let equivalents = match coverage::equivalents(&catalog, &cases) {
+        Ok(equivalents) => equivalents,
+        Err(message) => return unusable(message),
+    };
     match args.format {
-        CoverageFormat::Md => out!("{}", coverage::markdown(&rows).trim_end()),
+        CoverageFormat::Md => {
+            out!("{}", coverage::markdown(&rows).trim_end());
+            out!(
+                "\nThe same situation under each provider:\n\n{}",
+                coverage::equivalents_markdown(&equivalents).trim_end()
+            );
+        }
         CoverageFormat::Json => out!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()

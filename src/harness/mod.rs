@@ -16,7 +16,7 @@ use similar::TextDiff;
 use target::Session;
 pub use target::Target;
 
-use crate::case::{Loaded, Method, Step, Tamper, pascal_case};
+use crate::case::{Loaded, Method, SignForm, Step, Tamper, pascal_case};
 use crate::exchange::{Exchange, Response};
 use crate::message::Request;
 use crate::provider::ProviderId;
@@ -111,6 +111,8 @@ async fn run_steps(
     let session = Session::open(target, &case.world)
         .await
         .map_err(|message| (0, message))?;
+    // Every request of a case carries its own Nonce unless its step names one: 11886, 11887, … in sending order.
+    let mut nonces = 11_886_u64..;
     for (index, step) in case.steps.iter().enumerate() {
         let number = index + 1;
         let fail = |message: String| (number, message);
@@ -122,7 +124,9 @@ async fn run_steps(
         }
         let now = session.now().await.map_err(fail)?;
         for _ in 0..step.repeat.unwrap_or(1) {
-            let (request, trace) = build(loaded, step, index, now).map_err(fail)?;
+            let nonce = nonces.next().unwrap_or_default();
+            let nonce = step.nonce.unwrap_or(nonce);
+            let (request, trace) = build(loaded, step, nonce, now).map_err(fail)?;
             let sent = Instant::now();
             let response = session.send(&request).await;
             let exchange = Exchange {
@@ -160,7 +164,7 @@ async fn run_steps(
 fn build(
     loaded: &Loaded,
     step: &Step,
-    index: usize,
+    nonce: u64,
     now: i64,
 ) -> Result<(Request, Option<crate::signing::Trace>), String> {
     let world = &loaded.case.world;
@@ -176,10 +180,15 @@ fn build(
         .clone()
         .or_else(|| account.map(|a| a.secret_id.clone()))
         .unwrap_or_default();
+    let sign = step.sign.unwrap_or(loaded.provider.default_sign());
+    // The key of the sign form: a Bearer request carries the account's token, the others sign with its key.
     let secret_key = step
         .secret_key
         .clone()
-        .or_else(|| account.map(|a| a.secret_key.clone()))
+        .or_else(|| match sign {
+            SignForm::Bearer => account.and_then(|a| a.bearer_token.clone()),
+            _ => account.map(|a| a.secret_key.clone()),
+        })
         .unwrap_or_default();
     let token = step
         .token
@@ -214,8 +223,8 @@ fn build(
         credentials: &credentials,
         token: token.as_deref(),
         timestamp: now + step.skew.unwrap_or(0),
-        nonce: 11_886 + index as u64,
-        sign: step.sign,
+        nonce,
+        sign,
         method,
         headers: &headers,
     };
@@ -339,6 +348,9 @@ fn check_signed(step: &Step, trace: &crate::signing::Trace) -> Result<(), String
 /// Checks instance, disk and address states against the target's world.
 fn check_instances(step: &Step, world: &WorldSpec) -> Result<(), String> {
     let mut actual: Vec<(&str, String, String)> = Vec::new();
+    for instance in &world.bmc_instances {
+        actual.push(("instance", instance.id.clone(), instance.status.name()));
+    }
     for instance in &world.instances {
         actual.push(("instance", instance.id.clone(), instance.state.name()));
         for disk in &instance.data_disks {

@@ -86,7 +86,7 @@ fn redact_json(value: &mut Value) {
     }
 }
 
-/// Session tokens in headers and parameters become `[TOKEN]`.
+/// Session tokens in headers and parameters, and bearer tokens, become `[TOKEN]`.
 fn redact_request(bytes: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(bytes);
     let mut out = Vec::with_capacity(bytes.len());
@@ -94,6 +94,10 @@ fn redact_request(bytes: &[u8]) -> Vec<u8> {
         let lower = line.to_ascii_lowercase();
         if lower.starts_with("x-tc-token:") {
             out.extend_from_slice(b"X-TC-Token: [TOKEN]\r\n");
+        } else if lower.starts_with("authorization:")
+            && lower[14..].trim_start().starts_with("bearer ")
+        {
+            out.extend_from_slice(b"Authorization: Bearer [TOKEN]\r\n");
         } else {
             out.extend_from_slice(redact_text(line).as_bytes());
         }
@@ -136,6 +140,11 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&redact_request(request)),
             "POST / HTTP/1.1\nX-TC-Token: [TOKEN]"
+        );
+        let request = b"POST /api/v2/bmc HTTP/1.1\r\nAuthorization: Bearer secret\r\n\r\n";
+        assert_eq!(
+            String::from_utf8_lossy(&redact_request(request)),
+            "POST /api/v2/bmc HTTP/1.1\nAuthorization: Bearer [TOKEN]"
         );
     }
 }

@@ -189,6 +189,9 @@ impl serde::Serialize for WorldWithKeys<'_> {
                 if let Some(token) = &spec.token {
                     account["token"] = Value::from(token.clone());
                 }
+                if let Some(token) = &spec.bearer_token {
+                    account["bearer-token"] = Value::from(token.clone());
+                }
             }
         }
         value.serialize(serializer)

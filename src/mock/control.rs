@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `GET /__terminus/world` | the world's state, in the world-file shape, without keys and tokens |
 //! | `PUT /__terminus/world` | replaces the world with the one in the body |
-//! | `GET /__terminus/instances/{id}` | one instance |
+//! | `GET /__terminus/instances/{id}` | one instance (CVM or Zenlayer Bare Metal) |
 //! | `GET /__terminus/clock` | `{"now": …}` |
 //! | `POST /__terminus/clock` | `{"advance": seconds}` or `{"set": unix_seconds}`, answers `{"now": …}` |
 //! | `GET`, `POST`, `DELETE /__terminus/faults` | lists, adds (one fault, in the `[[faults]]` shape), clears |
@@ -74,7 +74,18 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
                 .find(|instance| instance.id == id)
             {
                 Some(instance) => reply(200, serde_json::to_value(instance).unwrap_or_default()),
-                None => reply(404, json!({ "error": format!("no instance {id}") })),
+                // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
+                None => match world
+                    .snapshot()
+                    .bmc_instances
+                    .iter()
+                    .find(|instance| instance.id == id)
+                {
+                    Some(instance) => {
+                        reply(200, serde_json::to_value(instance).unwrap_or_default())
+                    }
+                    None => reply(404, json!({ "error": format!("no instance {id}") })),
+                },
             };
         }
         (_, "world" | "clock" | "faults") => {

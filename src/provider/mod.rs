@@ -2,6 +2,8 @@
 //! [`ProviderId`] variant and its arms below; nothing else dispatches on the provider.
 
 pub mod tencent;
+pub mod tencent_legacy;
+pub mod zenlayer;
 
 use crate::case::SignForm;
 use crate::message::Request;
@@ -16,11 +18,20 @@ use serde_json::{Map, Value};
 pub enum ProviderId {
     /// Tencent Cloud CVM API 3.0.
     Tencent,
+    /// Tencent Cloud's legacy CVM API 2.0 gateway (`cvm.api.qcloud.com/v2/index.php`): `TerminateInstances`
+    /// (Version 2017-03-12) and `ReturnInstance`.
+    TencentLegacy,
+    /// Zenlayer Cloud Bare Metal (`console.zenlayer.com`, `POST /api/v2/bmc`, versions 2022-11-20 and 2026-02-01).
+    ZenlayerBmc,
 }
 
 impl ProviderId {
     /// Every provider.
-    pub const ALL: [ProviderId; 1] = [ProviderId::Tencent];
+    pub const ALL: [ProviderId; 3] = [
+        ProviderId::Tencent,
+        ProviderId::TencentLegacy,
+        ProviderId::ZenlayerBmc,
+    ];
 
     /// The provider with this id (`tencent`).
     pub fn from_name(name: &str) -> Option<Self> {
@@ -32,16 +43,31 @@ impl ProviderId {
     /// The account a case gets when it names none: the provider documentation's example credentials.
     pub fn example_account(self) -> Account {
         match self {
-            ProviderId::Tencent => Account {
+            // The legacy gateway serves the same world: the same accounts.
+            ProviderId::Tencent | ProviderId::TencentLegacy => Account {
                 secret_id: "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE".into(),
                 secret_key: "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE".into(),
+                ..Account::new_default()
+            },
+            // The signing document's worked example (its prose names another id, but this one signs), and the
+            // personal access token of the captured Bearer vector (tests/vectors/bearer).
+            ProviderId::ZenlayerBmc => Account {
+                secret_id: "0D9UtpyKYcHxms5v".into(),
+                secret_key: "Gu5t9xGARNpq86cd98joQYCN3".into(),
+                bearer_token: Some("zlPATtokenEXAMPLE0123456789abcdef".into()),
                 ..Account::new_default()
             },
         }
     }
 
     /// The provider a request is for, by its path.
-    pub(crate) fn route(_request: &Request) -> Self {
+    pub(crate) fn route(request: &Request) -> Self {
+        if request.path().starts_with("/api/v2/") {
+            return ProviderId::ZenlayerBmc;
+        }
+        if tencent_legacy::serves(request) {
+            return ProviderId::TencentLegacy;
+        }
         ProviderId::Tencent
     }
 
@@ -49,6 +75,8 @@ impl ProviderId {
     pub fn name(self) -> &'static str {
         match self {
             ProviderId::Tencent => "tencent",
+            ProviderId::TencentLegacy => "tencent-legacy",
+            ProviderId::ZenlayerBmc => "zenlayer-bmc",
         }
     }
 
@@ -56,6 +84,8 @@ impl ProviderId {
     pub(crate) fn handle(self, request: &Request, shared: &Shared) -> Reply {
         match self {
             ProviderId::Tencent => tencent::mock::handle(request, shared),
+            ProviderId::TencentLegacy => tencent_legacy::mock::handle(request, shared),
+            ProviderId::ZenlayerBmc => zenlayer::mock::handle(request, shared),
         }
     }
 
@@ -63,6 +93,8 @@ impl ProviderId {
     pub(crate) fn action_of(self, request: &Request) -> Option<String> {
         match self {
             ProviderId::Tencent => tencent::mock::action_of(request),
+            ProviderId::TencentLegacy => tencent_legacy::mock::action_of(request),
+            ProviderId::ZenlayerBmc => zenlayer::mock::action_of(request),
         }
     }
 
@@ -71,6 +103,10 @@ impl ProviderId {
     pub(crate) fn error(self, problem: Problem, request: &Request, shared: &Shared) -> Reply {
         match self {
             ProviderId::Tencent => tencent::mock::problem_reply(problem, request, shared),
+            ProviderId::TencentLegacy => {
+                tencent_legacy::mock::problem_reply(problem, request, shared)
+            }
+            ProviderId::ZenlayerBmc => zenlayer::mock::problem_reply(problem, request, shared),
         }
     }
 
@@ -78,6 +114,18 @@ impl ProviderId {
     pub fn build_request(self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
         match self {
             ProviderId::Tencent => tencent::client::build(call),
+            ProviderId::TencentLegacy => tencent_legacy::client::build(call),
+            ProviderId::ZenlayerBmc => zenlayer::client::build(call),
+        }
+    }
+
+    /// How a step signs when its case names no form: the provider's usual one.
+    pub fn default_sign(self) -> SignForm {
+        match self {
+            ProviderId::Tencent => SignForm::Tc3,
+            // QcloudApi's default.
+            ProviderId::TencentLegacy => SignForm::HmacSha1,
+            ProviderId::ZenlayerBmc => SignForm::Zc2,
         }
     }
 
@@ -87,6 +135,8 @@ impl ProviderId {
     pub fn read_answer(self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String> {
         match self {
             ProviderId::Tencent => tencent::wire::read_answer(body),
+            ProviderId::TencentLegacy => tencent_legacy::wire::read_answer(body),
+            ProviderId::ZenlayerBmc => zenlayer::wire::read_answer(body),
         }
     }
 
@@ -94,6 +144,8 @@ impl ProviderId {
     pub(crate) fn body_limit(self, request: &Request) -> usize {
         match self {
             ProviderId::Tencent => tencent::mock::body_limit(request),
+            ProviderId::TencentLegacy => tencent_legacy::mock::body_limit(request),
+            ProviderId::ZenlayerBmc => zenlayer::mock::body_limit(request),
         }
     }
 }

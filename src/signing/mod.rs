@@ -673,6 +673,32 @@ impl fmt::Display for Difference {
     }
 }
 
+/// The raw value of a timestamp header (`X-TC-Timestamp`, `X-ZC-Timestamp`) and its seconds.
+pub(crate) fn timestamp_header<'r>(
+    request: &'r Request,
+    name: &'static str,
+) -> Result<(&'r str, i64), Unusable> {
+    let raw = request
+        .header(name)
+        .ok_or(Unusable::MissingHeader(name))?
+        .trim();
+    let seconds = raw.parse::<i64>().map_err(|_| Unusable::Timestamp {
+        name,
+        value: raw.to_owned(),
+    })?;
+    Ok((raw, seconds))
+}
+
+/// The request with its `Authorization` header replaced by (or set to) `value`, placed last.
+pub(crate) fn with_authorization(request: &Request, value: &str) -> Request {
+    let mut signed = request.clone();
+    signed.remove_header("authorization");
+    signed
+        .headers
+        .push(("Authorization".to_owned(), value.to_owned()));
+    signed
+}
+
 /// `name:value\n` for each header `SignedHeaders` names, in that order, names and values lowercased and trimmed
 /// (the TC3 and ZC2 documents both say so). `Err` names a header the request does not carry.
 pub(crate) fn canonical_headers(request: &Request, signed_headers: &str) -> Result<String, String> {

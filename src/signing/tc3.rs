@@ -205,17 +205,8 @@ fn compute(request: &Request, inputs: &Inputs<'_>, secret_key: &str) -> Result<T
     Ok(trace)
 }
 
-/// The raw `X-TC-Timestamp` value and its parsed seconds.
 fn timestamp(request: &Request) -> Result<(&str, i64), Unusable> {
-    let raw = request
-        .header("x-tc-timestamp")
-        .ok_or(Unusable::MissingHeader("X-TC-Timestamp"))?
-        .trim();
-    let seconds = raw.parse::<i64>().map_err(|_| Unusable::Timestamp {
-        name: "X-TC-Timestamp",
-        value: raw.to_owned(),
-    })?;
-    Ok((raw, seconds))
+    super::timestamp_header(request, "X-TC-Timestamp")
 }
 
 pub(super) fn sign(
@@ -249,19 +240,9 @@ pub(super) fn sign(
     };
     let trace = compute(request, &inputs, credentials.secret_key())
         .map_err(Unusable::SignedHeaderAbsent)?;
-    let mut signed = request.clone();
-    signed.remove_header("authorization");
-    signed.headers.push((
-        "Authorization".to_owned(),
-        trace
-            .get(Step::Authorization)
-            .unwrap_or_default()
-            .to_owned(),
-    ));
-    Ok(Signed {
-        request: signed,
-        trace,
-    })
+    let request =
+        super::with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());
+    Ok(Signed { request, trace })
 }
 
 pub(super) fn inspect(request: &Request, authorization: &str) -> Result<Claim, Unusable> {

@@ -110,26 +110,8 @@ fn compute(
     Ok(trace)
 }
 
-/// The raw `X-ZC-Timestamp` value and its parsed seconds.
 fn timestamp(request: &Request) -> Result<(&str, i64), Unusable> {
-    let raw = request
-        .header("x-zc-timestamp")
-        .ok_or(Unusable::MissingHeader("X-ZC-Timestamp"))?
-        .trim();
-    let seconds = raw.parse::<i64>().map_err(|_| Unusable::Timestamp {
-        name: "X-ZC-Timestamp",
-        value: raw.to_owned(),
-    })?;
-    Ok((raw, seconds))
-}
-
-fn with_authorization(request: &Request, value: &str) -> Request {
-    let mut signed = request.clone();
-    signed.remove_header("authorization");
-    signed
-        .headers
-        .push(("Authorization".to_owned(), value.to_owned()));
-    signed
+    super::timestamp_header(request, "X-ZC-Timestamp")
 }
 
 pub(super) fn sign(
@@ -150,7 +132,8 @@ pub(super) fn sign(
         credentials.secret_key(),
     )
     .map_err(Unusable::SignedHeaderAbsent)?;
-    let request = with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());
+    let request =
+        super::with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());
     Ok(Signed { request, trace })
 }
 
@@ -160,7 +143,8 @@ pub(super) fn sign_bearer(request: &Request, credentials: &Credentials) -> Signe
         Step::Authorization,
         format!("Bearer {}", credentials.secret_key()),
     );
-    let request = with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());
+    let request =
+        super::with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());
     Signed { request, trace }
 }
 

@@ -6,6 +6,7 @@
 //! the rate limiter, the fault plan's counters and the request-id sequence. The business rules that change
 //! instances live in [`rules`], once, whatever the wire format of the request.
 
+pub mod bmc;
 pub mod rules;
 
 use std::collections::HashMap;
@@ -37,6 +38,10 @@ pub struct WorldSpec {
     /// The instances.
     #[serde(default)]
     pub instances: Vec<Instance>,
+    /// Zenlayer Bare Metal instances (`zenlayer-bmc`): a list of their own, with their own statuses and rules
+    /// (`src/world/bmc.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bmc_instances: Vec<bmc::BmcInstance>,
     /// Faults to inject, in order.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
@@ -56,6 +61,7 @@ impl Default for WorldSpec {
             seed: 0,
             accounts: Vec::new(),
             instances: Vec::new(),
+            bmc_instances: Vec::new(),
             faults: Vec::new(),
         }
     }
@@ -65,7 +71,8 @@ impl Default for WorldSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RateLimitSpec {
-    /// `TerminateInstances` calls per account per second; `0` switches the limit off. Documented: 10.
+    /// `TerminateInstances` calls per account per second; `0` switches the limit off. Documented: 10. Zenlayer
+    /// Bare Metal's `TerminateInstance` is held to the same number (its limit is not documented).
     #[serde(default = "default_terminate_per_second")]
     pub terminate_per_second: u32,
 }
@@ -83,7 +90,7 @@ impl Default for RateLimitSpec {
 }
 
 /// An account: a credential and what the provider knows about its owner.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Account {
     /// `SecretId` (`AKID…`).
@@ -118,6 +125,22 @@ pub struct Account {
     /// Quota of limited operations (each termination uses one); `None` is unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_quota: Option<u32>,
+    /// Zenlayer: a personal access token that authenticates this account's `Authorization: Bearer` requests.
+    /// Never written back by the control API.
+    #[serde(default, skip_serializing)]
+    pub bearer_token: Option<String>,
+}
+
+impl std::fmt::Debug for Account {
+    /// The key and token never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("secret_id", &self.secret_id)
+            .field("secret_key", &"** REDACTED **")
+            .field("token", &self.token.as_ref().map(|_| "** REDACTED **"))
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Account {
@@ -135,6 +158,7 @@ impl Account {
             mfa: Mfa::Ok,
             return_quota: None,
             operation_quota: None,
+            bearer_token: None,
         }
     }
 }
@@ -394,13 +418,12 @@ fn default_eip_type() -> String {
 #[non_exhaustive]
 pub enum WorldError {
     /// The TOML does not have the world's shape.
-    #[error("{origin}: {source}")]
+    #[error("{origin}: {location}")]
     Syntax {
         /// The file, or `request body`.
         origin: String,
-        /// What the TOML parser says (with line and field).
-        #[source]
-        source: Box<toml::de::Error>,
+        /// Line, column and what is wrong, without quoting the source (it may hold a key).
+        location: String,
     },
     /// Two accounts share a SecretId, or two instances an id.
     #[error("{origin}: {what} {id} appears twice")]
@@ -417,9 +440,9 @@ pub enum WorldError {
 impl WorldSpec {
     /// Reads a world file's text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, WorldError> {
-        let spec: WorldSpec = toml::from_str(text).map_err(|source| WorldError::Syntax {
+        let spec: WorldSpec = toml::from_str(text).map_err(|error| WorldError::Syntax {
             origin: origin.to_owned(),
-            source: Box::new(source),
+            location: toml_error(text, &error),
         })?;
         spec.check(origin)?;
         Ok(spec)
@@ -449,6 +472,12 @@ impl WorldSpec {
         ) {
             return Err(error);
         }
+        if let Some(error) = duplicate(
+            "BMC instance",
+            self.bmc_instances.iter().map(|i| &i.id).collect(),
+        ) {
+            return Err(error);
+        }
         match duplicate("instance", self.instances.iter().map(|i| &i.id).collect()) {
             Some(error) => Err(error),
             None => Ok(()),
@@ -456,7 +485,22 @@ impl WorldSpec {
     }
 }
 
-/// A running world: the spec's state plus the clock, rate limiter, fault plan and request ids.
+/// A TOML error as `line L, column C: message`, without the source excerpt toml prints (a world or case file may
+/// hold keys, and errors never show one).
+pub fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end_matches('\n');
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
+/// A running world: the spec's state plus the clock, rate limiter, fault plan, request ids and the nonces seen.
 #[derive(Debug)]
 pub struct World {
     /// Current state.
@@ -470,6 +514,8 @@ pub struct World {
     requests: u64,
     /// Where each instance is in `spec.instances`, for the rules' lookups.
     index: rules::InstanceIndex,
+    /// Nonces of authenticated requests whose window is still open (the legacy gateway's replay check).
+    nonces: NonceLog,
 }
 
 impl World {
@@ -484,12 +530,14 @@ impl World {
             window: HashMap::new(),
             requests: 0,
             index: rules::InstanceIndex::default(),
+            nonces: NonceLog::default(),
         }
     }
 
     /// The state in the world-file shape, the clock as it is now (keys and tokens are never serialised).
     pub fn snapshot(&self) -> WorldSpec {
         let mut spec = self.spec.clone();
+        bmc::settle(&mut spec.bmc_instances, self.clock.now());
         spec.clock = self.clock.spec_now();
         spec.faults = self.faults.remaining();
         spec
@@ -532,5 +580,37 @@ impl World {
         }
         entry.1 += 1;
         entry.1 <= per_second
+    }
+
+    /// Records the `(secret_id, nonce)` pair of an authenticated request whose replay window closes at `until`
+    /// (Unix seconds of the world's clock); `false` when the pair was already recorded and its window is still
+    /// open: a replay. Pairs whose window has closed are forgotten as the clock passes them.
+    pub fn first_use_of_nonce(&mut self, secret_id: &str, nonce: &str, until: i64) -> bool {
+        let now = self.clock.now();
+        self.nonces.forget_before(now);
+        let key = (secret_id.to_owned(), nonce.to_owned());
+        if self.nonces.seen.get(&key).is_some_and(|&open| open >= now) {
+            return false;
+        }
+        self.nonces.seen.insert(key, until);
+        self.nonces.earliest = Some(self.nonces.earliest.map_or(until, |e| e.min(until)));
+        true
+    }
+}
+
+/// `(SecretId, Nonce)` pairs and when each one's window closes.
+#[derive(Debug, Default)]
+struct NonceLog {
+    seen: HashMap<(String, String), i64>,
+    /// The earliest closing time among `seen`: nothing needs forgetting before the clock passes it.
+    earliest: Option<i64>,
+}
+
+impl NonceLog {
+    fn forget_before(&mut self, now: i64) {
+        if self.earliest.is_some_and(|earliest| earliest < now) {
+            self.seen.retain(|_, until| *until >= now);
+            self.earliest = self.seen.values().min().copied();
+        }
     }
 }

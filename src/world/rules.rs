@@ -190,9 +190,12 @@ pub fn check_batch(ids: &[String]) -> Result<(), Refusal> {
 impl World {
     /// The instance's owner: its own, or the first account's.
     fn owner_of<'a>(&'a self, instance: &'a Instance) -> &'a str {
-        instance
-            .owner
-            .as_deref()
+        self.owner_or_first(instance.owner.as_deref())
+    }
+
+    /// An owner as given, or when none is, the first account's: the owner of resources that name none.
+    pub(super) fn owner_or_first<'a>(&'a self, owner: Option<&'a str>) -> &'a str {
+        owner
             .or_else(|| {
                 self.spec
                     .accounts

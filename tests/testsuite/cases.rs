@@ -220,3 +220,40 @@ fn a_bad_case_file_fails_alone_in_terminus_run() {
     assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
     std::fs::remove_dir_all(&root).ok();
 }
+
+#[test]
+fn a_world_file_error_never_quotes_the_line_that_holds_a_key() {
+    let text =
+        "[[accounts]]\nsecret-id = \"AKIDx\"\nsecret-kye = \"Gu5t9xGARNpq86cd98joQYCN3EXAMPLE\"\n";
+    let error = terminus::world::WorldSpec::from_toml(text, "world.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("world.toml: line 3, column 1: unknown field `secret-kye`"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"),
+        "{error}"
+    );
+}
+
+#[test]
+fn every_shared_situation_names_a_real_case_under_every_provider() {
+    let catalog = Catalog::load(&repo("cases/documented-codes.toml")).unwrap();
+    let rows =
+        coverage::equivalents(&catalog, &all_cases()).unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        rows.len() >= 7,
+        "the seven shared scenarios of the providers issue, at least"
+    );
+    for row in rows {
+        let providers: Vec<&str> = row.codes.keys().map(String::as_str).collect();
+        assert_eq!(
+            providers,
+            ["tencent", "tencent-legacy", "zenlayer-bmc"],
+            "{}",
+            row.scenario
+        );
+    }
+}

@@ -5,6 +5,7 @@ mod cases;
 mod cli;
 mod common;
 mod concurrency;
+mod legacy;
 mod malformed;
 mod properties;
 mod signing;

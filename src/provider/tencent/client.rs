@@ -31,6 +31,12 @@ pub fn build(call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
         ),
         SignForm::HmacSha1 => (Scheme::HmacSha1, None),
         SignForm::HmacSha256 => (Scheme::HmacSha256, None),
+        SignForm::Zc2 | SignForm::Bearer => {
+            return Err(Unusable::Conflict(format!(
+                "Tencent Cloud API 3.0 does not sign with {:?}",
+                call.sign
+            )));
+        }
     };
     let options = SignOptions {
         signed_headers,

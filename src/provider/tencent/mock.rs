@@ -64,13 +64,18 @@ pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
 /// checks that come first in the precedence: the method, then the path.
 pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared) -> Reply {
     let request_id = shared.world().next_request_id();
-    let reply =
-        |status: u16, error: ApiError| Reply::json(status, wire::error(&request_id, &error));
-    if let Err(error) = check_method_and_path(request) {
-        return reply(200, error);
-    }
+    let (status, error) = match check_method_and_path(request) {
+        Err(error) => (200, error),
+        Ok(()) => problem_error(problem, "AuthFailure.InvalidAuthorization"),
+    };
+    Reply::json(status, wire::error(&request_id, &error))
+}
+
+/// The status and error for a condition met before the handler, in API 3.0's codes (the legacy gateway shares
+/// them but for the code of an unreadable `Authorization`, which it names `authorization_code`).
+pub(crate) fn problem_error(problem: Problem, authorization_code: &str) -> (u16, ApiError) {
     match problem {
-        Problem::Fault { code } => reply(
+        Problem::Fault { code } => (
             200,
             ApiError::new(
                 code.as_deref().unwrap_or("InternalError"),
@@ -78,30 +83,30 @@ pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared
             ),
         ),
         Problem::HttpFault { status } => {
-            reply(status, ApiError::new("InternalError", "Internal error."))
+            (status, ApiError::new("InternalError", "Internal error."))
         }
-        Problem::TooLarge { limit } => reply(
+        Problem::TooLarge { limit } => (
             200,
             ApiError::new(
                 "RequestSizeLimitExceeded",
                 format!("The request size exceeds the limit of {limit} bytes."),
             ),
         ),
-        Problem::HeaderEncoding(name) if name.eq_ignore_ascii_case("authorization") => reply(
+        Problem::HeaderEncoding(name) if name.eq_ignore_ascii_case("authorization") => (
             200,
             ApiError::new(
-                "AuthFailure.InvalidAuthorization",
+                authorization_code,
                 "Authorization in the request header is not valid UTF-8.",
             ),
         ),
-        Problem::HeaderEncoding(name) => reply(
+        Problem::HeaderEncoding(name) => (
             200,
             ApiError::new(
                 "InvalidParameter",
                 format!("The value of header {name} is not valid UTF-8."),
             ),
         ),
-        Problem::Unreadable(why) => reply(200, ApiError::new("InvalidParameter", why)),
+        Problem::Unreadable(why) => (200, ApiError::new("InvalidParameter", why)),
     }
 }
 
@@ -297,34 +302,28 @@ fn check_single_headers(request: &Request) -> Result<(), ApiError> {
         "x-tc-token",
         "x-tc-content-sha256",
     ];
-    for name in SINGLE {
-        if request
-            .headers
-            .iter()
-            .filter(|(key, _)| key.eq_ignore_ascii_case(name))
-            .count()
-            > 1
-        {
-            return Err(if name == "authorization" {
-                ApiError::new(
-                    "AuthFailure.InvalidAuthorization",
-                    "The request carries more than one Authorization header.",
-                )
-            } else {
-                ApiError::new(
-                    "InvalidParameter",
-                    format!("The header {name} is given more than once."),
-                )
-            });
-        }
+    match request.repeated_header(&SINGLE) {
+        None => Ok(()),
+        Some("authorization") => Err(ApiError::new(
+            "AuthFailure.InvalidAuthorization",
+            "The request carries more than one Authorization header.",
+        )),
+        Some(name) => Err(ApiError::new(
+            "InvalidParameter",
+            format!("The header {name} is given more than once."),
+        )),
     }
-    Ok(())
 }
 
 fn check_size(request: &Request) -> Result<(), ApiError> {
+    check_size_of(request, request.header("authorization").is_some())
+}
+
+/// The documented size limits: GET 32 KB, a TC3 POST (`tc3`) 10 MB, a `Signature`-form POST 1 MB.
+pub(crate) fn check_size_of(request: &Request, tc3: bool) -> Result<(), ApiError> {
     let (limit, size) = match request.method.as_str() {
         "GET" => (GET_LIMIT, request.target.len()),
-        _ if request.header("authorization").is_some() => (TC3_LIMIT, request.body.len()),
+        _ if tc3 => (TC3_LIMIT, request.body.len()),
         _ => (FORM_LIMIT, request.body.len()),
     };
     if size > limit {
@@ -498,7 +497,8 @@ fn claim_service(request: &Request) -> Option<String> {
     Some(authorization.service)
 }
 
-fn check_region(region: Option<&str>, terminate: bool) -> Result<&str, ApiError> {
+/// Region support: the 18 regions of `TerminateInstances`; other CVM regions refused for termination only.
+pub(crate) fn check_region(region: Option<&str>, terminate: bool) -> Result<&str, ApiError> {
     let region = region
         .filter(|r| !r.is_empty())
         .ok_or_else(|| missing("Region"))?;
@@ -521,7 +521,8 @@ fn check_region(region: Option<&str>, terminate: bool) -> Result<&str, ApiError>
     }
 }
 
-fn missing(name: &str) -> ApiError {
+/// `MissingParameter`, naming the parameter.
+pub(crate) fn missing(name: &str) -> ApiError {
     ApiError::new(
         "MissingParameter",
         format!("The request is missing a required parameter `{name}`."),
@@ -548,8 +549,8 @@ fn unusable(error: Unusable) -> ApiError {
     }
 }
 
-/// The documented code and message for each refusal.
-fn refusal(refusal: Refusal) -> ApiError {
+/// The documented code and message for each refusal (the legacy gateway maps through it too).
+pub(crate) fn refusal(refusal: Refusal) -> ApiError {
     use Refusal as R;
     let (code, message) = match refusal {
         R::EmptyBatch => (

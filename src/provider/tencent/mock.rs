@@ -530,14 +530,7 @@ pub(crate) fn missing(name: &str) -> ApiError {
 }
 
 fn unusable(error: Unusable) -> ApiError {
-    match error {
-        Unusable::MissingParameter(name) => missing(name),
-        Unusable::MissingHeader(name) => missing(name),
-        Unusable::Timestamp { name, value } => ApiError::new(
-            "InvalidParameter",
-            format!("{name} {value:?} is not a Unix time in seconds."),
-        ),
-        Unusable::Parameters(why) => ApiError::new("InvalidParameter", why),
+    unusable_error(error, |error| match error {
         Unusable::NoSignature => ApiError::new(
             "AuthFailure.InvalidAuthorization",
             "The request is not signed: no Authorization header and no Signature parameter.",
@@ -546,6 +539,23 @@ fn unusable(error: Unusable) -> ApiError {
             "AuthFailure.InvalidAuthorization",
             format!("Authorization in the request header is invalid: {other}."),
         ),
+    })
+}
+
+/// An unusable request's error: missing and unreadable parameters as API 3.0 names them, anything about the
+/// signature itself as the provider's `authentication` says (the legacy gateway shares the rest).
+pub(crate) fn unusable_error(
+    error: Unusable,
+    authentication: impl FnOnce(Unusable) -> ApiError,
+) -> ApiError {
+    match error {
+        Unusable::MissingParameter(name) | Unusable::MissingHeader(name) => missing(name),
+        Unusable::Timestamp { name, value } => ApiError::new(
+            "InvalidParameter",
+            format!("{name} {value:?} is not a Unix time in seconds."),
+        ),
+        Unusable::Parameters(why) => ApiError::new("InvalidParameter", why),
+        other => authentication(other),
     }
 }
 

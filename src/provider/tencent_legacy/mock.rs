@@ -380,14 +380,7 @@ fn check_region(region: Option<&str>) -> Result<&str, ApiError> {
 }
 
 fn unusable(error: Unusable) -> ApiError {
-    match error {
-        Unusable::MissingParameter(name) => missing(name),
-        Unusable::MissingHeader(name) => missing(name),
-        Unusable::Timestamp { name, value } => ApiError::new(
-            "InvalidParameter",
-            format!("{name} {value:?} is not a Unix time in seconds."),
-        ),
-        Unusable::Parameters(why) => ApiError::new("InvalidParameter", why),
+    api::unusable_error(error, |error| match error {
         Unusable::NoSignature => ApiError::new(
             "AuthFailure",
             "qcloud was not able to validate the provided access credentials: the request has no Signature parameter.",
@@ -396,7 +389,7 @@ fn unusable(error: Unusable) -> ApiError {
             "AuthFailure",
             format!("qcloud was not able to validate the provided access credentials: {other}."),
         ),
-    }
+    })
 }
 
 /// `TerminateInstances`' codes: API 3.0's, but seed 000's `InvalidInstanceId.Malformed` for every id of the wrong

@@ -167,6 +167,9 @@ pub enum Tamper {
 pub struct Expect {
     /// The error code; absent means success.
     pub error: Option<String>,
+    /// The connection closes without an answer (an injected `drop` fault).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
     /// The HTTP status (default 200).
     pub status: Option<u16>,
     /// Instance states after the step (`TERMINATED` for destroyed ones).

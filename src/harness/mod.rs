@@ -275,6 +275,15 @@ fn apply_tamper(request: &mut Request, tamper: &Tamper) {
 
 /// Checks status, error code and response fields.
 fn check_answer(provider: ProviderId, step: &Step, exchange: &Exchange) -> Result<(), String> {
+    if step.expect.dropped {
+        return match &exchange.response {
+            Err(_) => Ok(()),
+            Ok(response) => Err(format!(
+                "expected the connection to close without an answer, received HTTP {}",
+                response.status
+            )),
+        };
+    }
     let response = exchange
         .response
         .as_ref()

@@ -143,7 +143,28 @@ impl std::fmt::Debug for Account {
     }
 }
 
+/// Why an authenticated key may still not act: the rules after the signature, shared by every provider that has
+/// session tokens and MFA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionRefusal {
+    /// The session token is missing, not this key's, or given for a permanent key.
+    Token,
+    /// The MFA check fails.
+    Mfa,
+}
+
 impl Account {
+    /// Checks the session token presented (an empty one counts as none), then MFA.
+    pub fn check_session(&self, presented_token: Option<&str>) -> Result<(), SessionRefusal> {
+        if self.token.as_deref() != presented_token.filter(|token| !token.is_empty()) {
+            return Err(SessionRefusal::Token);
+        }
+        if self.mfa == Mfa::Failure {
+            return Err(SessionRefusal::Mfa);
+        }
+        Ok(())
+    }
+
     /// An account with every default and empty credentials, to fill in.
     pub fn new_default() -> Self {
         Self {

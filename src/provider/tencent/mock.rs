@@ -29,7 +29,7 @@ use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
 use crate::world::rules::{Refusal, Terminate};
-use crate::world::{Account, DiskState, InstanceState, Mfa, Restriction};
+use crate::world::{Account, DiskState, InstanceState, Restriction, SessionRefusal};
 
 /// The credential-scope service of CVM.
 const SERVICE: &str = "cvm";
@@ -427,19 +427,17 @@ fn authenticate(
             format!("The provided credentials could not be validated. Please check your signature is correct ({}).", other.step()),
         ),
     })?;
-    let presented = common.token.as_deref().filter(|token| !token.is_empty());
-    if account.token.as_deref() != presented {
-        return Err(ApiError::new(
-            "AuthFailure.TokenFailure",
-            "The session token is missing, invalid or not this key's.",
-        ));
-    }
-    if account.mfa == Mfa::Failure {
-        return Err(ApiError::new(
-            "AuthFailure.MFAFailure",
-            "MFA verification failed.",
-        ));
-    }
+    account
+        .check_session(common.token.as_deref())
+        .map_err(|refusal| match refusal {
+            SessionRefusal::Token => ApiError::new(
+                "AuthFailure.TokenFailure",
+                "The session token is missing, invalid or not this key's.",
+            ),
+            SessionRefusal::Mfa => {
+                ApiError::new("AuthFailure.MFAFailure", "MFA verification failed.")
+            }
+        })?;
     Ok(account)
 }
 

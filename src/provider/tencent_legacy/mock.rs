@@ -58,7 +58,7 @@ use crate::provider::tencent::mock::{self as api, missing, refusal as v3_refusal
 use crate::provider::tencent::wire::{ActionParams, ApiError, COMMON_PARAMS, VERSION};
 use crate::signing::{self, Claim, Policy, Rejection, Unusable, hmac_param};
 use crate::world::rules::{Refusal, Terminate};
-use crate::world::{Account, ChargeType, Mfa};
+use crate::world::{Account, ChargeType, SessionRefusal};
 
 /// Query string limit for GET.
 const GET_LIMIT: usize = 32 * 1024;
@@ -354,23 +354,20 @@ fn authenticate(
             ),
         ));
     }
-    let presented = form.get("Token").filter(|token| !token.is_empty());
-    if account.token.as_deref() != presented {
-        return Err(ApiError::new(
-            "InvalidRequest.TokenCheckFailed",
-            "The session token is missing, invalid or not this key's.",
-        ));
-    }
-    if account.mfa == Mfa::Failure {
-        return Err(ApiError::new(
-            "InvalidRequest.MFACheckFailed",
-            "MFA check failed.",
-        ));
-    }
+    account
+        .check_session(form.get("Token"))
+        .map_err(|refusal| match refusal {
+            SessionRefusal::Token => ApiError::new(
+                "InvalidRequest.TokenCheckFailed",
+                "The session token is missing, invalid or not this key's.",
+            ),
+            SessionRefusal::Mfa => {
+                ApiError::new("InvalidRequest.MFACheckFailed", "MFA check failed.")
+            }
+        })?;
     Ok(account)
 }
 
-/// The region a request names, its short name read: required, and one this API serves.
 /// API 3.0's region rule, after the short names of the legacy documentation (`gz`) are read as full ones.
 fn check_region(region: Option<&str>) -> Result<&str, ApiError> {
     let given = region

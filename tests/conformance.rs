@@ -45,8 +45,13 @@ fn run(root: &Path, path: &PathBuf, runtime: &tokio::runtime::Handle) -> Result<
     settings.set_input_file(path);
     settings.set_omit_expression(true);
     settings.set_description(loaded.case.title.clone());
-    if let Outcome::Failed { step, message } = &run.outcome {
-        return Err(format!("step {step}: {message}").into());
+    if let Some((step, message)) = run.outcome.problem() {
+        let kind = if matches!(run.outcome, Outcome::Error { .. }) {
+            "error"
+        } else {
+            "failed"
+        };
+        return Err(format!("{kind} at step {step}: {message}").into());
     }
     settings.bind(|| {
         insta::assert_snapshot!(loaded.scenario.as_str(), snapshot::render(&run.exchanges))

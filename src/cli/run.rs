@@ -70,11 +70,18 @@ pub(super) fn run(args: Args) -> ExitCode {
             Err(error) => {
                 let id = case_id(&args.cases, &path);
                 if args.filter.is_empty() || args.filter.iter().any(|filter| id.contains(filter)) {
-                    out!("FAIL {id}: unreadable case file");
+                    out!("ERR  {id}: unreadable case file");
                     reports.push(CaseReport::unreadable(id, error.to_string()));
                 }
             }
         }
+    }
+    if runnable.is_empty() && reports.is_empty() {
+        return unusable(format!(
+            "no case selected: {} holds no case{}",
+            args.cases.display(),
+            selection(&args)
+        ));
     }
     out!(
         "running {} cases against {}",
@@ -83,21 +90,25 @@ pub(super) fn run(args: Args) -> ExitCode {
     );
 
     let progress = |run: &harness::CaseRun| {
-        let mark = if run.outcome == Outcome::Passed {
-            "ok  "
-        } else {
-            "FAIL"
+        let mark = match run.outcome {
+            Outcome::Passed => "ok  ",
+            Outcome::Failed { .. } => "FAIL",
+            Outcome::Error { .. } => "ERR ",
         };
         out!("{mark} {} ({} ms)", run.id, run.duration.as_millis());
     };
+    let selected = runnable.len() + reports.len();
     let runs = runtime.block_on(harness::run_cases(runnable, &target, jobs, progress));
+    // Every report is written, and every one that cannot be is named; any of them fails the run.
+    let mut unwritten = Vec::new();
     for run in &runs {
-        if let (Some(dir), Some(record)) =
-            (&args.record, record_path(&args.record, &run.id, &target))
-        {
-            let _ = std::fs::create_dir_all(record.parent().unwrap_or(dir));
-            if let Err(error) = std::fs::write(&record, snapshot::render(&run.exchanges)) {
-                eprintln!("error: cannot write {}: {error}", record.display());
+        if let Some(record) = record_path(&args.record, &run.id, &target) {
+            let written = record
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&record, snapshot::render(&run.exchanges)));
+            if let Err(error) = written {
+                unwritten.push(format!("cannot write {}: {error}", record.display()));
             }
         }
         reports.push(CaseReport::from_run(run));
@@ -108,6 +119,11 @@ pub(super) fn run(args: Args) -> ExitCode {
         started.elapsed(),
     );
 
+    debug_assert_eq!(
+        report.cases.len(),
+        selected,
+        "every selected case is reported"
+    );
     let failures: Vec<&CaseReport> = report.cases.iter().filter(|case| !case.passed()).collect();
     for failure in &failures {
         out!(
@@ -125,18 +141,42 @@ pub(super) fn run(args: Args) -> ExitCode {
     }
     out!("\n{} in {} ms", report.summary(), report.duration_ms);
     if let Some(path) = &args.json {
-        write(
-            path,
-            serde_json::to_string_pretty(&report).unwrap_or_default(),
-        );
+        let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+        unwritten.extend(write(path, json));
     }
     if let Some(path) = &args.junit {
-        write(path, report.junit());
+        unwritten.extend(write(path, report.junit()));
+    }
+    if !unwritten.is_empty() {
+        return unusable(unwritten.join("\nerror: "));
     }
     if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// The selection in words, for the message when it matched nothing.
+fn selection(args: &Args) -> String {
+    let quoted = |items: &[String]| {
+        items
+            .iter()
+            .map(|item| format!("{item:?}"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let mut parts = Vec::new();
+    if !args.filter.is_empty() {
+        parts.push(format!("whose id contains {}", quoted(&args.filter)));
+    }
+    if !args.tag.is_empty() {
+        parts.push(format!("tagged {}", quoted(&args.tag)));
+    }
+    if parts.is_empty() {
+        " file (cases/<provider>/<action>/<scenario>.toml)".to_owned()
+    } else {
+        format!(" {}", parts.join(" and "))
     }
 }
 
@@ -158,8 +198,9 @@ fn record_path(dir: &Option<PathBuf>, id: &str, target: &Target) -> Option<PathB
         .map(|dir| dir.join(format!("{id}@{}.snap", target.name())))
 }
 
-fn write(path: &Path, text: String) {
-    if let Err(error) = std::fs::write(path, text) {
-        eprintln!("error: cannot write {}: {error}", path.display());
-    }
+/// Writes a report; the reason it could not be written, if it could not.
+fn write(path: &Path, text: String) -> Option<String> {
+    std::fs::write(path, text)
+        .err()
+        .map(|error| format!("cannot write {}: {error}", path.display()))
 }

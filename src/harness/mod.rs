@@ -48,6 +48,26 @@ pub enum Outcome {
         /// What was expected and what came instead.
         message: String,
     },
+    /// The case could not be carried out as written (a tamper that changes nothing, a request that cannot be
+    /// built), or the harness broke on it (a panic): no verdict on the target, and never a pass.
+    Error {
+        /// The step (0: before any step, or unknown).
+        step: usize,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// The step and message of a case that did not pass.
+    pub fn problem(&self) -> Option<(usize, &str)> {
+        match self {
+            Outcome::Passed => None,
+            Outcome::Failed { step, message } | Outcome::Error { step, message } => {
+                Some((*step, message))
+            }
+        }
+    }
 }
 
 /// Runs one case.
@@ -56,7 +76,8 @@ pub async fn run_case(loaded: &Loaded, target: &Target) -> CaseRun {
     let mut exchanges = Vec::new();
     let outcome = match run_steps(loaded, target, &mut exchanges).await {
         Ok(()) => Outcome::Passed,
-        Err((step, message)) => Outcome::Failed { step, message },
+        Err(Stop::Failed(step, message)) => Outcome::Failed { step, message },
+        Err(Stop::Error(step, message)) => Outcome::Error { step, message },
     };
     CaseRun {
         id: loaded.id.clone(),
@@ -66,7 +87,8 @@ pub async fn run_case(loaded: &Loaded, target: &Target) -> CaseRun {
     }
 }
 
-/// Runs many cases, `jobs` at a time, calling `progress` as each finishes; results in the order given.
+/// Runs many cases, `jobs` at a time, calling `progress` as each finishes; results in the order given, one for
+/// every case: a case whose task panicked ends as [`Outcome::Error`] with the panic's message.
 pub async fn run_cases(
     cases: Vec<Loaded>,
     target: &Target,
@@ -78,44 +100,84 @@ pub async fn run_cases(
     let tasks: Vec<_> = cases
         .into_iter()
         .map(|loaded| {
+            let id = loaded.id.clone();
             let (permits, progress, target) = (
                 std::sync::Arc::clone(&permits),
                 std::sync::Arc::clone(&progress),
                 target.clone(),
             );
-            tokio::spawn(async move {
+            let started = Instant::now();
+            let task = tokio::spawn(async move {
                 let _permit = permits.acquire().await;
                 let run = run_case(&loaded, &target).await;
                 progress(&run);
                 run
-            })
+            });
+            (id, started, task)
         })
         .collect();
     let mut runs = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        if let Ok(run) = task.await {
-            runs.push(run);
-        }
+    for (id, started, task) in tasks {
+        let run = match task.await {
+            Ok(run) => run,
+            Err(error) => {
+                let why = if error.is_panic() {
+                    format!(
+                        "the harness panicked: {}",
+                        panic_message(error.into_panic())
+                    )
+                } else {
+                    format!("the case's task was cancelled: {error}")
+                };
+                let run = CaseRun {
+                    id,
+                    outcome: Outcome::Error {
+                        step: 0,
+                        message: why,
+                    },
+                    exchanges: Vec::new(),
+                    duration: started.elapsed(),
+                };
+                progress(&run);
+                run
+            }
+        };
+        runs.push(run);
     }
     runs
 }
 
-type StepError = (usize, String);
+/// The text a panic was raised with.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => payload
+            .downcast_ref::<&str>()
+            .map_or_else(|| "(no message)".to_owned(), |text| (*text).to_owned()),
+    }
+}
+
+/// Why a case stopped early: an expectation that did not hold, or a case that cannot be carried out as written.
+enum Stop {
+    Failed(usize, String),
+    Error(usize, String),
+}
 
 async fn run_steps(
     loaded: &Loaded,
     target: &Target,
     exchanges: &mut Vec<Exchange>,
-) -> Result<(), StepError> {
+) -> Result<(), Stop> {
     let case = &loaded.case;
     let session = Session::open(target, &case.world)
         .await
-        .map_err(|message| (0, message))?;
+        .map_err(|message| Stop::Failed(0, message))?;
     // Every request of a case carries its own Nonce unless its step names one: 11886, 11887, … in sending order.
     let mut nonces = 11_886_u64..;
     for (index, step) in case.steps.iter().enumerate() {
         let number = index + 1;
-        let fail = |message: String| (number, message);
+        let fail = |message: String| Stop::Failed(number, message);
+        let error = |message: String| Stop::Error(number, message);
         if let Some(advance) = step.advance {
             session
                 .advance(advance.as_secs() as i64)
@@ -126,7 +188,7 @@ async fn run_steps(
         for _ in 0..step.repeat.unwrap_or(1) {
             let nonce = nonces.next().unwrap_or_default();
             let nonce = step.nonce.unwrap_or(nonce);
-            let (request, trace) = build(loaded, step, nonce, now).map_err(fail)?;
+            let (request, trace) = build(loaded, step, nonce, now).map_err(error)?;
             let sent = Instant::now();
             let response = session.send(&request).await;
             let exchange = Exchange {
@@ -144,9 +206,9 @@ async fn run_steps(
             .last()
             .and_then(|exchange| exchange.trace.as_ref())
         {
-            check_signed(step, trace).map_err(fail)?;
+            check_signed(number, step, trace)?;
         } else if !step.expect.signed.is_empty() {
-            return Err(fail(
+            return Err(error(
                 "expect.signed is set but the request was not signed".into(),
             ));
         }
@@ -233,22 +295,33 @@ fn build(
         .build_request(&call)
         .map_err(|error| format!("cannot build the request: {error}"))?;
     if let Some(tamper) = &step.tamper {
-        apply_tamper(&mut request, tamper);
+        let signed = request.to_bytes();
+        apply_tamper(&mut request, tamper)?;
+        if request.to_bytes() == signed {
+            return Err(format!(
+                "tamper {tamper:?} changes nothing in this request: the step proves nothing about tampering"
+            ));
+        }
     }
     Ok((request, trace))
 }
 
-fn apply_tamper(request: &mut Request, tamper: &Tamper) {
+/// Changes the signed request as the step says; errs when there is nothing of that kind to change.
+fn apply_tamper(request: &mut Request, tamper: &Tamper) -> Result<(), String> {
     match tamper {
         Tamper::Body if !request.body.is_empty() => {
             let middle = request.body.len() / 2;
             request.body[middle] ^= 1;
         }
         Tamper::Body => {
+            // No body: flip the first byte of the first non-empty parameter value of the query.
             let mut query = request.query().as_bytes().to_vec();
-            if let Some(at) = query.iter().position(|&b| b == b'=') {
-                query[at + 1] ^= 1;
-            }
+            let value = query
+                .windows(2)
+                .position(|pair| pair[0] == b'=' && pair[1] != b'&')
+                .map(|at| at + 1)
+                .ok_or("tamper = \"body\": the request has no body and no query parameter with a value")?;
+            query[value] ^= 1;
             request.set_query(&String::from_utf8_lossy(&query));
         }
         Tamper::Signature => {
@@ -271,6 +344,7 @@ fn apply_tamper(request: &mut Request, tamper: &Tamper) {
         }
         Tamper::DropHeader(name) => request.remove_header(name),
     }
+    Ok(())
 }
 
 /// Checks status, error code and response fields.
@@ -339,15 +413,19 @@ fn check_answer(provider: ProviderId, step: &Step, exchange: &Exchange) -> Resul
 }
 
 /// Compares each expected signing stage (from an outside source) with the signer's.
-fn check_signed(step: &Step, trace: &crate::signing::Trace) -> Result<(), String> {
+fn check_signed(number: usize, step: &Step, trace: &crate::signing::Trace) -> Result<(), Stop> {
     for (name, expected) in &step.expect.signed {
-        let stage = Stage::from_name(name)
-            .ok_or_else(|| format!("expect.signed has unknown stage {name:?}"))?;
+        let stage = Stage::from_name(name).ok_or_else(|| {
+            Stop::Error(number, format!("expect.signed has unknown stage {name:?}"))
+        })?;
         let actual = trace.get(stage).unwrap_or("<absent>");
         if actual != expected {
-            return Err(format!(
-                "signing stage {name} differs (- expected, + signed):\n{}",
-                diff(expected, actual)
+            return Err(Stop::Failed(
+                number,
+                format!(
+                    "signing stage {name} differs (- expected, + signed):\n{}",
+                    diff(expected, actual)
+                ),
             ));
         }
     }
@@ -417,4 +495,52 @@ pub fn diff(expected: &str, actual: &str) -> String {
         .unified_diff()
         .context_radius(3)
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_case_whose_task_panics_ends_as_an_error_with_the_panics_message() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+        let cases: Vec<Loaded> = [
+            "tencent/terminate-instances/unknown-instance-is-not-found.toml",
+            "tencent/terminate-instances/protected-instance-is-refused.toml",
+        ]
+        .iter()
+        .map(|path| crate::case::load(&root, &root.join(path)).expect("a committed case"))
+        .collect();
+        let doomed = cases[0].id.clone();
+        let struck = AtomicBool::new(false);
+        // The task panics after its case ran (in the progress callback, which runs inside the task).
+        let runs = run_cases(cases, &Target::Mock, 2, move |run| {
+            if run.id == doomed && !struck.swap(true, Ordering::SeqCst) {
+                panic!("struck on purpose");
+            }
+        })
+        .await;
+        let outcomes: Vec<(&str, &Outcome)> = runs
+            .iter()
+            .map(|run| (run.id.as_str(), &run.outcome))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                (
+                    "tencent/terminate-instances/unknown-instance-is-not-found",
+                    &Outcome::Error {
+                        step: 0,
+                        message: "the harness panicked: struck on purpose".into()
+                    }
+                ),
+                (
+                    "tencent/terminate-instances/protected-instance-is-refused",
+                    &Outcome::Passed
+                ),
+            ]
+        );
+    }
 }

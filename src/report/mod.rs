@@ -23,7 +23,7 @@ pub struct Report {
 pub struct CaseReport {
     /// The case id.
     pub id: String,
-    /// `passed` or `failed`.
+    /// `passed`, `failed` (an expectation did not hold) or `error` (the case could not be carried out).
     pub status: &'static str,
     /// The failing step (1-based; 0: before any step, e.g. an unreadable case file).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +41,7 @@ impl CaseReport {
         let (status, step, message) = match &run.outcome {
             Outcome::Passed => ("passed", None, None),
             Outcome::Failed { step, message } => ("failed", Some(*step), Some(message.clone())),
+            Outcome::Error { step, message } => ("error", Some(*step), Some(message.clone())),
         };
         Self {
             id: run.id.clone(),
@@ -51,11 +52,11 @@ impl CaseReport {
         }
     }
 
-    /// The report of a case file that could not be read.
+    /// The report of a case file that could not be read: an error, since nothing was checked.
     pub fn unreadable(id: String, message: String) -> Self {
         Self {
             id,
-            status: "failed",
+            status: "error",
             step: Some(0),
             message: Some(message),
             duration_ms: 0,
@@ -79,16 +80,25 @@ impl Report {
         }
     }
 
-    /// How many passed and failed.
-    pub fn counts(&self) -> (usize, usize) {
-        let passed = self.cases.iter().filter(|case| case.passed()).count();
-        (passed, self.cases.len() - passed)
+    /// How many passed, failed and ended in error; they add up to the number of cases.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |status: &str| {
+            self.cases
+                .iter()
+                .filter(|case| case.status == status)
+                .count()
+        };
+        (count("passed"), count("failed"), count("error"))
     }
 
-    /// `N passed, M failed`, the line CI reads.
+    /// `N passed, M failed, K errors`, the line CI reads.
     pub fn summary(&self) -> String {
-        let (passed, failed) = self.counts();
-        format!("{passed} passed, {failed} failed")
+        let (passed, failed, errors) = self.counts();
+        let errors = match errors {
+            1 => "1 error".to_owned(),
+            n => format!("{n} errors"),
+        };
+        format!("{passed} passed, {failed} failed, {errors}")
     }
 
     /// The report as JUnit XML: one test suite, one test case per case.
@@ -98,8 +108,12 @@ impl Report {
             let status = if case.passed() {
                 quick_junit::TestCaseStatus::success()
             } else {
-                let mut status =
-                    quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Failure);
+                let kind = if case.status == "error" {
+                    quick_junit::NonSuccessKind::Error
+                } else {
+                    quick_junit::NonSuccessKind::Failure
+                };
+                let mut status = quick_junit::TestCaseStatus::non_success(kind);
                 status.set_description(case.message.clone().unwrap_or_default());
                 status.set_message(format!("step {}", case.step.unwrap_or(0)));
                 status

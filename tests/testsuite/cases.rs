@@ -217,7 +217,7 @@ fn a_bad_case_file_fails_alone_in_terminus_run() {
         "{stdout}"
     );
     assert!(stdout.contains("broken.toml"), "{stdout}");
-    assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+    assert!(stdout.contains("1 passed, 0 failed, 1 error"), "{stdout}");
     std::fs::remove_dir_all(&root).ok();
 }
 

@@ -8,4 +8,5 @@ mod concurrency;
 mod legacy;
 mod malformed;
 mod properties;
+mod run;
 mod signing;

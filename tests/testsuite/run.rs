@@ -1,0 +1,180 @@
+//! `terminus run` hides nothing: every selected case ends as passed, failed or error and is printed, counted and
+//! in the reports; a case that cannot be carried out as written is an error, never a pass; a run that selects no
+//! case or cannot write a report it was asked for is a usage error (exit 2), with the reason.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rstest::rstest;
+
+/// A cases directory of its own under the test target's temporary directory, removed when dropped.
+struct CaseTree {
+    root: PathBuf,
+}
+
+impl CaseTree {
+    /// A tree with these `(scenario, TOML)` cases under `tencent/terminate-instances/`.
+    fn new(name: &str, cases: &[(&str, &str)]) -> Self {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("run-contract")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("tencent/terminate-instances");
+        std::fs::create_dir_all(&dir).expect("a scratch cases directory");
+        for (scenario, text) in cases {
+            std::fs::write(dir.join(format!("{scenario}.toml")), text).expect("a case file");
+        }
+        Self { root }
+    }
+
+    fn run(&self, extra: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_terminus"))
+            .arg("run")
+            .arg("--cases")
+            .arg(&self.root)
+            .args(extra)
+            .output()
+            .expect("the terminus binary runs")
+    }
+}
+
+impl Drop for CaseTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+const HEAD: &str = "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\n";
+
+/// A case that passes against the mock: an unknown instance is not found.
+fn passing() -> String {
+    format!(
+        "{HEAD}\n[[step]]\nparams = {{ InstanceIds = [\"ins-nosuch01\"] }}\nexpect.error = \"InvalidInstanceId.NotFound\"\n"
+    )
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_case_that_used_to_panic_is_reported_as_an_error_in_every_report() {
+    // A GET step whose only query parameter is empty: the body tamper once indexed past the end of the query,
+    // and the panicking case vanished from the output, the counts and the reports, with exit 0.
+    let tampered = format!(
+        "{HEAD}\n[[step]]\nmethod = \"GET\"\ntamper = \"body\"\nparams = {{ InstanceIds = [\"\"] }}\nexpect.error = \"AuthFailure.SignatureFailure\"\n"
+    );
+    let tree = CaseTree::new("panic", &[("get-tamper", &tampered), ("good", &passing())]);
+    let (json, junit) = (tree.root.join("report.json"), tree.root.join("junit.xml"));
+    let output = tree.run(&[
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("ERR  tencent/terminate-instances/get-tamper"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "tamper = \"body\": the request has no body and no query parameter with a value"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 passed, 0 failed, 1 error"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let statuses: Vec<(&str, &str)> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| {
+            (
+                case["id"].as_str().unwrap(),
+                case["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("tencent/terminate-instances/get-tamper", "error"),
+            ("tencent/terminate-instances/good", "passed")
+        ]
+    );
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(junit.contains("tests=\"2\""), "{junit}");
+    assert!(junit.contains("errors=\"1\""), "{junit}");
+}
+
+#[rstest]
+#[case::a_header_that_is_not_there(
+    "drop-header",
+    "tamper = { drop-header = \"X-Not-Sent\" }\nparams = { InstanceIds = [\"ins-nosuch01\"] }\nexpect.error = \"InvalidInstanceId.NotFound\"",
+    "changes nothing"
+)]
+#[case::the_body_of_a_bodiless_get_without_parameters(
+    "get-body",
+    "method = \"GET\"\ntamper = \"body\"\nexpect.error = \"MissingParameter\"",
+    "no body and no query parameter"
+)]
+#[case::the_signature_of_an_unsigned_request(
+    "unsigned",
+    "sign = \"none\"\ntamper = \"signature\"\nparams = { InstanceIds = [\"ins-nosuch01\"] }\nexpect.error = \"AuthFailure.SignatureFailure\"",
+    "changes nothing"
+)]
+fn a_tamper_that_changes_nothing_is_an_error_not_a_pass(
+    #[case] name: &str,
+    #[case] step: &str,
+    #[case] reason: &str,
+) {
+    let case = format!("{HEAD}\n[[step]]\n{step}\n");
+    let tree = CaseTree::new(name, &[("noop", &case)]);
+    let output = tree.run(&[]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("ERR  tencent/terminate-instances/noop"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(reason), "{stdout}");
+    assert!(stdout.contains("0 passed, 0 failed, 1 error"), "{stdout}");
+}
+
+#[rstest]
+#[case::an_unknown_tag(&["--tag", "nosuchtag"], "no case selected: ")]
+#[case::a_filter_with_a_typo(&["--filter", "unkown-instance"], "whose id contains \"unkown-instance\"")]
+fn selecting_no_case_is_a_usage_error(#[case] selection: &[&str], #[case] reason: &str) {
+    let tree = CaseTree::new(selection[1], &[("good", &passing())]);
+    let output = tree.run(selection);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(reason), "{stderr}");
+}
+
+#[test]
+fn a_cases_directory_without_cases_is_a_usage_error() {
+    let tree = CaseTree::new("empty", &[]);
+    let output = tree.run(&[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no case selected"), "{stderr}");
+}
+
+#[rstest]
+#[case::junit("--junit", "no/such/dir/junit.xml")]
+#[case::json("--json", "no/such/dir/report.json")]
+#[case::record("--record", "a-file/not-a-dir")]
+fn a_report_that_cannot_be_written_is_a_usage_error(#[case] flag: &str, #[case] path: &str) {
+    let tree = CaseTree::new(&flag[2..], &[("good", &passing())]);
+    // `a-file` is a file, so nothing can be created below it.
+    std::fs::write(tree.root.join("a-file"), "").unwrap();
+    let path = tree.root.join(path);
+    let output = tree.run(&[flag, path.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write"), "{stderr}");
+    assert!(stderr.contains(path.to_str().unwrap()), "{stderr}");
+}

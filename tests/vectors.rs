@@ -38,7 +38,7 @@ fn main() {
                 .to_string();
             let trial = |kind: &'static str, run: fn(&Vector) -> Result<(), Failed>| {
                 let dir = dir.clone();
-                Trial::test(name.clone(), move || run(&Vector::load(&dir)?)).with_kind(kind)
+                Trial::test(name.clone(), move || run(&Vector::load(&dir, kind)?)).with_kind(kind)
             };
             [
                 trial("sign", sign_reproduces_every_published_stage),
@@ -89,6 +89,9 @@ struct Spec {
 
 struct Vector {
     dir: PathBuf,
+    /// The trial it was loaded for (`sign`, `verify`, `tamper`): trials run in parallel, so each writes its
+    /// scratch files in a directory of its own.
+    trial: &'static str,
     /// The signed request, as sent.
     raw: Vec<u8>,
     request: Request,
@@ -111,7 +114,7 @@ const STEPS: [&str; 11] = [
 
 impl Vector {
     /// Reads a vector, naming the file and field of anything wrong with it.
-    fn load(dir: &Path) -> Result<Self, Failed> {
+    fn load(dir: &Path, trial: &'static str) -> Result<Self, Failed> {
         let spec_path = dir.join("vector.toml");
         let text = std::fs::read_to_string(&spec_path)
             .map_err(|e| format!("cannot read {}: {e}", spec_path.display()))?;
@@ -142,6 +145,7 @@ impl Vector {
         }
         Ok(Self {
             dir: dir.to_owned(),
+            trial,
             raw,
             request,
             spec,
@@ -156,13 +160,14 @@ impl Vector {
         self.spec.expected.contains_key(stage)
     }
 
-    /// A scratch directory for this vector's files.
+    /// A scratch file of this vector's trial, in a directory no other trial writes to.
     fn scratch(&self, name: &str) -> PathBuf {
         let relative = self.dir.components().rev().take(2).collect::<Vec<_>>();
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join("vectors")
             .join(relative[1].as_os_str())
-            .join(relative[0].as_os_str());
+            .join(relative[0].as_os_str())
+            .join(self.trial);
         std::fs::create_dir_all(&dir).expect("scratch directory");
         dir.join(name)
     }

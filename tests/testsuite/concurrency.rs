@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Barrier, Mutex};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -269,13 +269,15 @@ fn concurrent_overlapping_terminations_are_serializable() {
         .expect("the mock starts");
     let address = server.address();
 
-    // Every client signs its calls before the race, then all 16 send each round's call at once.
-    let barrier = Barrier::new(CLIENTS);
+    // Every client signs its calls before the race, then all 16 send each round's call at once. A client that
+    // fails breaks the barrier, and so does the deadline: the test fails instead of hanging.
+    let barrier = RaceBarrier::new(CLIENTS, started + RACE_DEADLINE);
     let calls = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for client in 0..CLIENTS {
             let (barrier, calls) = (&barrier, &calls);
             scope.spawn(move || {
+                let _leaving = barrier.leave_on_panic();
                 let mut connection = Client::connect(address);
                 let planned: Vec<(Call, Vec<u8>)> = (0..ROUNDS)
                     .map(|round| {
@@ -292,7 +294,9 @@ fn concurrent_overlapping_terminations_are_serializable() {
                     })
                     .collect();
                 for (mut call, bytes) in planned {
-                    barrier.wait();
+                    if let Err(why) = barrier.wait() {
+                        panic!("client {client}, round {}: {why}", call.round);
+                    }
                     (call.refused, call.sequence) = connection.call(&bytes);
                     calls.lock().unwrap().push(call);
                 }
@@ -407,4 +411,131 @@ fn concurrent_overlapping_terminations_are_serializable() {
         raced.as_secs_f64(),
         (started.elapsed() - raced).as_secs_f64()
     );
+}
+
+/// How long the whole race may take; it takes a few seconds on a loaded 2-core machine.
+const RACE_DEADLINE: Duration = Duration::from_secs(120);
+
+/// A barrier that gives up. std's `Barrier` waits forever for a client that has died (a client-side failure is a
+/// panic on its thread), so the test would hang instead of failing. This one is broken by a party that leaves
+/// while panicking and by a deadline; every waiter then gets the reason.
+struct RaceBarrier {
+    parties: usize,
+    deadline: Instant,
+    state: Mutex<BarrierState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct BarrierState {
+    arrived: usize,
+    generation: u64,
+    broken: Option<String>,
+}
+
+impl RaceBarrier {
+    fn new(parties: usize, deadline: Instant) -> Self {
+        Self {
+            parties,
+            deadline,
+            state: Mutex::new(BarrierState::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Waits for every party; errs as soon as the barrier is broken, or at the deadline.
+    fn wait(&self) -> Result<(), String> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(why) = &state.broken {
+            return Err(why.clone());
+        }
+        let generation = state.generation;
+        state.arrived += 1;
+        if state.arrived == self.parties {
+            state.arrived = 0;
+            state.generation += 1;
+            self.changed.notify_all();
+        }
+        while state.generation == generation {
+            if let Some(why) = &state.broken {
+                return Err(why.clone());
+            }
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let why = format!(
+                    "the barrier's deadline passed with {} of {} parties arrived",
+                    state.arrived, self.parties
+                );
+                state.broken = Some(why.clone());
+                self.changed.notify_all();
+                return Err(why);
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Ok(())
+    }
+
+    /// A guard that breaks the barrier if its thread unwinds past it.
+    fn leave_on_panic(&self) -> Leaving<'_> {
+        Leaving(self)
+    }
+}
+
+/// Breaks its barrier when dropped by a panicking thread.
+struct Leaving<'a>(&'a RaceBarrier);
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let barrier = self.0;
+            let mut state = barrier.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state
+                .broken
+                .get_or_insert_with(|| "another client failed".to_owned());
+            barrier.changed.notify_all();
+        }
+    }
+}
+
+#[test]
+fn a_client_that_fails_breaks_the_race_instead_of_hanging_it() {
+    // The deadline is far away: only the failing party can release the waiting one in time.
+    let barrier = RaceBarrier::new(2, Instant::now() + Duration::from_secs(600));
+    let waited = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| barrier.wait());
+        let failing = scope.spawn(|| {
+            let _leaving = barrier.leave_on_panic();
+            panic!("a client-side failure");
+        });
+        assert!(failing.join().is_err());
+        waiter.join().expect("the waiter returns")
+    });
+    assert_eq!(waited, Err("another client failed".to_owned()));
+}
+
+#[test]
+fn a_race_that_never_completes_ends_at_its_deadline() {
+    let barrier = RaceBarrier::new(2, Instant::now() + Duration::from_millis(50));
+    assert_eq!(
+        barrier.wait(),
+        Err("the barrier's deadline passed with 1 of 2 parties arrived".to_owned())
+    );
+}
+
+#[test]
+fn a_barrier_releases_every_round_when_all_parties_arrive() {
+    let barrier = RaceBarrier::new(3, Instant::now() + Duration::from_secs(60));
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                for _ in 0..100 {
+                    barrier.wait().expect("every round completes");
+                }
+            });
+        }
+    });
 }

@@ -37,7 +37,46 @@ pub struct Exchange {
     /// The signing trace, for signed requests.
     pub trace: Option<Trace>,
     /// The answer, or why there was none.
-    pub response: Result<Response, String>,
+    pub response: Result<Response, NoAnswer>,
     /// How long the answer took.
     pub elapsed: Duration,
+}
+
+/// Why a request got no answer. A server that closes the connection and a client that stops waiting look alike
+/// from far away ("no answer") but mean different things: only the first is what a `drop` fault, or a gateway that
+/// hangs up, does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// The server closed (or reset) the connection before a complete answer; the client's own words.
+    Closed(String),
+    /// The client stopped waiting after this long, the connection still open.
+    TimedOut(Duration),
+    /// The request could not be sent at all (no connection, a bad target); the client's own words.
+    Unsent(String),
+}
+
+impl NoAnswer {
+    /// What happened, without the client library's wording: the same for every client, so snapshots of two
+    /// targets compare equal.
+    pub fn kind(&self) -> String {
+        match self {
+            NoAnswer::Closed(_) => "the connection closed without an answer".to_owned(),
+            NoAnswer::TimedOut(after) => format!(
+                "the client stopped waiting after {}",
+                humantime::format_duration(*after)
+            ),
+            NoAnswer::Unsent(_) => "the request could not be sent".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoAnswer::Closed(detail) | NoAnswer::Unsent(detail) => {
+                write!(f, "{} ({detail})", self.kind())
+            }
+            NoAnswer::TimedOut(_) => f.write_str(&self.kind()),
+        }
+    }
 }

@@ -103,6 +103,10 @@ pub struct Step {
     pub tamper: Option<Tamper>,
     /// Send the same request this many times; every answer must meet `expect` (default 1).
     pub repeat: Option<u32>,
+    /// How long the client waits for each answer before giving up (`"200ms"`); default 20 s.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Duration>,
     /// The `Nonce` to send (`Signature`-parameter forms), every time; default: a new one for every request of the
     /// case (11886 for the first, then 11887, …). Giving an earlier request's replays it.
     pub nonce: Option<u64>,
@@ -167,14 +171,21 @@ pub enum Tamper {
 pub struct Expect {
     /// The error code; absent means success.
     pub error: Option<String>,
-    /// The connection closes without an answer (an injected `drop` fault).
+    /// The server closes the connection without an answer (an injected `drop` fault). A client that stops waiting
+    /// (its timeout) does not count: that is a server that did not answer in time, not one that hung up.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
+    /// How long each answer of the step takes, as the client measures it from sending to the whole answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed: Option<Elapsed>,
     /// The HTTP status (default 200).
     pub status: Option<u16>,
     /// Instance states after the step (`TERMINATED` for destroyed ones).
     #[serde(default)]
     pub instances: BTreeMap<String, String>,
+    /// The state every instance of the world is in after the step (`TERMINATED`: the whole batch went).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_instance: Option<String>,
     /// Data disk states after the step (`ATTACHED`, `RECYCLED`, `RELEASED`).
     #[serde(default)]
     pub disks: BTreeMap<String, String>,
@@ -187,6 +198,29 @@ pub struct Expect {
     /// The signed request's stages, copied from an outside source (official examples, `tests/vectors`).
     #[serde(default)]
     pub signed: BTreeMap<String, String>,
+}
+
+/// Bounds on how long an answer takes (`{ at-least = "200ms", at-most = "5s" }`): an injected latency shows as an
+/// answer that takes at least that long, and one that still comes well before the client's timeout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Elapsed {
+    /// The answer takes at least this long.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub at_least: Option<Duration>,
+    /// The answer takes at most this long.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub at_most: Option<Duration>,
 }
 
 /// The JSON schema of the case format.

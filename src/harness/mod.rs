@@ -17,7 +17,7 @@ use target::Session;
 pub use target::Target;
 
 use crate::case::{Loaded, Method, SignForm, Step, Tamper, pascal_case};
-use crate::exchange::{Exchange, Response};
+use crate::exchange::{Exchange, NoAnswer, Response};
 use crate::message::Request;
 use crate::provider::ProviderId;
 use crate::signing::{Credentials, Step as Stage};
@@ -190,7 +190,9 @@ async fn run_steps(
             let nonce = step.nonce.unwrap_or(nonce);
             let (request, trace) = build(loaded, step, nonce, now).map_err(error)?;
             let sent = Instant::now();
-            let response = session.send(&request).await;
+            let response = session
+                .send(&request, step.timeout.unwrap_or(target::TIMEOUT))
+                .await;
             let exchange = Exchange {
                 step: number,
                 request,
@@ -198,7 +200,8 @@ async fn run_steps(
                 response,
                 elapsed: sent.elapsed(),
             };
-            let checked = check_answer(loaded.provider, step, &exchange);
+            let checked = check_answer(loaded.provider, step, &exchange)
+                .and_then(|()| check_elapsed(step, &exchange));
             exchanges.push(exchange);
             checked.map_err(fail)?;
         }
@@ -213,7 +216,10 @@ async fn run_steps(
             ));
         }
         let expect = &step.expect;
-        if !(expect.instances.is_empty() && expect.disks.is_empty() && expect.addresses.is_empty())
+        if !(expect.instances.is_empty()
+            && expect.every_instance.is_none()
+            && expect.disks.is_empty()
+            && expect.addresses.is_empty())
         {
             let world = session.world().await.map_err(fail)?;
             check_instances(step, &world).map_err(fail)?;
@@ -351,7 +357,10 @@ fn apply_tamper(request: &mut Request, tamper: &Tamper) -> Result<(), String> {
 fn check_answer(provider: ProviderId, step: &Step, exchange: &Exchange) -> Result<(), String> {
     if step.expect.dropped {
         return match &exchange.response {
-            Err(_) => Ok(()),
+            Err(NoAnswer::Closed(_)) => Ok(()),
+            Err(other) => Err(format!(
+                "expected the connection to close without an answer, but {other}"
+            )),
             Ok(response) => Err(format!(
                 "expected the connection to close without an answer, received HTTP {}",
                 response.status
@@ -412,6 +421,30 @@ fn check_answer(provider: ProviderId, step: &Step, exchange: &Exchange) -> Resul
     Ok(())
 }
 
+/// Checks how long the answer took against the step's bounds.
+fn check_elapsed(step: &Step, exchange: &Exchange) -> Result<(), String> {
+    let Some(bounds) = step.expect.elapsed else {
+        return Ok(());
+    };
+    let took = exchange.elapsed;
+    let shown = |duration: Duration| humantime::format_duration(duration).to_string();
+    if let Some(least) = bounds.at_least.filter(|least| took < *least) {
+        return Err(format!(
+            "expected the answer to take at least {}, it took {}",
+            shown(least),
+            shown(Duration::from_millis(took.as_millis() as u64))
+        ));
+    }
+    if let Some(most) = bounds.at_most.filter(|most| took > *most) {
+        return Err(format!(
+            "expected the answer to take at most {}, it took {}",
+            shown(most),
+            shown(Duration::from_millis(took.as_millis() as u64))
+        ));
+    }
+    Ok(())
+}
+
 /// Compares each expected signing stage (from an outside source) with the signer's.
 fn check_signed(number: usize, step: &Step, trace: &crate::signing::Trace) -> Result<(), Stop> {
     for (name, expected) in &step.expect.signed {
@@ -460,6 +493,19 @@ fn check_instances(step: &Step, world: &WorldSpec) -> Result<(), String> {
         ("address", &step.expect.addresses),
     ];
     let mut wrong = Vec::new();
+    if let Some(state) = &step.expect.every_instance {
+        let instances = actual.iter().filter(|(kind, _, _)| *kind == "instance");
+        for (_, id, is) in instances.filter(|(_, _, is)| is != state) {
+            wrong.push(format!(
+                "  instance {id}: expected {state} (every instance), is {is}"
+            ));
+        }
+        if !actual.iter().any(|(kind, _, _)| *kind == "instance") {
+            wrong.push(format!(
+                "  every instance: expected {state}, but the world has none"
+            ));
+        }
+    }
     for (what, states) in expected {
         for (id, state) in states {
             let is = actual

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::exchange::Response;
+use crate::exchange::{NoAnswer, Response};
 use crate::message::Request;
 use crate::mock::MockServer;
 use crate::world::WorldSpec;
@@ -39,8 +39,8 @@ pub(crate) struct Session {
     _server: Option<MockServer>,
 }
 
-/// How long any single HTTP exchange may take.
-const TIMEOUT: Duration = Duration::from_secs(20);
+/// How long any single HTTP exchange may take, unless a step says otherwise.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Session {
     /// Starts (embedded) or reseeds (URL) a target with `world`.
@@ -78,23 +78,28 @@ impl Session {
         Ok(session)
     }
 
-    /// Sends a provider request, in proxy form to the production host it names.
-    pub(crate) async fn send(&self, request: &Request) -> Result<Response, String> {
+    /// Sends a provider request, in proxy form to the production host it names, and waits at most `timeout`.
+    pub(crate) async fn send(
+        &self,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Response, NoAnswer> {
         let host = request.host().unwrap_or("localhost");
         let url = format!("http://{host}{}", request.target);
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|error| error.to_string())?;
-        let mut builder = self.client.request(method, url);
+            .map_err(|error| NoAnswer::Unsent(error.to_string()))?;
+        let mut builder = self.client.request(method, url).timeout(timeout);
         for (name, value) in &request.headers {
             if !name.eq_ignore_ascii_case("content-length") {
                 builder = builder.header(name, value);
             }
         }
+        let no_answer = |error: reqwest::Error| no_answer(error, timeout);
         let response = builder
             .body(request.body.clone())
             .send()
             .await
-            .map_err(describe)?;
+            .map_err(no_answer)?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -106,7 +111,7 @@ impl Session {
                 )
             })
             .collect();
-        let body = response.bytes().await.map_err(describe)?.to_vec();
+        let body = response.bytes().await.map_err(no_answer)?.to_vec();
         Ok(Response {
             status,
             headers,
@@ -195,6 +200,37 @@ impl serde::Serialize for WorldWithKeys<'_> {
             }
         }
         value.serialize(serializer)
+    }
+}
+
+/// Why a request got no answer: the client's timeout, the server closing the connection (hyper's "connection
+/// closed before message completed", a reset), or a request that never left.
+fn no_answer(error: reqwest::Error, timeout: Duration) -> NoAnswer {
+    if error.is_timeout() {
+        return NoAnswer::TimedOut(timeout);
+    }
+    let mut source = std::error::Error::source(&error);
+    let mut closed = false;
+    while let Some(cause) = source {
+        closed |= cause
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+            || cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::UnexpectedEof
+                        | std::io::ErrorKind::BrokenPipe
+                )
+            });
+        source = cause.source();
+    }
+    let detail = describe(error);
+    if closed {
+        NoAnswer::Closed(detail)
+    } else {
+        NoAnswer::Unsent(detail)
     }
 }
 

@@ -178,3 +178,64 @@ fn a_report_that_cannot_be_written_is_a_usage_error(#[case] flag: &str, #[case] 
     assert!(stderr.contains("cannot write"), "{stderr}");
     assert!(stderr.contains(path.to_str().unwrap()), "{stderr}");
 }
+
+/// A one-step case on a world of `instances`, with `faults` (TOML array) and the step's extra lines.
+fn one_step(instances: &[&str], faults: &str, step: &str) -> String {
+    let instances = instances
+        .iter()
+        .map(|id| format!("{{ id = \"{id}\" }}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{HEAD}\n[world]\ninstances = [{instances}]\nfaults = {faults}\n\n[[step]]\n{step}\n")
+}
+
+#[rstest]
+#[case::a_delay_that_did_not_happen(
+    "no-delay",
+    one_step(&["ins-late0001"], "[]", "params = { InstanceIds = [\"ins-late0001\"] }\nexpect.elapsed = { at-least = \"400ms\" }"),
+    "expected the answer to take at least 400ms, it took "
+)]
+#[case::a_delay_longer_than_allowed(
+    "too-slow",
+    one_step(&["ins-late0001"], "[{ kind = \"latency\", millis = 300 }]", "params = { InstanceIds = [\"ins-late0001\"] }\nexpect.elapsed = { at-most = \"100ms\" }"),
+    "expected the answer to take at most 100ms, it took "
+)]
+#[case::a_client_timeout_is_not_a_dropped_connection(
+    "timeout",
+    one_step(&["ins-late0001"], "[{ kind = \"latency\", millis = 5000 }]", "timeout = \"200ms\"\nparams = { InstanceIds = [\"ins-late0001\"] }\nexpect.dropped = true"),
+    "expected the connection to close without an answer, but the client stopped waiting after 200ms"
+)]
+#[case::one_instance_of_the_batch_left_running(
+    "every",
+    one_step(&["ins-all00001", "ins-all00002", "ins-all00003"], "[]", "params = { InstanceIds = [\"ins-all00001\", \"ins-all00002\"] }\nexpect.every-instance = \"TERMINATED\""),
+    "instance ins-all00003: expected TERMINATED (every instance), is RUNNING"
+)]
+fn an_expectation_that_does_not_hold_fails_the_case(
+    #[case] name: &str,
+    #[case] case: String,
+    #[case] message: &str,
+) {
+    let tree = CaseTree::new(name, &[("expectation", &case)]);
+    let output = tree.run(&[]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL tencent/terminate-instances/expectation"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(message), "{stdout}");
+}
+
+#[test]
+fn the_expectations_hold_when_the_target_does_what_they_say() {
+    let case = one_step(
+        &["ins-late0001"],
+        "[{ kind = \"latency\", millis = 300 }]",
+        "params = { InstanceIds = [\"ins-late0001\"] }\nexpect.elapsed = { at-least = \"300ms\", at-most = \"10s\" }\nexpect.every-instance = \"TERMINATED\"",
+    );
+    let tree = CaseTree::new("hold", &[("expectation", &case)]);
+    let output = tree.run(&[]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 passed, 0 failed, 0 errors"), "{stdout}");
+}

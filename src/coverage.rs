@@ -1,7 +1,12 @@
-//! Documented error codes × cases: which case proves each code, or why none can.
+//! Documented error codes × cases: which case proves each code and how, or why none can.
 //!
 //! The catalog (`cases/documented-codes.toml`) lists every code the seed documents name, per provider, with its
-//! source; [`coverage`] joins it with the cases' `covers`.
+//! source, how the cases prove it ([`Proof`]) and where the mock's message for it comes from ([`MessageSource`]);
+//! [`coverage`] joins it with the cases' `covers`. "Has a case" is not "is proved": a code reached only through a
+//! world flag that exists to produce it, or only by injecting that very code, shows that the mock can send it and
+//! that the harness reads it, not that terminus knows when the real API does. Proof and message source are data,
+//! decided from evidence and checked against the cases and the seeds by a test (`tests/testsuite/cases.rs`), so
+//! they cannot drift from what the cases do.
 
 use std::path::Path;
 
@@ -18,6 +23,69 @@ pub struct Catalog {
     /// The same situation under each provider.
     #[serde(default)]
     pub equivalents: Vec<Equivalent>,
+    /// The world flags that exist to produce a code: a case whose world sets one reaches that code by a switch.
+    #[serde(default)]
+    pub switches: Vec<Switch>,
+}
+
+/// A world flag that exists to produce certain codes (`instances.unreturnable` → `FailedOperation.Unreturnable`),
+/// rather than a state the real API has and the mock reasons from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Switch {
+    /// The world list and the field in it: `accounts.mfa`, `instances.unreturnable`, `bmc-instances.commitment`.
+    pub field: String,
+    /// The codes it produces.
+    pub codes: Vec<String>,
+}
+
+/// How the cases prove a documented code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proof {
+    /// No case can; the row says why.
+    Reason,
+    /// Only by an injected fault that answers with it.
+    Fault,
+    /// Only through a world flag that exists to produce it (see [`Switch`]).
+    Switch,
+    /// The mock derives it from the world's state and the request.
+    Behaviour,
+}
+
+impl Proof {
+    /// The name used in the catalog and the reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proof::Reason => "reason",
+            Proof::Fault => "fault",
+            Proof::Switch => "switch",
+            Proof::Behaviour => "behaviour",
+        }
+    }
+}
+
+/// Where the mock's message for a code comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageSource {
+    /// terminus's own wording: no document or recorded answer gives it.
+    Terminus,
+    /// The documentation's description of the code (ids the mock quotes aside).
+    Documentation,
+    /// A real answer recorded in `shared/reference/real-wire.md` (the ids it quotes aside).
+    Recorded,
+}
+
+impl MessageSource {
+    /// The name used in the catalog and the reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageSource::Terminus => "terminus",
+            MessageSource::Documentation => "documentation",
+            MessageSource::Recorded => "recorded",
+        }
+    }
 }
 
 /// One situation and the case that shows it under each provider (every key but `scenario` is a provider id).
@@ -128,6 +196,11 @@ pub struct DocumentedCode {
     pub source: String,
     /// Why no case can reproduce it, when none can.
     pub reason: Option<String>,
+    /// How the cases prove it: the strongest way any covering case reaches it.
+    pub proof: Proof,
+    /// Where the mock's message for it comes from (the weakest source among the covering cases' messages); none
+    /// for a code no case reaches.
+    pub message_source: Option<MessageSource>,
 }
 
 /// A row of the coverage matrix.
@@ -143,6 +216,11 @@ pub struct Row {
     pub cases: Vec<String>,
     /// Why no case can, when none does.
     pub reason: Option<String>,
+    /// How the cases prove it.
+    pub proof: Proof,
+    /// Where the mock's message for it comes from.
+    #[serde(rename = "message-source")]
+    pub message_source: Option<MessageSource>,
 }
 
 impl Row {
@@ -185,6 +263,8 @@ pub fn coverage(catalog: &Catalog, cases: &[Loaded]) -> Vec<Row> {
                     None
                 },
                 cases,
+                proof: documented.proof,
+                message_source: documented.message_source,
             }
         })
         .collect()
@@ -192,8 +272,9 @@ pub fn coverage(catalog: &Catalog, cases: &[Loaded]) -> Vec<Row> {
 
 /// The matrix as a Markdown table.
 pub fn markdown(rows: &[Row]) -> String {
-    let mut out =
-        String::from("| provider | code | source | cases | reason |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| provider | code | source | proof | message | cases | reason |\n|---|---|---|---|---|---|---|\n",
+    );
     for row in rows {
         let cases = row
             .cases
@@ -207,12 +288,42 @@ pub fn markdown(rows: &[Row]) -> String {
             (None, false) => String::new(),
         };
         out.push_str(&format!(
-            "| {} | `{}` | {} | {cases} | {reason} |\n",
-            row.provider, row.code, row.source
+            "| {} | `{}` | {} | {} | {} | {cases} | {reason} |\n",
+            row.provider,
+            row.code,
+            row.source,
+            row.proof.name(),
+            row.message_source.map_or("", MessageSource::name),
         ));
     }
+    out.push('\n');
+    out.push_str(&summary(rows));
+    out
+}
+
+/// What the matrix adds up to, in words: how many codes have a case, how each is proved, whose words the
+/// messages are.
+pub fn summary(rows: &[Row]) -> String {
     let covered = rows.iter().filter(|row| !row.cases.is_empty()).count();
     let gaps = rows.iter().filter(|row| row.is_gap()).count();
-    out.push_str(&format!("\n{covered} of {} documented codes have a case; {gaps} have neither a case nor a reason.\n", rows.len()));
-    out
+    let proved = |proof: Proof| rows.iter().filter(|row| row.proof == proof).count();
+    let worded = |source: MessageSource| {
+        rows.iter()
+            .filter(|row| row.message_source == Some(source))
+            .count()
+    };
+    format!(
+        "{covered} of {} documented codes have a case; {gaps} have neither a case nor a reason.\n\
+         Proved by behaviour (the mock derives them from state and input): {}; only through a world switch that \
+         exists to produce them: {}; only by an injected fault: {}; by no case, with a reason: {}.\n\
+         Messages from a recorded real answer: {}; from the documentation: {}; terminus's own wording: {}.\n",
+        rows.len(),
+        proved(Proof::Behaviour),
+        proved(Proof::Switch),
+        proved(Proof::Fault),
+        proved(Proof::Reason),
+        worded(MessageSource::Recorded),
+        worded(MessageSource::Documentation),
+        worded(MessageSource::Terminus),
+    )
 }

@@ -26,7 +26,7 @@ pub(super) struct Args {
 enum CoverageFormat {
     /// A Markdown table.
     Md,
-    /// A JSON list of `{provider, code, source, cases, reason}`.
+    /// A JSON list of `{provider, code, source, cases, reason, proof, message-source}`.
     Json,
 }
 

@@ -259,3 +259,421 @@ fn every_shared_situation_names_a_real_case_under_every_provider() {
         );
     }
 }
+
+/// The raw TOML of a case file: what its world sets, before defaults are filled in.
+fn raw_world(loaded: &case::Loaded) -> toml::Table {
+    let text = std::fs::read_to_string(&loaded.path).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    table
+        .get("world")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Whether a world sets `field` (`instances.unreturnable`) on any entry of its list.
+fn sets(world: &toml::Table, field: &str) -> bool {
+    let (list, key) = field.split_once('.').expect("a switch names list.field");
+    world
+        .get(list)
+        .and_then(toml::Value::as_array)
+        .is_some_and(|entries| {
+            entries
+                .iter()
+                .any(|entry| entry.as_table().is_some_and(|t| t.contains_key(key)))
+        })
+}
+
+/// How one covering case reaches `code`: any injected fault makes it a fault case; a world flag that exists to
+/// produce the code makes it a switch; otherwise the mock derived it from state and input.
+fn reached_by(catalog: &Catalog, loaded: &case::Loaded, code: &str) -> coverage::Proof {
+    let world = raw_world(loaded);
+    if world
+        .get("faults")
+        .and_then(toml::Value::as_array)
+        .is_some_and(|faults| !faults.is_empty())
+    {
+        coverage::Proof::Fault
+    } else if catalog
+        .switches
+        .iter()
+        .any(|switch| switch.codes.iter().any(|c| c == code) && sets(&world, &switch.field))
+    {
+        coverage::Proof::Switch
+    } else {
+        coverage::Proof::Behaviour
+    }
+}
+
+#[test]
+fn every_rows_proof_is_the_strongest_way_a_covering_case_reaches_it() {
+    let catalog = Catalog::load(&repo("cases/documented-codes.toml")).unwrap();
+    let cases = all_cases();
+    let mut wrong = Vec::new();
+    for row in coverage::coverage(&catalog, &cases) {
+        let shown = row
+            .cases
+            .iter()
+            .map(|id| {
+                let loaded = cases.iter().find(|case| &case.id == id).unwrap();
+                reached_by(&catalog, loaded, &row.code)
+            })
+            .max()
+            .unwrap_or(coverage::Proof::Reason);
+        if shown != row.proof {
+            wrong.push(format!(
+                "{} {}: the catalog says {}, its cases show {}",
+                row.provider,
+                row.code,
+                row.proof.name(),
+                shown.name()
+            ));
+        }
+        if (row.proof == coverage::Proof::Reason) != row.message_source.is_none() {
+            wrong.push(format!(
+                "{} {}: a message source is given exactly when a case reaches the code",
+                row.provider, row.code
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    // A switch no case sets is a typo or a dead flag: either way it would let a switch case pass as behaviour.
+    for switch in &catalog.switches {
+        assert!(
+            cases
+                .iter()
+                .any(|case| sets(&raw_world(case), &switch.field)),
+            "no case's world sets the switch {}",
+            switch.field
+        );
+    }
+}
+
+/// Every `(provider, code) → messages` the mock answers across all cases.
+fn messages_of_every_case() -> std::collections::BTreeMap<(String, String), Vec<String>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut found: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    for loaded in all_cases() {
+        let run = runtime.block_on(terminus::harness::run_case(
+            &loaded,
+            &terminus::harness::Target::Mock,
+        ));
+        for exchange in &run.exchanges {
+            let Ok(response) = &exchange.response else {
+                continue;
+            };
+            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&response.body) else {
+                continue;
+            };
+            if let Some((code, message)) = error_of(&body) {
+                let messages = found
+                    .entry((loaded.provider.name().to_owned(), code))
+                    .or_default();
+                if !messages.contains(&message) {
+                    messages.push(message);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The code and message of an error answer in any of the three envelopes: API 3.0's `Response.Error`, the 2.0
+/// gateway's `codeDesc`/`message`, Zenlayer's `code`/`message`.
+fn error_of(body: &serde_json::Value) -> Option<(String, String)> {
+    let error = &body["Response"]["Error"];
+    if let (Some(code), Some(message)) = (error["Code"].as_str(), error["Message"].as_str()) {
+        return Some((code.to_owned(), message.to_owned()));
+    }
+    let code = body["codeDesc"].as_str().or(body["code"].as_str())?;
+    Some((code.to_owned(), body["message"].as_str()?.to_owned()))
+}
+
+/// Code → messages of the real answers recorded in `real-wire.md` (its YAML samples' `code` and `message`).
+fn recorded_messages() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo("../shared/reference/real-wire.md")).unwrap();
+    let field = |sample: &str, name: &str| -> Option<String> {
+        let line = sample
+            .lines()
+            .find(|line| line.starts_with(&format!("  {name}: ")))?;
+        serde_json::from_str(line.split_once(": ")?.1).ok()
+    };
+    text.split("\n- id: ")
+        .skip(1)
+        .filter_map(|sample| Some((field(sample, "code")?, field(sample, "message")?)))
+        .collect()
+}
+
+/// The text with every backtick-quoted value replaced by `…`: a message template.
+fn template(text: &str) -> String {
+    let mut out = String::new();
+    for (index, part) in text.split('`').enumerate() {
+        if index % 2 == 1 {
+            out.push_str("`…`");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// Backticks dropped, whitespace collapsed, trailing colons and full stops trimmed.
+fn plain(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .join(" ")
+        .replace('`', "")
+        .trim_end_matches([' ', ':', '.'])
+        .to_owned()
+}
+
+/// The message with the quoted values that `line` does not hold taken out (with the colon before them): what is
+/// left is the description, if the documentation gave it.
+fn described(message: &str, line: &str) -> String {
+    let mut out = String::new();
+    for (index, part) in message.split('`').enumerate() {
+        if index % 2 == 0 {
+            out.push_str(part);
+        } else if line.contains(part) {
+            out.push_str(&format!("`{part}`"));
+        } else {
+            out.truncate(out.trim_end().len());
+            if out.ends_with(':') {
+                out.pop();
+            }
+            out.truncate(out.trim_end().len());
+        }
+    }
+    plain(&out)
+}
+
+fn source_of(
+    code: &str,
+    message: &str,
+    recorded: &[(String, String)],
+    documentation: &[String],
+) -> coverage::MessageSource {
+    if recorded
+        .iter()
+        .any(|(c, m)| c == code && template(m) == template(message))
+    {
+        return coverage::MessageSource::Recorded;
+    }
+    let documented = documentation
+        .iter()
+        .filter(|line| line.contains(code))
+        .any(|line| {
+            let description = described(message, line);
+            let rest = line.split_once(' ').map_or("", |(_, rest)| rest);
+            !description.is_empty()
+                && line
+                    .split(['|', '\t'])
+                    .chain([rest])
+                    .any(|cell| plain(cell) == description)
+        });
+    if documented {
+        coverage::MessageSource::Documentation
+    } else {
+        coverage::MessageSource::Terminus
+    }
+}
+
+#[test]
+fn every_rows_message_source_is_what_the_documents_and_recordings_show() {
+    assert!(
+        repo("../shared/seeds").is_dir() && repo("../shared/reference/real-wire.md").is_file(),
+        "../shared (seeds, reference) is not beside this checkout: message sources cannot be checked"
+    );
+    let mut documentation = Vec::new();
+    for dir in ["../shared/seeds", "../shared/reference"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(repo(dir))
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| !path.ends_with("real-wire.md"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            documentation.extend(text.lines().map(|line| line.replace("\\_", "_")));
+        }
+    }
+    let recorded = recorded_messages();
+    assert!(recorded.len() >= 20, "real-wire.md's samples did not parse");
+    let messages = messages_of_every_case();
+    let catalog = Catalog::load(&repo("cases/documented-codes.toml")).unwrap();
+    let mut wrong = Vec::new();
+    for row in coverage::coverage(&catalog, &all_cases()) {
+        if row.cases.is_empty() {
+            continue;
+        }
+        let key = (row.provider.clone(), row.code.clone());
+        let Some(said) = messages.get(&key) else {
+            wrong.push(format!(
+                "{} {}: no case's answer carries it",
+                row.provider, row.code
+            ));
+            continue;
+        };
+        let weakest = said
+            .iter()
+            .map(|message| source_of(&row.code, message, &recorded, &documentation))
+            .min();
+        if weakest != row.message_source {
+            wrong.push(format!(
+                "{} {}: the catalog says {:?}, the messages {said:?} are {:?}",
+                row.provider, row.code, row.message_source, weakest
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn a_message_source_is_told_from_the_words_not_the_quoted_values() {
+    let recorded = vec![(
+        "InvalidInstanceId.NotFound".to_owned(),
+        "The specified instance ID `['ins-jnoiqr60']` is not found.".to_owned(),
+    )];
+    let documentation = vec![
+        "FailedOperation.Unreturnable The instance is unreturnable.".to_owned(),
+        "| 403 | OPERATION_DENIED_INSTANCE_CREATING | Operations on instances in `CREATING` status are not supported. |"
+            .to_owned(),
+    ];
+    let source = |code: &str, message: &str| source_of(code, message, &recorded, &documentation);
+    use coverage::MessageSource::{Documentation, Recorded, Terminus};
+    assert_eq!(
+        source(
+            "InvalidInstanceId.NotFound",
+            "The specified instance ID `['ins-00000000']` is not found."
+        ),
+        Recorded
+    );
+    assert_eq!(
+        source(
+            "InvalidInstanceId.NotFound",
+            "No instance found: `ins-00000000`."
+        ),
+        Terminus
+    );
+    assert_eq!(
+        source(
+            "FailedOperation.Unreturnable",
+            "The instance `ins-unret001` is unreturnable."
+        ),
+        Documentation
+    );
+    assert_eq!(
+        source(
+            "OPERATION_DENIED_INSTANCE_CREATING",
+            "Operations on instances in CREATING status are not supported: `5642`."
+        ),
+        Documentation
+    );
+    assert_eq!(
+        source(
+            "OPERATION_DENIED_INSTANCE_CREATING",
+            "Operations on instances in PENDING status are not supported: `5642`."
+        ),
+        Terminus
+    );
+    // The words of another code's line do not count.
+    assert_eq!(
+        source("FailedOperation.Other", "The instance is unreturnable."),
+        Terminus
+    );
+}
+
+/// The codes and statuses `src/provider/zenlayer/wire.rs` marks as terminus's choice: a constant whose doc comment
+/// says "(chosen)" or "status … chosen".
+fn zenlayer_choices() -> Vec<String> {
+    let source = std::fs::read_to_string(repo("src/provider/zenlayer/wire.rs")).unwrap();
+    let mut comment = String::new();
+    let mut chosen = Vec::new();
+    for line in source.lines().map(str::trim) {
+        if let Some(text) = line.strip_prefix("///") {
+            comment.push_str(text);
+        } else {
+            if line.starts_with("pub const ")
+                && comment.contains("chosen")
+                && let Some(code) = line.split('"').nth(1)
+            {
+                chosen.push(code.to_owned());
+            }
+            comment.clear();
+        }
+    }
+    chosen
+}
+
+#[test]
+fn every_zenlayer_case_that_asserts_a_code_terminus_chose_says_so_in_its_title() {
+    let chosen = zenlayer_choices();
+    assert!(
+        chosen.len() >= 12,
+        "wire.rs's (chosen) marks did not parse: {chosen:?}"
+    );
+    let silent: Vec<String> = all_cases()
+        .into_iter()
+        .filter(|loaded| loaded.provider.name() == "zenlayer-bmc")
+        .filter(|loaded| {
+            loaded.case.steps.iter().any(|step| {
+                step.expect
+                    .error
+                    .as_ref()
+                    .is_some_and(|code| chosen.contains(code))
+            })
+        })
+        .filter(|loaded| !loaded.case.title.contains("terminus's choice"))
+        .map(|loaded| format!("{}: {}", loaded.id, loaded.case.title))
+        .collect();
+    assert!(silent.is_empty(), "{silent:#?}");
+}
+
+#[test]
+fn coverage_json_rows_carry_their_proof_and_message_source() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(["coverage", "--format", "json", "--cases"])
+        .arg(repo("cases"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows.len(), 89);
+    for row in &rows {
+        assert!(
+            ["behaviour", "switch", "fault", "reason"]
+                .contains(&row["proof"].as_str().unwrap_or("")),
+            "{row}"
+        );
+        assert!(
+            ["documentation", "recorded", "terminus"]
+                .contains(&row["message-source"].as_str().unwrap_or("")),
+            "{row}"
+        );
+    }
+    let unreturnable = rows
+        .iter()
+        .find(|row| row["code"] == "FailedOperation.Unreturnable")
+        .unwrap();
+    assert_eq!(
+        (&unreturnable["proof"], &unreturnable["message-source"]),
+        (
+            &serde_json::json!("switch"),
+            &serde_json::json!("documentation")
+        )
+    );
+    let markdown = std::process::Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(["coverage", "--cases"])
+        .arg(repo("cases"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&markdown.stdout);
+    assert!(
+        text.contains("Proved by behaviour (the mock derives them from state and input): 63; only through a world switch that exists to produce them: 21; only by an injected fault: 5"),
+        "{text}"
+    );
+}

@@ -155,6 +155,19 @@ fn selecting_no_case_is_a_usage_error(#[case] selection: &[&str], #[case] reason
 }
 
 #[test]
+fn a_provider_directory_passed_as_the_cases_directory_is_a_usage_error() {
+    // `--cases` takes the root holding `<provider>/<action>/<scenario>.toml`, not a provider's directory.
+    let output = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(["run", "--cases"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/tencent"))
+        .output()
+        .expect("the terminus binary runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no case selected"), "{stderr}");
+}
+
+#[test]
 fn a_cases_directory_without_cases_is_a_usage_error() {
     let tree = CaseTree::new("empty", &[]);
     let output = tree.run(&[]);

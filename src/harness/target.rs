@@ -1,13 +1,16 @@
 //! Where cases run: the embedded mock (a fresh [`MockServer`] per case) or any running implementation of the
 //! control API (`terminus serve` in another process). Both are driven the same way: seeded and observed through
-//! `/__terminus/…`, and sent provider requests in proxy form, so requests carry the production host and are
-//! byte-identical to what the official clients send.
+//! `/__terminus/…`, and sent provider requests over a raw HTTP/1.1 connection ([`crate::http1`]): the bytes the
+//! case built, which carry the production `Host` and are byte-identical to what the official clients send, go on
+//! the wire unchanged, and the answer is kept as it came (header names in their case and order).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::exchange::Response;
+use crate::http1::{Connection, ExchangeError};
 use crate::message::Request;
 use crate::mock::MockServer;
 use crate::world::WorldSpec;
@@ -35,7 +38,8 @@ impl Target {
 #[derive(Debug)]
 pub(crate) struct Session {
     base: String,
-    client: reqwest::Client,
+    /// Where provider requests go: the target's address, resolved once.
+    address: SocketAddr,
     _server: Option<MockServer>,
 }
 
@@ -56,17 +60,10 @@ impl Session {
             }
             Target::Url(url) => (url.trim_end_matches('/').to_owned(), None),
         };
-        let proxy =
-            reqwest::Proxy::http(&base).map_err(|error| format!("bad target {base}: {error}"))?;
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .proxy(proxy)
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
+        let address = resolve(&base).await?;
         let session = Self {
             base,
-            client,
+            address,
             _server: server,
         };
         if matches!(target, Target::Url(_)) {
@@ -78,40 +75,22 @@ impl Session {
         Ok(session)
     }
 
-    /// Sends a provider request, in proxy form to the production host it names.
+    /// Sends a provider request as the exact bytes it was built as (origin-form target, the production `Host`,
+    /// headers in their order and case), on a connection of its own, and reads the answer as it came.
     pub(crate) async fn send(&self, request: &Request) -> Result<Response, String> {
-        let host = request.host().unwrap_or("localhost");
-        let url = format!("http://{host}{}", request.target);
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|error| error.to_string())?;
-        let mut builder = self.client.request(method, url);
-        for (name, value) in &request.headers {
-            if !name.eq_ignore_ascii_case("content-length") {
-                builder = builder.header(name, value);
-            }
+        let exchange = async {
+            let mut connection = Connection::open(self.address).await?;
+            connection.exchange(&request.to_bytes()).await?;
+            Ok::<_, ExchangeError>(connection.response())
+        };
+        match tokio::time::timeout(TIMEOUT, exchange).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!(
+                "no answer within {} s (the client's timeout)",
+                TIMEOUT.as_secs()
+            )),
         }
-        let response = builder
-            .body(request.body.clone())
-            .send()
-            .await
-            .map_err(describe)?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let body = response.bytes().await.map_err(describe)?.to_vec();
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
     }
 
     /// The target's clock, in Unix seconds.
@@ -149,6 +128,7 @@ impl Session {
         })
     }
 
+    /// Every call of the control API goes through here (its headers, if it ever requires any, are set once).
     async fn control(
         &self,
         method: reqwest::Method,
@@ -198,6 +178,27 @@ impl serde::Serialize for WorldWithKeys<'_> {
     }
 }
 
+/// The socket address of a target's base URL (`http://host:port`); the raw client speaks plain HTTP only.
+async fn resolve(base: &str) -> Result<SocketAddr, String> {
+    let authority = base
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("bad target {base}: only http:// targets can be sent raw bytes"))?;
+    let authority = authority.split('/').next().unwrap_or_default();
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+    {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    tokio::net::lookup_host(&with_port)
+        .await
+        .map_err(|error| format!("bad target {base}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("bad target {base}: the name resolves to no address"))
+}
+
 /// An HTTP client error with its causes.
 fn describe(error: reqwest::Error) -> String {
     let mut message = error.to_string();
@@ -208,4 +209,71 @@ fn describe(error: reqwest::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers every request `{}` and hands over the bytes of each connection's first request.
+    async fn recorder() -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut bytes = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // The head, then the body its Content-Length announces.
+                loop {
+                    let read = stream.read(&mut buffer).await.unwrap_or(0);
+                    bytes.extend_from_slice(&buffer[..read]);
+                    if read == 0 {
+                        break;
+                    }
+                    if let Ok(request) = Request::parse(&bytes)
+                        && request.header("content-length").is_some()
+                    {
+                        break;
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nX-Mixed-Case: v\r\nContent-Length: 2\r\n\r\n{}")
+                    .await;
+                let _ = sender.send(bytes);
+            }
+        });
+        (base, receiver)
+    }
+
+    #[tokio::test]
+    async fn the_bytes_a_case_built_are_the_bytes_on_the_wire() {
+        let (base, mut sent) = recorder().await;
+        let session = Session::open(&Target::Url(base), &WorldSpec::default())
+            .await
+            .unwrap();
+        let _world_upload = sent.recv().await.unwrap();
+        let request = Request::parse(
+            b"POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nX-TC-Action: TerminateInstances\r\n\
+              Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+        let response = tokio::time::timeout(TIMEOUT, session.send(&request))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&sent.recv().await.unwrap()),
+            String::from_utf8_lossy(&request.to_bytes())
+        );
+        assert_eq!(
+            response.headers,
+            [
+                ("X-Mixed-Case".to_owned(), "v".to_owned()),
+                ("Content-Length".to_owned(), "2".to_owned())
+            ]
+        );
+        assert_eq!(response.body, b"{}");
+    }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
@@ -70,6 +70,7 @@ where
     });
     let _ = http1::Builder::new()
         .timer(TokioTimer::new())
+        .title_case_headers(true)
         .header_read_timeout(HEAD_TIMEOUT)
         .keep_alive(true)
         .serve_connection(io, service)
@@ -184,14 +185,20 @@ fn bare(status: StatusCode) -> Response<Full<Bytes>> {
     response
 }
 
+/// The reply's headers in its order; hyper writes their names title-cased (`Content-Type`), as the real gateways
+/// do, and adds only what HTTP requires and the reply lacks (`Date`).
 fn respond(reply: Reply) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    // Exactly `application/json`: the Python SDK ignores errors under any other Content-Type.
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::try_from(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
     response
 }
 

@@ -23,7 +23,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::wire::{self, ActionParams, ApiError, OTHER_CVM_REGIONS, SUPPORTED_REGIONS, VERSION};
+use super::wire::{
+    self, ActionParams, ApiError, Language, OTHER_CVM_REGIONS, SUPPORTED_REGIONS, VERSION,
+    python_list,
+};
 use crate::message::Request;
 use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
@@ -54,10 +57,11 @@ struct Common {
 /// Answers one request.
 pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
     let request_id = shared.world().next_request_id();
-    match process(request, shared) {
-        Ok(fields) => Reply::json(200, wire::success(&request_id, fields)),
-        Err(error) => Reply::json(200, wire::error(&request_id, &error)),
-    }
+    let body = match process(request, shared) {
+        Ok(fields) => wire::success(&request_id, fields),
+        Err(error) => wire::error(&request_id, &error, Language::of(request)),
+    };
+    gateway_reply(200, body, request, shared)
 }
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
@@ -68,7 +72,46 @@ pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared
         Err(error) => (200, error),
         Ok(()) => problem_error(problem, "AuthFailure.InvalidAuthorization"),
     };
-    Reply::json(status, wire::error(&request_id, &error))
+    let body = wire::error(&request_id, &error, Language::of(request));
+    gateway_reply(status, body, request, shared)
+}
+
+/// An answer with the gateway's head (real-wire.md §6.3): recorded CVM answers carry exactly `Server: nginx`,
+/// `Date`, `Content-Type: application/json`, `Content-Length`, `Connection: keep-alive`; later recordings of
+/// requests that sent `X-TC-TraceId` have the same value echoed and no `Server`. `Date` is the world's clock,
+/// the time the mock checks signatures against.
+fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, shared: &Shared) -> Reply {
+    let now = shared.world().clock.now();
+    let trace_id = request
+        .header("x-tc-traceid")
+        .filter(|value| !value.is_empty());
+    let mut headers = Vec::with_capacity(6);
+    if trace_id.is_none() {
+        headers.push(("Server", "nginx".to_owned()));
+    }
+    headers.push(("Date", http_date(now)));
+    headers.push(("Content-Type", "application/json".to_owned()));
+    headers.push(("Content-Length", body.len().to_string()));
+    headers.push(("Connection", "keep-alive".to_owned()));
+    if let Some(trace_id) = trace_id {
+        headers.push(("X-TC-TraceId", trace_id.to_owned()));
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// An HTTP date (RFC 9110 IMF-fixdate): `Fri, 16 Sep 2022 03:27:42 GMT`.
+fn http_date(unix: i64) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|at| at.format(FORMAT).ok())
+        .unwrap_or_default()
 }
 
 /// The status and error for a condition met before the handler, in API 3.0's codes (the legacy gateway shares
@@ -161,7 +204,7 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
     if action != "TerminateInstances" && action != "DescribeInstances" {
         return Err(ApiError::new(
             "InvalidAction",
-            format!("The action `{action}` does not exist."),
+            "The request `Action` is invalid or not found.",
         ));
     }
     match common.version.as_deref() {
@@ -199,7 +242,11 @@ fn terminate(
                 "Your current request times equals to `{}` in a second, which exceeds the frequency limit `{per_second}` for a second. Please reduce the frequency of calls.",
                 per_second + 1
             ),
-        ));
+        )
+        .zh(format!(
+            "您当前每秒请求 `{}` 次，超过了每秒频率上限 `{per_second}`，请稍后重试。",
+            per_second + 1
+        )));
     }
     params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
     let ids = params
@@ -232,7 +279,7 @@ fn describe(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::new(
             "InvalidParameterValue",
-            format!("Limit {limit} is outside 1 to 100."),
+            format!("The value `{limit}` specified in the parameter `Limit` is not valid."),
         ));
     }
     let region = check_region(common.region.as_deref(), false)?;
@@ -420,12 +467,13 @@ fn authenticate(
     verify(request, claim, &account, now).map_err(|rejection| match rejection {
         Rejection::Expired { .. } => ApiError::new(
             "AuthFailure.SignatureExpire",
-            format!("Signature expired. Timestamp {} is more than five minutes from the server time {now}.", claim.timestamp.unwrap_or_default()),
+            "The signature is expired, please request again.",
         ),
-        other => ApiError::new(
+        _ => ApiError::new(
             "AuthFailure.SignatureFailure",
-            format!("The provided credentials could not be validated. Please check your signature is correct ({}).", other.step()),
-        ),
+            "The provided credentials could not be validated. Please check your signature is correct.",
+        )
+        .zh("请求签名验证失败，请检查您的签名计算是否正确。"),
     })?;
     account
         .check_session(common.token.as_deref())
@@ -585,10 +633,14 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
                 "Invalid instance ID `{id}`. Please enter a valid ID, such as ins-xxxxxxxx (x represents a lower-case letter or a number)."
             ),
         ),
-        R::NotFound(id) => (
-            "InvalidInstanceId.NotFound",
-            format!("No instance found: `{id}`."),
-        ),
+        R::NotFound(id) => {
+            let ids = python_list(&[&id]);
+            return ApiError::new(
+                "InvalidInstanceId.NotFound",
+                format!("The specified instance ID `{ids}` is not found."),
+            )
+            .zh(format!("请确认实例ID `{ids}`是否存在"));
+        }
         R::NotOwned(id) => (
             "UnsupportedOperation.InvalidInstancesOwner",
             format!("The user does not have permissions to operate the instance `{id}`."),
@@ -626,10 +678,11 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
             "MutexOperation.TaskRunning",
             format!("An identical job is running on `{id}`."),
         ),
-        R::OperationInProgress(id, operation) => (
+        R::OperationInProgress(id, _operation) => (
             "OperationDenied.InstanceOperationInProgress",
             format!(
-                "The instance `{id}` has an operation in progress ({operation}). Please try again later."
+                "The instance `{}` already has operation in progress. Please try again later.",
+                python_list(&[&id])
             ),
         ),
         R::Protected(id) => (

@@ -198,7 +198,11 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
         ));
     }
     let common = common_params(request, &claim)?;
-    let account = authenticate(request, &claim, &common, shared)?;
+    let product = Product::of(request)?;
+    let account = authenticate(request, &claim, &common, product, shared)?;
+    if product == Product::Sts {
+        return caller_identity(&common, &account);
+    }
 
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
     if action != "TerminateInstances" && action != "DescribeInstances" {
@@ -223,6 +227,97 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
     } else {
         describe(&common, &params, &account, shared)
     }
+}
+
+/// The products this endpoint serves, by the production host a request names (`cvm.tencentcloudapi.com`,
+/// `cvm.ap-guangzhou.tencentcloudapi.com`, `sts.tencentcloudapi.com`); any other host (the mock's own address) is
+/// CVM's. Each product verifies TC3 against its own credential-scope service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Product {
+    /// CVM: `TerminateInstances`, `DescribeInstances`.
+    Cvm,
+    /// STS, for `GetCallerIdentity` only: the call Cloud Custodian makes before anything else
+    /// (`tools/c7n_tencentcloud/c7n_tencentcloud/provider.py`: `execute_query("GetCallerIdentity", {})`).
+    Sts,
+}
+
+/// The API version of STS `GetCallerIdentity`.
+const STS_VERSION: &str = "2018-08-13";
+
+impl Product {
+    /// The product a request's host names; another product of `tencentcloudapi.com` is refused by name, since
+    /// terminus does not serve it (its signature is not what is wrong).
+    fn of(request: &Request) -> Result<Self, ApiError> {
+        let host = request.host().unwrap_or_default();
+        let host = host
+            .strip_prefix("http://")
+            .or_else(|| host.strip_prefix("https://"))
+            .unwrap_or(host);
+        let hostname = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(name, _)| name)
+            .to_ascii_lowercase();
+        let Some(label) = hostname
+            .strip_suffix(".tencentcloudapi.com")
+            .map(|rest| rest.split('.').next().unwrap_or_default())
+        else {
+            return Ok(Product::Cvm);
+        };
+        match label {
+            "cvm" => Ok(Product::Cvm),
+            "sts" => Ok(Product::Sts),
+            other => Err(ApiError::new(
+                "InvalidAction",
+                format!(
+                    "terminus does not serve the product `{other}` ({hostname}): it serves cvm (TerminateInstances, DescribeInstances) and sts (GetCallerIdentity)."
+                ),
+            )),
+        }
+    }
+
+    /// The TC3 credential-scope service of the product.
+    fn service(self) -> &'static str {
+        match self {
+            Product::Cvm => SERVICE,
+            Product::Sts => "sts",
+        }
+    }
+}
+
+/// STS `GetCallerIdentity` (Version 2018-08-13) for the world's account that signed: the key is the root
+/// account's own, so `AccountId`, `UserId` and `PrincipalId` are its uin (`owner`), `Type` is `CAMUser` and `Arn`
+/// has the shape of the documented example (`TencentCloud/tencentcloud-cli`
+/// `tccli/examples/sts/v20180813/GetCallerIdentity.md`: `"Arn": "qcs::cam:1000262***:uin/1000261***"`).
+fn caller_identity(common: &Common, account: &Account) -> Result<Map<String, Value>, ApiError> {
+    let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
+    if action != "GetCallerIdentity" {
+        return Err(ApiError::new(
+            "InvalidAction",
+            "The request `Action` is invalid or not found.",
+        ));
+    }
+    match common.version.as_deref() {
+        None => return Err(missing("Version")),
+        Some(STS_VERSION) => {}
+        Some(other) => {
+            return Err(ApiError::new(
+                "NoSuchVersion",
+                format!("The API version `{other}` does not exist."),
+            ));
+        }
+    }
+    let uin = &account.owner;
+    let mut fields = Map::new();
+    fields.insert(
+        "Arn".into(),
+        Value::from(format!("qcs::cam:{uin}:uin/{uin}")),
+    );
+    fields.insert("AccountId".into(), Value::from(uin.clone()));
+    fields.insert("UserId".into(), Value::from(uin.clone()));
+    fields.insert("PrincipalId".into(), Value::from(uin.clone()));
+    fields.insert("Type".into(), Value::from("CAMUser"));
+    Ok(fields)
 }
 
 fn terminate(
@@ -442,6 +537,7 @@ fn authenticate(
     request: &Request,
     claim: &Claim,
     common: &Common,
+    product: Product,
     shared: &Shared,
 ) -> Result<Account, ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
@@ -464,7 +560,7 @@ fn authenticate(
             ));
         }
     };
-    verify(request, claim, &account, now).map_err(|rejection| match rejection {
+    verify(request, claim, &account, now, product.service()).map_err(|rejection| match rejection {
         Rejection::Expired { .. } => ApiError::new(
             "AuthFailure.SignatureExpire",
             "The signature is expired, please request again.",
@@ -490,9 +586,15 @@ fn authenticate(
 }
 
 /// Verifies strictly, then, only for the Node SDK's direct-addressing quirk, with the port left out of the host.
-fn verify(request: &Request, claim: &Claim, account: &Account, now: i64) -> Result<(), Rejection> {
+fn verify(
+    request: &Request,
+    claim: &Claim,
+    account: &Account,
+    now: i64,
+    service: &str,
+) -> Result<(), Rejection> {
     let policy = Policy {
-        service: Some(SERVICE.to_owned()),
+        service: Some(service.to_owned()),
         ..Policy::default()
     };
     let strict = claim.verify(request, &account.secret_key, Some(now), &policy, None);
@@ -520,7 +622,7 @@ fn verify(request: &Request, claim: &Claim, account: &Account, now: i64) -> Resu
     let service = if claim_service(request) == Some(node_service.to_owned()) {
         None
     } else {
-        Some(SERVICE.to_owned())
+        Some(service.to_owned())
     };
     claim
         .verify(

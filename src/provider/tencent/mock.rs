@@ -230,8 +230,9 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
 }
 
 /// The products this endpoint serves, by the production host a request names (`cvm.tencentcloudapi.com`,
-/// `cvm.ap-guangzhou.tencentcloudapi.com`, `sts.tencentcloudapi.com`); any other host (the mock's own address) is
-/// CVM's. Each product verifies TC3 against its own credential-scope service.
+/// `cvm.ap-guangzhou.tencentcloudapi.com`, `sts.tencentcloudapi.com`); at any other host (the mock's own address)
+/// a TC3 request scoped to `sts` is STS's and anything else CVM's. Each product verifies TC3 against its own
+/// credential-scope service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Product {
     /// CVM: `TerminateInstances`, `DescribeInstances`.
@@ -262,7 +263,11 @@ impl Product {
             .strip_suffix(".tencentcloudapi.com")
             .map(|rest| rest.split('.').next().unwrap_or_default())
         else {
-            return Ok(Product::Cvm);
+            // Direct addressing (the mock's own address): only a TC3 credential scope can name STS.
+            return Ok(match claim_service(request).as_deref() {
+                Some("sts") => Product::Sts,
+                _ => Product::Cvm,
+            });
         };
         match label {
             "cvm" => Ok(Product::Cvm),

@@ -43,6 +43,9 @@ pub(crate) struct Session {
     _server: Option<MockServer>,
 }
 
+/// Headers every control API call carries (none yet): the one place to add one should the control API require it.
+const CONTROL_HEADERS: &[(&str, &str)] = &[];
+
 /// How long any single HTTP exchange may take.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -143,6 +146,9 @@ impl Session {
             .build()
             .map_err(describe)?;
         let mut request = client.request(method, &url);
+        for (name, value) in CONTROL_HEADERS {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request.body(body);
         }

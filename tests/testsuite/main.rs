@@ -9,3 +9,4 @@ mod legacy;
 mod malformed;
 mod properties;
 mod signing;
+mod wire;

@@ -50,6 +50,23 @@ pub const COMMON_PARAMS: [&str; 11] = [
     "RequestClient",
 ];
 
+/// The codes whose en-US message is the text (or template) of a recorded real answer, and the sample in
+/// `shared/reference/real-wire.md` it comes from, in the situation the sample shows (`InvalidParameterValue`: a bad
+/// `Limit`; `InvalidAction`: an unknown action, not a product terminus does not serve). Every other message is the
+/// documentation's or terminus's wording.
+pub const RECORDED_MESSAGES: [(&str, &str); 10] = [
+    ("AuthFailure.SecretIdNotFound", "ISS-10"),
+    ("AuthFailure.SignatureExpire", "FILE-01"),
+    ("AuthFailure.SignatureFailure", "ISS-07"),
+    ("InvalidAction", "FILE-02"),
+    ("InvalidInstanceId.NotFound", "ISS-01"),
+    ("InvalidParameterValue", "ISS-18"),
+    ("MissingParameter", "ISS-11"),
+    ("OperationDenied.InstanceOperationInProgress", "ISS-03"),
+    ("RequestLimitExceeded", "ISS-13"),
+    ("UnknownParameter", "ISS-15"),
+];
+
 /// An error to answer with: a documented code and a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {

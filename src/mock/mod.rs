@@ -175,4 +175,13 @@ impl Reply {
             body,
         }
     }
+
+    /// The connection closes after this answer: a `Connection` header the reply carries says `close`.
+    pub(crate) fn close(&mut self) {
+        for (name, value) in &mut self.headers {
+            if name.eq_ignore_ascii_case("connection") {
+                *value = "close".to_owned();
+            }
+        }
+    }
 }

@@ -150,11 +150,31 @@ async fn answer(
         Some(Outcome::Http(status)) => Some(Problem::HttpFault { status }),
         None => problem,
     };
-    let reply = match problem {
+    let mut reply = match problem {
         Some(problem) => provider.error(problem, &request, &shared),
         None => provider.handle(&request, &shared),
     };
+    if !keeps_alive(head.version, &head.headers) {
+        reply.close();
+    }
     Ok(respond(reply))
+}
+
+/// Whether the client keeps the connection open after this exchange (RFC 9112 §9.3): HTTP/1.1 unless it says
+/// `close`, HTTP/1.0 only when it says `keep-alive`. hyper closes accordingly; a reply's `Connection` says so too.
+fn keeps_alive(version: hyper::Version, headers: &hyper::HeaderMap) -> bool {
+    let says = |token: &str| {
+        headers
+            .get_all(hyper::header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|item| item.trim().eq_ignore_ascii_case(token))
+    };
+    match version {
+        hyper::Version::HTTP_10 => says("keep-alive"),
+        _ => !says("close"),
+    }
 }
 
 /// Reads a body of at most `limit` bytes within [`BODY_TIMEOUT`].

@@ -201,7 +201,7 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
     let product = Product::of(request)?;
     let account = authenticate(request, &claim, &common, product, shared)?;
     if product == Product::Sts {
-        return caller_identity(&common, &account);
+        return caller_identity(request, &common, &account);
     }
 
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
@@ -294,7 +294,11 @@ impl Product {
 /// account's own, so `AccountId`, `UserId` and `PrincipalId` are its uin (`owner`), `Type` is `CAMUser` and `Arn`
 /// has the shape of the documented example (`TencentCloud/tencentcloud-cli`
 /// `tccli/examples/sts/v20180813/GetCallerIdentity.md`: `"Arn": "qcs::cam:1000262***:uin/1000261***"`).
-fn caller_identity(common: &Common, account: &Account) -> Result<Map<String, Value>, ApiError> {
+fn caller_identity(
+    request: &Request,
+    common: &Common,
+    account: &Account,
+) -> Result<Map<String, Value>, ApiError> {
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
     if action != "GetCallerIdentity" {
         return Err(ApiError::new(
@@ -312,6 +316,8 @@ fn caller_identity(common: &Common, account: &Account) -> Result<Map<String, Val
             ));
         }
     }
+    // The action takes no parameters.
+    action_params(request, common)?.only(&[])?;
     let uin = &account.owner;
     let mut fields = Map::new();
     fields.insert(

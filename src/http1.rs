@@ -1,5 +1,6 @@
 //! A raw HTTP/1.1 client connection: a tokio [`TcpStream`], a request written whole as the bytes it was built as,
-//! one response read by its `Content-Length` (or, without one, until the server closes).
+//! one response read by its `Content-Length` (or, without one, until the server closes). Not for `HEAD`, whose
+//! answer announces a length it does not send.
 //!
 //! It is raw on purpose, for two users. `terminus bench` measures the server, not a client library. The harness
 //! sends the exact bytes a case built, the bytes the official clients send: an HTTP library would lowercase header

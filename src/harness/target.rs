@@ -259,7 +259,13 @@ mod tests {
         let session = Session::open(&Target::Url(base), &WorldSpec::default())
             .await
             .unwrap();
-        let _world_upload = sent.recv().await.unwrap();
+        let mut next = async || {
+            tokio::time::timeout(TIMEOUT, sent.recv())
+                .await
+                .expect("the recorder hands over a request within the timeout")
+                .expect("the recorder runs")
+        };
+        let _world_upload = next().await;
         let request = Request::parse(
             b"POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nX-TC-Action: TerminateInstances\r\n\
               Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
@@ -270,7 +276,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            String::from_utf8_lossy(&sent.recv().await.unwrap()),
+            String::from_utf8_lossy(&next().await),
             String::from_utf8_lossy(&request.to_bytes())
         );
         assert_eq!(

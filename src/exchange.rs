@@ -11,7 +11,7 @@ use crate::signing::Trace;
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// Header names (lowercase, as the client library reports them) and values.
+    /// Header names (in their case as received) and values, in wire order.
     pub headers: Vec<(String, String)>,
     /// The body bytes.
     pub body: Vec<u8>,

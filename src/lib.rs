@@ -16,6 +16,7 @@
 //! - [`harness`]: runs cases against a target (the embedded mock or a URL) and keeps every [`exchange::Exchange`].
 //! - [`coverage`]: documented error codes joined with the cases that prove them.
 //! - [`case`]: declarative case files (`cases/<provider>/<action>/<scenario>.toml`): model, discovery, schema.
+//! - [`http1`]: the raw HTTP/1.1 client the harness and the load driver send exact bytes with.
 //! - [`load`]: the load driver behind `terminus bench`: signed requests over raw keep-alive connections.
 //! - [`cli`]: the `terminus` command line (`bench`, `serve`, `sign`, `verify`).
 #![forbid(unsafe_code)]
@@ -33,6 +34,7 @@ pub mod clock;
 pub mod coverage;
 pub mod exchange;
 pub mod harness;
+pub mod http1;
 pub mod load;
 pub mod message;
 pub mod mock;

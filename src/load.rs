@@ -1,7 +1,7 @@
 //! The load driver behind `terminus bench`: signed `TerminateInstances` over keep-alive HTTP/1.1 connections.
 //!
-//! The client is deliberately raw (a tokio [`TcpStream`], a pre-built request written whole, one response read by
-//! its `Content-Length`) so that what is measured is the server, not a client library. Every request is signed up
+//! The client is deliberately raw ([`crate::http1`]: a pre-built request written whole, one response read by its
+//! `Content-Length`) so that what is measured is the server, not a client library. Every request is signed up
 //! front ([`sign_pool`]); the server verifies each one as it would any client's.
 //!
 //! A run ([`run`]) opens one connection per [`Script`], sends requests back to back on each (one in flight per
@@ -21,10 +21,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::clock::ClockSpec;
+use crate::http1::Connection;
 use crate::message::Request;
 use crate::signing::{self, Credentials, Scheme, SignOptions, Unusable};
 use crate::world::{Instance, InstanceState, RateLimitSpec, WorldSpec};
@@ -447,77 +446,6 @@ fn answer_code(body: &[u8]) -> Option<&str> {
     std::str::from_utf8(&rest[..end]).ok()
 }
 
-/// A keep-alive connection and its read buffer.
-struct Connection {
-    stream: TcpStream,
-    buffer: Vec<u8>,
-    body: std::ops::Range<usize>,
-}
-
-impl Connection {
-    async fn open(address: SocketAddr) -> std::io::Result<Self> {
-        let stream = TcpStream::connect(address).await?;
-        stream.set_nodelay(true)?;
-        Ok(Self {
-            stream,
-            buffer: Vec::with_capacity(4096),
-            body: 0..0,
-        })
-    }
-
-    /// Writes the request and reads one answer; its status, the body in [`Connection::body`].
-    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<u16> {
-        self.stream.write_all(request).await?;
-        self.buffer.clear();
-        loop {
-            if self.buffer.capacity() - self.buffer.len() < 1024 {
-                self.buffer.reserve(4096);
-            }
-            if self.stream.read_buf(&mut self.buffer).await? == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            if let Some((status, body)) = parse_response(&self.buffer)? {
-                if self.buffer.len() > body.end {
-                    return Err(std::io::Error::other(
-                        "bytes after the answer to the only request in flight",
-                    ));
-                }
-                self.body = body;
-                return Ok(status);
-            }
-        }
-    }
-
-    fn body(&self) -> &[u8] {
-        &self.buffer[self.body.clone()]
-    }
-}
-
-/// A complete response in `bytes`: its status and where its body is; `None` while incomplete.
-fn parse_response(bytes: &[u8]) -> std::io::Result<Option<(u16, std::ops::Range<usize>)>> {
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut response = httparse::Response::new(&mut headers);
-    let head = match response.parse(bytes) {
-        Ok(httparse::Status::Complete(head)) => head,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(error) => return Err(std::io::Error::other(error)),
-    };
-    let length = response
-        .headers
-        .iter()
-        .find(|header| header.name.eq_ignore_ascii_case("content-length"))
-        .and_then(|header| {
-            std::str::from_utf8(header.value)
-                .ok()?
-                .trim()
-                .parse::<usize>()
-                .ok()
-        })
-        .ok_or_else(|| std::io::Error::other("an answer without Content-Length"))?;
-    let status = response.code.unwrap_or_default();
-    Ok((bytes.len() >= head + length).then_some((status, head..head + length)))
-}
-
 fn report(names: &[String; 2], warmup: Duration, measure: Instant, tallies: Vec<Tally>) -> Report {
     let connections = tallies.len();
     let mut all_nanos = Vec::new();
@@ -688,18 +616,5 @@ mod tests {
                 .count()
         });
         assert_eq!(terminated, 40 + TOMBSTONES);
-    }
-
-    #[test]
-    fn a_response_is_complete_with_its_whole_body() {
-        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n";
-        let mut bytes = head.to_vec();
-        bytes.extend_from_slice(b"ab");
-        assert!(parse_response(&bytes).unwrap().is_none());
-        bytes.extend_from_slice(b"cd");
-        assert_eq!(
-            parse_response(&bytes).unwrap(),
-            Some((200, head.len()..head.len() + 4))
-        );
     }
 }

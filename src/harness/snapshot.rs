@@ -1,6 +1,7 @@
 //! A case's exchanges as readable text: each request as an HTTP message with its signing stages, and each
-//! answer. Volatile values become bracketed placeholders (`[REQUEST_ID]`), session tokens `[TOKEN]`; keys never
-//! appear in requests to begin with. The same text is an insta snapshot (`snapshots/…@mock.snap`) and what
+//! answer: the request as the bytes that went on the wire, the answer's status and headers as they came, its body
+//! as indented JSON (its byte layout shows in `Content-Length`). Volatile values become bracketed placeholders
+//! (`[REQUEST_ID]`, `[DATE]`), session tokens `[TOKEN]`; keys never appear in requests to begin with. The same text is an insta snapshot (`snapshots/…@mock.snap`) and what
 //! `terminus diff` compares, section by section.
 
 use serde_json::Value;
@@ -42,8 +43,14 @@ pub fn render(exchanges: &[Exchange]) -> String {
         match &exchange.response {
             Ok(response) => {
                 out.push_str(&format!("HTTP {}\n", response.status));
-                if let Some(content_type) = response.header("content-type") {
-                    out.push_str(&format!("content-type: {content_type}\n"));
+                // The headers as they came, in their order and case; the time of day is not the case's.
+                for (name, value) in &response.headers {
+                    let value = if name.eq_ignore_ascii_case("date") {
+                        "[DATE]"
+                    } else {
+                        value
+                    };
+                    out.push_str(&format!("{name}: {value}\n"));
                 }
                 out.push('\n');
                 out.push_str(&render_body(&response.body));

@@ -1,13 +1,16 @@
 //! Where cases run: the embedded mock (a fresh [`MockServer`] per case) or any running implementation of the
 //! control API (`terminus serve` in another process). Both are driven the same way: seeded and observed through
-//! `/__terminus/…`, and sent provider requests in proxy form, so requests carry the production host and are
-//! byte-identical to what the official clients send.
+//! `/__terminus/…`, and sent provider requests over a raw HTTP/1.1 connection ([`crate::http1`]): the bytes the
+//! case built, which carry the production `Host` and are byte-identical to what the official clients send, go on
+//! the wire unchanged, and the answer is kept as it came (header names in their case and order).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::exchange::{NoAnswer, Response};
+use crate::http1::{Connection, ExchangeError};
 use crate::message::Request;
 use crate::mock::MockServer;
 use crate::world::WorldSpec;
@@ -35,9 +38,13 @@ impl Target {
 #[derive(Debug)]
 pub(crate) struct Session {
     base: String,
-    client: reqwest::Client,
+    /// Where provider requests go: the target's address, resolved once.
+    address: SocketAddr,
     _server: Option<MockServer>,
 }
+
+/// Headers every control API call carries (none yet): the one place to add one should the control API require it.
+const CONTROL_HEADERS: &[(&str, &str)] = &[];
 
 /// How long any single HTTP exchange may take, unless a step says otherwise.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
@@ -56,17 +63,10 @@ impl Session {
             }
             Target::Url(url) => (url.trim_end_matches('/').to_owned(), None),
         };
-        let proxy =
-            reqwest::Proxy::http(&base).map_err(|error| format!("bad target {base}: {error}"))?;
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .proxy(proxy)
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
+        let address = resolve(&base).await?;
         let session = Self {
             base,
-            client,
+            address,
             _server: server,
         };
         if matches!(target, Target::Url(_)) {
@@ -78,45 +78,32 @@ impl Session {
         Ok(session)
     }
 
-    /// Sends a provider request, in proxy form to the production host it names, and waits at most `timeout`.
+    /// Sends a provider request as the exact bytes it was built as (origin-form target, the production `Host`,
+    /// headers in their order and case), on a connection of its own, and reads the answer as it came.
     pub(crate) async fn send(
         &self,
         request: &Request,
         timeout: Duration,
     ) -> Result<Response, NoAnswer> {
-        let host = request.host().unwrap_or("localhost");
-        let url = format!("http://{host}{}", request.target);
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|error| NoAnswer::Unsent(error.to_string()))?;
-        let mut builder = self.client.request(method, url).timeout(timeout);
-        for (name, value) in &request.headers {
-            if !name.eq_ignore_ascii_case("content-length") {
-                builder = builder.header(name, value);
-            }
+        let exchange = async {
+            let mut connection = Connection::open(self.address)
+                .await
+                .map_err(|error| NoAnswer::Unsent(error.to_string()))?;
+            connection
+                .exchange(&request.to_bytes())
+                .await
+                .map_err(|error| match error {
+                    // A reset or a close mid-answer is the server hanging up; so is an answer that is not HTTP.
+                    ExchangeError::Closed { .. }
+                    | ExchangeError::Io(_)
+                    | ExchangeError::Malformed(_) => NoAnswer::Closed(error.to_string()),
+                })?;
+            Ok(connection.response())
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(answer) => answer,
+            Err(_) => Err(NoAnswer::TimedOut(timeout)),
         }
-        let no_answer = |error: reqwest::Error| no_answer(error, timeout);
-        let response = builder
-            .body(request.body.clone())
-            .send()
-            .await
-            .map_err(no_answer)?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let body = response.bytes().await.map_err(no_answer)?.to_vec();
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
     }
 
     /// The target's clock, in Unix seconds.
@@ -154,6 +141,7 @@ impl Session {
         })
     }
 
+    /// Every call of the control API goes through here (its headers, if it ever requires any, are set once).
     async fn control(
         &self,
         method: reqwest::Method,
@@ -168,6 +156,9 @@ impl Session {
             .build()
             .map_err(describe)?;
         let mut request = client.request(method, &url);
+        for (name, value) in CONTROL_HEADERS {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request.body(body);
         }
@@ -203,35 +194,25 @@ impl serde::Serialize for WorldWithKeys<'_> {
     }
 }
 
-/// Why a request got no answer: the client's timeout, the server closing the connection (hyper's "connection
-/// closed before message completed", a reset), or a request that never left.
-fn no_answer(error: reqwest::Error, timeout: Duration) -> NoAnswer {
-    if error.is_timeout() {
-        return NoAnswer::TimedOut(timeout);
-    }
-    let mut source = std::error::Error::source(&error);
-    let mut closed = false;
-    while let Some(cause) = source {
-        closed |= cause
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_incomplete_message)
-            || cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
-                matches!(
-                    io.kind(),
-                    std::io::ErrorKind::ConnectionReset
-                        | std::io::ErrorKind::ConnectionAborted
-                        | std::io::ErrorKind::UnexpectedEof
-                        | std::io::ErrorKind::BrokenPipe
-                )
-            });
-        source = cause.source();
-    }
-    let detail = describe(error);
-    if closed {
-        NoAnswer::Closed(detail)
+/// The socket address of a target's base URL (`http://host:port`); the raw client speaks plain HTTP only.
+async fn resolve(base: &str) -> Result<SocketAddr, String> {
+    let authority = base
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("bad target {base}: only http:// targets can be sent raw bytes"))?;
+    let authority = authority.split('/').next().unwrap_or_default();
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+    {
+        authority.to_owned()
     } else {
-        NoAnswer::Unsent(detail)
-    }
+        format!("{authority}:80")
+    };
+    tokio::net::lookup_host(&with_port)
+        .await
+        .map_err(|error| format!("bad target {base}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("bad target {base}: the name resolves to no address"))
 }
 
 /// An HTTP client error with its causes.
@@ -244,4 +225,77 @@ fn describe(error: reqwest::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers every request `{}` and hands over the bytes of each connection's first request.
+    async fn recorder() -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut bytes = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // The head, then the body its Content-Length announces.
+                loop {
+                    let read = stream.read(&mut buffer).await.unwrap_or(0);
+                    bytes.extend_from_slice(&buffer[..read]);
+                    if read == 0 {
+                        break;
+                    }
+                    if let Ok(request) = Request::parse(&bytes)
+                        && request.header("content-length").is_some()
+                    {
+                        break;
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nX-Mixed-Case: v\r\nContent-Length: 2\r\n\r\n{}")
+                    .await;
+                let _ = sender.send(bytes);
+            }
+        });
+        (base, receiver)
+    }
+
+    #[tokio::test]
+    async fn the_bytes_a_case_built_are_the_bytes_on_the_wire() {
+        let (base, mut sent) = recorder().await;
+        let session = Session::open(&Target::Url(base), &WorldSpec::default())
+            .await
+            .unwrap();
+        let mut next = async || {
+            tokio::time::timeout(TIMEOUT, sent.recv())
+                .await
+                .expect("the recorder hands over a request within the timeout")
+                .expect("the recorder runs")
+        };
+        let _world_upload = next().await;
+        let request = Request::parse(
+            b"POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nX-TC-Action: TerminateInstances\r\n\
+              Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+        let response = tokio::time::timeout(TIMEOUT, session.send(&request, TIMEOUT))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&next().await),
+            String::from_utf8_lossy(&request.to_bytes())
+        );
+        assert_eq!(
+            response.headers,
+            [
+                ("X-Mixed-Case".to_owned(), "v".to_owned()),
+                ("Content-Length".to_owned(), "2".to_owned())
+            ]
+        );
+        assert_eq!(response.body, b"{}");
+    }
 }

@@ -153,16 +153,35 @@ impl Shared {
     }
 }
 
-/// An answer: a status and a JSON body.
+/// An answer: a status, its headers in wire order, and a body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Reply {
     pub(crate) status: u16,
+    /// Every header, in the order it is sent (the server adds none but the ones HTTP requires and these lack).
+    pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
-    /// A JSON answer.
+    /// A JSON answer: `Content-Type: application/json` exactly (the Python SDK ignores errors under any other
+    /// Content-Type) and its `Content-Length`.
     pub(crate) fn json(status: u16, body: Vec<u8>) -> Self {
-        Self { status, body }
+        Self {
+            status,
+            headers: vec![
+                ("Content-Type", "application/json".to_owned()),
+                ("Content-Length", body.len().to_string()),
+            ],
+            body,
+        }
+    }
+
+    /// The connection closes after this answer: a `Connection` header the reply carries says `close`.
+    pub(crate) fn close(&mut self) {
+        for (name, value) in &mut self.headers {
+            if name.eq_ignore_ascii_case("connection") {
+                *value = "close".to_owned();
+            }
+        }
     }
 }

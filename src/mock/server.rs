@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
@@ -70,6 +70,7 @@ where
     });
     let _ = http1::Builder::new()
         .timer(TokioTimer::new())
+        .title_case_headers(true)
         .header_read_timeout(HEAD_TIMEOUT)
         .keep_alive(true)
         .serve_connection(io, service)
@@ -149,11 +150,31 @@ async fn answer(
         Some(Outcome::Http(status)) => Some(Problem::HttpFault { status }),
         None => problem,
     };
-    let reply = match problem {
+    let mut reply = match problem {
         Some(problem) => provider.error(problem, &request, &shared),
         None => provider.handle(&request, &shared),
     };
+    if !keeps_alive(head.version, &head.headers) {
+        reply.close();
+    }
     Ok(respond(reply))
+}
+
+/// Whether the client keeps the connection open after this exchange (RFC 9112 §9.3): HTTP/1.1 unless it says
+/// `close`, HTTP/1.0 only when it says `keep-alive`. hyper closes accordingly; a reply's `Connection` says so too.
+fn keeps_alive(version: hyper::Version, headers: &hyper::HeaderMap) -> bool {
+    let says = |token: &str| {
+        headers
+            .get_all(hyper::header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|item| item.trim().eq_ignore_ascii_case(token))
+    };
+    match version {
+        hyper::Version::HTTP_10 => says("keep-alive"),
+        _ => !says("close"),
+    }
 }
 
 /// Reads a body of at most `limit` bytes within [`BODY_TIMEOUT`].
@@ -184,14 +205,20 @@ fn bare(status: StatusCode) -> Response<Full<Bytes>> {
     response
 }
 
+/// The reply's headers in its order; hyper writes their names title-cased (`Content-Type`), as the real gateways
+/// do, and adds only what HTTP requires and the reply lacks (`Date`).
 fn respond(reply: Reply) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    // Exactly `application/json`: the Python SDK ignores errors under any other Content-Type.
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::try_from(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
     response
 }
 

@@ -572,18 +572,12 @@ impl World {
             .find(|account| account.secret_id == secret_id)
     }
 
-    /// The next request id: UUID-shaped, deterministic for a given seed.
+    /// The next request id in the real gateways' format, a random-looking lowercase UUID version 4
+    /// (`shared/reference/real-wire.md` §6.4), yet deterministic: the `n`th id of a world is the same for the
+    /// same `seed`.
     pub fn next_request_id(&mut self) -> String {
         self.requests += 1;
-        let seed = self.spec.seed;
-        format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            (seed >> 32) as u32,
-            (seed >> 16) as u16,
-            seed as u16 & 0xfff,
-            0,
-            self.requests
-        )
+        request_id(self.spec.seed, self.requests)
     }
 
     /// Counts a call to `action` by `secret_id` against its per-second limit; `false` when over it.
@@ -619,6 +613,32 @@ impl World {
     }
 }
 
+/// The `n`th request id under `seed`: 122 bits of SplitMix64 output over (seed, n), with the version (4) and
+/// variant (RFC 9562 `10`) bits set.
+fn request_id(seed: u64, n: u64) -> String {
+    fn splitmix64(x: u64) -> u64 {
+        let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    let high = splitmix64(seed ^ splitmix64(n));
+    let low = splitmix64(high ^ n.rotate_left(32));
+    let bits = (u128::from(high) << 64 | u128::from(low))
+        & !(0xF000_u128 << 64 | 0xC000_u128 << 48)
+        | 0x4000_u128 << 64
+        | 0x8000_u128 << 48;
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// `(SecretId, Nonce)` pairs and when each one's window closes.
 #[derive(Debug, Default)]
 struct NonceLog {
@@ -633,5 +653,41 @@ impl NonceLog {
             self.seen.retain(|_, until| *until >= now);
             self.earliest = self.seen.values().min().copied();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real format (real-wire.md §6.4: every recorded RequestId): lowercase hex `8-4-4-4-12`, version `4`,
+    /// variant `8`–`b`.
+    fn is_uuid_v4(id: &str) -> bool {
+        let groups: Vec<&str> = id.split('-').collect();
+        groups.iter().map(|group| group.len()).eq([8, 4, 4, 4, 12])
+            && id
+                .bytes()
+                .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && groups[2].starts_with('4')
+            && groups[3].starts_with(['8', '9', 'a', 'b'])
+    }
+
+    #[test]
+    fn request_ids_are_random_looking_uuid_v4_and_the_same_under_the_same_seed() {
+        let ids = |seed| {
+            let mut world = World::new(WorldSpec {
+                seed,
+                ..WorldSpec::default()
+            });
+            (0..64).map(|_| world.next_request_id()).collect::<Vec<_>>()
+        };
+        let first = ids(0);
+        assert!(first.iter().all(|id| is_uuid_v4(id)), "{first:?}");
+        assert_eq!(first, ids(0));
+        assert_ne!(first, ids(1));
+        let distinct: std::collections::HashSet<_> = first.iter().collect();
+        assert_eq!(distinct.len(), first.len());
+        // Not a counter: consecutive ids share no long prefix.
+        assert_ne!(first[0][..8], first[1][..8]);
     }
 }

@@ -23,8 +23,8 @@ ACCOUNTS = CASES["accounts"]
 REGION = CASES["region"]
 # The clients' real host: in proxy addressing they are configured for it and the mock is their HTTP proxy.
 REAL_HOST = "cvm.tencentcloudapi.com"
-# What the mock's request ids look like (UUID-shaped).
-REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$")
+# What request ids look like: lowercase UUID version 4, as the real gateway's (shared/reference/real-wire.md §6.4).
+REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 # Direct addressing must not go through a proxy the machine happens to have: clear every proxy variable for this
 # process and the tccli processes it starts. Proxy addressing sets what it needs explicitly.

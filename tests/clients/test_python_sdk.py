@@ -251,3 +251,18 @@ def test_what_the_mock_receives(mock, recorder, mode, sign, method):
         form = body.decode() if method == "POST" else line.split(" ")[1].split("?", 1)[1]
         assert f"SignatureMethod={sign}" in form
         assert "InstanceIds.0=ins-r8hr2upy" in form
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cloud_custodian_reads_its_account_id_from_sts(mock, mode):
+    """Cloud Custodian's first call, as c7n_tencentcloud makes it (provider.py: a CommonClient for endpoint
+    sts.tencentcloudapi.com, service sts, version 2018-08-13, then execute_query("GetCallerIdentity", {}).get("AccountId"))."""
+    profile = make_profile(mock.port, mode)
+    if mode == "proxy":
+        profile.httpProfile.endpoint = "sts.tencentcloudapi.com"
+    client = CommonClient("sts", "2018-08-13", make_credential("main"), REGION, profile)
+    response = client.call_json("GetCallerIdentity", {})["Response"]
+    assert response["AccountId"] == "100000000001"
+    assert {key: response[key] for key in ("UserId", "PrincipalId", "Type")} == {
+        "UserId": "100000000001", "PrincipalId": "100000000001", "Type": "CAMUser"}
+    assert REQUEST_ID.match(response["RequestId"])

@@ -32,7 +32,7 @@ REAL_HOST = "console.zenlayer.com"
 KEY_ID, KEY_PASSWORD = "0D9UtpyKYcHxms5v", "Gu5t9xGARNpq86cd98joQYCN3"
 TOKEN = "zlPATtokenEXAMPLE0123456789abcdef"
 # The mock's request ids: `T` and an upper-case UUID, like the documented `TC1748D3E-452D-4F74-8485-7AA73718E453`.
-REQUEST_ID = re.compile(r"^T[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-8[0-9A-F]{3}-[0-9A-F]{12}$")
+REQUEST_ID = re.compile(r"^T[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$")
 VERSIONS = {"2022-11-20": (bmc_client_2022, models_2022), "2026-02-01": (bmc_client_2026, models_2026)}
 MODES = ["direct", "proxy"]
 

@@ -10,3 +10,4 @@ mod malformed;
 mod properties;
 mod run;
 mod signing;
+mod wire;

@@ -38,9 +38,16 @@ pub fn build(call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
             )));
         }
     };
+    // The SDKs sign for the product their endpoint names (`sts.tencentcloudapi.com` → `sts`); CVM otherwise.
+    let service = request
+        .host()
+        .and_then(|host| host.strip_suffix(".tencentcloudapi.com"))
+        .and_then(|rest| rest.split('.').next())
+        .unwrap_or("cvm")
+        .to_owned();
     let options = SignOptions {
         signed_headers,
-        service: Some("cvm".into()),
+        service: Some(service),
     };
     let Signed { request, trace } = signing::sign(&request, call.credentials, scheme, &options)?;
     Ok((request, Some(trace)))

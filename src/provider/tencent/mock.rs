@@ -23,7 +23,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::wire::{self, ActionParams, ApiError, OTHER_CVM_REGIONS, SUPPORTED_REGIONS, VERSION};
+use super::wire::{
+    self, ActionParams, ApiError, Language, OTHER_CVM_REGIONS, SUPPORTED_REGIONS, VERSION,
+    python_list,
+};
 use crate::message::Request;
 use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
@@ -54,10 +57,11 @@ struct Common {
 /// Answers one request.
 pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
     let request_id = shared.world().next_request_id();
-    match process(request, shared) {
-        Ok(fields) => Reply::json(200, wire::success(&request_id, fields)),
-        Err(error) => Reply::json(200, wire::error(&request_id, &error)),
-    }
+    let body = match process(request, shared) {
+        Ok(fields) => wire::success(&request_id, fields),
+        Err(error) => wire::error(&request_id, &error, Language::of(request)),
+    };
+    gateway_reply(200, body, request, shared)
 }
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
@@ -68,7 +72,46 @@ pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared
         Err(error) => (200, error),
         Ok(()) => problem_error(problem, "AuthFailure.InvalidAuthorization"),
     };
-    Reply::json(status, wire::error(&request_id, &error))
+    let body = wire::error(&request_id, &error, Language::of(request));
+    gateway_reply(status, body, request, shared)
+}
+
+/// An answer with the gateway's head (real-wire.md §6.3): recorded CVM answers carry exactly `Server: nginx`,
+/// `Date`, `Content-Type: application/json`, `Content-Length`, `Connection: keep-alive`; later recordings of
+/// requests that sent `X-TC-TraceId` have the same value echoed and no `Server`. `Date` is the world's clock,
+/// the time the mock checks signatures against.
+fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, shared: &Shared) -> Reply {
+    let now = shared.world().clock.now();
+    let trace_id = request
+        .header("x-tc-traceid")
+        .filter(|value| !value.is_empty());
+    let mut headers = Vec::with_capacity(6);
+    if trace_id.is_none() {
+        headers.push(("Server", "nginx".to_owned()));
+    }
+    headers.push(("Date", http_date(now)));
+    headers.push(("Content-Type", "application/json".to_owned()));
+    headers.push(("Content-Length", body.len().to_string()));
+    headers.push(("Connection", "keep-alive".to_owned()));
+    if let Some(trace_id) = trace_id {
+        headers.push(("X-TC-TraceId", trace_id.to_owned()));
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// An HTTP date (RFC 9110 IMF-fixdate): `Fri, 16 Sep 2022 03:27:42 GMT`.
+fn http_date(unix: i64) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|at| at.format(FORMAT).ok())
+        .unwrap_or_default()
 }
 
 /// The status and error for a condition met before the handler, in API 3.0's codes (the legacy gateway shares
@@ -155,13 +198,17 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
         ));
     }
     let common = common_params(request, &claim)?;
-    let account = authenticate(request, &claim, &common, shared)?;
+    let product = Product::of(request)?;
+    let account = authenticate(request, &claim, &common, product, shared)?;
+    if product == Product::Sts {
+        return caller_identity(request, &common, &account);
+    }
 
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
     if action != "TerminateInstances" && action != "DescribeInstances" {
         return Err(ApiError::new(
             "InvalidAction",
-            format!("The action `{action}` does not exist."),
+            "The request `Action` is invalid or not found.",
         ));
     }
     match common.version.as_deref() {
@@ -182,6 +229,108 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
     }
 }
 
+/// The products this endpoint serves, by the production host a request names (`cvm.tencentcloudapi.com`,
+/// `cvm.ap-guangzhou.tencentcloudapi.com`, `sts.tencentcloudapi.com`); at any other host (the mock's own address)
+/// a TC3 request scoped to `sts` is STS's and anything else CVM's. Each product verifies TC3 against its own
+/// credential-scope service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Product {
+    /// CVM: `TerminateInstances`, `DescribeInstances`.
+    Cvm,
+    /// STS, for `GetCallerIdentity` only: the call Cloud Custodian makes before anything else
+    /// (`tools/c7n_tencentcloud/c7n_tencentcloud/provider.py`: `execute_query("GetCallerIdentity", {})`).
+    Sts,
+}
+
+/// The API version of STS `GetCallerIdentity`.
+const STS_VERSION: &str = "2018-08-13";
+
+impl Product {
+    /// The product a request's host names; another product of `tencentcloudapi.com` is refused by name, since
+    /// terminus does not serve it (its signature is not what is wrong).
+    fn of(request: &Request) -> Result<Self, ApiError> {
+        let host = request.host().unwrap_or_default();
+        let host = host
+            .strip_prefix("http://")
+            .or_else(|| host.strip_prefix("https://"))
+            .unwrap_or(host);
+        let hostname = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(name, _)| name)
+            .to_ascii_lowercase();
+        let Some(label) = hostname
+            .strip_suffix(".tencentcloudapi.com")
+            .map(|rest| rest.split('.').next().unwrap_or_default())
+        else {
+            // Direct addressing (the mock's own address): only a TC3 credential scope can name STS.
+            return Ok(match claim_service(request).as_deref() {
+                Some("sts") => Product::Sts,
+                _ => Product::Cvm,
+            });
+        };
+        match label {
+            "cvm" => Ok(Product::Cvm),
+            "sts" => Ok(Product::Sts),
+            other => Err(ApiError::new(
+                "InvalidAction",
+                format!(
+                    "terminus does not serve the product `{other}` ({hostname}): it serves cvm (TerminateInstances, DescribeInstances) and sts (GetCallerIdentity)."
+                ),
+            )),
+        }
+    }
+
+    /// The TC3 credential-scope service of the product.
+    fn service(self) -> &'static str {
+        match self {
+            Product::Cvm => SERVICE,
+            Product::Sts => "sts",
+        }
+    }
+}
+
+/// STS `GetCallerIdentity` (Version 2018-08-13) for the world's account that signed: the key is the root
+/// account's own, so `AccountId`, `UserId` and `PrincipalId` are its uin (`owner`), `Type` is `CAMUser` and `Arn`
+/// has the shape of the documented example (`TencentCloud/tencentcloud-cli`
+/// `tccli/examples/sts/v20180813/GetCallerIdentity.md`: `"Arn": "qcs::cam:1000262***:uin/1000261***"`).
+fn caller_identity(
+    request: &Request,
+    common: &Common,
+    account: &Account,
+) -> Result<Map<String, Value>, ApiError> {
+    let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
+    if action != "GetCallerIdentity" {
+        return Err(ApiError::new(
+            "InvalidAction",
+            "The request `Action` is invalid or not found.",
+        ));
+    }
+    match common.version.as_deref() {
+        None => return Err(missing("Version")),
+        Some(STS_VERSION) => {}
+        Some(other) => {
+            return Err(ApiError::new(
+                "NoSuchVersion",
+                format!("The API version `{other}` does not exist."),
+            ));
+        }
+    }
+    // The action takes no parameters.
+    action_params(request, common)?.only(&[])?;
+    let uin = &account.owner;
+    let mut fields = Map::new();
+    fields.insert(
+        "Arn".into(),
+        Value::from(format!("qcs::cam:{uin}:uin/{uin}")),
+    );
+    fields.insert("AccountId".into(), Value::from(uin.clone()));
+    fields.insert("UserId".into(), Value::from(uin.clone()));
+    fields.insert("PrincipalId".into(), Value::from(uin.clone()));
+    fields.insert("Type".into(), Value::from("CAMUser"));
+    Ok(fields)
+}
+
 fn terminate(
     common: &Common,
     params: &ActionParams,
@@ -199,7 +348,11 @@ fn terminate(
                 "Your current request times equals to `{}` in a second, which exceeds the frequency limit `{per_second}` for a second. Please reduce the frequency of calls.",
                 per_second + 1
             ),
-        ));
+        )
+        .zh(format!(
+            "您当前每秒请求 `{}` 次，超过了每秒频率上限 `{per_second}`，请稍后重试。",
+            per_second + 1
+        )));
     }
     params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
     let ids = params
@@ -232,7 +385,7 @@ fn describe(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::new(
             "InvalidParameterValue",
-            format!("Limit {limit} is outside 1 to 100."),
+            format!("The value `{limit}` specified in the parameter `Limit` is not valid."),
         ));
     }
     let region = check_region(common.region.as_deref(), false)?;
@@ -395,6 +548,7 @@ fn authenticate(
     request: &Request,
     claim: &Claim,
     common: &Common,
+    product: Product,
     shared: &Shared,
 ) -> Result<Account, ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
@@ -417,15 +571,16 @@ fn authenticate(
             ));
         }
     };
-    verify(request, claim, &account, now).map_err(|rejection| match rejection {
+    verify(request, claim, &account, now, product.service()).map_err(|rejection| match rejection {
         Rejection::Expired { .. } => ApiError::new(
             "AuthFailure.SignatureExpire",
-            format!("Signature expired. Timestamp {} is more than five minutes from the server time {now}.", claim.timestamp.unwrap_or_default()),
+            "The signature is expired, please request again.",
         ),
-        other => ApiError::new(
+        _ => ApiError::new(
             "AuthFailure.SignatureFailure",
-            format!("The provided credentials could not be validated. Please check your signature is correct ({}).", other.step()),
-        ),
+            "The provided credentials could not be validated. Please check your signature is correct.",
+        )
+        .zh("请求签名验证失败，请检查您的签名计算是否正确。"),
     })?;
     account
         .check_session(common.token.as_deref())
@@ -442,9 +597,15 @@ fn authenticate(
 }
 
 /// Verifies strictly, then, only for the Node SDK's direct-addressing quirk, with the port left out of the host.
-fn verify(request: &Request, claim: &Claim, account: &Account, now: i64) -> Result<(), Rejection> {
+fn verify(
+    request: &Request,
+    claim: &Claim,
+    account: &Account,
+    now: i64,
+    service: &str,
+) -> Result<(), Rejection> {
     let policy = Policy {
-        service: Some(SERVICE.to_owned()),
+        service: Some(service.to_owned()),
         ..Policy::default()
     };
     let strict = claim.verify(request, &account.secret_key, Some(now), &policy, None);
@@ -472,7 +633,7 @@ fn verify(request: &Request, claim: &Claim, account: &Account, now: i64) -> Resu
     let service = if claim_service(request) == Some(node_service.to_owned()) {
         None
     } else {
-        Some(SERVICE.to_owned())
+        Some(service.to_owned())
     };
     claim
         .verify(
@@ -585,10 +746,14 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
                 "Invalid instance ID `{id}`. Please enter a valid ID, such as ins-xxxxxxxx (x represents a lower-case letter or a number)."
             ),
         ),
-        R::NotFound(id) => (
-            "InvalidInstanceId.NotFound",
-            format!("No instance found: `{id}`."),
-        ),
+        R::NotFound(id) => {
+            let ids = python_list(&[&id]);
+            return ApiError::new(
+                "InvalidInstanceId.NotFound",
+                format!("The specified instance ID `{ids}` is not found."),
+            )
+            .zh(format!("请确认实例ID `{ids}`是否存在"));
+        }
         R::NotOwned(id) => (
             "UnsupportedOperation.InvalidInstancesOwner",
             format!("The user does not have permissions to operate the instance `{id}`."),
@@ -626,10 +791,11 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
             "MutexOperation.TaskRunning",
             format!("An identical job is running on `{id}`."),
         ),
-        R::OperationInProgress(id, operation) => (
+        R::OperationInProgress(id, _operation) => (
             "OperationDenied.InstanceOperationInProgress",
             format!(
-                "The instance `{id}` has an operation in progress ({operation}). Please try again later."
+                "The instance `{}` already has operation in progress. Please try again later.",
+                python_list(&[&id])
             ),
         ),
         R::Protected(id) => (

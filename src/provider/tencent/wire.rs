@@ -3,6 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::message::Request;
+use crate::signing::hmac_param;
+
 /// The API version of CVM `TerminateInstances`.
 pub const VERSION: &str = "2017-03-12";
 
@@ -47,40 +50,251 @@ pub const COMMON_PARAMS: [&str; 11] = [
     "RequestClient",
 ];
 
+/// The codes whose en-US message is the text (or template) of a recorded real answer, and the sample in
+/// `shared/reference/real-wire.md` it comes from, in the situation the sample shows (`InvalidParameterValue`: a bad
+/// `Limit`; `InvalidAction`: an unknown action, not a product terminus does not serve). Every other message is the
+/// documentation's or terminus's wording.
+pub const RECORDED_MESSAGES: [(&str, &str); 10] = [
+    ("AuthFailure.SecretIdNotFound", "ISS-10"),
+    ("AuthFailure.SignatureExpire", "FILE-01"),
+    ("AuthFailure.SignatureFailure", "ISS-07"),
+    ("InvalidAction", "FILE-02"),
+    ("InvalidInstanceId.NotFound", "ISS-01"),
+    ("InvalidParameterValue", "ISS-18"),
+    ("MissingParameter", "ISS-11"),
+    ("OperationDenied.InstanceOperationInProgress", "ISS-03"),
+    ("RequestLimitExceeded", "ISS-13"),
+    ("UnknownParameter", "ISS-15"),
+];
+
 /// An error to answer with: a documented code and a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
     /// The documented code, e.g. `InvalidInstanceId.NotFound`.
     pub code: String,
-    /// A message in the style of the official one (messages are not stable; clients must not parse them).
+    /// The en-US message, in the style of the official one (messages are not stable; clients must not parse
+    /// them).
     pub message: String,
+    /// The zh-CN message, where a real one is known; otherwise the documentation's description of the code
+    /// ([`Language::ZhCn`]).
+    pub message_zh: Option<String>,
 }
 
 impl ApiError {
-    /// An error with this code and message.
+    /// An error with this code and en-US message.
     pub fn new(code: &str, message: impl Into<String>) -> Self {
         Self {
             code: code.to_owned(),
             message: message.into(),
+            message_zh: None,
+        }
+    }
+
+    /// The same error with its zh-CN message.
+    pub fn zh(mut self, message: impl Into<String>) -> Self {
+        self.message_zh = Some(message.into());
+        self
+    }
+
+    /// The message in `language`: zh-CN is the error's own zh-CN message, else the documentation's description of
+    /// its code (seed 002's error table), else the en-US message: the gateway too answers some errors in English
+    /// whatever the language asked (`MissingParameter`, real-wire.md ISS-11).
+    pub fn message_in(&self, language: Language) -> &str {
+        match language {
+            Language::EnUs => &self.message,
+            Language::ZhCn => self
+                .message_zh
+                .as_deref()
+                .or_else(|| documented_zh(&self.code))
+                .unwrap_or(&self.message),
         }
     }
 }
 
-/// `{"Response":{…fields,"RequestId":…}}`.
-pub fn success(request_id: &str, mut fields: Map<String, Value>) -> Vec<u8> {
-    fields.insert("RequestId".to_owned(), Value::from(request_id));
-    serde_json::to_vec(&json!({ "Response": fields })).expect("JSON values serialise")
+/// The language of an answer's messages: `X-TC-Language` (TC3) or the `Language` parameter (the `Signature`
+/// form). The Python SDK and tccli send `zh-CN` by default, the Terraform provider `en-US`; without either, en-US.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Language {
+    /// `en-US`, and the default.
+    #[default]
+    EnUs,
+    /// `zh-CN`.
+    ZhCn,
 }
 
-/// `{"Response":{"Error":{"Code":…,"Message":…},"RequestId":…}}`.
-pub fn error(request_id: &str, error: &ApiError) -> Vec<u8> {
+impl Language {
+    /// The language a request asks for, read without verifying anything (an answer is in it whatever the request's
+    /// fate); any value but `zh-CN` reads as en-US.
+    pub fn of(request: &Request) -> Self {
+        let asked = match request.header("x-tc-language") {
+            Some(value) => Some(value.trim().to_owned()),
+            None if request.header("authorization").is_none() => hmac_param::Params::read(request)
+                .ok()
+                .and_then(|form| form.get("Language").map(str::to_owned)),
+            None => None,
+        };
+        match asked.as_deref() {
+            Some("zh-CN") => Language::ZhCn,
+            _ => Language::EnUs,
+        }
+    }
+}
+
+/// The zh-CN description of a code in the documentation's error table (seed 002, `TerminateInstances` 错误码),
+/// for codes whose real zh-CN message is not known.
+fn documented_zh(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "FailedOperation.InvalidInstanceApplicationRole" => "不支持操作的applicationRole实例",
+        "FailedOperation.Unreturnable" => "实例无法退还。",
+        "InternalError.TradeUnknownError" => "内部错误",
+        "InternalServerError" => "操作内部错误。",
+        "InvalidAccount.UnpaidOrder" => "账户有未支付订单。",
+        "InvalidInstance.NotSupported" => "不被支持的实例。",
+        "InvalidInstanceId.Malformed" => {
+            "无效实例ID。指定的实例ID格式错误。例如实例ID长度错误ins-1122。"
+        }
+        "InvalidInstanceNotSupportedPrepaidInstance" => "该实例不满足包月退还规则。",
+        "InvalidParameterValue" => "参数取值错误。",
+        "InvalidParameterValue.InstanceIdMalformed" => {
+            "实例ID不合要求，请提供规范的实例ID，类似ins-xxxxxxxx，字母x代表小写字符或数字。"
+        }
+        "InvalidParameterValue.InvalidAppIdFormat" => "无效的appid。",
+        "InvalidParameterValue.LimitExceeded" => "参数值数量超过限制。",
+        "InvalidParameterValue.NotSupported" => "不支持的操作。",
+        "LimitExceeded.UserReturnQuota" => "退还失败，退还配额已达上限。",
+        "MutexOperation.TaskRunning" => "同样的任务正在运行。",
+        "OperationDenied.InstanceOperationInProgress" => "实例正在执行其他操作，请稍后再试。",
+        "UnauthorizedOperation.InvalidToken" => "请确认Token是否有效。",
+        "UnauthorizedOperation.MFAExpired" => {
+            "您无法进行当前操作，请确认多因子认证（MFA）是否失效。"
+        }
+        "UnauthorizedOperation.MFANotFound" => {
+            "没有权限进行此操作，请确认是否存在多因子认证（MFA）。"
+        }
+        "UnsupportedOperation" => "操作不支持。",
+        "UnsupportedOperation.InstanceChargeType" => "请求不支持该实例计费模式",
+        "UnsupportedOperation.InstanceMixedPricingModel" => "不支持混合付费模式。",
+        "UnsupportedOperation.InstanceStateBanning" => "该子机处于封禁状态，请联系相关人员处理。",
+        "UnsupportedOperation.InstanceStateEnterRescueMode" => "请求不支持进入救援模式的实例",
+        "UnsupportedOperation.InstanceStateExitRescueMode" => "请求不支持正在退出救援模式的实例",
+        "UnsupportedOperation.InstanceStateFreezing" => "操作不支持已冻结的实例。",
+        "UnsupportedOperation.InstanceStateIsolating" => "请求不支持正在隔离状态的实例。",
+        "UnsupportedOperation.InstanceStateLaunchFailed" => "不支持操作创建失败的实例。",
+        "UnsupportedOperation.InstanceStatePending" => "请求不支持创建未完成的实例",
+        "UnsupportedOperation.InstanceStateRebooting" => "请求不支持正在重启的实例",
+        "UnsupportedOperation.InstanceStateStarting" => "实例开机中，不允许该操作。",
+        "UnsupportedOperation.InstanceStateStopping" => "请求不支持正在关机的实例",
+        "UnsupportedOperation.InstanceStateTerminated" => "不支持已销毁的实例",
+        "UnsupportedOperation.InstanceStateTerminating" => "请求不支持正在销毁的实例",
+        "UnsupportedOperation.InstancesProtected" => {
+            "不支持已启用销毁保护的实例，请先到设置实例销毁保护，关闭实例销毁保护，然后重试。"
+        }
+        "UnsupportedOperation.InvalidInstancesOwner" => "用户无权限操作当前实例。",
+        "UnsupportedOperation.RedHatInstanceTerminateUnsupported" => {
+            "实例使用商业操作系统，不支持退还。"
+        }
+        "UnsupportedOperation.RedHatInstanceUnsupported" => "请求不支持操作系统为RedHat的实例。",
+        "UnsupportedOperation.Region" => "不支持该地域",
+        "UnsupportedOperation.SpecialInstanceType" => "请求不支持特殊机型的实例",
+        "UnsupportedOperation.UserLimitOperationExceedQuota" => "用户限额操作的配额不足。",
+        _ => return None,
+    })
+}
+
+/// Ids as Python prints a list of strings (`['ins-a', 'ins-b']`): the real messages quote instance ids so
+/// (real-wire.md §6.6, ISS-01..03).
+pub fn python_list(ids: &[&str]) -> String {
+    let items: Vec<String> = ids.iter().map(|id| python_str(id)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A string as Python's `repr` prints it: single quotes unless it holds one and no double quote.
+fn python_str(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// `{"Response": {…fields, "RequestId": …}}`, laid out as the CVM backend writes success bodies: Python's
+/// `json.dumps` defaults, `", "` and `": "` separators, non-ASCII text as is (recorded CVM answers, real-wire.md
+/// §6.2: their `Content-Length` is the length of exactly this layout).
+pub fn success(request_id: &str, mut fields: Map<String, Value>) -> Vec<u8> {
+    fields.insert("RequestId".to_owned(), Value::from(request_id));
+    let mut out = Vec::with_capacity(128);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonJson);
+    serde::Serialize::serialize(&json!({ "Response": fields }), &mut serializer)
+        .expect("JSON values serialise");
+    out
+}
+
+/// `{"Response":{"Error":{"Code":…,"Message":…},"RequestId":…}}`, compact, as the gateway writes errors (C7N-10,
+/// TCE-01), the message in `language`.
+pub fn error(request_id: &str, error: &ApiError, language: Language) -> Vec<u8> {
     let body = json!({
         "Response": {
-            "Error": { "Code": error.code, "Message": error.message },
+            "Error": { "Code": error.code, "Message": error.message_in(language) },
             "RequestId": request_id,
         }
     });
     serde_json::to_vec(&body).expect("JSON values serialise")
+}
+
+/// serde_json's compact output with Python's default `json.dumps` separators.
+struct PythonJson;
+
+impl serde_json::ser::Formatter for PythonJson {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
 }
 
 /// Reads `{"Response":{…}}`: `Ok(fields)` without `Error`, `Err(code)` with one; the outer `Err` when the body is
@@ -192,6 +406,7 @@ impl ActionParams {
                 "InvalidParameter",
                 format!("The parameter `{name}` must be an array of strings."),
             )
+            .zh(type_error_zh(name))
         };
         let items = value.as_array().ok_or_else(wrong)?;
         items
@@ -220,6 +435,7 @@ impl ActionParams {
                 "InvalidParameter",
                 format!("The parameter `{name}` must be a Boolean."),
             )
+            .zh(type_error_zh(name))
         })
     }
 
@@ -238,8 +454,15 @@ impl ActionParams {
                 "InvalidParameter",
                 format!("The parameter `{name}` must be an integer."),
             )
+            .zh(type_error_zh(name))
         })
     }
+}
+
+/// The zh-CN message of a parameter of the wrong type, as the CVM backend words it (real-wire.md C7N-10:
+/// ``参数 `InstanceIds` 取值类型错误。`` for a string where a list was due).
+fn type_error_zh(name: &str) -> String {
+    format!("参数 `{name}` 取值类型错误。")
 }
 
 /// A JSON document in which no object gives a key twice (serde_json would keep the last one silently, and a
@@ -375,6 +598,76 @@ fn compact(values: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Recorded CVM answers (real-wire.md, cloud-custodian cassettes), whose `Content-Length` equals these bytes.
+    const C7N_02: &str = r#"{"Response": {"RequestId": "6c824065-299e-4dbd-a7f1-6acede892566"}}"#;
+    const C7N_03: &str = r#"{"Response": {"TotalCount": 0, "InstanceSet": [], "RequestId": "96046be7-d344-4294-8827-261e8ae861cc"}}"#;
+    const C7N_10: &str = r#"{"Response":{"Error":{"Code":"InvalidParameter","Message":"参数 `InstanceIds` 取值类型错误。"},"RequestId":"35bdee09-dfd1-4c81-8116-00c048989867"}}"#;
+
+    #[test]
+    fn success_bodies_are_laid_out_as_the_cvm_backend_writes_them() {
+        let body = success("6c824065-299e-4dbd-a7f1-6acede892566", Map::new());
+        assert_eq!(String::from_utf8_lossy(&body), C7N_02);
+        assert_eq!(body.len(), 67, "the recorded Content-Length");
+        let mut fields = Map::new();
+        fields.insert("TotalCount".into(), Value::from(0));
+        fields.insert("InstanceSet".into(), Value::Array(Vec::new()));
+        let body = success("96046be7-d344-4294-8827-261e8ae861cc", fields);
+        assert_eq!(String::from_utf8_lossy(&body), C7N_03);
+        assert_eq!(body.len(), 103, "the recorded Content-Length");
+    }
+
+    #[test]
+    fn a_wrong_type_in_zh_cn_is_the_recorded_compact_error() {
+        let params = ActionParams::from_json(br#"{"InstanceIds": "hello"}"#).unwrap();
+        let error = params.strings("InstanceIds").unwrap_err();
+        let body = super::error(
+            "35bdee09-dfd1-4c81-8116-00c048989867",
+            &error,
+            Language::ZhCn,
+        );
+        assert_eq!(String::from_utf8_lossy(&body), C7N_10);
+        assert_eq!(body.len(), 156, "the recorded Content-Length");
+        let english = super::error("x", &error, Language::EnUs);
+        assert!(!String::from_utf8_lossy(&english).contains("取值类型错误"));
+    }
+
+    #[test]
+    fn zh_cn_falls_back_to_the_documented_description_then_to_english() {
+        let documented = ApiError::new("UnsupportedOperation.InstanceStateTerminated", "en");
+        assert_eq!(documented.message_in(Language::ZhCn), "不支持已销毁的实例");
+        // The gateway answers MissingParameter in English whatever the language (ISS-11).
+        let english = ApiError::new(
+            "MissingParameter",
+            "The request is missing a required parameter `Timestamp`.",
+        );
+        assert_eq!(english.message_in(Language::ZhCn), english.message);
+    }
+
+    #[test]
+    fn the_language_is_read_from_the_header_or_the_language_parameter() {
+        let tc3 = Request::parse(
+            b"POST / HTTP/1.1\r\nHost: h\r\nAuthorization: TC3-HMAC-SHA256 x\r\nX-TC-Language: zh-CN\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(Language::of(&tc3), Language::ZhCn);
+        let form = Request::parse(
+            b"GET /?Action=A&Language=zh-CN&Signature=s HTTP/1.1\r\nHost: h\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(Language::of(&form), Language::ZhCn);
+        let none = Request::parse(b"GET /?Action=A HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert_eq!(Language::of(&none), Language::EnUs);
+    }
+
+    #[test]
+    fn ids_are_quoted_as_python_prints_a_list() {
+        assert_eq!(python_list(&["ins-jnoiqr60"]), "['ins-jnoiqr60']");
+        assert_eq!(python_list(&["a", "b"]), "['a', 'b']");
+        assert_eq!(python_list(&["it's"]), r#"["it's"]"#);
+        assert_eq!(python_list(&["'\""]), r#"['\'"']"#);
+        assert_eq!(python_list(&["a\\b\n"]), r"['a\\b\n']");
+    }
 
     #[test]
     fn flattened_ids_numbered_from_zero_or_one_read_as_the_same_list() {

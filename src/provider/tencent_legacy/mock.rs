@@ -60,6 +60,12 @@ use crate::signing::{self, Claim, Policy, Rejection, Unusable, hmac_param};
 use crate::world::rules::{Refusal, Terminate};
 use crate::world::{Account, ChargeType, SessionRefusal};
 
+/// Common parameters this gateway takes besides API 3.0's ([`COMMON_PARAMS`]): `RequestSource`, which qcloudcli,
+/// Tencent's own CLI for this gateway, signs and sends on every request since its first release
+/// (`QcloudApi/qcloudcli` `qcloudsdkcore/request.py`: `self.__params['RequestSource'] = self.version`, the version
+/// being `'qcloudcli_%s' % qcloudcli.__version__`).
+const GATEWAY_ONLY_PARAMS: [&str; 1] = ["RequestSource"];
+
 /// Query string limit for GET.
 const GET_LIMIT: usize = 32 * 1024;
 /// Body limit for POST (always a form here).
@@ -132,6 +138,7 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
     }
     if let Some(name) = COMMON_PARAMS
         .iter()
+        .chain(&GATEWAY_ONLY_PARAMS)
         .find(|name| form.pairs().filter(|(key, _)| key == *name).count() > 1)
     {
         return Err(ApiError::new(
@@ -173,7 +180,7 @@ fn terminate(
     shared: &Shared,
 ) -> Result<Map<String, Value>, ApiError> {
     admit(account, "TerminateInstances", shared)?;
-    let params = ActionParams::from_pairs(form.pairs())?;
+    let params = action_params(form)?;
     params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
     let ids = params
         .strings("InstanceIds")?
@@ -199,7 +206,7 @@ fn return_instance(
     shared: &Shared,
 ) -> Result<Map<String, Value>, ApiError> {
     admit(account, "ReturnInstance", shared)?;
-    let params = ActionParams::from_pairs(form.pairs())?;
+    let params = action_params(form)?;
     params.only(&["instanceId"])?;
     let id = match params.values.get("instanceId") {
         None => return Err(missing("instanceId")),
@@ -246,6 +253,14 @@ fn return_instance(
     };
     world.terminate(&call).map_err(return_refusal)?;
     Ok(Map::new())
+}
+
+/// The action parameters: the form's pairs but the common parameters, API 3.0's and this gateway's own.
+fn action_params(form: &hmac_param::Params) -> Result<ActionParams, ApiError> {
+    ActionParams::from_pairs(
+        form.pairs()
+            .filter(|(name, _)| !GATEWAY_ONLY_PARAMS.contains(name)),
+    )
 }
 
 /// The old instance id form (`qcvm` and 32 hex digits, seed 004's example `qcvm8e7bf56c115c53ce2d2a1ac2ea6e657a`).

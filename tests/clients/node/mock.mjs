@@ -10,7 +10,7 @@ export const CASES = JSON.parse(readFileSync(new URL("../cases.json", here), "ut
 export const ACCOUNTS = CASES.accounts;
 export const REGION = CASES.region;
 export const REAL_HOST = "cvm.tencentcloudapi.com";
-export const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/;
+export const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 // Direct addressing must not go through a proxy the machine happens to have (the SDK reads http_proxy).
 for (const name of ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",

@@ -1,0 +1,192 @@
+//! A raw HTTP/1.1 client connection: a tokio [`TcpStream`], a request written whole as the bytes it was built as,
+//! one response read by its `Content-Length` (or, without one, until the server closes). Not for `HEAD`, whose
+//! answer announces a length it does not send.
+//!
+//! It is raw on purpose, for two users. `terminus bench` measures the server, not a client library. The harness
+//! sends the exact bytes a case built, the bytes the official clients send: an HTTP library would lowercase header
+//! names, add headers of its own (`accept: */*`) and move `Content-Length`, and the snapshot would then show a
+//! request that never went on the wire. Responses keep their header names' case and order for the same reason.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::exchange::Response;
+
+/// The most headers an answer may carry.
+const MAX_HEADERS: usize = 64;
+/// The most bytes an answer may take (head and body): a bound on what a misbehaving server can make us buffer.
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+
+/// Why an exchange has no answer. The two ways a server can fail to answer are told apart from other errors, so a
+/// case can expect one and not the other.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// The server closed the connection before a complete answer (`got` bytes of it had arrived).
+    #[error("the connection was closed without a complete answer ({got} bytes received)")]
+    Closed {
+        /// Bytes received before the close.
+        got: usize,
+    },
+    /// The answer is not HTTP/1.1 that this client reads.
+    #[error("the answer is not readable HTTP/1.1: {0}")]
+    Malformed(String),
+    /// Connecting, writing or reading failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A keep-alive connection and its read buffer, which holds the last answer.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+    head: usize,
+    body: Range<usize>,
+}
+
+impl Connection {
+    /// Connects, with Nagle's algorithm off (requests are written whole).
+    pub async fn open(address: SocketAddr) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            buffer: Vec::with_capacity(4096),
+            head: 0,
+            body: 0..0,
+        })
+    }
+
+    /// Writes the request bytes as they are and reads one answer: its status; the body is in
+    /// [`Connection::body`], the whole answer in [`Connection::response`].
+    pub async fn exchange(&mut self, request: &[u8]) -> Result<u16, ExchangeError> {
+        self.stream.write_all(request).await?;
+        self.buffer.clear();
+        loop {
+            if self.buffer.capacity() - self.buffer.len() < 1024 {
+                self.buffer.reserve(4096);
+            }
+            let read = self.stream.read_buf(&mut self.buffer).await?;
+            let closed = read == 0;
+            if let Some((status, head, body)) = parse_response(&self.buffer, closed)? {
+                if self.buffer.len() > body.end {
+                    return Err(ExchangeError::Malformed(
+                        "bytes after the answer to the only request in flight".into(),
+                    ));
+                }
+                self.head = head;
+                self.body = body;
+                return Ok(status);
+            }
+            if closed {
+                return Err(ExchangeError::Closed {
+                    got: self.buffer.len(),
+                });
+            }
+            if self.buffer.len() > MAX_ANSWER {
+                return Err(ExchangeError::Malformed(format!(
+                    "the answer exceeds {MAX_ANSWER} bytes"
+                )));
+            }
+        }
+    }
+
+    /// The last answer's body.
+    pub fn body(&self) -> &[u8] {
+        &self.buffer[self.body.clone()]
+    }
+
+    /// The last answer: status, headers in wire order and case, body.
+    pub fn response(&self) -> Response {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut headers);
+        // The head was parsed once already; it parses the same way again.
+        let _ = parsed.parse(&self.buffer[..self.head]);
+        Response {
+            status: parsed.code.unwrap_or_default(),
+            headers: parsed
+                .headers
+                .iter()
+                .map(|header| {
+                    (
+                        header.name.to_owned(),
+                        String::from_utf8_lossy(header.value).into_owned(),
+                    )
+                })
+                .collect(),
+            body: self.body().to_vec(),
+        }
+    }
+}
+
+/// A complete response in `bytes`: its status, head length and where its body is; `None` while incomplete.
+/// Without `Content-Length` the body runs to the close (`closed`: the server has closed); chunked answers are
+/// refused (no server of ours sends one).
+fn parse_response(
+    bytes: &[u8],
+    closed: bool,
+) -> Result<Option<(u16, usize, Range<usize>)>, ExchangeError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let head = match response.parse(bytes) {
+        Ok(httparse::Status::Complete(head)) => head,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(error) => return Err(ExchangeError::Malformed(error.to_string())),
+    };
+    let status = response.code.unwrap_or_default();
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|header| header.name.eq_ignore_ascii_case(name))
+            .map(|header| String::from_utf8_lossy(header.value).trim().to_owned())
+    };
+    if header("transfer-encoding").is_some() {
+        return Err(ExchangeError::Malformed(
+            "a Transfer-Encoding answer (this client reads Content-Length bodies)".into(),
+        ));
+    }
+    match header("content-length") {
+        Some(value) => {
+            let length = value.parse::<usize>().map_err(|_| {
+                ExchangeError::Malformed(format!("Content-Length {value:?} is not a number"))
+            })?;
+            Ok((bytes.len() >= head + length).then_some((status, head, head..head + length)))
+        }
+        // 1xx, 204 and 304 have no body; any other answer without a length ends at the close.
+        None if status < 200 || status == 204 || status == 304 => {
+            Ok(Some((status, head, head..head)))
+        }
+        None => Ok(closed.then_some((status, head, head..bytes.len()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_response_is_complete_with_its_whole_body() {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n";
+        let mut bytes = head.to_vec();
+        bytes.extend_from_slice(b"ab");
+        assert!(parse_response(&bytes, false).unwrap().is_none());
+        bytes.extend_from_slice(b"cd");
+        assert_eq!(
+            parse_response(&bytes, false).unwrap(),
+            Some((200, head.len(), head.len()..head.len() + 4))
+        );
+    }
+
+    #[test]
+    fn without_a_length_the_body_ends_at_the_close() {
+        let bytes = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc";
+        assert!(parse_response(bytes, false).unwrap().is_none());
+        let (_, head, body) = parse_response(bytes, true).unwrap().unwrap();
+        assert_eq!(&bytes[head..][..body.len()], b"abc");
+    }
+}

@@ -3,15 +3,35 @@
 //! [`MockServer`] is the front end: built with [`MockServer::builder`], it binds (port 0 by default), runs on its
 //! own thread with its own tokio runtime (so any test, sync or async, can use it), and shuts down when dropped.
 //! Private: `server` (the HTTP wiring, hyper), `control` (the `/__terminus/…` API). All mutable state is the
-//! [`World`] behind one mutex in `Shared`; providers lock it briefly and never across signature verification.
+//! [`World`] behind one mutex in `Shared`. A provider reads what verification needs (the key, the clock and the
+//! world's [`World::generation`]) in a short lock, verifies outside it, and then takes every decision of the request
+//! (nonce, rate limit, rules, state change, request id) in one critical section, after checking that the world is
+//! still the generation it verified against; when it is not (the control API replaced the world or moved its clock
+//! in between), it verifies again inside that critical section.
+//!
+//! # Limits
+//!
+//! [`Limits`]: at most [`Limits::connections`] connections at once (one over it is answered `503` and closed), and
+//! at most [`Limits::body_bytes_in_flight`] bytes of request bodies being read at once (a body is reserved its
+//! declared length, or its limit when chunked; a request that finds no room is answered `503`). Both are flags of
+//! `terminus serve`.
+//!
+//! # The control API's access
+//!
+//! On a loopback address the control API needs no token; on any other address it needs one (given, or generated
+//! at start and readable with [`MockServer::control_token`]), sent as `X-Terminus-Token`. See `control` for the
+//! rest of the rules (origin form only, no tunnel, loopback `Host`, no browser-forgeable writes).
 
 mod control;
+pub use control::TOKEN_HEADER;
 pub mod fault;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+
+use tokio::sync::Semaphore;
 
 use crate::world::{World, WorldSpec};
 
@@ -30,6 +50,72 @@ pub struct MockServerBuilder {
     listen: SocketAddr,
     world: WorldSpec,
     workers: usize,
+    limits: Limits,
+    control_token: Option<ControlToken>,
+}
+
+/// How much of the machine one server may take, whatever its clients send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once (tunnels included); one more is answered `503` and closed.
+    pub connections: usize,
+    /// Bytes of request bodies being read at once; a request that finds no room is answered `503`.
+    pub body_bytes_in_flight: usize,
+}
+
+impl Limits {
+    /// The largest body any request may have (a control API world file, 16 MiB): `body_bytes_in_flight` is at least
+    /// this, so that every request the providers accept can be read.
+    pub const LARGEST_BODY: usize = control::BODY_LIMIT;
+    /// The most connections the tokio semaphore behind [`Limits::connections`] can count.
+    pub const MOST_CONNECTIONS: usize = 1 << 20;
+}
+
+impl Default for Limits {
+    /// 512 connections (well under the usual 1024 file descriptors), 64 MiB of bodies (six 10 MB TC3 bodies at
+    /// once).
+    fn default() -> Self {
+        Self {
+            connections: 512,
+            body_bytes_in_flight: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The control API's token: compared in constant time, never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ControlToken(String);
+
+impl ControlToken {
+    /// A token given by the user; `None` when empty (an empty token would protect nothing).
+    pub fn new(token: impl Into<String>) -> Option<Self> {
+        let token = token.into();
+        (!token.trim().is_empty()).then_some(Self(token))
+    }
+
+    /// 32 random hex digits (128 bits from the operating system).
+    pub fn generate() -> std::io::Result<Self> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|error| std::io::Error::other(error.to_string()))?;
+        Ok(Self(hex::encode(bytes)))
+    }
+
+    /// The token, for the one place that shows it: `terminus serve` printing a generated token once.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `presented` is this token, in time independent of where they differ.
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.len() == presented.len() && bool::from(self.0.as_bytes().ct_eq(presented))
+    }
+}
+
+impl std::fmt::Debug for ControlToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ControlToken(** redacted **)")
+    }
 }
 
 impl MockServer {
@@ -39,7 +125,19 @@ impl MockServer {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             world: WorldSpec::default_world(),
             workers: 2,
+            limits: Limits::default(),
+            control_token: None,
         }
+    }
+
+    /// The control API's token: `None` on loopback unless one was given.
+    pub fn control_token(&self) -> Option<&ControlToken> {
+        self.shared.control_token.as_ref()
+    }
+
+    /// The limits it serves under.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -100,13 +198,39 @@ impl MockServerBuilder {
         self
     }
 
+    /// The limits (default: [`Limits::default`]); `connections` is at least 1 and at most
+    /// [`Limits::MOST_CONNECTIONS`], `body_bytes_in_flight` at least [`Limits::LARGEST_BODY`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = Limits {
+            connections: limits.connections.clamp(1, Limits::MOST_CONNECTIONS),
+            body_bytes_in_flight: limits.body_bytes_in_flight.max(Limits::LARGEST_BODY),
+        };
+        self
+    }
+
+    /// The token the control API requires as `X-Terminus-Token` (default: none on a loopback address, a generated
+    /// one on any other).
+    pub fn control_token(mut self, token: Option<ControlToken>) -> Self {
+        self.control_token = token;
+        self
+    }
+
     /// Binds and starts serving.
     pub fn start(self) -> std::io::Result<MockServer> {
         let listener = TcpListener::bind(self.listen)?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
+        let control_token = match self.control_token {
+            Some(token) => Some(token),
+            None if address.ip().is_loopback() => None,
+            None => Some(ControlToken::generate()?),
+        };
         let shared = Arc::new(Shared {
             world: Mutex::new(World::new(self.world)),
+            limits: self.limits,
+            connections: Arc::new(Semaphore::new(self.limits.connections)),
+            body_bytes: Arc::new(Semaphore::new(self.limits.body_bytes_in_flight)),
+            control_token,
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.workers)
@@ -144,6 +268,13 @@ fn report_listener_failure(error: &std::io::Error) {
 #[derive(Debug)]
 pub(crate) struct Shared {
     world: Mutex<World>,
+    limits: Limits,
+    /// One permit per connection being served.
+    connections: Arc<Semaphore>,
+    /// One permit per byte of request body being read.
+    body_bytes: Arc<Semaphore>,
+    /// Required of every control call when set.
+    control_token: Option<ControlToken>,
 }
 
 impl Shared {
@@ -158,11 +289,25 @@ impl Shared {
 pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    /// Send `Retry-After: 1` (an answer to load, not to the request).
+    pub(crate) retry_after: bool,
 }
 
 impl Reply {
     /// A JSON answer.
     pub(crate) fn json(status: u16, body: Vec<u8>) -> Self {
-        Self { status, body }
+        Self {
+            status,
+            body,
+            retry_after: false,
+        }
+    }
+
+    /// `{"error": message}`: the mock's own answer, outside any provider's envelope (control API, limits).
+    pub(crate) fn error(status: u16, message: &str) -> Self {
+        Self::json(
+            status,
+            serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
+        )
     }
 }

@@ -83,7 +83,11 @@ pub(super) fn admit(access: &Access<'_>, shared: &Shared) -> Result<(), Reply> {
         }
         None => {
             let hosts: Vec<_> = access.headers.get_all(HOST).iter().collect();
-            if hosts.len() > 1 || hosts.first().is_some_and(|host| !names_loopback(host.as_bytes())) {
+            if hosts.len() > 1
+                || hosts
+                    .first()
+                    .is_some_and(|host| !names_loopback(host.as_bytes()))
+            {
                 return Err(Reply::error(
                     403,
                     "the control API answers only requests whose Host names loopback (localhost, 127.0.0.1, [::1]); to serve it on another address, listen there and use a control token",

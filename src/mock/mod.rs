@@ -282,6 +282,30 @@ impl Shared {
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Authenticates a request and locks the world for its decisions, so that both are about one world.
+    ///
+    /// `read` takes what verification needs (the key, the clock) in a short lock; `verify` checks the signature
+    /// outside it (an HMAC is the slow part of a request). Then the world is locked for the caller's decisions,
+    /// and held: if its [`World::generation`] is no longer the one `read` saw (the control API replaced the world
+    /// or moved its clock in between), `verify` runs again on what the locked world holds, inside the lock.
+    pub(crate) fn authenticate<I, O>(
+        &self,
+        read: impl Fn(&World) -> I,
+        verify: impl Fn(I) -> O,
+    ) -> (MutexGuard<'_, World>, O) {
+        let (generation, input) = {
+            let world = self.world();
+            (world.generation(), read(&world))
+        };
+        let outcome = verify(input);
+        let world = self.world();
+        if world.generation() == generation {
+            return (world, outcome);
+        }
+        let outcome = verify(read(&world));
+        (world, outcome)
+    }
 }
 
 /// An answer: a status and a JSON body.

@@ -41,7 +41,8 @@ const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(5);
 /// The longest wait between tries to accept while resources are short.
 const ACCEPT_BACKOFF_MOST: Duration = Duration::from_secs(1);
 /// What a connection over the cap receives before it is closed.
-const OVER_CONNECTION_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\
+const OVER_CONNECTION_CAP: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\
 Content-Type: application/json\r\nContent-Length: 82\r\n\r\n\
 {\"error\":\"terminus serve is at its connection cap (--max-connections); try again later\"}";
 
@@ -93,8 +94,10 @@ fn out_of_resources(error: &std::io::Error) -> bool {
     const ENFILE: i32 = 23;
     const ENOBUFS: i32 = 105;
     const ENOMEM: i32 = 12;
-    matches!(error.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS | ENOMEM))
-        || error.kind() == std::io::ErrorKind::OutOfMemory
+    matches!(
+        error.raw_os_error(),
+        Some(EMFILE | ENFILE | ENOBUFS | ENOMEM)
+    ) || error.kind() == std::io::ErrorKind::OutOfMemory
 }
 
 /// Where a connection comes from: accepted on the listener, or a `CONNECT` tunnel inside one.

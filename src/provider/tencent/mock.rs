@@ -21,6 +21,8 @@
 //! signs the host without its port and takes the scope service from the endpoint's first label (`127` for
 //! `127.0.0.1`); tccli puts `http://` inside `Host` (signed as sent, so it verifies as sent).
 
+use std::sync::MutexGuard;
+
 use serde_json::{Map, Value, json};
 
 use super::wire::{self, ActionParams, ApiError, OTHER_CVM_REGIONS, SUPPORTED_REGIONS, VERSION};
@@ -29,7 +31,7 @@ use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
 use crate::world::rules::{Refusal, Terminate};
-use crate::world::{Account, DiskState, InstanceState, Restriction, SessionRefusal};
+use crate::world::{Account, DiskState, InstanceState, Restriction, SessionRefusal, World};
 
 /// The credential-scope service of CVM.
 const SERVICE: &str = "cvm";
@@ -51,10 +53,27 @@ struct Common {
     form: Option<hmac_param::Params>,
 }
 
-/// Answers one request.
+/// A request read as far as it can be without the world: its signature's claim and its common parameters.
+struct Prepared {
+    claim: Claim,
+    common: Common,
+}
+
+/// Answers one request. Everything about the world (authentication against its keys and clock, rate limit, rules,
+/// state change, request id) is decided in one critical section of one world ([`Shared::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
-    let request_id = shared.world().next_request_id();
-    match process(request, shared) {
+    let (mut world, authenticated) = match prepare(request) {
+        Err(error) => (shared.world(), Err(error)),
+        Ok(prepared) => {
+            let (world, account) = authenticate(request, &prepared, shared);
+            (world, account.map(|account| (prepared, account)))
+        }
+    };
+    let request_id = world.next_request_id();
+    let outcome = authenticated
+        .and_then(|(prepared, account)| decide(request, &prepared.common, &account, &mut world));
+    drop(world);
+    match outcome {
         Ok(fields) => Reply::json(200, wire::success(&request_id, fields)),
         Err(error) => Reply::json(200, wire::error(&request_id, &error)),
     }
@@ -137,7 +156,8 @@ pub(crate) fn action_of(request: &Request) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, ApiError> {
+/// The checks that need no world: method, path, size, headers, a readable signature, the common parameters.
+fn prepare(request: &Request) -> Result<Prepared, ApiError> {
     check_method_and_path(request)?;
     check_size(request)?;
     check_single_headers(request)?;
@@ -155,8 +175,16 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
         ));
     }
     let common = common_params(request, &claim)?;
-    let account = authenticate(request, &claim, &common, shared)?;
+    Ok(Prepared { claim, common })
+}
 
+/// Everything after authentication, on the locked world.
+fn decide(
+    request: &Request,
+    common: &Common,
+    account: &Account,
+    world: &mut World,
+) -> Result<Map<String, Value>, ApiError> {
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
     if action != "TerminateInstances" && action != "DescribeInstances" {
         return Err(ApiError::new(
@@ -174,11 +202,11 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
             ));
         }
     }
-    let params = action_params(request, &common)?;
+    let params = action_params(request, common)?;
     if action == "TerminateInstances" {
-        terminate(&common, &params, &account, shared)
+        terminate(common, &params, account, world)
     } else {
-        describe(&common, &params, &account, shared)
+        describe(common, &params, account, world)
     }
 }
 
@@ -186,13 +214,10 @@ fn terminate(
     common: &Common,
     params: &ActionParams,
     account: &Account,
-    shared: &Shared,
+    world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    let per_second = shared.world().spec.rate_limit.terminate_per_second;
-    if !shared
-        .world()
-        .admit(&account.secret_id, "TerminateInstances", per_second)
-    {
+    let per_second = world.spec.rate_limit.terminate_per_second;
+    if !world.admit(&account.secret_id, "TerminateInstances", per_second) {
         return Err(ApiError::new(
             "RequestLimitExceeded",
             format!(
@@ -215,7 +240,7 @@ fn terminate(
         release_address,
         release_prepaid_data_disks,
     };
-    shared.world().terminate(&call).map_err(refusal)?;
+    world.terminate(&call).map_err(refusal)?;
     Ok(Map::new())
 }
 
@@ -223,7 +248,7 @@ fn describe(
     common: &Common,
     params: &ActionParams,
     account: &Account,
-    shared: &Shared,
+    world: &World,
 ) -> Result<Map<String, Value>, ApiError> {
     params.only(&["InstanceIds", "Offset", "Limit"])?;
     let ids = params.strings("InstanceIds")?;
@@ -236,7 +261,6 @@ fn describe(
         ));
     }
     let region = check_region(common.region.as_deref(), false)?;
-    let world = shared.world();
     let found = world
         .describe(account, region, ids.as_deref())
         .map_err(refusal)?;
@@ -390,18 +414,27 @@ fn action_params(request: &Request, common: &Common) -> Result<ActionParams, Api
     }
 }
 
-/// Authentication, in order: key, window, signature, token, MFA.
-fn authenticate(
+/// Authentication, and the world locked for the decisions that follow ([`Shared::authenticate`]).
+fn authenticate<'a>(
     request: &Request,
-    claim: &Claim,
-    common: &Common,
-    shared: &Shared,
+    prepared: &Prepared,
+    shared: &'a Shared,
+) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
+    let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
+    shared.authenticate(
+        |world| (world.account(secret_id).cloned(), world.clock.now()),
+        |(account, now)| check_credentials(request, prepared, account, now),
+    )
+}
+
+/// Authentication against an account and a clock, in order: key, window, signature, token, MFA.
+fn check_credentials(
+    request: &Request,
+    Prepared { claim, common }: &Prepared,
+    account: Option<Account>,
+    now: i64,
 ) -> Result<Account, ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
-    let (account, now) = {
-        let world = shared.world();
-        (world.account(secret_id).cloned(), world.clock.now())
-    };
     let account = match account {
         Some(account) if !account.disabled => account,
         _ if !secret_id.starts_with("AKID") => {
@@ -711,6 +744,10 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
         R::OperationQuota => (
             "UnsupportedOperation.UserLimitOperationExceedQuota",
             "The quota of user limit operations is insufficient.".to_owned(),
+        ),
+        R::UnknownCaller(_) => (
+            "AuthFailure.SecretIdNotFound",
+            "The SecretId is not found, please ensure that your SecretId is correct.".to_owned(),
         ),
     };
     ApiError::new(code, message)

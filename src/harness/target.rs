@@ -162,9 +162,19 @@ impl Session {
             .timeout(TIMEOUT)
             .build()
             .map_err(describe)?;
+        // A type the control API accepts on POST (TOML for a world, JSON otherwise), and its token when the target
+        // needs one (`terminus serve` off loopback prints it; TERMINUS_CONTROL_TOKEN passes it here).
         let mut request = client.request(method, &url);
+        if let Ok(token) = std::env::var("TERMINUS_CONTROL_TOKEN") {
+            request = request.header(crate::mock::TOKEN_HEADER, token);
+        }
         if let Some(body) = body {
-            request = request.body(body);
+            let media_type = if body.trim_start().starts_with('{') {
+                "application/json"
+            } else {
+                "application/toml"
+            };
+            request = request.header("content-type", media_type).body(body);
         }
         let response = request.send().await.map_err(describe)?;
         let status = response.status();

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod concurrency;
 mod hardening;
+mod hostile;
 mod legacy;
 mod malformed;
 mod properties;

@@ -8,7 +8,8 @@ use super::unusable;
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::world::WorldSpec;
 
-/// Serve the stateful mock on loopback (API 3.0 on `/`, control API on `/__terminus/`).
+/// Serve the stateful mock on loopback (API 3.0 on `/`, control API on `/__terminus/`; limits and the control
+/// API's access rules: README, "Limits" and "Control API").
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
     /// Address to listen on.
@@ -30,7 +31,7 @@ pub(super) struct Args {
           value_parser = clap::value_parser!(u64).range(Limits::LARGEST_BODY as u64..=1 << 40))]
     max_body_bytes_in_flight: u64,
     /// The token control calls must carry as X-Terminus-Token [default: none on loopback; generated and printed
-    /// once on any other address].
+    /// once on any other address]. Prefer the environment variable: a flag's value shows in `ps`.
     #[arg(long, env = "TERMINUS_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
 }

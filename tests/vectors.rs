@@ -469,11 +469,15 @@ fn verify(
     key: &str,
     reference: Option<&Path>,
 ) -> (Output, serde_json::Value) {
-    let file = vector.scratch(if reference.is_some() {
-        "tampered.http"
+    // One file per call: the `[verify]` and `[tamper]` trials of a vector run in parallel and must not share one.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stem = if reference.is_some() {
+        "tampered"
     } else {
-        "request.http"
-    });
+        "request"
+    };
+    let file = vector.scratch(&format!("{stem}-{call}.http"));
     std::fs::write(&file, bytes).expect("write scratch file");
     let mut args = vec![
         "verify".to_owned(),

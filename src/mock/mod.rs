@@ -199,11 +199,14 @@ impl MockServerBuilder {
     }
 
     /// The limits (default: [`Limits::default`]); `connections` is at least 1 and at most
-    /// [`Limits::MOST_CONNECTIONS`], `body_bytes_in_flight` at least [`Limits::LARGEST_BODY`].
+    /// [`Limits::MOST_CONNECTIONS`], `body_bytes_in_flight` at least [`Limits::LARGEST_BODY`] (and at most what a
+    /// semaphore counts).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = Limits {
             connections: limits.connections.clamp(1, Limits::MOST_CONNECTIONS),
-            body_bytes_in_flight: limits.body_bytes_in_flight.max(Limits::LARGEST_BODY),
+            body_bytes_in_flight: limits
+                .body_bytes_in_flight
+                .clamp(Limits::LARGEST_BODY, Semaphore::MAX_PERMITS),
         };
         self
     }
@@ -225,13 +228,11 @@ impl MockServerBuilder {
             None if address.ip().is_loopback() => None,
             None => Some(ControlToken::generate()?),
         };
-        let shared = Arc::new(Shared {
-            world: Mutex::new(World::new(self.world)),
-            limits: self.limits,
-            connections: Arc::new(Semaphore::new(self.limits.connections)),
-            body_bytes: Arc::new(Semaphore::new(self.limits.body_bytes_in_flight)),
+        let shared = Arc::new(Shared::new(
+            World::new(self.world),
+            self.limits,
             control_token,
-        });
+        ));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.workers)
             .thread_name("terminus-mock")
@@ -278,6 +279,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    fn new(world: World, limits: Limits, control_token: Option<ControlToken>) -> Self {
+        Self {
+            world: Mutex::new(world),
+            limits,
+            connections: Arc::new(Semaphore::new(limits.connections)),
+            body_bytes: Arc::new(Semaphore::new(limits.body_bytes_in_flight)),
+            control_token,
+        }
+    }
+
     /// The world, locked. A panic elsewhere never leaves it unusable: the state is kept as it was.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
@@ -333,5 +344,57 @@ impl Reply {
             status,
             serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn a_world_replaced_while_a_signature_is_verified_is_verified_again_under_the_decision_lock() {
+        let shared = Shared::new(
+            World::new(WorldSpec::default_world()),
+            Limits::default(),
+            None,
+        );
+        let verified = Cell::new(Vec::new());
+        let (world, outcome) = shared.authenticate(
+            |world| world.generation(),
+            |generation| {
+                let mut seen = verified.take();
+                seen.push(generation);
+                verified.set(seen);
+                if generation == 0 {
+                    // A PUT /__terminus/world between the short lock and the decision lock.
+                    shared.world().replace(WorldSpec::default_world());
+                }
+                generation
+            },
+        );
+        assert_eq!(outcome, world.generation());
+        assert_eq!(verified.take(), vec![0, 1]);
+    }
+
+    #[test]
+    fn an_unchanged_world_is_verified_once_outside_the_lock() {
+        let shared = Shared::new(
+            World::new(WorldSpec::default_world()),
+            Limits::default(),
+            None,
+        );
+        let calls = Cell::new(0);
+        let (world, outcome) = shared.authenticate(
+            |world| world.generation(),
+            |generation| {
+                calls.set(calls.get() + 1);
+                // Outside the lock: locking here does not deadlock.
+                drop(shared.world());
+                generation
+            },
+        );
+        assert_eq!((outcome, world.generation(), calls.get()), (0, 0, 1));
     }
 }

@@ -40,11 +40,9 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(5);
 /// The longest wait between tries to accept while resources are short.
 const ACCEPT_BACKOFF_MOST: Duration = Duration::from_secs(1);
-/// What a connection over the cap receives before it is closed.
-const OVER_CONNECTION_CAP: &[u8] =
-    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\
-Content-Type: application/json\r\nContent-Length: 82\r\n\r\n\
-{\"error\":\"terminus serve is at its connection cap (--max-connections); try again later\"}";
+/// The body of the answer a connection over the cap receives before it is closed.
+const OVER_CONNECTION_CAP: &str =
+    r#"{"error":"terminus serve is at its connection cap (--max-connections); try again later"}"#;
 
 /// Accepts connections until `stop` fires.
 pub(super) async fn serve(
@@ -60,8 +58,14 @@ pub(super) async fn serve(
                     backoff = ACCEPT_BACKOFF_FIRST;
                     let Ok(permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
                         // Non-blocking: the answer fits any socket buffer, and a peer that does not read it
-                        // cannot hold the accept loop.
-                        let _ = stream.try_write(OVER_CONNECTION_CAP);
+                        // cannot hold the accept loop. (A peer that has already sent a request may see a reset
+                        // instead: the connection is closed with its request unread.)
+                        let answer = format!(
+                            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\
+                             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{OVER_CONNECTION_CAP}",
+                            OVER_CONNECTION_CAP.len()
+                        );
+                        let _ = stream.try_write(answer.as_bytes());
                         continue;
                     };
                     let _ = stream.set_nodelay(true);
@@ -90,13 +94,9 @@ pub(super) async fn serve(
 /// Accept errors that trying again at once cannot cure: no file descriptor (process or system), no memory or
 /// buffer space.
 fn out_of_resources(error: &std::io::Error) -> bool {
-    const EMFILE: i32 = 24;
-    const ENFILE: i32 = 23;
-    const ENOBUFS: i32 = 105;
-    const ENOMEM: i32 = 12;
     matches!(
         error.raw_os_error(),
-        Some(EMFILE | ENFILE | ENOBUFS | ENOMEM)
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     ) || error.kind() == std::io::ErrorKind::OutOfMemory
 }
 

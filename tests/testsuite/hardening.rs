@@ -149,7 +149,12 @@ fn a_connection_over_the_cap_is_answered_503_and_a_freed_place_serves_again() {
         Answer::Response(response) => {
             assert_eq!(response.status, 503);
             assert_eq!(response.header_values("retry-after"), ["1"]);
-            assert!(String::from_utf8_lossy(&response.body).contains("--max-connections"));
+            let body: Value = serde_json::from_slice(&response.body).expect("a whole JSON body");
+            assert!(
+                body["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("--max-connections"))
+            );
         }
         other => panic!("no answer over the cap: {other:?}"),
     }

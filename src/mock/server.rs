@@ -183,12 +183,15 @@ async fn answer(
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.trim().parse::<usize>().ok());
+    // The body's room is held until the answer is built: the bytes live that long (and across a fault's delay).
+    let mut _room = None;
     let problem = if declared.is_some_and(|length| length > limit) {
         Some(Problem::TooLarge { limit })
     } else {
-        let Some(_room) = reserve_body(&shared, declared, limit) else {
-            return Ok(respond(over_body_cap(&shared)));
-        };
+        match reserve_body(&shared, declared, limit) {
+            Some(room) => _room = room,
+            None => return Ok(respond(over_body_cap(&shared))),
+        }
         match read_body(body, limit).await {
             Ok(bytes) => {
                 request.body = bytes;
@@ -276,7 +279,7 @@ fn over_body_cap(shared: &Shared) -> Reply {
     let mut reply = Reply::error(
         503,
         &format!(
-            "terminus serve is reading {} bytes of request bodies already, its cap (--max-body-bytes-in-flight); try again later",
+            "terminus serve has no room for this body now: the request bodies it reads at once are capped at {} bytes (--max-body-bytes-in-flight); try again later",
             shared.limits.body_bytes_in_flight
         ),
     );

@@ -255,8 +255,13 @@ fn resolve(url: &str) -> Result<(SocketAddr, String), String> {
 fn world_clock(address: SocketAddr, authority: &str) -> Option<i64> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let request =
-        format!("GET /__terminus/clock HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    // The control token, when the target needs one (`terminus serve` off loopback).
+    let token = std::env::var("TERMINUS_CONTROL_TOKEN")
+        .map(|token| format!("{}: {token}\r\n", crate::mock::TOKEN_HEADER))
+        .unwrap_or_default();
+    let request = format!(
+        "GET /__terminus/clock HTTP/1.1\r\nHost: {authority}\r\n{token}Connection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).ok()?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).ok()?;

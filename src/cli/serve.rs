@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::unusable;
-use crate::mock::MockServer;
+use crate::mock::{ControlToken, Limits, MockServer};
 use crate::world::WorldSpec;
 
-/// Serve the stateful mock on loopback (API 3.0 on `/`, control API on `/__terminus/`).
+/// Serve the stateful mock on loopback (API 3.0 on `/`, control API on `/__terminus/`; limits and the control
+/// API's access rules: README, "Limits" and "Control API").
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
     /// Address to listen on.
@@ -20,6 +21,19 @@ pub(super) struct Args {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Connections served at once (1 to 1048576); one more is answered 503 and closed.
+    #[arg(long, default_value_t = Limits::default().connections as u64,
+          value_parser = clap::value_parser!(u64).range(1..=Limits::MOST_CONNECTIONS as u64))]
+    max_connections: u64,
+    /// Bytes of request bodies read at once, at least 16777216 (the largest body, a world file); a request that
+    /// finds no room is answered 503.
+    #[arg(long, default_value_t = Limits::default().body_bytes_in_flight as u64,
+          value_parser = clap::value_parser!(u64).range(Limits::LARGEST_BODY as u64..=1 << 40))]
+    max_body_bytes_in_flight: u64,
+    /// The token control calls must carry as X-Terminus-Token [default: none on loopback; generated and printed
+    /// once on any other address]. Prefer the environment variable: a flag's value shows in `ps`.
+    #[arg(long, env = "TERMINUS_CONTROL_TOKEN", hide_env_values = true)]
+    control_token: Option<String>,
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
@@ -39,10 +53,22 @@ pub(super) fn run(args: Args) -> ExitCode {
         world.instances.len(),
         world.clock
     );
+    let given = match args.control_token.as_deref().map(ControlToken::new) {
+        None => None,
+        Some(Some(token)) => Some(token),
+        Some(None) => return unusable("--control-token (or TERMINUS_CONTROL_TOKEN) is empty"),
+    };
+    let token_given = given.is_some();
+    let limits = Limits {
+        connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
+        body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
+    };
     let server = match MockServer::builder()
         .listen(args.listen)
         .world(world)
         .workers(args.workers)
+        .limits(limits)
+        .control_token(given)
         .start()
     {
         Ok(server) => server,
@@ -50,6 +76,21 @@ pub(super) fn run(args: Args) -> ExitCode {
     };
     out!("terminus serve: listening on {} ({summary})", server.uri());
     out!("control API: {}/__terminus/world", server.uri());
+    match server.control_token() {
+        // Printed this once, here only: it exists nowhere else.
+        Some(token) if !token_given => out!(
+            "control token (send it as X-Terminus-Token; the address is not loopback): {}",
+            token.reveal()
+        ),
+        Some(_) => out!("control token: as given (send it as X-Terminus-Token)"),
+        None => {}
+    }
+    if !server.address().ip().is_loopback() {
+        out!(
+            "warning: {} is not loopback: its provider endpoints answer anyone who can reach it, with the world's keys",
+            server.address()
+        );
+    }
     server.wait();
     ExitCode::SUCCESS
 }

@@ -43,9 +43,6 @@ pub(crate) struct Session {
     _server: Option<MockServer>,
 }
 
-/// Headers every control API call carries (none yet): the one place to add one should the control API require it.
-const CONTROL_HEADERS: &[(&str, &str)] = &[];
-
 /// How long any single HTTP exchange may take, unless a step says otherwise.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -155,12 +152,19 @@ impl Session {
             .timeout(TIMEOUT)
             .build()
             .map_err(describe)?;
+        // A type the control API accepts on POST (TOML for a world, JSON otherwise), and its token when the target
+        // needs one (`terminus serve` off loopback prints it; TERMINUS_CONTROL_TOKEN passes it here).
         let mut request = client.request(method, &url);
-        for (name, value) in CONTROL_HEADERS {
-            request = request.header(*name, *value);
+        if let Ok(token) = std::env::var("TERMINUS_CONTROL_TOKEN") {
+            request = request.header(crate::mock::TOKEN_HEADER, token);
         }
         if let Some(body) = body {
-            request = request.body(body);
+            let media_type = if body.trim_start().starts_with('{') {
+                "application/json"
+            } else {
+                "application/toml"
+            };
+            request = request.header("content-type", media_type).body(body);
         }
         let response = request.send().await.map_err(describe)?;
         let status = response.status();

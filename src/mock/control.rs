@@ -1,6 +1,25 @@
 //! The control API, on the mock's own port under `/__terminus/`: read and seed the world, move its clock,
-//! inject and clear faults. Unsigned (the mock listens on loopback). Bodies are TOML, the world-file shape, or
-//! JSON; answers are JSON.
+//! inject and clear faults. Bodies are TOML, the world-file shape, or JSON; answers are JSON.
+//!
+//! # Who may call it
+//!
+//! It can replace the world, so it answers only its user, as a user of a shared CI host would expect ([`admit`],
+//! in this order):
+//!
+//! 1. only in origin form (`PUT /__terminus/world`), on the mock's own listener: not in a proxy-form request
+//!    (`PUT http://any.host/__terminus/world`), not inside a `CONNECT` tunnel (`403`);
+//! 2. with a token (given to `terminus serve --control-token` or `TERMINUS_CONTROL_TOKEN`, or generated and printed
+//!    once when the server listens on an address that is not loopback): every call carries it as
+//!    `X-Terminus-Token` (`401` otherwise);
+//! 3. without a token (loopback only): the `Host` names loopback (`localhost`, `127.0.0.1`, `[::1]`, with any port),
+//!    so a web page that rebinds its own name to 127.0.0.1 cannot read or change the world (`403`);
+//! 4. a `POST` carries a `Content-Type` a browser cannot send cross-origin without asking first (anything but
+//!    `text/plain`, `application/x-www-form-urlencoded` and `multipart/form-data`: `application/json`,
+//!    `application/toml`), or an `X-Terminus-Token` header (`415` otherwise). `PUT` and `DELETE` are never sent
+//!    cross-origin without a preflight, which the mock never approves (it sends no CORS headers).
+//!
+//! A body that cannot be read (over [`BODY_LIMIT`]: `413`; cut short or stalled past the body timeout: `400`)
+//! changes nothing.
 //!
 //! | request | does |
 //! |---|---|
@@ -11,7 +30,8 @@
 //! | `POST /__terminus/clock` | `{"advance": seconds}` or `{"set": unix_seconds}`, answers `{"now": …}` |
 //! | `GET`, `POST`, `DELETE /__terminus/faults` | lists, adds (one fault, in the `[[faults]]` shape), clears |
 
-use hyper::Uri;
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{HeaderMap, Uri};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -24,6 +44,116 @@ use crate::world::{World, WorldSpec};
 pub(super) const PREFIX: &str = "/__terminus/";
 /// The largest control body read (a world file).
 pub(super) const BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// The header that carries the control token.
+pub const TOKEN_HEADER: &str = "x-terminus-token";
+/// The media types a browser sends cross-origin without a preflight (Fetch standard, CORS-safelisted request
+/// header `Content-Type`).
+const BROWSER_SIMPLE_TYPES: [&str; 3] = [
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "text/plain",
+];
+
+/// What [`admit`] looks at.
+pub(super) struct Access<'a> {
+    pub(super) method: &'a str,
+    pub(super) uri: &'a Uri,
+    pub(super) headers: &'a HeaderMap,
+    /// Inside a `CONNECT` tunnel.
+    pub(super) tunnelled: bool,
+}
+
+/// Whether this control call may be served (the rules are in the module docs); the refusal otherwise.
+pub(super) fn admit(access: &Access<'_>, shared: &Shared) -> Result<(), Reply> {
+    if access.tunnelled || access.uri.scheme().is_some() || access.uri.authority().is_some() {
+        return Err(Reply::error(
+            403,
+            "the control API is served only in origin form (PUT /__terminus/world) on the mock's own listener, not through a proxy or a CONNECT tunnel",
+        ));
+    }
+    let presented = access.headers.get(TOKEN_HEADER);
+    match &shared.control_token {
+        Some(token) => {
+            if !presented.is_some_and(|value| token.matches(value.as_bytes())) {
+                return Err(Reply::error(
+                    401,
+                    "the control API of this server needs its token in the X-Terminus-Token header (terminus serve printed it, or it was given with --control-token or TERMINUS_CONTROL_TOKEN)",
+                ));
+            }
+        }
+        None => {
+            let hosts: Vec<_> = access.headers.get_all(HOST).iter().collect();
+            if hosts.len() > 1
+                || hosts
+                    .first()
+                    .is_some_and(|host| !names_loopback(host.as_bytes()))
+            {
+                return Err(Reply::error(
+                    403,
+                    "the control API answers only requests whose Host names loopback (localhost, 127.0.0.1, [::1]); to serve it on another address, listen there and use a control token",
+                ));
+            }
+        }
+    }
+    if access.method == "POST" && presented.is_none() {
+        let media_type = access
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.split(';').next().unwrap_or_default().trim());
+        let forgeable = media_type.is_none_or(|media_type| {
+            media_type.is_empty()
+                || BROWSER_SIMPLE_TYPES
+                    .iter()
+                    .any(|simple| media_type.eq_ignore_ascii_case(simple))
+        });
+        if forgeable {
+            return Err(Reply::error(
+                415,
+                "a control POST needs Content-Type application/json or application/toml (or an X-Terminus-Token header): a web page can send text/plain, form and multipart bodies to any address",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a `Host` value names a loopback address (`localhost`, `127.0.0.0/8`, `::1`), with or without a port.
+fn names_loopback(host: &[u8]) -> bool {
+    let Ok(host) = std::str::from_utf8(host) else {
+        return false;
+    };
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inside, "")) => inside,
+            Some((inside, port)) if port.strip_prefix(':').is_some_and(is_port) => inside,
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
+/// 1 to 5 digits.
+fn is_port(digits: &str) -> bool {
+    (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The answer to a body over [`BODY_LIMIT`].
+pub(super) fn too_large() -> Reply {
+    Reply::error(
+        413,
+        &format!("the control API reads bodies of at most {BODY_LIMIT} bytes; nothing was changed"),
+    )
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -40,7 +170,7 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             spec.check("request body")
                 .map_err(|error| error.to_string())?;
             let mut world = shared.world();
-            *world = World::new(spec);
+            world.replace(spec);
             Ok(world_json(&world))
         }),
         ("GET", "clock") => Ok(json!({ "now": shared.world().clock.now() })),
@@ -52,6 +182,8 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             if let Some(seconds) = change.advance {
                 world.clock.advance(seconds);
             }
+            // Requests that verified their timestamps against the old clock verify again.
+            world.mark_changed();
             json!({ "now": world.clock.now() })
         }),
         ("GET", "faults") => Ok(json!({ "faults": shared.world().faults.remaining() })),
@@ -123,4 +255,37 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
 
 fn reply(status: u16, value: Value) -> Reply {
     Reply::json(status, serde_json::to_vec(&value).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_loopback;
+
+    #[test]
+    fn loopback_hosts_are_named_with_or_without_a_port() {
+        for host in [
+            "127.0.0.1:18080",
+            "127.0.0.1",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:8080",
+            "[::1]",
+            "127.8.9.1:80",
+        ] {
+            assert!(names_loopback(host.as_bytes()), "{host}");
+        }
+        for host in [
+            "evil.example:18080",
+            "127.0.0.1.evil.example",
+            "localhost.evil.example:80",
+            "10.0.0.1:18080",
+            "[::2]:80",
+            "127.0.0.1:80:80",
+            "127.0.0.1:",
+            "[::1]x",
+            "",
+        ] {
+            assert!(!names_loopback(host.as_bytes()), "{host}");
+        }
+    }
 }

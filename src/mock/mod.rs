@@ -3,15 +3,35 @@
 //! [`MockServer`] is the front end: built with [`MockServer::builder`], it binds (port 0 by default), runs on its
 //! own thread with its own tokio runtime (so any test, sync or async, can use it), and shuts down when dropped.
 //! Private: `server` (the HTTP wiring, hyper), `control` (the `/__terminus/…` API). All mutable state is the
-//! [`World`] behind one mutex in `Shared`; providers lock it briefly and never across signature verification.
+//! [`World`] behind one mutex in `Shared`. A provider reads what verification needs (the key, the clock and the
+//! world's [`World::generation`]) in a short lock, verifies outside it, and then takes every decision of the request
+//! (nonce, rate limit, rules, state change, request id) in one critical section, after checking that the world is
+//! still the generation it verified against; when it is not (the control API replaced the world or moved its clock
+//! in between), it verifies again inside that critical section.
+//!
+//! # Limits
+//!
+//! [`Limits`]: at most [`Limits::connections`] connections at once (one over it is answered `503` and closed), and
+//! at most [`Limits::body_bytes_in_flight`] bytes of request bodies being read at once (a body is reserved its
+//! declared length, or its limit when chunked; a request that finds no room is answered `503`). Both are flags of
+//! `terminus serve`.
+//!
+//! # The control API's access
+//!
+//! On a loopback address the control API needs no token; on any other address it needs one (given, or generated
+//! at start and readable with [`MockServer::control_token`]), sent as `X-Terminus-Token`. See `control` for the
+//! rest of the rules (origin form only, no tunnel, loopback `Host`, no browser-forgeable writes).
 
 mod control;
+pub use control::TOKEN_HEADER;
 pub mod fault;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+
+use tokio::sync::Semaphore;
 
 use crate::world::{World, WorldSpec};
 
@@ -30,6 +50,72 @@ pub struct MockServerBuilder {
     listen: SocketAddr,
     world: WorldSpec,
     workers: usize,
+    limits: Limits,
+    control_token: Option<ControlToken>,
+}
+
+/// How much of the machine one server may take, whatever its clients send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once (tunnels included); one more is answered `503` and closed.
+    pub connections: usize,
+    /// Bytes of request bodies being read at once; a request that finds no room is answered `503`.
+    pub body_bytes_in_flight: usize,
+}
+
+impl Limits {
+    /// The largest body any request may have (a control API world file, 16 MiB): `body_bytes_in_flight` is at least
+    /// this, so that every request the providers accept can be read.
+    pub const LARGEST_BODY: usize = control::BODY_LIMIT;
+    /// The most connections the tokio semaphore behind [`Limits::connections`] can count.
+    pub const MOST_CONNECTIONS: usize = 1 << 20;
+}
+
+impl Default for Limits {
+    /// 512 connections (well under the usual 1024 file descriptors), 64 MiB of bodies (six 10 MB TC3 bodies at
+    /// once).
+    fn default() -> Self {
+        Self {
+            connections: 512,
+            body_bytes_in_flight: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The control API's token: compared in constant time, never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ControlToken(String);
+
+impl ControlToken {
+    /// A token given by the user; `None` when empty (an empty token would protect nothing).
+    pub fn new(token: impl Into<String>) -> Option<Self> {
+        let token = token.into();
+        (!token.trim().is_empty()).then_some(Self(token))
+    }
+
+    /// 32 random hex digits (128 bits from the operating system).
+    pub fn generate() -> std::io::Result<Self> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|error| std::io::Error::other(error.to_string()))?;
+        Ok(Self(hex::encode(bytes)))
+    }
+
+    /// The token, for the one place that shows it: `terminus serve` printing a generated token once.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `presented` is this token, in time independent of where they differ.
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.len() == presented.len() && bool::from(self.0.as_bytes().ct_eq(presented))
+    }
+}
+
+impl std::fmt::Debug for ControlToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ControlToken(** redacted **)")
+    }
 }
 
 impl MockServer {
@@ -39,7 +125,19 @@ impl MockServer {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             world: WorldSpec::default_world(),
             workers: 2,
+            limits: Limits::default(),
+            control_token: None,
         }
+    }
+
+    /// The control API's token: `None` on loopback unless one was given.
+    pub fn control_token(&self) -> Option<&ControlToken> {
+        self.shared.control_token.as_ref()
+    }
+
+    /// The limits it serves under.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -100,14 +198,41 @@ impl MockServerBuilder {
         self
     }
 
+    /// The limits (default: [`Limits::default`]); `connections` is at least 1 and at most
+    /// [`Limits::MOST_CONNECTIONS`], `body_bytes_in_flight` at least [`Limits::LARGEST_BODY`] (and at most what a
+    /// semaphore counts).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = Limits {
+            connections: limits.connections.clamp(1, Limits::MOST_CONNECTIONS),
+            body_bytes_in_flight: limits
+                .body_bytes_in_flight
+                .clamp(Limits::LARGEST_BODY, Semaphore::MAX_PERMITS),
+        };
+        self
+    }
+
+    /// The token the control API requires as `X-Terminus-Token` (default: none on a loopback address, a generated
+    /// one on any other).
+    pub fn control_token(mut self, token: Option<ControlToken>) -> Self {
+        self.control_token = token;
+        self
+    }
+
     /// Binds and starts serving.
     pub fn start(self) -> std::io::Result<MockServer> {
         let listener = TcpListener::bind(self.listen)?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            world: Mutex::new(World::new(self.world)),
-        });
+        let control_token = match self.control_token {
+            Some(token) => Some(token),
+            None if address.ip().is_loopback() => None,
+            None => Some(ControlToken::generate()?),
+        };
+        let shared = Arc::new(Shared::new(
+            World::new(self.world),
+            self.limits,
+            control_token,
+        ));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.workers)
             .thread_name("terminus-mock")
@@ -144,12 +269,53 @@ fn report_listener_failure(error: &std::io::Error) {
 #[derive(Debug)]
 pub(crate) struct Shared {
     world: Mutex<World>,
+    limits: Limits,
+    /// One permit per connection being served.
+    connections: Arc<Semaphore>,
+    /// One permit per byte of request body being read.
+    body_bytes: Arc<Semaphore>,
+    /// Required of every control call when set.
+    control_token: Option<ControlToken>,
 }
 
 impl Shared {
+    fn new(world: World, limits: Limits, control_token: Option<ControlToken>) -> Self {
+        Self {
+            world: Mutex::new(world),
+            limits,
+            connections: Arc::new(Semaphore::new(limits.connections)),
+            body_bytes: Arc::new(Semaphore::new(limits.body_bytes_in_flight)),
+            control_token,
+        }
+    }
+
     /// The world, locked. A panic elsewhere never leaves it unusable: the state is kept as it was.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Authenticates a request and locks the world for its decisions, so that both are about one world.
+    ///
+    /// `read` takes what verification needs (the key, the clock) in a short lock; `verify` checks the signature
+    /// outside it (an HMAC is the slow part of a request). Then the world is locked for the caller's decisions,
+    /// and held: if its [`World::generation`] is no longer the one `read` saw (the control API replaced the world
+    /// or moved its clock in between), `verify` runs again on what the locked world holds, inside the lock.
+    pub(crate) fn authenticate<I, O>(
+        &self,
+        read: impl Fn(&World) -> I,
+        verify: impl Fn(I) -> O,
+    ) -> (MutexGuard<'_, World>, O) {
+        let (generation, input) = {
+            let world = self.world();
+            (world.generation(), read(&world))
+        };
+        let outcome = verify(input);
+        let world = self.world();
+        if world.generation() == generation {
+            return (world, outcome);
+        }
+        let outcome = verify(read(&world));
+        (world, outcome)
     }
 }
 
@@ -183,5 +349,65 @@ impl Reply {
                 *value = "close".to_owned();
             }
         }
+    }
+
+    /// `{"error": message}`: the mock's own answer, outside any provider's envelope (control API, limits).
+    pub(crate) fn error(status: u16, message: &str) -> Self {
+        Self::json(
+            status,
+            serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn a_world_replaced_while_a_signature_is_verified_is_verified_again_under_the_decision_lock() {
+        let shared = Shared::new(
+            World::new(WorldSpec::default_world()),
+            Limits::default(),
+            None,
+        );
+        let verified = Cell::new(Vec::new());
+        let (world, outcome) = shared.authenticate(
+            |world| world.generation(),
+            |generation| {
+                let mut seen = verified.take();
+                seen.push(generation);
+                verified.set(seen);
+                if generation == 0 {
+                    // A PUT /__terminus/world between the short lock and the decision lock.
+                    shared.world().replace(WorldSpec::default_world());
+                }
+                generation
+            },
+        );
+        assert_eq!(outcome, world.generation());
+        assert_eq!(verified.take(), vec![0, 1]);
+    }
+
+    #[test]
+    fn an_unchanged_world_is_verified_once_outside_the_lock() {
+        let shared = Shared::new(
+            World::new(WorldSpec::default_world()),
+            Limits::default(),
+            None,
+        );
+        let calls = Cell::new(0);
+        let (world, outcome) = shared.authenticate(
+            |world| world.generation(),
+            |generation| {
+                calls.set(calls.get() + 1);
+                // Outside the lock: locking here does not deadlock.
+                drop(shared.world());
+                generation
+            },
+        );
+        assert_eq!((outcome, world.generation(), calls.get()), (0, 0, 1));
     }
 }

@@ -5,7 +5,13 @@
 //! header values as sent; body bytes). A body larger than the provider accepts is refused before it is read,
 //! and reading a body waits at most [`BODY_TIMEOUT`], so a client that stops sending cannot hold a connection.
 //! `CONNECT` is answered `200` and the tunnel is served as HTTP again, so clients that always tunnel through a
-//! proxy reach the mock too.
+//! proxy reach the mock too; one level only: a `CONNECT` inside a tunnel is answered `400` and the tunnel stays
+//! as it was (each nested tunnel used to be one more level of nested tasks and stack).
+//!
+//! What one client can take is bounded ([`super::Limits`]): connections (a semaphore; one over the cap is answered
+//! `503` and closed), body bytes being read (a semaphore of bytes, reserved before reading; no room is a `503`).
+//! When accepting fails for want of resources (no file descriptor left, no buffer space), the loop waits, doubling
+//! from [`ACCEPT_BACKOFF_FIRST`] to [`ACCEPT_BACKOFF_MOST`], instead of trying again at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +25,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::fault::Outcome;
 use super::{Reply, Shared, control};
@@ -29,6 +36,13 @@ use crate::provider::{Problem, ProviderId};
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long it waits for a request's head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// The first wait after accepting failed for want of resources.
+const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(5);
+/// The longest wait between tries to accept while resources are short.
+const ACCEPT_BACKOFF_MOST: Duration = Duration::from_secs(1);
+/// The body of the answer a connection over the cap receives before it is closed.
+const OVER_CONNECTION_CAP: &str =
+    r#"{"error":"terminus serve is at its connection cap (--max-connections); try again later"}"#;
 
 /// Accepts connections until `stop` fires.
 pub(super) async fn serve(
@@ -36,16 +50,61 @@ pub(super) async fn serve(
     shared: Arc<Shared>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
+    let mut backoff = ACCEPT_BACKOFF_FIRST;
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(TokioIo::new(stream), Arc::clone(&shared)));
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    backoff = ACCEPT_BACKOFF_FIRST;
+                    let Ok(permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
+                        // Non-blocking: the answer fits any socket buffer, and a peer that does not read it
+                        // cannot hold the accept loop. (A peer that has already sent a request may see a reset
+                        // instead: the connection is closed with its request unread.)
+                        let answer = format!(
+                            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\
+                             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{OVER_CONNECTION_CAP}",
+                            OVER_CONNECTION_CAP.len()
+                        );
+                        let _ = stream.try_write(answer.as_bytes());
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(connection(
+                        TokioIo::new(stream),
+                        Arc::clone(&shared),
+                        Place::Listener,
+                        permit,
+                    ));
+                }
+                Err(error) if out_of_resources(&error) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        _ = &mut stop => break,
+                    }
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MOST);
+                }
+                // A connection that failed between the peer's connect and our accept: the next one is unaffected.
+                Err(_) => {}
+            },
             _ = &mut stop => break,
         }
     }
+}
+
+/// Accept errors that trying again at once cannot cure: no file descriptor (process or system), no memory or
+/// buffer space.
+fn out_of_resources(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    ) || error.kind() == std::io::ErrorKind::OutOfMemory
+}
+
+/// Where a connection comes from: accepted on the listener, or a `CONNECT` tunnel inside one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Listener,
+    Tunnel,
 }
 
 /// A connection dropped on purpose (an injected fault): hyper closes it without an answer.
@@ -60,13 +119,14 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-async fn connection<I>(io: I, shared: Arc<Shared>)
+/// Serves one connection; `_permit` is its place under the connection cap, given back when it ends.
+async fn connection<I>(io: I, shared: Arc<Shared>, place: Place, _permit: OwnedSemaphorePermit)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        async move { answer(request, shared).await }
+        async move { answer(request, shared, place).await }
     });
     let _ = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -81,23 +141,22 @@ where
 async fn answer(
     request: hyper::Request<Incoming>,
     shared: Arc<Shared>,
+    place: Place,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     if request.method() == Method::CONNECT {
-        return Ok(tunnel(request, shared));
+        return Ok(match place {
+            Place::Listener => tunnel(request, shared),
+            Place::Tunnel => respond(Reply::error(
+                400,
+                "CONNECT inside a CONNECT tunnel: one level of tunnel is all a proxy client needs",
+            )),
+        });
     }
     let (head, body) = request.into_parts();
     let target = head.uri.to_string();
     let path = head.uri.path().to_owned();
     if path.starts_with(control::PREFIX) {
-        let body = read_body(body, control::BODY_LIMIT)
-            .await
-            .unwrap_or_default();
-        return Ok(respond(control::handle(
-            head.method.as_str(),
-            &head.uri,
-            &body,
-            &shared,
-        )));
+        return Ok(respond(control_call(head, body, &shared, place).await));
     }
 
     // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host is answered 400, before any provider sees it.
@@ -125,9 +184,15 @@ async fn answer(
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.trim().parse::<usize>().ok());
+    // The body's room is held until the answer is built: the bytes live that long (and across a fault's delay).
+    let mut _room = None;
     let problem = if declared.is_some_and(|length| length > limit) {
         Some(Problem::TooLarge { limit })
     } else {
+        match reserve_body(&shared, declared, limit) {
+            Some(room) => _room = room,
+            None => return Ok(respond(over_body_cap(&shared))),
+        }
         match read_body(body, limit).await {
             Ok(bytes) => {
                 request.body = bytes;
@@ -177,6 +242,73 @@ fn keeps_alive(version: hyper::Version, headers: &hyper::HeaderMap) -> bool {
     }
 }
 
+/// A control call: its access checked first (`control::admit`), then its body read in full or not at all: a body
+/// that cannot be read (over the limit, cut short, stalled) is a `413` or `400`, never an empty body.
+async fn control_call(
+    head: hyper::http::request::Parts,
+    body: Incoming,
+    shared: &Shared,
+    place: Place,
+) -> Reply {
+    let access = control::Access {
+        method: head.method.as_str(),
+        uri: &head.uri,
+        headers: &head.headers,
+        tunnelled: place == Place::Tunnel,
+    };
+    if let Err(refusal) = control::admit(&access, shared) {
+        return refusal;
+    }
+    let declared = head
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<usize>().ok());
+    if declared.is_some_and(|length| length > control::BODY_LIMIT) {
+        return control::too_large();
+    }
+    let Some(_room) = reserve_body(shared, declared, control::BODY_LIMIT) else {
+        return over_body_cap(shared);
+    };
+    match read_body(body, control::BODY_LIMIT).await {
+        Ok(body) => control::handle(head.method.as_str(), &head.uri, &body, shared),
+        Err(Problem::TooLarge { .. }) => control::too_large(),
+        Err(Problem::Unreadable(why)) => Reply::error(400, &why),
+        Err(_) => Reply::error(400, "The request body could not be read."),
+    }
+}
+
+/// Room for a body under the cap on body bytes in flight: its declared length, or `limit` when it declares none
+/// (chunked); `None` when there is no room now.
+fn reserve_body(
+    shared: &Shared,
+    declared: Option<usize>,
+    limit: usize,
+) -> Option<Option<OwnedSemaphorePermit>> {
+    let bytes = declared.unwrap_or(limit).min(limit);
+    if bytes == 0 {
+        return Some(None);
+    }
+    let bytes = u32::try_from(bytes).ok()?;
+    Arc::clone(&shared.body_bytes)
+        .try_acquire_many_owned(bytes)
+        .ok()
+        .map(Some)
+}
+
+/// The answer when the bodies in flight leave no room for one more.
+fn over_body_cap(shared: &Shared) -> Reply {
+    let mut reply = Reply::error(
+        503,
+        &format!(
+            "terminus serve has no room for this body now: the request bodies it reads at once are capped at {} bytes (--max-body-bytes-in-flight); try again later",
+            shared.limits.body_bytes_in_flight
+        ),
+    );
+    // An answer to load, not to the request.
+    reply.headers.push(("Retry-After", "1".to_owned()));
+    reply
+}
+
 /// Reads a body of at most `limit` bytes within [`BODY_TIMEOUT`].
 async fn read_body(body: Incoming, limit: usize) -> Result<Vec<u8>, Problem> {
     match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
@@ -222,11 +354,19 @@ fn respond(reply: Reply) -> Response<Full<Bytes>> {
     response
 }
 
-/// Answers `CONNECT` with 200 and serves the tunnel as another HTTP connection to the mock.
+/// Answers `CONNECT` with 200 and serves the tunnel as another HTTP connection to the mock, in its own place
+/// under the connection cap (the connection it came from gives its place back when it hands over).
 fn tunnel(request: hyper::Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
     tokio::spawn(async move {
         if let Ok(upgraded) = hyper::upgrade::on(request).await {
-            connection(upgraded, shared).await;
+            let connections: Arc<Semaphore> = Arc::clone(&shared.connections);
+            // The CONNECT's own connection has ended by now, so a permit is normally free; a wait is bounded by
+            // the head timeout, as an idle connection would be.
+            if let Ok(Ok(permit)) =
+                tokio::time::timeout(HEAD_TIMEOUT, connections.acquire_owned()).await
+            {
+                connection(upgraded, shared, Place::Tunnel, permit).await;
+            }
         }
     });
     Response::new(Full::new(Bytes::new()))

@@ -537,6 +537,8 @@ pub struct World {
     index: rules::InstanceIndex,
     /// Nonces of authenticated requests whose window is still open (the legacy gateway's replay check).
     nonces: NonceLog,
+    /// Which world this is, for a request that verified outside the lock (see [`World::generation`]).
+    generation: u64,
 }
 
 impl World {
@@ -552,7 +554,27 @@ impl World {
             requests: 0,
             index: rules::InstanceIndex::default(),
             nonces: NonceLog::default(),
+            generation: 0,
         }
+    }
+
+    /// Which world this is: changes whenever the world is replaced ([`World::replace`]) or its accounts or clock
+    /// change under the control API ([`World::mark_changed`]). A request that verified its signature against a key
+    /// and a clock read in an earlier lock takes its decisions only if the generation is still the one it read.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Replaces this world by a new one started from `spec`, under a new generation.
+    pub fn replace(&mut self, spec: WorldSpec) {
+        let generation = self.generation.wrapping_add(1);
+        *self = World::new(spec);
+        self.generation = generation;
+    }
+
+    /// Starts a new generation: what a request verified against (keys, clock) may have changed.
+    pub fn mark_changed(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
     }
 
     /// The state in the world-file shape, the clock as it is now (keys and tokens are never serialised).

@@ -117,6 +117,9 @@ pub enum Refusal {
     ReturnQuota,
     /// No limited operations left.
     OperationQuota,
+    /// The caller's SecretId is no account of this world (providers authenticate against the same world first,
+    /// so only a caller of [`World::terminate`] that did not can meet it).
+    UnknownCaller(String),
 }
 
 /// Where each instance id sits in `spec.instances`, so that [`World::terminate`] finds the instances it names
@@ -252,15 +255,12 @@ impl World {
         Ok(found)
     }
 
-    /// Terminates a batch of instances, all or nothing (see the module docs for the order of the rules).
-    ///
-    /// # Panics
-    ///
-    /// When the caller's SecretId is not an account of this world: providers authenticate first.
+    /// Terminates a batch of instances, all or nothing (see the module docs for the order of the rules); a
+    /// SecretId that is no account of this world is [`Refusal::UnknownCaller`].
     pub fn terminate(&mut self, request: &Terminate<'_>) -> Result<(), Refusal> {
         let account = self
             .account(request.secret_id)
-            .expect("the caller is authenticated")
+            .ok_or_else(|| Refusal::UnknownCaller(request.secret_id.to_owned()))?
             .clone();
         check_batch(request.instance_ids)?;
         let found = self.find(request.region, request.instance_ids)?;
@@ -286,17 +286,19 @@ impl World {
         for index in found {
             apply(&mut self.spec.instances[index], request);
         }
-        let account = self
+        // Found above, under the same borrow of the world: the account is still there.
+        if let Some(account) = self
             .spec
             .accounts
             .iter_mut()
             .find(|account| account.secret_id == request.secret_id)
-            .expect("the caller is authenticated");
-        if let Some(quota) = &mut account.return_quota {
-            *quota = quota.saturating_sub(returns);
-        }
-        if let Some(quota) = &mut account.operation_quota {
-            *quota = quota.saturating_sub(1);
+        {
+            if let Some(quota) = &mut account.return_quota {
+                *quota = quota.saturating_sub(returns);
+            }
+            if let Some(quota) = &mut account.operation_quota {
+                *quota = quota.saturating_sub(1);
+            }
         }
         Ok(())
     }
@@ -463,6 +465,24 @@ fn check_account(account: &Account, instances: &[&Instance]) -> Result<(), Refus
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_caller_no_account_of_the_world_is_refused_not_a_panic() {
+        // A world replaced between a request's authentication and its decision used to panic here.
+        let mut world = World::new(crate::world::WorldSpec::default_world());
+        let ids = vec!["ins-aaaaaaaa".to_owned()];
+        let call = Terminate {
+            secret_id: "AKIDnot-in-this-world",
+            region: "ap-guangzhou",
+            instance_ids: &ids,
+            release_address: false,
+            release_prepaid_data_disks: false,
+        };
+        assert_eq!(
+            world.terminate(&call),
+            Err(Refusal::UnknownCaller("AKIDnot-in-this-world".into()))
+        );
+    }
 
     #[test]
     fn the_index_finds_what_a_scan_finds_when_instances_change_under_it() {

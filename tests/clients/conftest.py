@@ -41,8 +41,19 @@ def _mock_url():
     return url.rstrip("/")
 
 
+def control_headers(body=None):
+    """What a control call carries: a Content-Type no browser sends cross-origin without asking (the mock refuses
+    a POST in text/plain or a form type, and urllib's default is a form), and the control token when the mock
+    needs one (TERMINUS_CONTROL_TOKEN: `terminus serve` off loopback)."""
+    headers = {"Content-Type": "application/toml" if isinstance(body, bytes) else "application/json"}
+    token = os.environ.get("TERMINUS_CONTROL_TOKEN")
+    if token:
+        headers["X-Terminus-Token"] = token
+    return headers
+
+
 class Mock:
-    """The mock's control API (unsigned, on the mock's own port)."""
+    """The mock's control API (on the mock's own port; see control_headers)."""
 
     def __init__(self, url):
         self.url = url
@@ -52,7 +63,7 @@ class Mock:
 
     def _call(self, method, path, body=None):
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=control_headers(body))
         with self._opener.open(request, timeout=10) as response:
             return json.loads(response.read() or b"null")
 

@@ -17,7 +17,6 @@ Each test starts from world-legacy.toml (PUT /__terminus/world, after conftest.p
 import http.client
 import json
 import time
-import urllib.request
 
 import pytest
 import QcloudApi.common.request
@@ -49,8 +48,7 @@ class PlainHTTPConnection(http.client.HTTPConnection):
 @pytest.fixture(autouse=True)
 def legacy_world(mock, monkeypatch):
     """The legacy world, and QcloudApi patched as clients.md describes (undone after each test)."""
-    request = urllib.request.Request(mock.url + "/__terminus/world", data=LEGACY_WORLD.encode(), method="PUT")
-    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10).read()
+    mock._call("PUT", "/__terminus/world", LEGACY_WORLD.encode())
     monkeypatch.setattr(QcloudApi.common.request, "MyHTTPSConnection", PlainHTTPConnection)
     monkeypatch.setattr(QcloudApi.modules.cvm.Cvm, "requestHost", f"127.0.0.1:{mock.port}")
     yield

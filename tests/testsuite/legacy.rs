@@ -282,3 +282,45 @@ fn the_gateway_serves_only_its_path() {
     let (_, body) = send(mock.address(), &request.to_bytes());
     assert_eq!(error_code(&body), Some("InvalidAction.NotFound"), "{body}");
 }
+
+#[test]
+fn flattened_names_are_bounded_in_depth_and_index_on_the_gateway_too() {
+    let mock = server(world(&format!(
+        r#"
+        clock = {{ mode = "fixed", at = {SIGNED_AT} }}
+        [[accounts]]
+        secret-id = "{TENCENT_ID}"
+        secret-key = "{TENCENT_KEY}"
+        [[instances]]
+        id = "ins-deep0001"
+        "#
+    )));
+    // The issue's crash: one name of 30,000 levels (~60 KB) aborted the server (recursive insert, walk and drop).
+    let deep = format!("InstanceIds{}", ".0".repeat(30_000));
+    for (nonce, name, code) in [
+        (10, deep.as_str(), "UnknownParameter"),
+        (11, "InstanceIds.0.0.0.0", "UnknownParameter"),
+        (12, "InstanceIds.101", "InvalidParameterValue.LimitExceeded"),
+    ] {
+        let request = legacy(
+            "TerminateInstances",
+            json!({ name: "ins-deep0001" }),
+            nonce,
+            SIGNED_AT,
+        );
+        let (_, body) = send(mock.address(), &request);
+        let shown: String = body.to_string().chars().take(300).collect();
+        assert_eq!(error_code(&body), Some(code), "{shown}");
+    }
+    assert_eq!(state(&mock, "ins-deep0001"), "RUNNING");
+    // Still serving, and the deepest shape the API means still reads.
+    let request = legacy(
+        "TerminateInstances",
+        json!({ "InstanceIds.1": "ins-deep0001" }),
+        13,
+        SIGNED_AT,
+    );
+    let (_, body) = send(mock.address(), &request);
+    assert_eq!(error_code(&body), None, "{body}");
+    assert_eq!(state(&mock, "ins-deep0001"), "TERMINATED");
+}

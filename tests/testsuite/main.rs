@@ -5,6 +5,8 @@ mod cases;
 mod cli;
 mod common;
 mod concurrency;
+mod hardening;
+mod hostile;
 mod legacy;
 mod malformed;
 mod properties;

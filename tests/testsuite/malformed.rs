@@ -127,7 +127,8 @@ fn credentials(world: &WorldSpec, key: &str) -> Credentials {
     }
 }
 
-/// Expands `{pad:N}`, `{ids:N}`, `{flat-ids:N}` and `{byte:XX}`; other braces (JSON) are kept as they are.
+/// Expands `{pad:N}`, `{ids:N}`, `{flat-ids:N}`, `{byte:XX}` and `{repeat:N:TEXT}`; other braces (JSON) are kept
+/// as they are.
 fn expand(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut rest = text;
@@ -152,6 +153,10 @@ fn expand(text: &[u8]) -> Vec<u8> {
                     .join("&")
                     .into_bytes(),
                 "byte" => vec![u8::from_str_radix(argument, 16).ok()?],
+                "repeat" => {
+                    let (times, text) = argument.split_once(':')?;
+                    text.repeat(times.parse().ok()?).into_bytes()
+                }
                 _ => return None,
             })
         });

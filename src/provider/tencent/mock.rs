@@ -21,6 +21,8 @@
 //! signs the host without its port and takes the scope service from the endpoint's first label (`127` for
 //! `127.0.0.1`); tccli puts `http://` inside `Host` (signed as sent, so it verifies as sent).
 
+use std::sync::MutexGuard;
+
 use serde_json::{Map, Value, json};
 
 use super::wire::{
@@ -32,7 +34,7 @@ use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
 use crate::world::rules::{Refusal, Terminate};
-use crate::world::{Account, DiskState, InstanceState, Restriction, SessionRefusal};
+use crate::world::{Account, DiskState, InstanceState, Restriction, SessionRefusal, World};
 
 /// The credential-scope service of CVM.
 const SERVICE: &str = "cvm";
@@ -54,34 +56,57 @@ struct Common {
     form: Option<hmac_param::Params>,
 }
 
-/// Answers one request.
+/// A request read as far as it can be without the world: its signature's claim, its common parameters and the
+/// product it is for.
+struct Prepared {
+    claim: Claim,
+    common: Common,
+    product: Product,
+}
+
+/// Answers one request. Everything about the world (authentication against its keys and clock, rate limit, rules,
+/// state change, request id, the answer's `Date`) is decided in one critical section of one world
+/// ([`Shared::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
-    let request_id = shared.world().next_request_id();
-    let body = match process(request, shared) {
+    let (mut world, authenticated) = match prepare(request) {
+        Err(error) => (shared.world(), Err(error)),
+        Ok(prepared) => {
+            let (world, account) = authenticate(request, &prepared, shared);
+            (world, account.map(|account| (prepared, account)))
+        }
+    };
+    let request_id = world.next_request_id();
+    let now = world.clock.now();
+    let outcome = authenticated
+        .and_then(|(prepared, account)| decide(request, &prepared, &account, &mut world));
+    drop(world);
+    let body = match outcome {
         Ok(fields) => wire::success(&request_id, fields),
         Err(error) => wire::error(&request_id, &error, Language::of(request)),
     };
-    gateway_reply(200, body, request, shared)
+    gateway_reply(200, body, request, now)
 }
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
 /// checks that come first in the precedence: the method, then the path.
 pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared) -> Reply {
-    let request_id = shared.world().next_request_id();
+    let (request_id, now) = {
+        let mut world = shared.world();
+        (world.next_request_id(), world.clock.now())
+    };
     let (status, error) = match check_method_and_path(request) {
         Err(error) => (200, error),
         Ok(()) => problem_error(problem, "AuthFailure.InvalidAuthorization"),
     };
     let body = wire::error(&request_id, &error, Language::of(request));
-    gateway_reply(status, body, request, shared)
+    gateway_reply(status, body, request, now)
 }
 
 /// An answer with the gateway's head (real-wire.md §6.3): recorded CVM answers carry exactly `Server: nginx`,
 /// `Date`, `Content-Type: application/json`, `Content-Length`, `Connection: keep-alive`; later recordings of
 /// requests that sent `X-TC-TraceId` have the same value echoed and no `Server`. `Date` is the world's clock,
 /// the time the mock checks signatures against.
-fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, shared: &Shared) -> Reply {
-    let now = shared.world().clock.now();
+fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, now: i64) -> Reply {
     let trace_id = request
         .header("x-tc-traceid")
         .filter(|value| !value.is_empty());
@@ -180,7 +205,9 @@ pub(crate) fn action_of(request: &Request) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, ApiError> {
+/// The checks that need no world: method, path, size, headers, a readable signature, the common parameters, the
+/// product.
+fn prepare(request: &Request) -> Result<Prepared, ApiError> {
     check_method_and_path(request)?;
     check_size(request)?;
     check_single_headers(request)?;
@@ -199,11 +226,25 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
     }
     let common = common_params(request, &claim)?;
     let product = Product::of(request)?;
-    let account = authenticate(request, &claim, &common, product, shared)?;
-    if product == Product::Sts {
-        return caller_identity(request, &common, &account);
-    }
+    Ok(Prepared {
+        claim,
+        common,
+        product,
+    })
+}
 
+/// Everything after authentication, on the locked world.
+fn decide(
+    request: &Request,
+    Prepared {
+        common, product, ..
+    }: &Prepared,
+    account: &Account,
+    world: &mut World,
+) -> Result<Map<String, Value>, ApiError> {
+    if *product == Product::Sts {
+        return caller_identity(request, common, account);
+    }
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
     if action != "TerminateInstances" && action != "DescribeInstances" {
         return Err(ApiError::new(
@@ -221,11 +262,11 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
             ));
         }
     }
-    let params = action_params(request, &common)?;
+    let params = action_params(request, common)?;
     if action == "TerminateInstances" {
-        terminate(&common, &params, &account, shared)
+        terminate(common, &params, account, world)
     } else {
-        describe(&common, &params, &account, shared)
+        describe(common, &params, account, world)
     }
 }
 
@@ -335,13 +376,10 @@ fn terminate(
     common: &Common,
     params: &ActionParams,
     account: &Account,
-    shared: &Shared,
+    world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    let per_second = shared.world().spec.rate_limit.terminate_per_second;
-    if !shared
-        .world()
-        .admit(&account.secret_id, "TerminateInstances", per_second)
-    {
+    let per_second = world.spec.rate_limit.terminate_per_second;
+    if !world.admit(&account.secret_id, "TerminateInstances", per_second) {
         return Err(ApiError::new(
             "RequestLimitExceeded",
             format!(
@@ -368,7 +406,7 @@ fn terminate(
         release_address,
         release_prepaid_data_disks,
     };
-    shared.world().terminate(&call).map_err(refusal)?;
+    world.terminate(&call).map_err(refusal)?;
     Ok(Map::new())
 }
 
@@ -376,7 +414,7 @@ fn describe(
     common: &Common,
     params: &ActionParams,
     account: &Account,
-    shared: &Shared,
+    world: &World,
 ) -> Result<Map<String, Value>, ApiError> {
     params.only(&["InstanceIds", "Offset", "Limit"])?;
     let ids = params.strings("InstanceIds")?;
@@ -389,7 +427,6 @@ fn describe(
         ));
     }
     let region = check_region(common.region.as_deref(), false)?;
-    let world = shared.world();
     let found = world
         .describe(account, region, ids.as_deref())
         .map_err(refusal)?;
@@ -543,19 +580,31 @@ fn action_params(request: &Request, common: &Common) -> Result<ActionParams, Api
     }
 }
 
-/// Authentication, in order: key, window, signature, token, MFA.
-fn authenticate(
+/// Authentication, and the world locked for the decisions that follow ([`Shared::authenticate`]).
+fn authenticate<'a>(
     request: &Request,
-    claim: &Claim,
-    common: &Common,
-    product: Product,
-    shared: &Shared,
+    prepared: &Prepared,
+    shared: &'a Shared,
+) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
+    let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
+    shared.authenticate(
+        |world| (world.account(secret_id).cloned(), world.clock.now()),
+        |(account, now)| check_credentials(request, prepared, account, now),
+    )
+}
+
+/// Authentication against an account and a clock, in order: key, window, signature, token, MFA.
+fn check_credentials(
+    request: &Request,
+    Prepared {
+        claim,
+        common,
+        product,
+    }: &Prepared,
+    account: Option<Account>,
+    now: i64,
 ) -> Result<Account, ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
-    let (account, now) = {
-        let world = shared.world();
-        (world.account(secret_id).cloned(), world.clock.now())
-    };
     let account = match account {
         Some(account) if !account.disabled => account,
         _ if !secret_id.starts_with("AKID") => {
@@ -877,6 +926,10 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
         R::OperationQuota => (
             "UnsupportedOperation.UserLimitOperationExceedQuota",
             "The quota of user limit operations is insufficient.".to_owned(),
+        ),
+        R::UnknownCaller(_) => (
+            "AuthFailure.SecretIdNotFound",
+            "The SecretId is not found, please ensure that your SecretId is correct.".to_owned(),
         ),
     };
     ApiError::new(code, message)

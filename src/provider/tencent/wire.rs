@@ -1,6 +1,9 @@
 //! Tencent Cloud API 3.0 on the wire: the envelope, error codes and messages, and action parameters decoded
 //! from a JSON body or from flattened `Name.N` form parameters.
 
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use crate::message::Request;
@@ -362,19 +365,24 @@ impl ActionParams {
         }
     }
 
-    /// Reads flattened pairs (`InstanceIds.0=…`, `Filters.0.Values.1=…`), leaving out the common parameters.
+    /// Reads flattened pairs (`InstanceIds.0=…`, `Filters.0.Values.1=…`), leaving out the common parameters. Names
+    /// have at most [`MAX_NAME_DEPTH`] segments and indexes up to [`MAX_INDEX`]; the work is proportional to the
+    /// pairs' bytes.
     pub fn from_pairs<'a>(
         pairs: impl Iterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, ApiError> {
-        let mut values = Map::new();
+        let mut tree = IndexMap::new();
         for (name, value) in pairs {
             if COMMON_PARAMS.contains(&name) {
                 continue;
             }
-            insert_path(&mut values, name, value)?;
+            insert_path(&mut tree, name, value)?;
         }
-        // Arrays may be numbered from 0 (SDKs) or 1 (the legacy documentation): drop the holes that leaves.
-        compact(&mut values);
+        // Lists may be numbered from 0 (SDKs) or 1 (the legacy documentation): they read without the holes.
+        let values = tree
+            .into_iter()
+            .map(|(name, node)| (name, node.into_value()))
+            .collect();
         Ok(Self {
             values,
             flattened: true,
@@ -527,72 +535,129 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
     }
 }
 
-/// Puts `value` at the dotted path `name` (numeric segments index arrays).
-fn insert_path(values: &mut Map<String, Value>, name: &str, value: &str) -> Result<(), ApiError> {
+/// The most segments a flattened name has: `Filters.N.Values.N`, the deepest shape API 3.0 flattens (a list of
+/// structures that hold a list). A deeper name is no parameter of any action: `UnknownParameter`.
+pub const MAX_NAME_DEPTH: usize = 4;
+
+/// The largest index a flattened name may carry: a list holds at most 100 items (`InstanceIds`: "max 100 per
+/// request"), numbered from 0 (the SDKs) or from 1 (the legacy documentation), so no valid request uses more than
+/// 100. A larger one is `InvalidParameterValue.LimitExceeded`, the code of a batch over 100.
+pub const MAX_INDEX: usize = 100;
+
+/// A flattened parameter tree while it is being read. Lists are sparse (index to item), so a large index costs one
+/// entry, not a run of holes; together with [`MAX_NAME_DEPTH`] this keeps the work and memory proportional to the
+/// bytes received, and every walk of the tree (insert, convert, drop) at most [`MAX_NAME_DEPTH`] deep.
+enum Node {
+    /// Created on the way to a deeper segment, not yet given a shape.
+    Unset,
+    /// A value.
+    Text(String),
+    /// `Name.N`: items by index.
+    List(BTreeMap<usize, Node>),
+    /// `Name.Field`: fields in the order first given.
+    Fields(IndexMap<String, Node>),
+}
+
+impl Node {
+    /// The JSON value: lists in index order without holes, so `InstanceIds.1`, `InstanceIds.2` read as a list of two.
+    fn into_value(self) -> Value {
+        match self {
+            Node::Unset => Value::Null,
+            Node::Text(text) => Value::String(text),
+            Node::List(items) => Value::Array(items.into_values().map(Node::into_value).collect()),
+            Node::Fields(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(name, node)| (name, node.into_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A name as quoted in an error: at most 64 characters, so that an error about a 60 KB name is not 60 KB long.
+fn quoted(name: &str) -> String {
+    const SHOWN: usize = 64;
+    match name.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_owned(),
+    }
+}
+
+/// Puts `value` at the dotted path `name` (segments of digits index lists), within [`MAX_NAME_DEPTH`] and
+/// [`MAX_INDEX`].
+fn insert_path(
+    values: &mut IndexMap<String, Node>,
+    name: &str,
+    value: &str,
+) -> Result<(), ApiError> {
+    let unknown = |why: &str| {
+        ApiError::new(
+            "UnknownParameter",
+            format!("The parameter `{}` is not recognized{why}.", quoted(name)),
+        )
+    };
     let conflict = || {
         ApiError::new(
             "InvalidParameter",
-            format!("The parameter `{name}` is given twice or clashes with another."),
+            format!(
+                "The parameter `{}` is given twice or clashes with another.",
+                quoted(name)
+            ),
         )
     };
+    if name.split('.').nth(MAX_NAME_DEPTH).is_some() {
+        return Err(unknown(&format!(
+            ": a flattened name has at most {MAX_NAME_DEPTH} segments (Filters.N.Values.N)"
+        )));
+    }
     let mut segments = name.split('.');
     let first = segments.next().unwrap_or_default();
-    if first.is_empty() {
-        return Err(ApiError::new(
-            "UnknownParameter",
-            format!("The parameter `{name}` is not recognized."),
-        ));
+    if first.is_empty() || first.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(unknown(""));
     }
-    let mut slot = values.entry(first.to_owned()).or_insert(Value::Null);
+    let mut slot = values.entry(first.to_owned()).or_insert(Node::Unset);
     for segment in segments {
-        slot = match segment.parse::<usize>() {
-            Ok(index) if index <= crate::world::rules::MAX_BATCH * 10 => {
-                if slot.is_null() {
-                    *slot = Value::Array(Vec::new());
-                }
-                let array = slot.as_array_mut().ok_or_else(conflict)?;
-                if array.len() <= index {
-                    array.resize(index + 1, Value::Null);
-                }
-                &mut array[index]
+        if segment.is_empty() {
+            return Err(unknown(": it has an empty segment"));
+        }
+        slot = if segment.bytes().all(|b| b.is_ascii_digit()) {
+            let index = segment
+                .parse::<usize>()
+                .ok()
+                .filter(|&index| index <= MAX_INDEX)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        "InvalidParameterValue.LimitExceeded",
+                        format!(
+                            "The index in `{}` is over {MAX_INDEX}: a list holds at most {} items.",
+                            quoted(name),
+                            crate::world::rules::MAX_BATCH
+                        ),
+                    )
+                })?;
+            if matches!(slot, Node::Unset) {
+                *slot = Node::List(BTreeMap::new());
             }
-            Ok(_) => {
-                return Err(ApiError::new(
-                    "InvalidParameterValue.LimitExceeded",
-                    format!("The index in `{name}` is too large."),
-                ));
+            match slot {
+                Node::List(items) => items.entry(index).or_insert(Node::Unset),
+                _ => return Err(conflict()),
             }
-            Err(_) => {
-                if slot.is_null() {
-                    *slot = Value::Object(Map::new());
-                }
-                slot.as_object_mut()
-                    .ok_or_else(conflict)?
-                    .entry(segment.to_owned())
-                    .or_insert(Value::Null)
+        } else {
+            if matches!(slot, Node::Unset) {
+                *slot = Node::Fields(IndexMap::new());
+            }
+            match slot {
+                Node::Fields(fields) => fields.entry(segment.to_owned()).or_insert(Node::Unset),
+                _ => return Err(conflict()),
             }
         };
     }
-    if !slot.is_null() {
+    if !matches!(slot, Node::Unset) {
         return Err(conflict());
     }
-    *slot = Value::from(value);
+    *slot = Node::Text(value.to_owned());
     Ok(())
-}
-
-/// Removes `null` holes from arrays, so `InstanceIds.1`, `InstanceIds.2` read as a list of two.
-fn compact(values: &mut Map<String, Value>) {
-    fn walk(value: &mut Value) {
-        match value {
-            Value::Array(items) => {
-                items.retain(|item| !item.is_null());
-                items.iter_mut().for_each(walk);
-            }
-            Value::Object(map) => map.values_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    values.values_mut().for_each(walk);
 }
 
 #[cfg(test)]
@@ -701,6 +766,51 @@ mod tests {
             error.message
         );
         assert!(ActionParams::from_json(br#"{"A": [{"x": 1}, {"x": 2}]}"#).is_ok());
+    }
+
+    #[test]
+    fn a_name_deeper_than_filters_n_values_n_is_an_unknown_parameter() {
+        let deepest = ActionParams::from_pairs([("Filters.0.Values.1", "x")].into_iter()).unwrap();
+        assert_eq!(deepest.values["Filters"][0]["Values"][0], "x");
+        // The issue's crash: 30,000 levels overflowed the stack (insert, walk and drop were recursive).
+        let deep = format!("InstanceIds{}", ".0".repeat(30_000));
+        let error = ActionParams::from_pairs([(deep.as_str(), "ins-a")].into_iter()).unwrap_err();
+        assert_eq!(error.code, "UnknownParameter");
+        assert!(error.message.len() < 200, "{}", error.message);
+        let five = ActionParams::from_pairs([("Filters.0.Values.1.x", "x")].into_iter());
+        assert_eq!(five.unwrap_err().code, "UnknownParameter");
+    }
+
+    #[test]
+    fn an_index_over_100_is_refused_and_a_large_index_costs_no_holes() {
+        let last = ActionParams::from_pairs([("InstanceIds.100", "a")].into_iter()).unwrap();
+        assert_eq!(last.strings("InstanceIds").unwrap(), Some(vec!["a".into()]));
+        for name in [
+            "InstanceIds.101",
+            "Filters.999.Values.0",
+            "InstanceIds.99999999999999999999999",
+        ] {
+            let error = ActionParams::from_pairs([(name, "a")].into_iter()).unwrap_err();
+            assert_eq!(error.code, "InvalidParameterValue.LimitExceeded", "{name}");
+        }
+    }
+
+    #[test]
+    fn an_empty_segment_or_a_numeric_first_segment_is_an_unknown_parameter() {
+        for name in ["InstanceIds..0", "InstanceIds.", ".0", "0", "0.InstanceIds"] {
+            let error = ActionParams::from_pairs([(name, "a")].into_iter()).unwrap_err();
+            assert_eq!(error.code, "UnknownParameter", "{name}");
+        }
+    }
+
+    #[test]
+    fn a_list_and_a_field_at_one_place_clash() {
+        let error =
+            ActionParams::from_pairs([("Filters.0", "a"), ("Filters.Name", "b")].into_iter())
+                .unwrap_err();
+        assert_eq!(error.code, "InvalidParameter");
+        let error = ActionParams::from_pairs([("A", "a"), ("A.0", "b")].into_iter()).unwrap_err();
+        assert_eq!(error.code, "InvalidParameter");
     }
 
     #[test]

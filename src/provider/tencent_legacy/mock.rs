@@ -48,6 +48,8 @@
 //! table of this very gateway's 2017-03-12 codes (`InvalidRequest.ReplayAttack`: "Timestamp 与腾讯服务器相差不能超过
 //! 5分钟"), the newer CN code table and every API 3.0 document say five minutes.
 
+use std::sync::MutexGuard;
+
 use serde_json::{Map, Value};
 
 use super::wire::{self, Envelope};
@@ -58,7 +60,7 @@ use crate::provider::tencent::mock::{self as api, missing, refusal as v3_refusal
 use crate::provider::tencent::wire::{ActionParams, ApiError, COMMON_PARAMS, VERSION};
 use crate::signing::{self, Claim, Policy, Rejection, Unusable, hmac_param};
 use crate::world::rules::{Refusal, Terminate};
-use crate::world::{Account, ChargeType, SessionRefusal};
+use crate::world::{Account, ChargeType, SessionRefusal, World};
 
 /// Common parameters this gateway takes besides API 3.0's ([`COMMON_PARAMS`]): `RequestSource`, which qcloudcli,
 /// Tencent's own CLI for this gateway, signs and sends on every request since its first release
@@ -71,11 +73,27 @@ const GET_LIMIT: usize = 32 * 1024;
 /// Body limit for POST (always a form here).
 const FORM_LIMIT: usize = 1024 * 1024;
 
-/// Answers one request.
+/// A request read as far as it can be without the world: its signature's claim and its parameters.
+struct Prepared {
+    claim: Claim,
+    form: hmac_param::Params,
+}
+
+/// Answers one request. Everything about the world (authentication against its keys and clock, nonce, rate limit,
+/// rules, state change, request id) is decided in one critical section of one world ([`Shared::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
     let envelope = envelope_of(request);
-    let request_id = shared.world().next_request_id();
-    let outcome = process(request, shared);
+    let (mut world, authenticated) = match prepare(request) {
+        Err(error) => (shared.world(), Err(error)),
+        Ok(prepared) => {
+            let (world, account) = authenticate(request, &prepared, shared);
+            (world, account.map(|account| (prepared, account)))
+        }
+    };
+    let request_id = world.next_request_id();
+    let outcome =
+        authenticated.and_then(|(prepared, account)| decide(&prepared, &account, &mut world));
+    drop(world);
     Reply::json(200, wire::answer(envelope, &request_id, outcome))
 }
 
@@ -121,7 +139,8 @@ fn envelope_of(request: &Request) -> Envelope {
     Envelope::for_request(get("Action", "x-tc-action"), get("Version", "x-tc-version"))
 }
 
-fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, ApiError> {
+/// The checks that need no world: method, path, size, the scheme, readable common parameters.
+fn prepare(request: &Request) -> Result<Prepared, ApiError> {
     check_method(request)?;
     check_path(request)?;
     check_size(request)?;
@@ -146,18 +165,26 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
             format!("The parameter `{name}` is given more than once."),
         ));
     }
-    let account = authenticate(request, &claim, &form, shared)?;
+    Ok(Prepared { claim, form })
+}
 
+/// Everything after the signature, on the locked world: the nonce, the session, then the action.
+fn decide(
+    Prepared { claim, form }: &Prepared,
+    account: &Account,
+    world: &mut World,
+) -> Result<Map<String, Value>, ApiError> {
+    check_nonce_and_session(claim, form, account, world)?;
     let get = |name: &str| form.get(name).filter(|value| !value.is_empty());
     let action = get("Action").ok_or_else(|| missing("Action"))?;
     match (action, get("Version")) {
         ("TerminateInstances", None) => Err(missing("Version")),
-        ("TerminateInstances", Some(VERSION)) => terminate(&form, &account, shared),
+        ("TerminateInstances", Some(VERSION)) => terminate(form, account, world),
         ("TerminateInstances", Some(other)) => Err(ApiError::new(
             "NoSuchVersion",
             format!("The API version `{other}` does not exist."),
         )),
-        ("ReturnInstance", None) => return_instance(&form, &account, shared),
+        ("ReturnInstance", None) => return_instance(form, account, world),
         ("ReturnInstance", Some(version)) => Err(ApiError::new(
             "InvalidAction.NotFound",
             format!(
@@ -177,9 +204,9 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
 fn terminate(
     form: &hmac_param::Params,
     account: &Account,
-    shared: &Shared,
+    world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    admit(account, "TerminateInstances", shared)?;
+    admit(account, "TerminateInstances", world)?;
     let params = action_params(form)?;
     params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
     let ids = params
@@ -195,7 +222,7 @@ fn terminate(
         release_address,
         release_prepaid_data_disks,
     };
-    shared.world().terminate(&call).map_err(refusal)?;
+    world.terminate(&call).map_err(refusal)?;
     Ok(Map::new())
 }
 
@@ -203,9 +230,9 @@ fn terminate(
 fn return_instance(
     form: &hmac_param::Params,
     account: &Account,
-    shared: &Shared,
+    world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    admit(account, "ReturnInstance", shared)?;
+    admit(account, "ReturnInstance", world)?;
     let params = action_params(form)?;
     params.only(&["instanceId"])?;
     let id = match params.values.get("instanceId") {
@@ -229,7 +256,6 @@ fn return_instance(
         ));
     }
     let ids = vec![id];
-    let mut world = shared.world();
     let prepaid = world
         .describe(account, region, Some(&ids))
         .map_err(return_refusal)?
@@ -274,9 +300,9 @@ fn is_old_style_id(id: &str) -> bool {
 }
 
 /// The per-second rate limit of `action` for this account.
-fn admit(account: &Account, action: &'static str, shared: &Shared) -> Result<(), ApiError> {
-    let per_second = shared.world().spec.rate_limit.terminate_per_second;
-    if shared.world().admit(&account.secret_id, action, per_second) {
+fn admit(account: &Account, action: &'static str, world: &mut World) -> Result<(), ApiError> {
+    let per_second = world.spec.rate_limit.terminate_per_second;
+    if world.admit(&account.secret_id, action, per_second) {
         return Ok(());
     }
     Err(ApiError::new(
@@ -316,18 +342,26 @@ fn check_size(request: &Request) -> Result<(), ApiError> {
     api::check_size_of(request, false)
 }
 
-/// Authentication, in order: key, window, signature, nonce, token, MFA.
-fn authenticate(
+/// The signature, and the world locked for the decisions that follow ([`Shared::authenticate`]).
+fn authenticate<'a>(
+    request: &Request,
+    prepared: &Prepared,
+    shared: &'a Shared,
+) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
+    let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
+    shared.authenticate(
+        |world| (world.account(secret_id).cloned(), world.clock.now()),
+        |(account, now)| check_signature(request, &prepared.claim, account, now),
+    )
+}
+
+/// Authentication's first steps, against an account and a clock: key, window, signature.
+fn check_signature(
     request: &Request,
     claim: &Claim,
-    form: &hmac_param::Params,
-    shared: &Shared,
+    account: Option<Account>,
+    now: i64,
 ) -> Result<Account, ApiError> {
-    let secret_id = claim.secret_id.as_deref().unwrap_or_default();
-    let (account, now) = {
-        let world = shared.world();
-        (world.account(secret_id).cloned(), world.clock.now())
-    };
     let account = match account {
         Some(account) if !account.disabled => account,
         _ => {
@@ -356,12 +390,20 @@ fn authenticate(
                 ),
             ),
         })?;
+    Ok(account)
+}
+
+/// Authentication's last steps, on the locked world: the nonce, then the session token and MFA.
+fn check_nonce_and_session(
+    claim: &Claim,
+    form: &hmac_param::Params,
+    account: &Account,
+    world: &mut World,
+) -> Result<(), ApiError> {
     let nonce = form.get("Nonce").unwrap_or_default();
-    let until = timestamp.saturating_add(policy.max_skew as i64);
-    if !shared
-        .world()
-        .first_use_of_nonce(&account.secret_id, nonce, until)
-    {
+    let timestamp = claim.timestamp.unwrap_or_default();
+    let until = timestamp.saturating_add(Policy::default().max_skew as i64);
+    if !world.first_use_of_nonce(&account.secret_id, nonce, until) {
         return Err(ApiError::new(
             "InvalidRequest.ReplayAttack",
             format!(
@@ -379,8 +421,7 @@ fn authenticate(
             SessionRefusal::Mfa => {
                 ApiError::new("InvalidRequest.MFACheckFailed", "MFA check failed.")
             }
-        })?;
-    Ok(account)
+        })
 }
 
 /// API 3.0's region rule, after the short names of the legacy documentation (`gz`) are read as full ones.
@@ -411,6 +452,10 @@ fn refusal(refusal: Refusal) -> ApiError {
         Refusal::IdCharacters(id) => ApiError::new(
             "InvalidInstanceId.Malformed",
             format!("Invalid instance ID. The specified instance ID `{id}` has an invalid format."),
+        ),
+        Refusal::UnknownCaller(_) => ApiError::new(
+            "InvalidParameter.SecretIdNotFound",
+            "The SecretId used for the request does not exist; check it and try again.",
         ),
         other => v3_refusal(other),
     }

@@ -35,6 +35,8 @@
 //! No client quirk is tolerated: every Zenlayer client signs the `Host` it sends, port included
 //! (`shared/reference/clients.md`).
 
+use std::sync::MutexGuard;
+
 use serde_json::{Map, Value, json};
 
 use super::PATH;
@@ -43,8 +45,8 @@ use crate::message::Request;
 use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, zc2};
-use crate::world::Account;
 use crate::world::bmc::{BmcInstance, Describe, Refusal};
+use crate::world::{Account, World};
 
 /// `DescribeInstances` filters the mock applies.
 const DESCRIBE_MODELLED: [&str; 6] = [
@@ -71,10 +73,17 @@ const DESCRIBE_NOT_MODELLED: [&str; 10] = [
 /// Largest `pageSize` (DOC-DESC).
 const MAX_PAGE_SIZE: i64 = 1000;
 
-/// Answers one request.
+/// Answers one request. Everything about the world (authentication against its keys and clock, rate limit, rules,
+/// state change, request id) is decided in one critical section of one world ([`Shared::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
-    let request_id = wire::request_id(&shared.world().next_request_id());
-    match process(request, shared) {
+    let (mut world, authenticated) = match prepare(request) {
+        Err(error) => (shared.world(), Err(error)),
+        Ok(claim) => authenticate(request, claim, shared),
+    };
+    let request_id = wire::request_id(&world.next_request_id());
+    let outcome = authenticated.and_then(|account| decide(request, &account, &mut world));
+    drop(world);
+    match outcome {
         Ok(fields) => Reply::json(200, wire::success(&request_id, fields)),
         Err(error) => Reply::json(error.status, wire::error(&request_id, &error)),
     }
@@ -131,7 +140,8 @@ pub(crate) fn action_of(request: &Request) -> Option<String> {
         .map(|action| action.trim().to_owned())
 }
 
-fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, ApiError> {
+/// The checks that need no world: method, path, size, headers, a readable `Authorization` of an accepted scheme.
+fn prepare(request: &Request) -> Result<Claim, ApiError> {
     check_method_and_path(request)?;
     if request.body.len() > BODY_LIMIT {
         return Err(ApiError::new(
@@ -141,8 +151,15 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
     }
     check_content_type(request)?;
     check_single_headers(request)?;
-    let account = authenticate(request, shared)?;
+    read_claim(request)
+}
 
+/// Everything after authentication, on the locked world.
+fn decide(
+    request: &Request,
+    account: &Account,
+    world: &mut World,
+) -> Result<Map<String, Value>, ApiError> {
     let header = |name: &str| {
         request
             .header(name)
@@ -167,22 +184,19 @@ fn process(request: &Request, shared: &Shared) -> Result<Map<String, Value>, Api
         ));
     }
     match action {
-        "TerminateInstance" => terminate(request, &account, shared),
-        "ReleaseInstances" => release(request, &account, shared),
-        _ => describe(request, &account, shared),
+        "TerminateInstance" => terminate(request, account, world),
+        "ReleaseInstances" => release(request, account, world),
+        _ => describe(request, account, world),
     }
 }
 
 fn terminate(
     request: &Request,
     account: &Account,
-    shared: &Shared,
+    world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    let per_second = shared.world().spec.rate_limit.terminate_per_second;
-    if !shared
-        .world()
-        .admit(&account.secret_id, "TerminateInstance", per_second)
-    {
+    let per_second = world.spec.rate_limit.terminate_per_second;
+    if !world.admit(&account.secret_id, "TerminateInstance", per_second) {
         return Err(ApiError::new(
             wire::REQUEST_LIMIT_EXCEEDED,
             format!(
@@ -196,28 +210,28 @@ fn terminate(
         .string("instanceId")?
         .filter(|id| !id.is_empty())
         .ok_or_else(|| missing("instanceId"))?;
-    shared.world().bmc_terminate(account, id).map_err(refusal)?;
+    world.bmc_terminate(account, id).map_err(refusal)?;
     Ok(Map::new())
 }
 
 fn release(
     request: &Request,
     account: &Account,
-    shared: &Shared,
+    world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
     let params = Params::from_json(&request.body)?;
     params.only(&["instanceIds"])?;
     let ids = params
         .strings("instanceIds")?
         .ok_or_else(|| missing("instanceIds"))?;
-    shared.world().bmc_release(account, &ids).map_err(refusal)?;
+    world.bmc_release(account, &ids).map_err(refusal)?;
     Ok(Map::new())
 }
 
 fn describe(
     request: &Request,
     account: &Account,
-    shared: &Shared,
+    world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
     let params = Params::from_json(&request.body)?;
     let known: Vec<&str> = DESCRIBE_MODELLED
@@ -248,7 +262,6 @@ fn describe(
         status: params.string("instanceStatus")?,
         name: params.string("instanceName")?,
     };
-    let mut world = shared.world();
     let found = world.bmc_describe(account, &filter).map_err(refusal)?;
     let skip = ((page_num - 1) as usize).saturating_mul(page_size as usize);
     let data_set: Vec<Value> = found
@@ -332,8 +345,36 @@ fn check_single_headers(request: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// Authentication: the scheme, then ZC2 (timestamp, signature method, key, window, signature) or Bearer (token).
-fn authenticate(request: &Request, shared: &Shared) -> Result<Account, ApiError> {
+/// Authentication, and the world locked for the decisions that follow ([`Shared::authenticate`]): ZC2 (key,
+/// window, signature) or Bearer (token).
+fn authenticate<'a>(
+    request: &Request,
+    claim: Claim,
+    shared: &'a Shared,
+) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
+    if claim.scheme == Scheme::Bearer {
+        return shared.authenticate(
+            |world| {
+                world
+                    .spec
+                    .accounts
+                    .iter()
+                    .filter(|account| !account.disabled && account.bearer_token.is_some())
+                    .cloned()
+                    .collect::<Vec<_>>()
+            },
+            |candidates| bearer(request, &claim, candidates),
+        );
+    }
+    let access_key_id = claim.secret_id.as_deref().unwrap_or_default();
+    shared.authenticate(
+        |world| (world.account(access_key_id).cloned(), world.clock.now()),
+        |(account, now)| check_zc2(request, &claim, account, now),
+    )
+}
+
+/// What authentication reads before the world: the scheme, then for ZC2 the timestamp and the signature method.
+fn read_claim(request: &Request) -> Result<Claim, ApiError> {
     let authorization = request.header("authorization").ok_or_else(|| {
         ApiError::new(
             wire::INVALID_AUTHORIZATION,
@@ -352,7 +393,7 @@ fn authenticate(request: &Request, shared: &Shared) -> Result<Account, ApiError>
     }
     let claim = signing::inspect(request).map_err(unusable)?;
     if claim.scheme == Scheme::Bearer {
-        return bearer(request, &claim, shared);
+        return Ok(claim);
     }
     match request.header("x-zc-signature-method").map(str::trim) {
         None => return Err(missing("X-ZC-Signature-Method")),
@@ -364,11 +405,16 @@ fn authenticate(request: &Request, shared: &Shared) -> Result<Account, ApiError>
             ));
         }
     }
-    let access_key_id = claim.secret_id.as_deref().unwrap_or_default();
-    let (account, now) = {
-        let world = shared.world();
-        (world.account(access_key_id).cloned(), world.clock.now())
-    };
+    Ok(claim)
+}
+
+/// ZC2 against an account and a clock: key, window, signature.
+fn check_zc2(
+    request: &Request,
+    claim: &Claim,
+    account: Option<Account>,
+    now: i64,
+) -> Result<Account, ApiError> {
     let account = account.filter(|account| !account.disabled).ok_or_else(|| {
         ApiError::new(
             wire::ACCESS_KEY_NOT_FOUND,
@@ -400,15 +446,7 @@ fn authenticate(request: &Request, shared: &Shared) -> Result<Account, ApiError>
 }
 
 /// The enabled account whose personal access token the request carries.
-fn bearer(request: &Request, claim: &Claim, shared: &Shared) -> Result<Account, ApiError> {
-    let candidates: Vec<Account> = shared
-        .world()
-        .spec
-        .accounts
-        .iter()
-        .filter(|account| !account.disabled && account.bearer_token.is_some())
-        .cloned()
-        .collect();
+fn bearer(request: &Request, claim: &Claim, candidates: Vec<Account>) -> Result<Account, ApiError> {
     candidates
         .into_iter()
         .find(|account| {

@@ -25,9 +25,15 @@ if (!url) {
 export const PORT = Number(url.split(":").pop());
 
 // Node's global fetch (undici) ignores proxy variables: the control API is always reached directly.
+// A control call carries a Content-Type no browser sends cross-origin without asking (fetch's default for a string
+// body is text/plain, which the mock refuses on POST), and the control token when the mock needs one
+// (TERMINUS_CONTROL_TOKEN: `terminus serve` off loopback).
 async function control(method, path, body) {
+  const headers = { "content-type": typeof body === "string" ? "application/toml" : "application/json" };
+  if (process.env.TERMINUS_CONTROL_TOKEN) headers["x-terminus-token"] = process.env.TERMINUS_CONTROL_TOKEN;
   const response = await fetch(url + path, {
     method,
+    headers,
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });

@@ -291,7 +291,10 @@ impl Shared {
 
     /// The world, locked. A panic elsewhere never leaves it unusable: the state is kept as it was.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut world = self.world.lock().unwrap_or_else(PoisonError::into_inner);
+        // Whoever looks at the world sees it at the clock's time: due lifecycle transitions have happened.
+        world.settle();
+        world
     }
 
     /// Authenticates a request and locks the world for its decisions, so that both are about one world.

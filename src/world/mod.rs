@@ -7,6 +7,7 @@
 //! instances live in [`rules`], once, whatever the wire format of the request.
 
 pub mod bmc;
+pub mod lifecycle;
 pub mod rules;
 
 use std::collections::HashMap;
@@ -45,6 +46,10 @@ pub struct WorldSpec {
     /// Faults to inject, in order.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// How long the lifecycle's transitions take (`src/world/lifecycle.rs`): seconds per transition, or
+    /// `"immediate"`. Default: the durations measured on the real API.
+    #[serde(default)]
+    pub timings: lifecycle::TimingsSpec,
 }
 
 fn default_region() -> String {
@@ -63,6 +68,7 @@ impl Default for WorldSpec {
             instances: Vec::new(),
             bmc_instances: Vec::new(),
             faults: Vec::new(),
+            timings: lifecycle::TimingsSpec::default(),
         }
     }
 }
@@ -275,6 +281,42 @@ pub struct Instance {
     /// The elastic IP on the primary network interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eip: Option<Eip>,
+    /// `InstanceName`; default `Unnamed` (what the real API shows for an instance created without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `Placement.Zone`; default: the region's zone 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// `InstanceType`; default `S5.MEDIUM4` (2 cores, 4 GB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// `ImageId`; default `img-eb30mz89` (TencentOS Server 3.1, as recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// `CreatedTime`, Unix seconds; default: when the world started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// `ExpiredTime` of a prepaid instance, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    /// `Tags`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<lifecycle::Tag>,
+    /// A passing state's end (`PENDING` → `RUNNING`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<lifecycle::Transition>,
+    /// For a destroyed instance: until when `DescribeInstances` still lists it, as `TERMINATING`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gone_at: Option<i64>,
+    /// `ActionTimer`: when the instance is terminated (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminate_at: Option<i64>,
+    /// `LatestOperation`, `LatestOperationState`, `LatestOperationRequestId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_operation: Option<lifecycle::Operation>,
+    /// Stopped with `StoppedMode` `STOP_CHARGING` (`StopChargingMode`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stop_charging: bool,
 }
 
 fn default_os() -> String {
@@ -305,6 +347,18 @@ impl Instance {
             return_policy: true,
             data_disks: Vec::new(),
             eip: None,
+            name: None,
+            zone: None,
+            instance_type: None,
+            image_id: None,
+            created: None,
+            expires: None,
+            tags: Vec::new(),
+            transition: None,
+            gone_at: None,
+            terminate_at: None,
+            latest_operation: None,
+            stop_charging: false,
         }
     }
 
@@ -539,12 +593,22 @@ pub struct World {
     nonces: NonceLog,
     /// Which world this is, for a request that verified outside the lock (see [`World::generation`]).
     generation: u64,
+    /// The earliest time a lifecycle transition, listing or timer falls due (`lifecycle`); `None`: nothing.
+    next_due: Option<i64>,
+    /// Instances created so far, for fresh ids.
+    launched: u64,
+    /// `RunInstances`' `ClientToken`s and what they created.
+    client_tokens: lifecycle::ClientTokens,
 }
 
 impl World {
     /// Starts a world from its spec.
-    pub fn new(spec: WorldSpec) -> Self {
+    pub fn new(mut spec: WorldSpec) -> Self {
         let clock = Clock::new(spec.clock);
+        let started = clock.now();
+        for instance in &mut spec.instances {
+            instance.created.get_or_insert(started);
+        }
         let faults = FaultPlan::new(spec.faults.clone(), spec.seed);
         Self {
             spec,
@@ -555,6 +619,10 @@ impl World {
             index: rules::InstanceIndex::default(),
             nonces: NonceLog::default(),
             generation: 0,
+            // Anything a world file schedules is settled at the first lock.
+            next_due: Some(i64::MIN),
+            launched: 0,
+            client_tokens: lifecycle::ClientTokens::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod wire;
 
+mod lifecycle;
 pub(crate) mod mock;
 
 /// The production endpoint.

@@ -9,6 +9,7 @@
 pub mod bmc;
 pub mod lifecycle;
 pub mod rules;
+pub mod stubs;
 
 use std::collections::HashMap;
 
@@ -50,6 +51,9 @@ pub struct WorldSpec {
     /// `"immediate"`. Default: the durations measured on the real API.
     #[serde(default)]
     pub timings: lifecycle::TimingsSpec,
+    /// Answers for actions terminus does not serve (`src/world/stubs.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stubs: Vec<stubs::Stub>,
 }
 
 fn default_region() -> String {
@@ -69,6 +73,7 @@ impl Default for WorldSpec {
             bmc_instances: Vec::new(),
             faults: Vec::new(),
             timings: lifecycle::TimingsSpec::default(),
+            stubs: Vec::new(),
         }
     }
 }

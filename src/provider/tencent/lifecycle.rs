@@ -204,7 +204,7 @@ const RUN_PARAMS: [&str; 34] = [
 ];
 
 /// The months a prepaid instance may be bought for (`InvalidPeriod`'s documented list).
-const PERIODS: [u64; 15] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36, 48];
+const PERIODS: [u64; 14] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36];
 
 /// The filters of `DescribeInstances` the documentation lists that terminus does not serve.
 const UNSERVED_FILTERS: [&str; 18] = [
@@ -515,7 +515,7 @@ fn run(
                 return Err(ApiError::new(
                     "InvalidPeriod",
                     format!(
-                        "Invalid period `{period}`: the periods supported are 1 to 12, 24, 36 and 48 months."
+                        "Invalid period `{period}`: the periods supported are 1 to 12, 24 and 36 months."
                     ),
                 ));
             }

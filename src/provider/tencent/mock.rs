@@ -35,6 +35,7 @@ use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
 use crate::world::rules::{Refusal, Terminate};
+use crate::world::stubs::Stubbed;
 use crate::world::{Account, InstanceState, Restriction, SessionRefusal, World};
 
 /// The credential-scope service of CVM.
@@ -249,7 +250,9 @@ fn decide(
         return caller_identity(request, common, account);
     }
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
-    if action != "TerminateInstances" && !lifecycle::ACTIONS.contains(&action) {
+    let served = action == "TerminateInstances" || lifecycle::ACTIONS.contains(&action);
+    let stubbed = !served && world.spec.stubs.iter().any(|stub| stub.action == action);
+    if !served && !stubbed {
         return Err(unserved(action));
     }
     match common.version.as_deref() {
@@ -263,6 +266,13 @@ fn decide(
         }
     }
     let params = action_params(request, common)?;
+    if stubbed {
+        return match world.stubbed(action, &params.values) {
+            Some(Stubbed::Response(fields)) => Ok(fields),
+            Some(Stubbed::Error(error)) => Err(ApiError::new(&error.code, error.message)),
+            None => Err(unserved(action)),
+        };
+    }
     if action == "TerminateInstances" {
         terminate(common, &params, account, world, request_id)
     } else {

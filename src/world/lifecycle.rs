@@ -580,6 +580,66 @@ impl World {
     }
 }
 
+/// One Zenlayer Bare Metal `CreateInstances` call, as the world sees it after its parameters are checked.
+#[derive(Clone, Debug)]
+pub struct BmcLaunch {
+    /// `zoneId`.
+    pub zone: String,
+    /// `instanceTypeId`.
+    pub instance_type: String,
+    /// `imageId`.
+    pub image_id: Option<String>,
+    /// `instanceChargeType`.
+    pub charge: super::bmc::BmcCharge,
+    /// `instanceName`.
+    pub name: Option<String>,
+    /// `amount`.
+    pub count: u32,
+}
+
+impl World {
+    /// Creates Zenlayer Bare Metal instances: `CREATING` until the launch timing has passed, then `RUNNING`. Ids
+    /// are 18 digits, as the recorded ones (`564212148932313088`), drawn from the seed.
+    pub fn bmc_create(&mut self, owner: &str, launch: &BmcLaunch) -> Vec<String> {
+        let now = self.clock.now();
+        let ready = now + i64::from(self.timings().launch);
+        let mut ids = Vec::with_capacity(launch.count as usize);
+        for _ in 0..launch.count {
+            let id = loop {
+                self.launched += 1;
+                let uuid = super::request_id(self.spec.seed ^ 0x2e41_a7e5, self.launched);
+                let bits =
+                    u64::from_str_radix(&uuid[..16].replace('-', ""), 16).unwrap_or_default();
+                let id = format!(
+                    "{}",
+                    500_000_000_000_000_000 + bits % 100_000_000_000_000_000
+                );
+                if !self
+                    .spec
+                    .bmc_instances
+                    .iter()
+                    .any(|instance| instance.id == id)
+                {
+                    break id;
+                }
+            };
+            let mut instance = super::bmc::BmcInstance::new(id.clone());
+            instance.zone = launch.zone.clone();
+            instance.charge = launch.charge;
+            instance.owner = Some(owner.to_owned());
+            instance.name = launch.name.clone();
+            instance.instance_type = Some(launch.instance_type.clone());
+            instance.image_id = launch.image_id.clone();
+            instance.status = super::bmc::BmcStatus::Creating;
+            instance.ready_at = Some(ready);
+            self.spec.bmc_instances.push(instance);
+            ids.push(id);
+        }
+        super::bmc::settle(&mut self.spec.bmc_instances, now);
+        ids
+    }
+}
+
 /// Destroys an instance at `at`: `TERMINATED`, listed as `TERMINATING` for `seconds`.
 fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&str>) {
     instance.state = InstanceState::Terminated;

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod wire;
 
+mod create;
 pub(crate) mod mock;
 
 /// The production host.

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{CASE_EPOCH, LoadError, Loaded, discover, load, pascal_case};
 
+use crate::signing::Secret;
 use crate::world::WorldSpec;
 
 /// One scenario.
@@ -82,9 +83,11 @@ pub struct Step {
     /// The SecretId to sign with; default: the world's first account.
     pub credentials: Option<String>,
     /// Sign with this key instead of the account's (a wrong key).
-    pub secret_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub secret_key: Option<Secret>,
     /// Send this session token; default: the account's.
-    pub token: Option<String>,
+    #[serde(skip_serializing)]
+    pub token: Option<Secret>,
     /// Advance the world's clock by this much before the step (`"1s"`, `"5m"`).
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{Format, unusable, write_stdout};
 use crate::load::{self, Plan, Report, Script};
 use crate::mock::MockServer;
-use crate::signing::Credentials;
+use crate::signing::{Credentials, Secret};
 
 /// Load-test the mock: signed TerminateInstances over keep-alive loopback connections, verification on.
 ///
@@ -53,7 +53,7 @@ pub(super) struct Args {
     secret_id: String,
     /// With --target: the SecretKey to sign with [default: the documentation's example key].
     #[arg(long, env = "TERMINUS_SECRET_KEY", hide_env_values = true)]
-    secret_key: Option<String>,
+    secret_key: Option<Secret>,
     /// Print the bench world as a world file and exit.
     #[arg(long)]
     print_world: bool,
@@ -107,7 +107,7 @@ pub(super) fn run(args: Args) -> ExitCode {
             let key = args
                 .secret_key
                 .clone()
-                .unwrap_or_else(|| load::EXAMPLE_SECRET_KEY.to_owned());
+                .unwrap_or_else(|| Secret::from(load::EXAMPLE_SECRET_KEY));
             let credentials = Credentials::new(args.secret_id.clone(), key);
             let target = format!("{url} (signed at {timestamp}, {clock})");
             (address, authority, timestamp, credentials, target)

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::{Format, read_request, read_trace, trace_json, trace_text, unusable, write_stdout};
-use crate::signing::{self, Policy, tc3};
+use crate::signing::{self, Policy, Secret, tc3};
 
 /// Verify the signature of a raw HTTP/1.1 request.
 ///
@@ -17,7 +17,7 @@ use crate::signing::{self, Policy, tc3};
 pub(super) struct Args {
     /// SecretKey (Zenlayer: AccessKeyPassword; Bearer: the expected token).
     #[arg(long, env = "TERMINUS_SECRET_KEY", hide_env_values = true)]
-    secret_key: String,
+    secret_key: Secret,
     /// Server time in Unix seconds; the timestamp must lie within --max-skew of it. Without it expiry is not checked.
     #[arg(long, allow_negative_numbers = true)]
     now: Option<i64>,

@@ -20,7 +20,7 @@ use crate::case::{Loaded, Method, SignForm, Step, Tamper, pascal_case};
 use crate::exchange::{Exchange, Response};
 use crate::message::Request;
 use crate::provider::ProviderId;
-use crate::signing::{Credentials, Step as Stage};
+use crate::signing::{Credentials, Secret, Step as Stage};
 use crate::world::WorldSpec;
 
 /// What running one case gave.
@@ -194,6 +194,7 @@ fn build(
         .token
         .clone()
         .or_else(|| account.and_then(|a| a.token.clone()));
+    let token = token.as_ref().map(Secret::expose);
     let credentials = Credentials::new(secret_id, secret_key);
     let action = step
         .action
@@ -221,7 +222,7 @@ fn build(
         region: region.as_deref(),
         version: step.version.as_deref(),
         credentials: &credentials,
-        token: token.as_deref(),
+        token,
         timestamp: now + step.skew.unwrap_or(0),
         nonce,
         sign,

@@ -15,10 +15,13 @@
 
 pub mod hash;
 pub mod hmac_param;
+mod secret;
 pub mod tc3;
 pub mod zc2;
 
 use std::fmt;
+
+pub use secret::{REDACTED, Secret};
 
 use crate::message::Request;
 
@@ -87,35 +90,27 @@ impl fmt::Display for Scheme {
 
 /// A secret id and its secret key (for Zenlayer: AccessKeyId and AccessKeyPassword; for Bearer: the token as key).
 ///
-/// `Debug` shows the id and masks the key, so credentials can sit in any struct that is logged.
-#[derive(Clone, PartialEq, Eq)]
+/// The key is a [`Secret`], so `Debug` shows the id and `[REDACTED]`: credentials can sit in any struct that is
+/// logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     /// The public half: `SecretId` / `AccessKeyId`.
     pub secret_id: String,
-    secret_key: String,
+    secret_key: Secret,
 }
 
 impl Credentials {
     /// Pairs a secret id with its key.
-    pub fn new(secret_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
+    pub fn new(secret_id: impl Into<String>, secret_key: impl Into<Secret>) -> Self {
         Self {
             secret_id: secret_id.into(),
             secret_key: secret_key.into(),
         }
     }
 
-    /// The secret key. Never print it.
-    pub fn secret_key(&self) -> &str {
+    /// The secret key.
+    pub fn secret_key(&self) -> &Secret {
         &self.secret_key
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("secret_id", &self.secret_id)
-            .field("secret_key", &"** REDACTED **")
-            .finish()
     }
 }
 
@@ -452,7 +447,7 @@ impl Claim {
     pub fn verify(
         &self,
         request: &Request,
-        secret_key: &str,
+        secret_key: &Secret,
         now: Option<i64>,
         policy: &Policy,
         reference: Option<&Trace>,
@@ -466,6 +461,7 @@ impl Claim {
                 max_skew: policy.max_skew,
             });
         }
+        let secret_key = secret_key.expose();
         let (trace, claimed) = match &self.detail {
             ClaimDetail::Tc3(authorization) => {
                 let trace = tc3::verify(request, authorization, secret_key, policy)?;

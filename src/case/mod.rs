@@ -192,6 +192,17 @@ pub struct Expect {
     pub signed: BTreeMap<String, String>,
 }
 
+impl Case {
+    /// Every key and token the case holds: its world's and its steps' (for redacting what its run prints).
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.world.secrets().chain(
+            self.steps
+                .iter()
+                .flat_map(|step| step.secret_key.iter().chain(&step.token)),
+        )
+    }
+}
+
 /// The JSON schema of the case format.
 pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Case)).expect("a schema serialises")

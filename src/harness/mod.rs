@@ -20,7 +20,7 @@ use crate::case::{Loaded, Method, SignForm, Step, Tamper, pascal_case};
 use crate::exchange::{Exchange, Response};
 use crate::message::Request;
 use crate::provider::ProviderId;
-use crate::signing::{Credentials, Secret, Step as Stage};
+use crate::signing::{Credentials, Secret, Step as Stage, redact_all};
 use crate::world::WorldSpec;
 
 /// What running one case gave.
@@ -56,7 +56,12 @@ pub async fn run_case(loaded: &Loaded, target: &Target) -> CaseRun {
     let mut exchanges = Vec::new();
     let outcome = match run_steps(loaded, target, &mut exchanges).await {
         Ok(()) => Outcome::Passed,
-        Err((step, message)) => Outcome::Failed { step, message },
+        // The message may quote a request or a signing stage holding a token or key (a `Token` parameter, a
+        // Bearer header): whatever printed it, the case's secrets never leave here.
+        Err((step, message)) => Outcome::Failed {
+            step,
+            message: redact_all(&message, loaded.case.secrets()),
+        },
     };
     CaseRun {
         id: loaded.id.clone(),

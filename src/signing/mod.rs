@@ -21,7 +21,7 @@ pub mod zc2;
 
 use std::fmt;
 
-pub use secret::{REDACTED, Secret};
+pub use secret::{REDACTED, Secret, redact_all};
 
 use crate::message::Request;
 

@@ -36,6 +36,44 @@ impl Secret {
     }
 }
 
+/// `text` with every occurrence of each secret replaced by `[REDACTED]`: as written, form-encoded
+/// (`+` for space), percent-encoded (`%20`) and JSON-escaped, the forms a request, a trace or a diff can hold it
+/// in. For text that is built from requests carrying known secrets (a failed case's message), where no type can
+/// keep the value out. Longer secrets go first, so one that contains another is replaced whole. Every non-empty
+/// secret is replaced, even a very short one: a garbled message is better than a printed key.
+pub fn redact_all<'a>(text: &str, secrets: impl IntoIterator<Item = &'a Secret>) -> String {
+    let mut forms: Vec<String> = Vec::new();
+    for secret in secrets {
+        let value = secret.expose();
+        if value.is_empty() {
+            continue;
+        }
+        forms.push(value.to_owned());
+        forms.push(form_urlencoded::byte_serialize(value.as_bytes()).collect());
+        forms.push(percent_encoded(value));
+        let json = serde_json::Value::from(value).to_string();
+        forms.push(json[1..json.len() - 1].to_owned());
+    }
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    forms.dedup();
+    forms.iter().fold(text.to_owned(), |text, form| {
+        text.replace(form.as_str(), REDACTED)
+    })
+}
+
+/// RFC 3986 percent-encoding: unreserved characters kept, every other byte `%XX` (uppercase).
+fn percent_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
 impl PartialEq for Secret {
     /// Constant-time in the contents, as a comparison of keys should be.
     fn eq(&self, other: &Self) -> bool {
@@ -101,5 +139,17 @@ mod tests {
         let printed = format!("{secret} {secret:?} {secret:#?} {:?}", Some(&secret));
         assert!(!printed.contains("CANARY"), "{printed}");
         assert_eq!(secret.expose(), "CANARYkey");
+    }
+
+    #[test]
+    fn redact_all_replaces_every_encoding_of_every_secret() {
+        let token = Secret::new("tok en/+=\"x");
+        let key = Secret::new("key");
+        let text =
+            "a tok en/+=\"x b tok+en%2F%2B%3D%22x c tok%20en%2F%2B%3D%22x d tok en/+=\\\"x e keys";
+        assert_eq!(
+            redact_all(text, [&token, &key]),
+            "a [REDACTED] b [REDACTED] c [REDACTED] d [REDACTED] e [REDACTED]s"
+        );
     }
 }

@@ -467,6 +467,15 @@ impl WorldSpec {
             .expect("the default world is valid")
     }
 
+    /// Every key and token of the world's accounts.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.accounts.iter().flat_map(|account| {
+            std::iter::once(&account.secret_key)
+                .chain(&account.token)
+                .chain(&account.bearer_token)
+        })
+    }
+
     /// Checks what the TOML shape cannot: no SecretId or instance id twice.
     pub fn check(&self, origin: &str) -> Result<(), WorldError> {
         let duplicate = |what: &'static str, ids: Vec<&String>| {

@@ -5,6 +5,7 @@ mod cases;
 mod cli;
 mod common;
 mod concurrency;
+mod hardening;
 mod legacy;
 mod malformed;
 mod properties;

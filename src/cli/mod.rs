@@ -100,10 +100,12 @@ fn trace_text(trace: &Trace) -> String {
         .collect()
 }
 
-/// The trace as a JSON object, steps in computation order.
-fn trace_json(trace: &Trace) -> serde_json::Value {
+/// The trace as a JSON object, steps in computation order. Secret steps (derived keys, a Bearer token) only
+/// when `reveal` (`--trace`): a JSON document is more often stored and shared than read.
+fn trace_json(trace: &Trace, reveal: bool) -> serde_json::Value {
     trace
         .steps()
+        .filter(|(step, _)| reveal || !trace.is_secret(*step))
         .map(|(step, value)| (step.name().to_owned(), serde_json::Value::from(value)))
         .collect::<serde_json::Map<_, _>>()
         .into()

@@ -29,7 +29,9 @@ pub(super) struct Args {
     /// TC3: the credential-scope service [default: the first label of the host].
     #[arg(long)]
     service: Option<String>,
-    /// Print every intermediate step before the signed request.
+    /// Print every intermediate step before the signed request. The derived keys (`k-date`, `k-service`,
+    /// `k-signing`) and a Bearer token's step are secret material: printed only with --trace (JSON output holds the
+    /// other steps without it).
     #[arg(long)]
     trace: bool,
     /// Output format.
@@ -77,7 +79,7 @@ pub(super) fn run(args: Args) -> ExitCode {
         Format::Json => {
             let document = json!({
                 "scheme": scheme.name(),
-                "trace": trace_json(&signed.trace),
+                "trace": trace_json(&signed.trace, args.trace),
                 "request": String::from_utf8_lossy(&bytes),
             });
             write_stdout(format!("{document:#}\n").as_bytes());

@@ -31,7 +31,9 @@ pub(super) struct Args {
     /// then explained by the first step at which the two differ.
     #[arg(long, value_name = "TRACE")]
     expect: Option<PathBuf>,
-    /// Print the recomputed steps after the verdict.
+    /// Print the recomputed steps after the verdict. The derived keys (`k-date`, `k-service`, `k-signing`) and a
+    /// Bearer token's step are secret material: printed only with --trace (JSON output holds the other steps
+    /// without it).
     #[arg(long)]
     trace: bool,
     /// Output format.
@@ -78,7 +80,7 @@ pub(super) fn run(args: Args) -> ExitCode {
     let output = match (&outcome, args.format) {
         (Ok(trace), Format::Json) => format!(
             "{:#}\n",
-            json!({"ok": true, "scheme": scheme, "trace": trace_json(trace)})
+            json!({"ok": true, "scheme": scheme, "trace": trace_json(trace, args.trace)})
         ),
         (Err(rejection), Format::Json) => format!(
             "{:#}\n",

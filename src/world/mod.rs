@@ -507,19 +507,53 @@ impl WorldSpec {
     }
 }
 
-/// A TOML error as `line L, column C: message`, without the source excerpt toml prints (a world or case file may
-/// hold keys, and errors never show one).
+/// A TOML error as `line L, column C: message`, without the source excerpt toml prints and without the value
+/// serde quotes (a world or case file may hold keys, and a key pasted into the wrong field is still a key: errors
+/// never show one).
 pub fn toml_error(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim_end_matches('\n');
+    let message = without_values(error.message().trim_end_matches('\n'));
     match error.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start.min(text.len())).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
             format!("line {line}, column {column}: {message}")
         }
-        None => message.to_owned(),
+        None => message,
     }
+}
+
+/// A serde error message without the value it quotes: `invalid type: string "…", expected u32` becomes
+/// `invalid type: a string, expected u32`, `unknown variant `…`, expected one of …` becomes `unknown variant,
+/// expected one of …` (the field is named by the line and column, or by the path serde gives). Field names
+/// (`unknown field `x``) stay: they are the file's structure, not its values.
+pub fn without_values(message: &str) -> String {
+    let mut message = message.to_owned();
+    for (opening, ends, replacement) in [
+        ("string \"", &["\", expected", "\" at line"][..], "a string"),
+        (
+            "character `",
+            &["`, expected", "` at line"][..],
+            "a character",
+        ),
+        (
+            "unknown variant `",
+            &["`, expected", "`, there are no variants", "` at line"][..],
+            "unknown variant",
+        ),
+    ] {
+        let Some(start) = message.find(opening) else {
+            continue;
+        };
+        let end = ends
+            .iter()
+            .filter_map(|end| message.rfind(end).filter(|at| *at >= start + opening.len()))
+            .max()
+            // No known end: drop everything after the opening rather than risk quoting a value.
+            .map_or(message.len(), |at| at + 1);
+        message.replace_range(start..end, replacement);
+    }
+    message
 }
 
 /// A running world: the spec's state plus the clock, rate limiter, fault plan, request ids and the nonces seen.

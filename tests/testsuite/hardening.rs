@@ -119,3 +119,248 @@ expect.signed = { string-to-sign = "not what the signer computes" }
         assert!(!text.contains("CANARY"), "{what} holds a secret:\n{text}");
     }
 }
+
+/// A running `terminus serve`, killed when dropped.
+pub(crate) struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) uri: String,
+    /// What it printed on standard output before the first line was read, and that line.
+    pub(crate) banner: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Served {
+    /// Starts `terminus serve --listen 127.0.0.1:0` plus `args` in `dir`, waiting (with a deadline) for the line
+    /// that says where it listens.
+    pub(crate) fn start(dir: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("TERMINUS_SECRET_KEY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the terminus binary runs");
+        let mut stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut byte = [0u8; 1];
+            while stdout.read(&mut byte).is_ok_and(|read| read == 1) {
+                seen.push(byte[0]);
+                if byte[0] == b'\n' && seen.windows(13).any(|w| w == b"listening on ") {
+                    let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
+                    seen.clear();
+                }
+            }
+            // Keep draining, so the server never blocks on a full pipe; the rest is checked by `finish`.
+            let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let banner = receiver
+            .recv_timeout(DEADLINE)
+            .expect("terminus serve says where it listens");
+        let uri = banner
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {banner:?}"))
+            .to_owned();
+        Self {
+            child,
+            uri,
+            banner,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Sends a control call; answers (status, body).
+    pub(crate) fn control(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (u16, String) {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(DEADLINE)
+            .build()
+            .unwrap();
+        let response = client
+            .request(
+                method.parse().unwrap(),
+                format!("{}/__terminus/{path}", self.uri),
+            )
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}"));
+        (response.status().as_u16(), response.text().unwrap())
+    }
+
+    /// Stops the server and returns what it wrote on standard error.
+    pub(crate) fn finish(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .map(|handle| handle.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---- point 8: secrets in parse errors and in verify's JSON
+
+/// World files broken on, or next to, the line that holds a key, and keys pasted into typed fields.
+const BROKEN_ACCOUNTS: [&str; 14] = [
+    "secret-key = \"CANARYkey8",
+    "secret-key = CANARYkey8",
+    "secret-key = \"CANARYkey8\" trailing",
+    "secret-key = 'CANARYkey8",
+    "secret-key = \"\"\"CANARYkey8",
+    "secret-key = \"CANARYkey8\\q\"",
+    "secret-key = [\"CANARYkey8\"]",
+    "secret-key = \"CANARYkey8\"\nsecret-key = \"CANARYkey8b\"",
+    "secret-key = \"CANARYkey8\"\nmfa = \"CANARYkey8\"",
+    "secret-key = \"CANARYkey8\"\nreturn-quota = \"CANARYkey8\"",
+    "secret-key = \"CANARYkey8\"\ndisabled = \"CANARYkey8\"",
+    "secret-key = \"CANARYkey8\"\ntoken = 7\nbearer-token = \"CANARYkey8",
+    "secret-key = \"CANARYkey8\"\nowner = CANARYkey8",
+    "secret-key = \"CANARYkey8\"\n[[instances]]\nid = \"ins-1\"\nstate = \"CANARYkey8\"",
+];
+
+fn broken_world(variant: &str) -> String {
+    format!("[[accounts]]\nsecret-id = \"AKIDcanary0001\"\n{variant}\n")
+}
+
+#[test]
+fn a_broken_world_file_is_refused_without_quoting_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for variant in BROKEN_ACCOUNTS {
+        std::fs::write(dir.path().join("world.toml"), broken_world(variant)).unwrap();
+        let run = terminus_within(
+            dir.path(),
+            &["serve", "--listen", "127.0.0.1:0", "--world", "world.toml"],
+            DEADLINE,
+        );
+        assert_eq!(run.code, Some(2), "{variant}: {}", run.stderr);
+        assert!(run.stderr.contains("world.toml: line "), "{}", run.stderr);
+        assert!(
+            !(run.stdout + &run.stderr).contains("CANARY"),
+            "{variant:?} quoted: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_broken_world_put_to_the_control_api_is_refused_without_quoting_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), &[]);
+    for variant in BROKEN_ACCOUNTS {
+        let (status, body) =
+            served.control("PUT", "world", "application/toml", &broken_world(variant));
+        assert_eq!(status, 400, "{variant:?}: {body}");
+        assert!(body.contains("line "), "{body}");
+        assert!(!body.contains("CANARY"), "{variant:?} quoted: {body}");
+    }
+    for json in [
+        r#"{"accounts": [{"secret-id": "AKIDcanary0001", "secret-key": "CANARYkey8", "mfa": "CANARYkey8"}]}"#,
+        r#"{"accounts": [{"secret-id": "AKIDcanary0001", "secret-key": "CANARYkey8", "return-quota": "CANARYkey8"}]}"#,
+        r#"{"accounts": [{"secret-id": "AKIDcanary0001", "secret-key": "CANARYkey8", "token": ["CANARYkey8"]}]}"#,
+        r#"{"accounts": [{"secret-id": "AKIDcanary0001", "secret-key": "CANARYkey8"#,
+    ] {
+        let (status, body) = served.control("PUT", "world", "application/json", json);
+        assert_eq!(status, 400, "{json}: {body}");
+        assert!(!body.contains("CANARY"), "{json} quoted: {body}");
+    }
+    let stderr = served.finish();
+    assert!(!stderr.contains("CANARY"), "{stderr}");
+}
+
+#[test]
+fn a_broken_case_file_is_reported_without_quoting_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for (index, variant) in BROKEN_ACCOUNTS.iter().enumerate() {
+        let case = format!(
+            "title = \"t\"\nsource = {{ doc = \"d\", quote = \"q\" }}\nlive = \"mock-only\"\n\n[[step]]\n\n\
+             [[world.accounts]]\nsecret-id = \"AKIDcanary0001\"\n{variant}\n"
+        );
+        write(
+            dir.path(),
+            &format!("cases/tencent/terminate-instances/broken-{index}.toml"),
+            &case,
+        );
+    }
+    let run = terminus_within(
+        dir.path(),
+        &["run", "--cases", "cases", "--json", "r.json"],
+        DEADLINE,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.stdout.matches("unreadable case file").count(),
+        BROKEN_ACCOUNTS.len(),
+        "{}",
+        run.stdout
+    );
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    for text in [&run.stdout, &run.stderr, &report] {
+        assert!(!text.contains("CANARY"), "{text}");
+    }
+}
+
+#[test]
+fn verify_json_prints_derived_keys_only_with_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let request = crate::common::captured("tc3/tc3-py-post-1id").to_bytes();
+    std::fs::write(dir.path().join("request.http"), request).unwrap();
+    let key = crate::common::TENCENT_KEY;
+    let args = [
+        "verify",
+        "--secret-key",
+        key,
+        "--format",
+        "json",
+        "request.http",
+    ];
+    let plain = terminus_within(dir.path(), &args, DEADLINE);
+    assert_eq!(plain.code, Some(0), "{}", plain.stderr);
+    let json: serde_json::Value = serde_json::from_str(&plain.stdout).unwrap();
+    assert!(json["trace"]["string-to-sign"].is_string(), "{json}");
+    for step in ["k-date", "k-service", "k-signing"] {
+        assert!(json["trace"].get(step).is_none(), "{step} printed: {json}");
+    }
+    let traced = terminus_within(dir.path(), &[&args[..], &["--trace"]].concat(), DEADLINE);
+    let json: serde_json::Value = serde_json::from_str(&traced.stdout).unwrap();
+    assert!(json["trace"]["k-signing"].is_string(), "{json}");
+    // The same rule for sign's JSON.
+    let sign = [
+        "sign",
+        "--secret-id",
+        "AKIDx",
+        "--secret-key",
+        key,
+        "--format",
+        "json",
+        "request.http",
+    ];
+    let signed = terminus_within(dir.path(), &sign, DEADLINE);
+    let json: serde_json::Value = serde_json::from_str(&signed.stdout).unwrap();
+    assert!(json["trace"].get("k-signing").is_none(), "{json}");
+}

@@ -59,6 +59,29 @@ enum Format {
 /// Exit status for input that cannot be used at all (not HTTP, no Host, unknown scheme…).
 const UNUSABLE: u8 = 2;
 
+/// The most worker threads `serve`, `bench` and `run --jobs` accept: far more than loopback testing can use, and few
+/// enough that a typo (`--workers 5000`) is refused before threads run out, not after.
+const MAX_THREADS: usize = 256;
+
+/// A clap value parser for a whole number in `min..=max` (`--help` states the range next to each flag). clap
+/// turns its error into a usage error: exit status 2, the flag named.
+fn count_in(
+    min: usize,
+    max: usize,
+) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value: usize = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a whole number from {min} to {max}"))?;
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("{value} is out of range: from {min} to {max}"))
+        }
+    }
+}
+
 impl Cli {
     /// Runs the chosen subcommand and returns the process's exit status.
     pub fn run(self) -> ExitCode {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use super::unusable;
+use super::{MAX_THREADS, count_in, unusable};
 use crate::case::{self, Loaded};
 use crate::harness::{self, Outcome, Target, snapshot};
 use crate::report::{CaseReport, Report};
@@ -34,8 +34,8 @@ pub(super) struct Args {
     /// Write each case's exchanges here, as `<case id>@<target>.snap` (compare with `terminus diff`).
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
-    /// Cases run at once against the embedded mock.
-    #[arg(long, default_value_t = 8)]
+    /// Cases run at once against the embedded mock (1 to 256).
+    #[arg(long, default_value_t = 8, value_parser = count_in(1, MAX_THREADS))]
     jobs: usize,
 }
 

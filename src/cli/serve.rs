@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::unusable;
+use super::{MAX_THREADS, count_in, unusable};
 use crate::mock::MockServer;
 use crate::world::WorldSpec;
 
@@ -17,8 +17,8 @@ pub(super) struct Args {
     /// World file (TOML) to start with [default: the built-in world described in the README].
     #[arg(long)]
     world: Option<PathBuf>,
-    /// Worker threads.
-    #[arg(long, default_value_t = 2)]
+    /// Worker threads (1 to 256).
+    #[arg(long, default_value_t = 2, value_parser = count_in(1, MAX_THREADS))]
     workers: usize,
 }
 

@@ -125,8 +125,7 @@ pub(crate) struct Served {
     child: std::process::Child,
     /// `http://127.0.0.1:PORT`.
     pub(crate) uri: String,
-    /// What it printed on standard output before the first line was read, and that line.
-    pub(crate) banner: String,
+    stdout: Option<std::thread::JoinHandle<String>>,
     stderr: Option<std::thread::JoinHandle<String>>,
 }
 
@@ -147,37 +146,47 @@ impl Served {
         let mut stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        // Reads everything the server prints (so it never blocks on a full pipe), handing over the line that says
+        // where it listens as soon as it is complete.
+        let stdout = std::thread::spawn(move || {
             let mut seen = Vec::new();
             let mut byte = [0u8; 1];
+            let mut announced = false;
             while stdout.read(&mut byte).is_ok_and(|read| read == 1) {
                 seen.push(byte[0]);
-                if byte[0] == b'\n' && seen.windows(13).any(|w| w == b"listening on ") {
-                    let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
-                    seen.clear();
+                if !announced && byte[0] == b'\n' {
+                    let text = String::from_utf8_lossy(&seen).into_owned();
+                    if let Some(line) = text.lines().find(|line| line.contains("listening on ")) {
+                        let _ = sender.send(line.to_owned());
+                        announced = true;
+                    }
                 }
             }
-            // Keep draining, so the server never blocks on a full pipe; the rest is checked by `finish`.
-            let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
+            String::from_utf8_lossy(&seen).into_owned()
         });
         let stderr = std::thread::spawn(move || {
             let mut text = String::new();
             let _ = stderr.read_to_string(&mut text);
             text
         });
-        let banner = receiver
-            .recv_timeout(DEADLINE)
-            .expect("terminus serve says where it listens");
-        let uri = banner
+        let Ok(line) = receiver.recv_timeout(DEADLINE) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "terminus serve {args:?} did not say where it listens: {}",
+                stderr.join().unwrap_or_default()
+            );
+        };
+        let uri = line
             .split("listening on ")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {banner:?}"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_owned();
         Self {
             child,
             uri,
-            banner,
+            stdout: Some(stdout),
             stderr: Some(stderr),
         }
     }
@@ -206,14 +215,16 @@ impl Served {
         (response.status().as_u16(), response.text().unwrap())
     }
 
-    /// Stops the server and returns what it wrote on standard error.
+    /// Stops the server and returns everything it wrote: standard output, then standard error.
     pub(crate) fn finish(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.stderr
-            .take()
+        [self.stdout.take(), self.stderr.take()]
+            .into_iter()
+            .flatten()
             .map(|handle| handle.join().unwrap_or_default())
-            .unwrap_or_default()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -363,4 +374,53 @@ fn verify_json_prints_derived_keys_only_with_trace() {
     let signed = terminus_within(dir.path(), &sign, DEADLINE);
     let json: serde_json::Value = serde_json::from_str(&signed.stdout).unwrap();
     assert!(json["trace"].get("k-signing").is_none(), "{json}");
+}
+
+// ---- point 4: numeric flags
+
+#[rstest::rstest]
+#[case(&["bench", "--duration", "9223372036854775807s"], "--duration")]
+#[case(&["bench", "--warmup", "9223372036854775807s"], "--warmup")]
+#[case(&["bench", "--duration", "0s"], "--duration")]
+#[case(&["bench", "--connections", "0"], "--connections")]
+#[case(&["bench", "--connections", "1000000"], "--connections")]
+#[case(&["bench", "--workers", "5000"], "--workers")]
+#[case(&["bench", "--client-threads", "0"], "--client-threads")]
+#[case(&["bench", "--fresh", "18446744073709551615"], "--fresh")]
+#[case(&["serve", "--listen", "127.0.0.1:0", "--workers", "5000"], "--workers")]
+#[case(&["serve", "--listen", "127.0.0.1:0", "--workers", "0"], "--workers")]
+#[case(&["run", "--jobs", "2305843009213693952"], "--jobs")]
+fn an_out_of_range_number_is_refused_naming_the_flag(#[case] args: &[&str], #[case] flag: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = terminus_within(dir.path(), args, Duration::from_secs(10));
+    assert_eq!(run.code, Some(2), "{args:?}: {}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(flag) && run.stderr.contains("range")
+            || run.stderr.contains("24 hours")
+            || run.stderr.contains("1ms"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn help_says_what_each_number_may_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = terminus_within(dir.path(), &["bench", "--help"], DEADLINE).stdout;
+    for said in [
+        "(1 to 4096)",
+        "1ms to 24 hours",
+        "0 to 24 hours",
+        "(1 to 256)",
+        "0 to 1000000",
+    ] {
+        assert!(
+            bench.contains(said),
+            "bench --help does not say {said:?}:\n{bench}"
+        );
+    }
+    let serve = terminus_within(dir.path(), &["serve", "--help"], DEADLINE).stdout;
+    assert!(serve.contains("(1 to 256)"), "{serve}");
+    let run = terminus_within(dir.path(), &["run", "--help"], DEADLINE).stdout;
+    assert!(run.contains("(1 to 256)"), "{run}");
 }

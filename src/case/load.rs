@@ -10,6 +10,13 @@ use crate::provider::ProviderId;
 /// official clients' captured vectors.
 pub const CASE_EPOCH: i64 = 1_700_000_000;
 
+/// The most times a step may send its request (`repeat`): enough to exhaust any rate limit or quota a case
+/// seeds, few enough that a typo cannot run for minutes (every exchange is kept for the snapshot).
+pub const MAX_REPEAT: u32 = 1000;
+
+/// The furthest a step may `advance` the clock: 100 years of 365.25 days, well past any expiry a case tests.
+pub const MAX_ADVANCE: std::time::Duration = std::time::Duration::from_secs(3_155_760_000);
+
 /// A case file that was read: its identity and contents.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -158,6 +165,24 @@ fn check(case: &Case) -> Result<(), String> {
     for (index, step) in case.steps.iter().enumerate() {
         if step.repeat == Some(0) {
             return Err(format!("step {}: repeat = 0 sends nothing", index + 1));
+        }
+        if let Some(repeat) = step.repeat
+            && repeat > MAX_REPEAT
+        {
+            return Err(format!(
+                "step {}: repeat = {repeat} is more than {MAX_REPEAT}",
+                index + 1
+            ));
+        }
+        if let Some(advance) = step.advance
+            && advance > MAX_ADVANCE
+        {
+            return Err(format!(
+                "step {}: advance = {:?} is more than 100 years ({} s)",
+                index + 1,
+                advance,
+                MAX_ADVANCE.as_secs()
+            ));
         }
         if let Some(id) = &step.credentials
             && !case

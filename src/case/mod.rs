@@ -14,7 +14,9 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use load::{CASE_EPOCH, LoadError, Loaded, discover, load, pascal_case};
+pub use load::{
+    CASE_EPOCH, LoadError, Loaded, MAX_ADVANCE, MAX_REPEAT, discover, load, pascal_case,
+};
 
 use crate::signing::Secret;
 use crate::world::WorldSpec;
@@ -88,7 +90,7 @@ pub struct Step {
     /// Send this session token; default: the account's.
     #[serde(skip_serializing)]
     pub token: Option<Secret>,
-    /// Advance the world's clock by this much before the step (`"1s"`, `"5m"`).
+    /// Advance the world's clock by this much before the step (`"1s"`, `"5m"`; at most 100 years).
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub advance: Option<Duration>,
@@ -104,7 +106,8 @@ pub struct Step {
     pub headers: BTreeMap<String, String>,
     /// A change made after signing.
     pub tamper: Option<Tamper>,
-    /// Send the same request this many times; every answer must meet `expect` (default 1).
+    /// Send the same request this many times; every answer must meet `expect` (default 1, at most 1000).
+    #[schemars(range(min = 1, max = 1000))]
     pub repeat: Option<u32>,
     /// The `Nonce` to send (`Signature`-parameter forms), every time; default: a new one for every request of the
     /// case (11886 for the first, then 11887, …). Giving an earlier request's replays it.

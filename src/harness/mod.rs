@@ -123,7 +123,7 @@ async fn run_steps(
         let fail = |message: String| (number, message);
         if let Some(advance) = step.advance {
             session
-                .advance(advance.as_secs() as i64)
+                .advance(i64::try_from(advance.as_secs()).unwrap_or(i64::MAX))
                 .await
                 .map_err(fail)?;
         }
@@ -228,7 +228,7 @@ fn build(
         version: step.version.as_deref(),
         credentials: &credentials,
         token,
-        timestamp: now + step.skew.unwrap_or(0),
+        timestamp: now.saturating_add(step.skew.unwrap_or(0)),
         nonce,
         sign,
         method,

@@ -55,10 +55,13 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             json!({ "now": world.clock.now() })
         }),
         ("GET", "faults") => Ok(json!({ "faults": shared.world().faults.remaining() })),
-        ("POST", "faults") => parse::<FaultSpec>(body).map(|fault| {
+        ("POST", "faults") => parse::<FaultSpec>(body).and_then(|fault| {
+            fault
+                .check()
+                .map_err(|why| format!("request body: {why}"))?;
             let mut world = shared.world();
             world.faults.add(fault);
-            json!({ "faults": world.faults.remaining() })
+            Ok(json!({ "faults": world.faults.remaining() }))
         }),
         ("DELETE", "faults") => {
             shared.world().faults.clear();

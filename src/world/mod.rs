@@ -438,6 +438,16 @@ pub enum WorldError {
         /// Line, column and what is wrong, without quoting the source (it may hold a key).
         location: String,
     },
+    /// A value the TOML shape allows but the world cannot use (a fault's status, fraction…).
+    #[error("{origin}: {field}: {why}")]
+    Invalid {
+        /// The file, or `request body`.
+        origin: String,
+        /// The field, as a path (`faults[2].status`).
+        field: String,
+        /// What is wrong.
+        why: String,
+    },
     /// Two accounts share a SecretId, or two instances an id.
     #[error("{origin}: {what} {id} appears twice")]
     Duplicate {
@@ -476,8 +486,15 @@ impl WorldSpec {
         })
     }
 
-    /// Checks what the TOML shape cannot: no SecretId or instance id twice.
+    /// Checks what the TOML shape cannot: no SecretId or instance id twice, every fault usable.
     pub fn check(&self, origin: &str) -> Result<(), WorldError> {
+        for (index, fault) in self.faults.iter().enumerate() {
+            fault.check().map_err(|why| WorldError::Invalid {
+                origin: origin.to_owned(),
+                field: format!("faults[{index}]"),
+                why,
+            })?;
+        }
         let duplicate = |what: &'static str, ids: Vec<&String>| {
             let mut seen = std::collections::HashSet::new();
             ids.into_iter()

@@ -424,3 +424,127 @@ fn help_says_what_each_number_may_be() {
     let run = terminus_within(dir.path(), &["run", "--help"], DEADLINE).stdout;
     assert!(run.contains("(1 to 256)"), "{run}");
 }
+
+// ---- point 10: clock arithmetic and fault specs
+
+#[test]
+fn the_control_clock_saturates_at_the_end_of_time_instead_of_wrapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), &[]);
+    let max = i64::MAX;
+    for (body, now) in [
+        (format!(r#"{{"set": {max}}}"#), max),
+        (r#"{"advance": 1}"#.to_owned(), max),
+        (format!(r#"{{"advance": {max}}}"#), max),
+        (r#"{"advance": -10}"#.to_owned(), max - 10),
+        (
+            format!(r#"{{"set": {}, "advance": -1}}"#, i64::MIN),
+            i64::MIN,
+        ),
+    ] {
+        let (status, answer) = served.control("POST", "clock", "application/json", &body);
+        assert_eq!(status, 200, "{body}: {answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["now"].as_i64(), Some(now), "after {body}");
+    }
+}
+
+#[rstest::rstest]
+#[case("advance = \"18446744073709551615s\"", "advance")]
+#[case("advance = \"101years\"", "advance")]
+#[case("repeat = 1000000", "repeat")]
+fn a_step_beyond_its_documented_bound_is_refused(#[case] field: &str, #[case] named: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "cases/tencent/terminate-instances/bound.toml",
+        &format!(
+            "title = \"t\"\nsource = {{ doc = \"d\", quote = \"q\" }}\nlive = \"mock-only\"\n\n[[step]]\n{field}\n\
+             params = {{ InstanceIds = [\"ins-none\"] }}\nexpect.error = \"InvalidInstanceId.NotFound\"\n"
+        ),
+    );
+    let run = terminus_within(
+        dir.path(),
+        &["run", "--cases", "cases", "--json", "r.json"],
+        DEADLINE,
+    );
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    assert!(
+        report.contains("bound.toml") && report.contains(&format!("step 1: {named} = ")),
+        "{report}"
+    );
+}
+
+/// Faults the world-file shape allows but no run can mean, and the field an error must name.
+const BROKEN_FAULTS: [(&str, &str); 8] = [
+    ("kind = \"http\"\nstatus = 0", "status 0"),
+    ("kind = \"http\"\nstatus = 1000", "status 1000"),
+    ("kind = \"http\"\nstatus = 200", "status 200"),
+    ("kind = \"error\"\nfraction = nan", "fraction NaN"),
+    ("kind = \"error\"\nfraction = 1.5", "fraction 1.5"),
+    ("kind = \"error\"\nfraction = -inf", "fraction -inf"),
+    ("kind = \"error\"\ncount = 0", "count = 0"),
+    (
+        "kind = \"latency\"\nmillis = 18446744073709551615",
+        "millis",
+    ),
+];
+
+#[test]
+fn a_world_file_with_a_fault_no_run_can_mean_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for (fault, named) in BROKEN_FAULTS {
+        std::fs::write(
+            dir.path().join("world.toml"),
+            format!("[[faults]]\n{fault}\n"),
+        )
+        .unwrap();
+        let run = terminus_within(
+            dir.path(),
+            &["serve", "--listen", "127.0.0.1:0", "--world", "world.toml"],
+            Duration::from_secs(10),
+        );
+        assert_eq!(run.code, Some(2), "{fault}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("world.toml: faults[0]: ") && run.stderr.contains(named),
+            "{fault}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn the_control_api_refuses_a_fault_no_run_can_mean_and_keeps_the_faults_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), &[]);
+    for (fault, named) in BROKEN_FAULTS {
+        let (status, body) = served.control("POST", "faults", "application/toml", fault);
+        assert_eq!(status, 400, "{fault}: {body}");
+        assert!(body.contains(named), "{fault}: {body}");
+        let (status, body) = served.control(
+            "PUT",
+            "world",
+            "application/toml",
+            &format!("[[faults]]\n{fault}\n"),
+        );
+        assert_eq!(status, 400, "{fault}: {body}");
+        assert!(
+            body.contains("faults[0]") && body.contains(named),
+            "{fault}: {body}"
+        );
+    }
+    let (status, body) = served.control(
+        "POST",
+        "faults",
+        "application/json",
+        r#"{"kind": "http", "status": 1000}"#,
+    );
+    assert_eq!(
+        (status, body.contains("status 1000")),
+        (400, true),
+        "{body}"
+    );
+    let (_, faults) = served.control("GET", "faults", "application/json", "");
+    assert_eq!(faults, r#"{"faults":[]}"#);
+}

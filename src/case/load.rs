@@ -65,8 +65,27 @@ pub enum LoadError {
     },
 }
 
-/// Every `*.toml` file three levels below `root` (`<provider>/<action>/<scenario>.toml`), sorted.
+/// Every `*.toml` entry below `root` but the files directly in it (`documented-codes.toml`), sorted: the cases at
+/// `<provider>/<action>/<scenario>.toml`, and every entry [`load`] must refuse by name rather than skip in
+/// silence (a file at the wrong depth, a FIFO or directory named `*.toml`, a link to a directory, a name that is
+/// not UTF-8). Symbolic links to directories are not followed (a link can loop, or count one case twice), and
+/// directories are read at most [`MAX_DEPTH`] levels down.
 pub fn discover(root: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = walk(root, "toml")
+        .into_iter()
+        .filter(|path| !(path.parent() == Some(root) && path.is_file()))
+        .collect();
+    found.sort();
+    found
+}
+
+/// How many directory levels below a root [`walk`] reads (a case is 2 levels down, a snapshot too).
+pub const MAX_DEPTH: usize = 8;
+
+/// Every entry below `root` whose name ends in `.extension` (whatever its type), plus every directory entry that
+/// [`regular_file`] will refuse (a link to a directory, a name that is not UTF-8, a directory [`MAX_DEPTH`]
+/// levels down), in no order. Follows no symbolic link to a directory, so it always ends.
+pub fn walk(root: &Path, extension: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![(root.to_path_buf(), 0)];
     while let Some((dir, depth)) = pending.pop() {
@@ -75,15 +94,44 @@ pub fn discover(root: &Path) -> Vec<PathBuf> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() && depth < 2 {
+            // `DirEntry::file_type` does not follow links: a link to a directory is not a directory here.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let named = path.extension().is_some_and(|ext| ext == extension);
+            let utf8 = path.file_name().and_then(|name| name.to_str()).is_some();
+            if kind.is_dir() && !named && utf8 && depth + 1 < MAX_DEPTH {
                 pending.push((path, depth + 1));
-            } else if depth == 2 && path.extension().is_some_and(|ext| ext == "toml") {
+            } else if named || kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
                 found.push(path);
             }
         }
     }
-    found.sort();
     found
+}
+
+/// Checks that `path` (found by [`walk`] below `root`) can be read as a file: a name that is UTF-8 all the way
+/// from `root` (two names that are not would collapse into one id), a regular file or a link to one (a FIFO
+/// would block the read forever), not a directory.
+pub fn regular_file(root: &Path, path: &Path) -> Result<(), String> {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    if relative.to_str().is_none() {
+        return Err(
+            "the path is not UTF-8; rename it (names become case ids and file names)".into(),
+        );
+    }
+    let linked = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink());
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) if meta.is_dir() && linked => Err(
+            "a symbolic link to a directory; not followed (a link can loop, or count one file twice)".into(),
+        ),
+        Ok(meta) if meta.is_dir() => Err(format!(
+            "a directory where a file belongs, or deeper than {MAX_DEPTH} levels"
+        )),
+        Ok(_) => Err("not a regular file (a FIFO, socket or device)".into()),
+        Err(error) => Err(format!("cannot read it: {error}")),
+    }
 }
 
 /// Reads one case file found under `root`.
@@ -92,6 +140,7 @@ pub fn load(root: &Path, path: &Path) -> Result<Loaded, LoadError> {
         path: path.to_path_buf(),
         why,
     };
+    regular_file(root, path).map_err(invalid)?;
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,

@@ -548,3 +548,207 @@ fn the_control_api_refuses_a_fault_no_run_can_mean_and_keeps_the_faults_it_has()
     let (_, faults) = served.control("GET", "faults", "application/json", "");
     assert_eq!(faults, r#"{"faults":[]}"#);
 }
+
+// ---- point 11: what a case or snapshot tree can hold
+
+/// A minimal case that passes against the mock.
+const PASSING_CASE: &str = r#"title = "an unknown instance is not found"
+source = { doc = "test", quote = "test" }
+live = "mock-only"
+
+[[step]]
+params = { InstanceIds = ["ins-none0001"] }
+expect.error = "InvalidInstanceId.NotFound"
+"#;
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_like_a_case_or_snapshot_is_refused_by_name_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "cases/tencent/terminate-instances/ok.toml",
+        PASSING_CASE,
+    );
+    mkfifo(
+        &dir.path()
+            .join("cases/tencent/terminate-instances/fifo.toml"),
+    );
+    let run = terminus_within(dir.path(), &["run", "--cases", "cases"], DEADLINE);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("1 passed, 1 failed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("fifo.toml: not a regular file"),
+        "{}",
+        run.stdout
+    );
+
+    write(
+        dir.path(),
+        "old/tencent/terminate-instances/x@mock.snap",
+        "same",
+    );
+    write(
+        dir.path(),
+        "new/tencent/terminate-instances/x@mock.snap",
+        "same",
+    );
+    mkfifo(
+        &dir.path()
+            .join("new/tencent/terminate-instances/fifo@mock.snap"),
+    );
+    let diff = terminus_within(dir.path(), &["diff", "old", "new"], DEADLINE);
+    assert_eq!(diff.code, Some(2), "{}{}", diff.stdout, diff.stderr);
+    assert!(
+        diff.stderr.contains("fifo@mock.snap: not a regular file"),
+        "{}",
+        diff.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn diff_follows_no_link_to_a_directory_so_loops_end_and_nothing_counts_twice() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "old/tencent/terminate-instances/x@mock.snap",
+        "same",
+    );
+    write(
+        dir.path(),
+        "new/tencent/terminate-instances/x@mock.snap",
+        "same",
+    );
+    let same = terminus_within(dir.path(), &["diff", "old", "new"], DEADLINE);
+    assert_eq!(
+        (same.code, same.stdout.trim()),
+        (Some(0), "0 of 1 cases changed")
+    );
+    // Two links to their own directory: followed, they loop.
+    let actions = dir.path().join("new/tencent");
+    symlink(".", actions.join("self-a")).unwrap();
+    symlink(".", actions.join("self-b")).unwrap();
+    let looped = terminus_within(dir.path(), &["diff", "old", "new"], DEADLINE);
+    assert_eq!(looped.code, Some(2), "{}{}", looped.stdout, looped.stderr);
+    assert!(
+        looped.stderr.contains("symbolic link to a directory"),
+        "{}",
+        looped.stderr
+    );
+    // A `..` link: followed, it counts the same snapshot under many ids.
+    std::fs::remove_file(actions.join("self-a")).unwrap();
+    std::fs::remove_file(actions.join("self-b")).unwrap();
+    symlink("..", dir.path().join("old/tencent/terminate-instances/up")).unwrap();
+    let up = terminus_within(dir.path(), &["diff", "old", "new"], DEADLINE);
+    assert_eq!(up.code, Some(2), "{}{}", up.stdout, up.stderr);
+    assert!(
+        up.stderr
+            .contains("terminate-instances/up: a symbolic link to a directory"),
+        "{}",
+        up.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn run_follows_no_link_to_a_directory_in_the_cases_tree() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "cases/tencent/terminate-instances/ok.toml",
+        PASSING_CASE,
+    );
+    symlink(
+        "..",
+        dir.path().join("cases/tencent/terminate-instances/up"),
+    )
+    .unwrap();
+    symlink(".", dir.path().join("cases/tencent/self")).unwrap();
+    let run = terminus_within(dir.path(), &["run", "--cases", "cases"], DEADLINE);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("1 passed, 2 failed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("symbolic link to a directory"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_case_file_at_the_wrong_depth_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "cases/tencent/terminate-instances/ok.toml",
+        PASSING_CASE,
+    );
+    write(dir.path(), "cases/tencent/too-high.toml", PASSING_CASE);
+    write(
+        dir.path(),
+        "cases/tencent/terminate-instances/extra/too-low.toml",
+        PASSING_CASE,
+    );
+    // Files directly in the cases directory are not cases (`documented-codes.toml` lives there).
+    write(dir.path(), "cases/catalog.toml", "not a case");
+    let run = terminus_within(
+        dir.path(),
+        &["run", "--cases", "cases", "--json", "r.json"],
+        DEADLINE,
+    );
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("1 passed, 2 failed"), "{}", run.stdout);
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    for name in ["too-high.toml", "too-low.toml"] {
+        assert!(
+            report.contains(&format!(
+                "{name}: a case lives at cases/<provider>/<action>/<scenario>.toml"
+            )),
+            "{name}: {report}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn case_files_whose_names_are_not_utf8_are_refused_not_merged_into_one_id() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let action = dir.path().join("cases/tencent/terminate-instances");
+    std::fs::create_dir_all(&action).unwrap();
+    for name in [&b"caf\xe9.toml"[..], &b"caf\xe8.toml"[..]] {
+        std::fs::write(action.join(OsStr::from_bytes(name)), PASSING_CASE).unwrap();
+    }
+    let run = terminus_within(
+        dir.path(),
+        &[
+            "run", "--cases", "cases", "--record", "recorded", "--json", "r.json",
+        ],
+        DEADLINE,
+    );
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("0 passed, 2 failed"), "{}", run.stdout);
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    assert_eq!(
+        report.matches("the path is not UTF-8").count(),
+        2,
+        "{report}"
+    );
+    assert!(
+        !dir.path().join("recorded").exists(),
+        "recorded a refused case"
+    );
+}

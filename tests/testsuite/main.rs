@@ -9,4 +9,5 @@ mod hardening;
 mod legacy;
 mod malformed;
 mod properties;
+mod secrets;
 mod signing;

@@ -110,6 +110,25 @@ pub fn walk(root: &Path, extension: &str) -> Vec<PathBuf> {
     found
 }
 
+/// The largest case file read: the biggest committed case is a few kilobytes.
+pub const MAX_CASE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a text file of at most `max` bytes; a larger one is an `InvalidData` error that says the limit.
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 /// Checks that `path` (found by [`walk`] below `root`) can be read as a file: a name that is UTF-8 all the way
 /// from `root` (two names that are not would collapse into one id), a regular file or a link to one (a FIFO
 /// would block the read forever), not a directory.
@@ -141,9 +160,13 @@ pub fn load(root: &Path, path: &Path) -> Result<Loaded, LoadError> {
         why,
     };
     regular_file(root, path).map_err(invalid)?;
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
+    let text = read_bounded(path, MAX_CASE_BYTES).map_err(|source| match source.kind() {
+        // Too large, or not UTF-8: say which, since the reason is the point.
+        std::io::ErrorKind::InvalidData => invalid(source.to_string()),
+        _ => LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
     })?;
     let relative = path.strip_prefix(root).unwrap_or(path).with_extension("");
     let parts: Vec<String> = relative

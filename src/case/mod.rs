@@ -15,8 +15,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use load::{
-    CASE_EPOCH, LoadError, Loaded, MAX_ADVANCE, MAX_DEPTH, MAX_REPEAT, discover, load, pascal_case,
-    regular_file, walk,
+    CASE_EPOCH, LoadError, Loaded, MAX_ADVANCE, MAX_CASE_BYTES, MAX_DEPTH, MAX_REPEAT, discover,
+    load, pascal_case, read_bounded, regular_file, walk,
 };
 
 use crate::signing::Secret;

@@ -62,6 +62,10 @@ pub(super) fn run(args: Args) -> ExitCode {
     }
 }
 
+/// The largest snapshot read: a recorded case is kilobytes; the bound keeps two huge files from taking the
+/// memory and the diff's time.
+const MAX_SNAPSHOT_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Every `*.snap` below `dir`, keyed by its path without the `@target` suffix (`tencent/terminate-instances/x`).
 /// Refuses, naming the entry, what cannot be one snapshot: a FIFO or directory named `*.snap`, a symbolic link to
 /// a directory (not followed: it can loop, or count one snapshot many times), a name that is not UTF-8, or two
@@ -85,7 +89,7 @@ fn read_set(dir: &Path) -> Result<BTreeMap<String, String>, String> {
             .split_once('@')
             .map_or(relative.as_str(), |(id, _)| id)
             .to_owned();
-        let text = std::fs::read_to_string(&path)
+        let text = case::read_bounded(&path, MAX_SNAPSHOT_BYTES)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
         if set.insert(id.clone(), text).is_some() {
             return Err(format!(

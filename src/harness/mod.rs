@@ -417,9 +417,12 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// A unified diff of two texts.
+/// A unified diff of two texts. The diff algorithm gets a deadline: past it, the diff is still correct but may
+/// be longer than the shortest (two large snapshots given to `terminus diff` cannot take minutes).
 pub fn diff(expected: &str, actual: &str) -> String {
-    TextDiff::from_lines(expected, actual)
+    TextDiff::configure()
+        .timeout(Duration::from_secs(2))
+        .diff_lines(expected, actual)
         .unified_diff()
         .context_radius(3)
         .to_string()

@@ -752,3 +752,43 @@ fn case_files_whose_names_are_not_utf8_are_refused_not_merged_into_one_id() {
         "recorded a refused case"
     );
 }
+
+#[test]
+fn case_and_snapshot_files_are_read_up_to_a_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let padding = "#".repeat(1024 * 1024);
+    write(
+        dir.path(),
+        "cases/tencent/terminate-instances/huge.toml",
+        &format!("{PASSING_CASE}{padding}\n"),
+    );
+    let run = terminus_within(
+        dir.path(),
+        &["run", "--cases", "cases", "--json", "r.json"],
+        DEADLINE,
+    );
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    assert!(
+        report.contains("huge.toml: larger than 1048576 bytes"),
+        "{report}"
+    );
+
+    write(
+        dir.path(),
+        "old/tencent/terminate-instances/x@mock.snap",
+        "same",
+    );
+    write(
+        dir.path(),
+        "new/tencent/terminate-instances/x@mock.snap",
+        &"x".repeat(16 * 1024 * 1024 + 1),
+    );
+    let diff = terminus_within(dir.path(), &["diff", "old", "new"], DEADLINE);
+    assert_eq!(diff.code, Some(2), "{}", diff.stderr);
+    assert!(
+        diff.stderr.contains("larger than 16777216 bytes"),
+        "{}",
+        diff.stderr
+    );
+}

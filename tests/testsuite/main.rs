@@ -1,11 +1,11 @@
 //! Ordinary tests, in one binary: the signing rules the vectors cannot show, the command line's contract, and
 //! properties over arbitrary inputs.
 
+mod careless;
 mod cases;
 mod cli;
 mod common;
 mod concurrency;
-mod hardening;
 mod legacy;
 mod malformed;
 mod properties;

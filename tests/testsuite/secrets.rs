@@ -6,12 +6,12 @@
 //! - `sign --scheme bearer` prints the signed request, whose `Authorization: Bearer` header *is* the token: that
 //!   is the command's job. The token may appear on that line and nowhere else.
 //! - `--trace` (sign, verify) prints derived keys (`k-date`, `k-service`, `k-signing`), which are HMAC outputs, not
-//!   the key; they are printed only with `--trace` (checked in `hardening`), and the key itself never is.
+//!   the key; they are printed only with `--trace` (checked in `careless`), and the key itself never is.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::hardening::{Served, terminus_within, write};
+use crate::careless::{Served, terminus_within, write};
 
 /// The mark every secret of this test carries.
 const MARK: &str = "CANARY";

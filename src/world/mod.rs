@@ -573,6 +573,40 @@ pub fn without_values(message: &str) -> String {
     message
 }
 
+#[cfg(test)]
+mod redaction_tests {
+    use super::without_values;
+
+    #[test]
+    fn serde_messages_lose_the_values_they_quote_and_keep_field_names() {
+        for (message, expected) in [
+            (
+                r#"invalid type: string "key \" quoted", expected u32"#,
+                "invalid type: a string, expected u32",
+            ),
+            (
+                "unknown variant `key`, expected one of `ok`, `failure`",
+                "unknown variant, expected one of `ok`, `failure`",
+            ),
+            (
+                r#"invalid type: string "key", expected a boolean at line 1 column 9"#,
+                "invalid type: a string, expected a boolean at line 1 column 9",
+            ),
+            (r#"invalid value: string "key"#, "invalid value: a string"),
+            (
+                "invalid type: character `k`, expected u8",
+                "invalid type: a character, expected u8",
+            ),
+            (
+                "unknown field `mfaa`, expected `mfa`",
+                "unknown field `mfaa`, expected `mfa`",
+            ),
+        ] {
+            assert_eq!(without_values(message), expected, "{message}");
+        }
+    }
+}
+
 /// A running world: the spec's state plus the clock, rate limiter, fault plan, request ids and the nonces seen.
 #[derive(Debug)]
 pub struct World {

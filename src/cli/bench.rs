@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use super::{Format, MAX_THREADS, count_in, unusable, write_stdout};
+use super::{Format, MAX_THREADS, count_in, starting, unusable, write_stdout};
 use crate::load::{self, Plan, Report, Script};
 use crate::mock::MockServer;
 use crate::signing::{Credentials, Secret};
@@ -71,11 +71,12 @@ pub(super) fn run(args: Args) -> ExitCode {
     let mut _server = None;
     let (address, host, timestamp, credentials, target) = match &args.target {
         None => {
-            let server = match MockServer::builder()
-                .world(load::bench_world(args.fresh))
-                .workers(args.workers)
-                .start()
-            {
+            let server = match starting("the mock", || {
+                MockServer::builder()
+                    .world(load::bench_world(args.fresh))
+                    .workers(args.workers)
+                    .start()
+            }) {
                 Ok(server) => server,
                 Err(error) => return unusable(format!("cannot start the mock: {error}")),
             };
@@ -136,10 +137,11 @@ pub(super) fn run(args: Args) -> ExitCode {
         scripts,
         class_names: ["fresh terminations".to_owned(), "repeat calls".to_owned()],
     };
-    let report = match load::run(plan) {
-        Ok(report) => report,
+    let runtime = match starting("the client", || load::client_runtime(args.client_threads)) {
+        Ok(runtime) => runtime,
         Err(error) => return unusable(format!("cannot start the client: {error}")),
     };
+    let report = load::run_on(&runtime, plan);
     let mix = format!(
         "TerminateInstances, one instance per call, TC3-HMAC-SHA256 (content-type;host, as the SDKs sign), \
          Python SDK headers, Host {host}, X-TC-Timestamp {timestamp}; each connection first terminates its \

@@ -63,6 +63,27 @@ const UNUSABLE: u8 = 2;
 /// enough that a typo (`--workers 5000`) is refused before threads run out, not after.
 const MAX_THREADS: usize = 256;
 
+/// Runs `start`, which spawns threads, so that a panic inside it ends the process at once with exit status 2 and
+/// the reason. tokio panics when the OS refuses a worker thread (a memory or thread limit); unwinding from there
+/// dropped a half-built runtime that waited for threads that never started, and the process stayed up listening
+/// nowhere. Only around start-up: once serving, a panic in a request task is tokio's to contain.
+fn starting<T>(what: &'static str, start: impl FnOnce() -> T) -> T {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|reason| (*reason).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "it panicked".to_owned());
+        eprintln!("error: cannot start {what}: {reason}");
+        std::process::exit(i32::from(UNUSABLE));
+    }));
+    let started = start();
+    std::panic::set_hook(previous);
+    started
+}
+
 /// A clap value parser for a whole number in `min..=max` (`--help` states the range next to each flag). clap
 /// turns its error into a usage error: exit status 2, the flag named.
 fn count_in(

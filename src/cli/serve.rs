@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{MAX_THREADS, count_in, unusable};
+use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::mock::MockServer;
 use crate::world::WorldSpec;
 
@@ -39,12 +39,13 @@ pub(super) fn run(args: Args) -> ExitCode {
         world.instances.len(),
         world.clock
     );
-    let server = match MockServer::builder()
-        .listen(args.listen)
-        .world(world)
-        .workers(args.workers)
-        .start()
-    {
+    let server = match starting("the mock", || {
+        MockServer::builder()
+            .listen(args.listen)
+            .world(world)
+            .workers(args.workers)
+            .start()
+    }) {
         Ok(server) => server,
         Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
     };

@@ -792,3 +792,52 @@ fn case_and_snapshot_files_are_read_up_to_a_bound() {
         diff.stderr
     );
 }
+
+/// Under a memory limit the OS refuses threads and tokio panics while building the runtime: the process must say
+/// so and exit 2, not stay up listening nowhere.
+#[cfg(target_os = "linux")]
+#[rstest::rstest]
+#[case(&["serve", "--listen", "127.0.0.1:0", "--workers", "256"], "cannot start the mock")]
+#[case(&["bench", "--workers", "256", "--fresh", "1", "--duration", "10ms"], "cannot start the mock")]
+#[case(&["bench", "--client-threads", "256", "--fresh", "1", "--duration", "10ms"], "cannot start the client")]
+fn threads_the_os_refuses_end_the_process_with_the_reason(
+    #[case] args: &[&str],
+    #[case] said: &str,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    // 400 MB of address space: far less than 256 threads' stacks, more than terminus needs otherwise.
+    let script = format!(
+        "ulimit -v 400000 && exec {} {}",
+        env!("CARGO_BIN_EXE_terminus"),
+        args.join(" ")
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} stayed up under the memory limit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(said), "{stderr}");
+}

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use super::{MAX_THREADS, count_in, unusable};
+use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::case::{self, Loaded};
 use crate::harness::{self, Outcome, Target, snapshot};
 use crate::report::{CaseReport, Report};
@@ -46,10 +46,11 @@ pub(super) fn run(args: Args) -> ExitCode {
             args.cases.display()
         ));
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match starting("a runtime", || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }) {
         Ok(runtime) => runtime,
         Err(error) => return unusable(format!("cannot start a runtime: {error}")),
     };

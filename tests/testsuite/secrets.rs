@@ -287,7 +287,7 @@ fn no_command_or_control_call_prints_or_writes_a_secret() {
     let served = Served::start(root, &["--world", "in/world.toml"]);
     let world = std::fs::read_to_string(root.join("in/world.toml")).unwrap();
     let world_json = r#"{"accounts": [{"secret-id": "AKIDcanary0001", "secret-key": "CANARYjsonKey08", "token": "CANARYjsonToken08", "bearer-token": "CANARYjsonPat08"}]}"#;
-    let calls: [(&str, &str, &str, &str); 17] = [
+    let calls: [(&str, &str, &str, &str); 18] = [
         ("GET", "world", "application/json", ""),
         ("GET", "instances/ins-canary01", "application/json", ""),
         ("GET", "instances/ins-none", "application/json", ""),
@@ -335,6 +335,7 @@ fn no_command_or_control_call_prints_or_writes_a_secret() {
         ("PUT", "world", "application/toml", &world),
         ("GET", "world", "application/json", ""),
         ("PATCH", "world", "application/json", ""),
+        ("GET", "nothing-here", "application/json", ""),
     ];
     for (method, path, content_type, body) in calls {
         let (status, answer) = served.control(method, path, content_type, body);
@@ -508,6 +509,19 @@ fn no_command_or_control_call_prints_or_writes_a_secret() {
             .collect::<Vec<_>>()
             .join("\n"),
     );
+    // verify reads the token from the request; it prints it only with --trace (the step is the token itself).
+    std::fs::write(root.join("in/bearer.http"), request).unwrap();
+    for secret in [token, "CANARYverifyWrongPat"] {
+        for extra in [&[][..], &["--format", "json"]] {
+            let args = [
+                &["verify", "--secret-key", secret][..],
+                extra,
+                &["in/bearer.http"],
+            ]
+            .concat();
+            printed.run(root, &args);
+        }
+    }
 
     // diff, coverage, bench on its own.
     printed.run(

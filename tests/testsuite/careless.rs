@@ -841,3 +841,23 @@ fn threads_the_os_refuses_end_the_process_with_the_reason(
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(said), "{stderr}");
 }
+
+/// The last line of defence, for a FIFO swapped in after the file type was checked: opening does not block.
+#[cfg(unix)]
+#[test]
+fn reading_a_fifo_directly_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("swapped.toml");
+    mkfifo(&fifo);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(terminus::case::read_bounded(&fifo, 1024).map_err(|e| e.to_string()));
+    });
+    let read = receiver
+        .recv_timeout(Duration::from_secs(10))
+        .expect("read_bounded returns without a writer on the FIFO");
+    assert_eq!(
+        read,
+        Err("not a regular file (a FIFO, socket or device)".to_owned())
+    );
+}

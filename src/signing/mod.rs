@@ -12,6 +12,10 @@
 //! then [`Claim::verify`] rebuilds the trace with the key and either accepts or returns a [`Rejection`] that
 //! names the step that differs. Given a reference trace (the signer's own, or an official example's), the
 //! rejection names the first step at which the two disagree.
+//!
+//! Keys and tokens travel as [`Secret`] everywhere (credentials, world accounts, case steps, flags): it prints as
+//! `[REDACTED]` and is read only through [`Secret::expose`], where an HMAC key or a header value is computed.
+//! [`redact_all`] scrubs known secrets from text built out of requests (a failed case's message).
 
 pub mod hash;
 pub mod hmac_param;

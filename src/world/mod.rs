@@ -146,9 +146,11 @@ pub enum SessionRefusal {
 impl Account {
     /// Checks the session token presented (an empty one counts as none), then MFA.
     pub fn check_session(&self, presented_token: Option<&str>) -> Result<(), SessionRefusal> {
-        if self.token.as_ref().map(Secret::expose)
-            != presented_token.filter(|token| !token.is_empty())
-        {
+        // `Secret`'s equality is constant-time.
+        let presented = presented_token
+            .filter(|token| !token.is_empty())
+            .map(Secret::from);
+        if self.token != presented {
             return Err(SessionRefusal::Token);
         }
         if self.mfa == Mfa::Failure {

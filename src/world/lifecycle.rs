@@ -655,7 +655,7 @@ fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ClockSpec;
+    use crate::world::clock::ClockSpec;
     use crate::world::WorldSpec;
 
     fn world(timings: TimingsSpec) -> World {

@@ -38,7 +38,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::mock::{check_region, missing, refusal, state_code};
+use super::codes::{check_region, missing, refusal, state_code};
 use super::wire::{ActionParams, ApiError};
 use crate::world::lifecycle::{Change, Launch, LifeRefusal, Tag};
 use crate::world::{Account, ChargeType, DiskState, Instance, InstanceState, World};

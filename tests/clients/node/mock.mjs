@@ -51,6 +51,8 @@ export const mock = {
   state: async (id) => (await control("GET", `/__terminus/instances/${id}`)).state,
   clock: (change) => control("POST", "/__terminus/clock", change),
   fault: (spec) => control("POST", "/__terminus/faults", spec),
+  /** The lifecycle's timings: "immediate" or {launch: seconds, …}. */
+  timings: (timings) => control("PUT", "/__terminus/timings", { timings }),
   /** Does what a case needs done through the control API before the client's call. */
   async prepare(testCase) {
     switch (testCase.setup) {

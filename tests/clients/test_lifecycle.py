@@ -141,19 +141,20 @@ def test_an_application_creates_polls_terminates_and_polls_until_gone(mock, timi
 
 @pytest.mark.parametrize("mode", ["direct", "proxy"])
 def test_tccli_runs_the_lifecycle(mock, home, mode):
+    # Parameters from --cli-input-json, where strings are JSON strings (a --Name flag takes a string as it is).
     mock.timings("immediate")
-    run = cvm(home, mock.port, mode, "RunInstances", RUN)
+    run = cvm(home, mock.port, mode, "RunInstances", RUN, input_json=True)
     assert run.returncode == 0, run.stderr
     ids = json.loads(run.stdout)["InstanceIdSet"]
     listed = cvm(home, mock.port, mode, "DescribeInstances",
-                 {"Filters": [{"Name": "instance-name", "Values": ["lifecycle-1"]}]})
+                 {"Filters": [{"Name": "instance-name", "Values": ["lifecycle-1"]}]}, input_json=True)
     assert listed.returncode == 0, listed.stderr
     assert [i["InstanceState"] for i in json.loads(listed.stdout)["InstanceSet"]] == ["RUNNING"]
-    stop = cvm(home, mock.port, mode, "StopInstances", {"InstanceIds": ids})
+    stop = cvm(home, mock.port, mode, "StopInstances", {"InstanceIds": ids}, input_json=True)
     assert stop.returncode == 0, stop.stderr
-    again = cvm(home, mock.port, mode, "StopInstances", {"InstanceIds": ids})
+    again = cvm(home, mock.port, mode, "StopInstances", {"InstanceIds": ids}, input_json=True)
     assert again.returncode == 255 and "code:UnsupportedOperation.InstanceStateStopped" in again.stderr
-    gone = cvm(home, mock.port, mode, "TerminateInstances", {"InstanceIds": ids})
+    gone = cvm(home, mock.port, mode, "TerminateInstances", {"InstanceIds": ids}, input_json=True)
     assert gone.returncode == 0, gone.stderr
-    listed = cvm(home, mock.port, mode, "DescribeInstances", {"InstanceIds": ids})
+    listed = cvm(home, mock.port, mode, "DescribeInstances", {"InstanceIds": ids}, input_json=True)
     assert json.loads(listed.stdout)["TotalCount"] == 0

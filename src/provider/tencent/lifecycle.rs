@@ -33,6 +33,8 @@
 //!   `tag-value` and `tag:<key>`; another name is `InvalidFilter`, whose message says whether the real API
 //!   documents it (terminus does not serve it) or not. `Limit` in [1, 100], default 20; an `Offset` past the end
 //!   gives the true `TotalCount` and an empty set (real-wire.md §6.10).
+//! - `RunInstances` past [`crate::world::lifecycle::INSTANCE_QUOTA`] listed instances of one owner is
+//!   `LimitExceeded.InstanceQuota` (terminus's bound; the real quota is per account and zone).
 //! - A state that refuses an action is `UnsupportedOperation.InstanceState<State>`; an instance listed as
 //!   terminating is `UnsupportedOperation.InstanceStateTerminating`.
 
@@ -359,6 +361,13 @@ fn life_refusal(refused: LifeRefusal) -> ApiError {
             state_code(InstanceState::Terminating),
             format!("The instance `{id}` in the TERMINATING status is not supported."),
         ),
+        LifeRefusal::Quota(held, count) => ApiError::new(
+            "LimitExceeded.InstanceQuota",
+            format!(
+                "The quota is not enough to create {count} instances: the account holds {held}, terminus allows {}.",
+                crate::world::lifecycle::INSTANCE_QUOTA
+            ),
+        ),
         LifeRefusal::State(id, state) => ApiError::new(
             state_code(state),
             format!(
@@ -612,7 +621,9 @@ fn run(
         terminate_at: timer,
         client_token,
     };
-    let ids = world.run_instances(&account.owner, region, &launch, dry_run, request_id);
+    let ids = world
+        .run_instances(&account.owner, region, &launch, dry_run, request_id)
+        .map_err(life_refusal)?;
     let mut fields = Map::new();
     if !dry_run {
         fields.insert("InstanceIdSet".into(), json!(ids));

@@ -81,15 +81,21 @@ pub fn discover(root: &Path) -> Vec<PathBuf> {
 
 /// Reads one case file found under `root`.
 pub fn load(root: &Path, path: &Path) -> Result<Loaded, LoadError> {
-    let invalid = |why: String| LoadError::Invalid {
-        path: path.to_path_buf(),
-        why,
-    };
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let relative = path.strip_prefix(root).unwrap_or(path).with_extension("");
+    parse(path.strip_prefix(root).unwrap_or(path), path, &text)
+}
+
+/// Reads one case from its text: `relative` is its place below the cases directory
+/// (`tencent/terminate-instances/x.toml`), `path` the name messages give it.
+pub fn parse(relative: &Path, path: &Path, text: &str) -> Result<Loaded, LoadError> {
+    let invalid = |why: String| LoadError::Invalid {
+        path: path.to_path_buf(),
+        why,
+    };
+    let relative = relative.with_extension("");
     let parts: Vec<String> = relative
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -106,9 +112,8 @@ pub fn load(root: &Path, path: &Path) -> Result<Loaded, LoadError> {
             known.join(", ")
         ))
     })?;
-    let raw: toml::Table =
-        toml::from_str(&text).map_err(|error| parse_error(path, &text, &error))?;
-    let mut case: Case = toml::from_str(&text).map_err(|error| parse_error(path, &text, &error))?;
+    let raw: toml::Table = toml::from_str(text).map_err(|error| parse_error(path, text, &error))?;
+    let mut case: Case = toml::from_str(text).map_err(|error| parse_error(path, text, &error))?;
 
     // Defaults a case gets unless it says otherwise: a fixed clock, the provider's example account.
     let world = raw.get("world").and_then(toml::Value::as_table);

@@ -7,6 +7,7 @@
 //! `schema.json` at the repository root is the JSON schema of this format, kept in step by a test.
 
 mod load;
+mod source;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,7 +15,8 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use load::{CASE_EPOCH, LoadError, Loaded, discover, load, pascal_case};
+pub use load::{CASE_EPOCH, LoadError, Loaded, discover, load, parse, pascal_case};
+pub use source::{CaseSource, Found};
 
 use crate::world::WorldSpec;
 

@@ -10,6 +10,7 @@ mod hostile;
 mod legacy;
 mod malformed;
 mod properties;
+mod reports;
 mod run;
 mod signing;
 mod wire;

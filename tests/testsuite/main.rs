@@ -12,5 +12,6 @@ mod malformed;
 mod properties;
 mod reports;
 mod run;
+mod shipping;
 mod signing;
 mod wire;

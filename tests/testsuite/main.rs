@@ -5,6 +5,7 @@ mod cases;
 mod cli;
 mod common;
 mod concurrency;
+mod diff;
 mod hardening;
 mod hostile;
 mod legacy;

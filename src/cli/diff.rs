@@ -130,7 +130,7 @@ fn compare(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Co
         }
     }
     // The most widespread first; among equals, in order of first occurrence (the sort is stable).
-    groups.sort_by(|a, b| b.places.len().cmp(&a.places.len()));
+    groups.sort_by_key(|group| std::cmp::Reverse(group.places.len()));
     let added: Vec<String> = new
         .keys()
         .filter(|id| !old.contains_key(*id))

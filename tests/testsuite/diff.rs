@@ -30,18 +30,18 @@ impl Sets {
         Self { root }
     }
 
-    fn old(&self) -> PathBuf {
+    fn before(&self) -> PathBuf {
         self.root.join("old")
     }
 
-    fn new(&self) -> PathBuf {
+    fn after(&self) -> PathBuf {
         self.root.join("new")
     }
 
     /// The new set's snapshots.
     fn new_files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
-        let mut pending = vec![self.new()];
+        let mut pending = vec![self.after()];
         while let Some(dir) = pending.pop() {
             for entry in std::fs::read_dir(dir).unwrap().flatten() {
                 if entry.path().is_dir() {
@@ -114,8 +114,8 @@ fn one_change_in_every_answer_is_shown_once_with_its_places_after_a_summary() {
     );
     let output = terminus(&[
         "diff",
-        sets.old().to_str().unwrap(),
-        sets.new().to_str().unwrap(),
+        sets.before().to_str().unwrap(),
+        sets.after().to_str().unwrap(),
         "--places",
         "2",
     ]);
@@ -160,8 +160,8 @@ fn the_json_form_lists_every_place_of_every_distinct_change() {
         "diff",
         "--format",
         "json",
-        sets.old().to_str().unwrap(),
-        sets.new().to_str().unwrap(),
+        sets.before().to_str().unwrap(),
+        sets.after().to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value =
@@ -188,8 +188,8 @@ fn identical_sets_exit_0_with_a_summary_of_nothing() {
     let sets = Sets::record("same");
     let output = terminus(&[
         "diff",
-        sets.old().to_str().unwrap(),
-        sets.new().to_str().unwrap(),
+        sets.before().to_str().unwrap(),
+        sets.after().to_str().unwrap(),
     ]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");

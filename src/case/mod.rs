@@ -6,6 +6,7 @@
 //! tamper with it, and what must come back. Everything here is data: adding a scenario is adding a file.
 //! `schema.json` at the repository root is the JSON schema of this format, kept in step by a test.
 
+pub mod export;
 mod load;
 mod source;
 

@@ -466,7 +466,7 @@ fn check_signed(number: usize, step: &Step, trace: &crate::signing::Trace) -> Re
 }
 
 /// Checks instance, disk and address states against the target's world.
-fn check_instances(step: &Step, world: &WorldSpec) -> Result<(), String> {
+pub(crate) fn check_instances(step: &Step, world: &WorldSpec) -> Result<(), String> {
     let mut actual: Vec<(&str, String, String)> = Vec::new();
     for instance in &world.bmc_instances {
         actual.push(("instance", instance.id.clone(), instance.status.name()));

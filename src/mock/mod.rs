@@ -25,6 +25,7 @@
 mod control;
 pub use control::TOKEN_HEADER;
 pub mod fault;
+mod scenario;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
@@ -276,6 +277,8 @@ pub(crate) struct Shared {
     body_bytes: Arc<Semaphore>,
     /// Required of every control call when set.
     control_token: Option<ControlToken>,
+    /// The scenario a client is running, and the answers since it was loaded.
+    scenario: scenario::Tracker,
 }
 
 impl Shared {
@@ -286,6 +289,7 @@ impl Shared {
             connections: Arc::new(Semaphore::new(limits.connections)),
             body_bytes: Arc::new(Semaphore::new(limits.body_bytes_in_flight)),
             control_token,
+            scenario: scenario::Tracker::default(),
         }
     }
 

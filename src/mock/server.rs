@@ -219,6 +219,7 @@ async fn answer(
         Some(problem) => provider.error(problem, &request, &shared),
         None => provider.handle(&request, &shared),
     };
+    super::scenario::observe(&shared, provider, &request, &reply);
     if !keeps_alive(head.version, &head.headers) {
         reply.close();
     }

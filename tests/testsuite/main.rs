@@ -13,6 +13,7 @@ mod malformed;
 mod properties;
 mod reports;
 mod run;
+mod scenarios;
 mod shipping;
 mod signing;
 mod wire;

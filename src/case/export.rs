@@ -184,11 +184,12 @@ pub fn scenario(loaded: &Loaded) -> Scenario {
                         .clone()
                         .or_else(|| account.map(|a| a.secret_id.clone()))
                         .unwrap_or_default(),
-                    secret_key,
+                    secret_key: secret_key.expose().to_owned(),
                     token: step
                         .token
                         .clone()
-                        .or_else(|| account.and_then(|a| a.token.clone())),
+                        .or_else(|| account.and_then(|a| a.token.clone()))
+                        .map(|token| token.expose().to_owned()),
                     known: account.is_some(),
                 },
                 sign,
@@ -229,18 +230,19 @@ pub fn scenario(loaded: &Loaded) -> Scenario {
     }
 }
 
-/// The world in the world-file shape, with the keys the control API never writes back.
+/// The world in the world-file shape, with the keys the control API never writes back: these are the mock's
+/// fixture keys, which a client needs to sign, and which open nothing real.
 fn world_with_keys(world: &crate::world::WorldSpec) -> Value {
     let mut value = serde_json::to_value(world).unwrap_or_default();
     if let Some(accounts) = value.get_mut("accounts").and_then(Value::as_array_mut) {
         for (json, account) in accounts.iter_mut().zip(&world.accounts) {
             if let Some(json) = json.as_object_mut() {
-                json.insert("secret-key".into(), account.secret_key.clone().into());
+                json.insert("secret-key".into(), account.secret_key.expose().into());
                 if let Some(token) = &account.token {
-                    json.insert("token".into(), token.clone().into());
+                    json.insert("token".into(), token.expose().into());
                 }
                 if let Some(token) = &account.bearer_token {
-                    json.insert("bearer-token".into(), token.clone().into());
+                    json.insert("bearer-token".into(), token.expose().into());
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use include_dir::{Dir, DirEntry, include_dir};
 
-use super::{LoadError, Loaded, discover, load, parse};
+use super::{LoadError, Loaded, MAX_CASE_BYTES, discover, load, parse, read_bounded};
 
 /// The repository's `cases/`, as it was when the binary was built (`build.rs` rebuilds when it changes).
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/cases");
@@ -47,7 +47,8 @@ impl CaseSource {
         }
     }
 
-    /// Every case, sorted by id (a file named twice counts once).
+    /// Every case, sorted by id (a file named twice counts once; two files never merge, even when names that are
+    /// not UTF-8 give them one id).
     pub fn cases(&self) -> Vec<Found> {
         let mut found: Vec<Found> = match self {
             CaseSource::Embedded => embedded()
@@ -80,8 +81,15 @@ impl CaseSource {
                 .iter()
                 .map(|path| {
                     let relative = last_three(path);
-                    let loaded = match std::fs::read_to_string(path) {
+                    let loaded = match read_bounded(path, MAX_CASE_BYTES) {
                         Ok(text) => parse(&relative, path, &text),
+                        // Too large, not UTF-8, not a regular file: the reason is the point.
+                        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+                            Err(LoadError::Invalid {
+                                path: path.clone(),
+                                why: error.to_string(),
+                            })
+                        }
                         Err(source) => Err(LoadError::Read {
                             path: path.clone(),
                             source,
@@ -95,8 +103,8 @@ impl CaseSource {
                 })
                 .collect(),
         };
-        found.sort_by(|a, b| a.id.cmp(&b.id));
-        found.dedup_by(|a, b| a.id == b.id);
+        found.sort_by(|a, b| (&a.id, &a.file).cmp(&(&b.id, &b.file)));
+        found.dedup_by(|a, b| a.file == b.file);
         found
     }
 }

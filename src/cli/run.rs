@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
-use super::unusable;
+use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::case::{CaseSource, Loaded};
 use crate::harness::{self, Outcome, Target, snapshot};
 use crate::report::{CaseReport, Report};
@@ -43,8 +43,8 @@ pub(super) struct Args {
     /// Write each case's exchanges here, as `<case id>@<target>.snap` (compare with `terminus diff`).
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
-    /// Cases run at once against the embedded mock.
-    #[arg(long, default_value_t = 8)]
+    /// Cases run at once against the embedded mock (1 to 256).
+    #[arg(long, default_value_t = 8, value_parser = count_in(1, MAX_THREADS))]
     jobs: usize,
 }
 
@@ -60,10 +60,11 @@ pub(super) fn run(args: Args) -> ExitCode {
         (None, false) => CaseSource::Files(args.files.clone()),
         (None, true) => CaseSource::Embedded,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match starting("a runtime", || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }) {
         Ok(runtime) => runtime,
         Err(error) => return unusable(format!("cannot start a runtime: {error}")),
     };
@@ -79,7 +80,11 @@ pub(super) fn run(args: Args) -> ExitCode {
     let mut reports = Vec::new();
     let mut runnable = Vec::new();
     let mut files = BTreeMap::new();
-    for found in source.cases() {
+    let found = source.cases();
+    // A tree with no file where a case lives is the wrong root (a provider's directory given as `--cases`), not a
+    // tree of broken cases.
+    let holds_cases = found.iter().any(|found| found.id.matches('/').count() == 2);
+    for found in found {
         let file = found.file.display().to_string();
         match found.loaded {
             Ok(loaded) if selected(&loaded, &args) => {
@@ -96,11 +101,20 @@ pub(super) fn run(args: Args) -> ExitCode {
             }
         }
     }
-    if runnable.is_empty() && reports.is_empty() {
+    if runnable.is_empty() && (reports.is_empty() || !holds_cases) {
+        let refused: String = reports
+            .iter()
+            .map(|report| format!("\n  {}", report.message.as_deref().unwrap_or(&report.id)))
+            .collect();
         return unusable(format!(
-            "no case selected: {} holds no case{}",
+            "no case selected: {} holds no case{}{}",
             source.describe(),
-            selection(&args)
+            selection(&args),
+            if refused.is_empty() {
+                String::new()
+            } else {
+                format!("; every case file found was refused:{refused}")
+            }
         ));
     }
     out!(

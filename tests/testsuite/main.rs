@@ -1,6 +1,7 @@
 //! Ordinary tests, in one binary: the signing rules the vectors cannot show, the command line's contract, and
 //! properties over arbitrary inputs.
 
+mod careless;
 mod cases;
 mod cli;
 mod common;
@@ -14,6 +15,7 @@ mod properties;
 mod reports;
 mod run;
 mod scenarios;
+mod secrets;
 mod shipping;
 mod signing;
 mod wire;

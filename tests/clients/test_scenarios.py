@@ -1,7 +1,8 @@
-"""tencentcloud-sdk-python runs the conformance scenarios from `terminus scenarios --format json`, the export any
+"""tencentcloud-sdk-python and tccli run the conformance scenarios from `terminus scenarios --format json`, the export any
 client can use (README, "Scenarios for any client"): for each API 3.0 scenario the SDK can send as written, load it
-(`PUT /__terminus/scenario/<id>`), make its calls with the SDK's generic client, check each answer's code against
-the step, and ask the server for its verdict on what it received. Nothing here knows the case files.
+(`PUT /__terminus/scenario/<id>`), make its calls with the SDK's generic client (or tccli, for the CVM actions it
+knows, signed with TC3), check each answer's code against the step, and ask the server for its verdict on what it
+received. Nothing here knows the case files.
 """
 
 import json
@@ -53,6 +54,50 @@ def _client(step, endpoint):
     return CommonClient(service, step["version"],
                         credential.Credential(keys["secret-id"], keys["secret-key"], keys["token"]),
                         step["region"], profile)
+
+
+# tccli: TC3 over POST (its only form), the default version, and only calls it sends at all: it refuses an action,
+# a parameter it does not know, a flag that is not a boolean or a missing InstanceIds of TerminateInstances before
+# sending anything.
+TCCLI_PARAMS = {"TerminateInstances": {"InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"},
+                "DescribeInstances": {"InstanceIds", "Filters", "Offset", "Limit"}}
+
+
+def _tccli_sends(step):
+    known = TCCLI_PARAMS.get(step["action"])
+    return (known is not None and set(step["params"]) <= known and step["sign"] == "tc3" and step["method"] == "POST"
+            and step["version"] == "2017-03-12"
+            and (step["action"] != "TerminateInstances" or isinstance(step["params"].get("InstanceIds"), list))
+            and all(isinstance(step["params"][flag], bool)
+                    for flag in ("ReleaseAddress", "ReleasePrepaidDataDisks") if flag in step["params"]))
+
+
+TCCLI_SCENARIOS = [s for s in SCENARIOS if all(map(_tccli_sends, s["steps"]))]
+
+
+@pytest.mark.parametrize("scenario", [pytest.param(s, id=s["id"]) for s in TCCLI_SCENARIOS])
+def test_scenario_with_tccli(mock, scenario, tmp_path):
+    from test_tccli import run_tccli
+
+    mock._call("PUT", f"/__terminus/scenario/{scenario['id']}")
+    for number, step in enumerate(scenario["steps"], 1):
+        if step["advance-seconds"]:
+            mock.clock(advance=step["advance-seconds"])
+        keys = step["credentials"]
+        args = ["cvm", step["action"], *[a for name, value in step["params"].items() for a in (f"--{name}", json.dumps(value))],
+                "--endpoint", mock.url, "--secretId", keys["secret-id"], "--secretKey", keys["secret-key"],
+                "--region", step["region"]]
+        if keys["token"]:
+            args += ["--token", keys["token"]]
+        for _ in range(step["repeat"]):
+            result = run_tccli(tmp_path, args)
+            code = None
+            if result.returncode != 0:
+                assert "code:" in result.stderr, result.stderr
+                code = result.stderr.split("code:", 1)[1].split()[0]
+            assert code == step["expect"]["error"], f"step {number}: {result.stderr}"
+    verdict = mock._call("GET", f"/__terminus/scenario/{scenario['id']}/verdict")
+    assert verdict["passed"], json.dumps(verdict, indent=2)
 
 
 @pytest.mark.parametrize("scenario", [pytest.param(s, id=s["id"]) for s in SCENARIOS])

@@ -15,7 +15,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{Elapsed, Expect, Live, Loaded, Method, SignForm, Source, Tamper, pascal_case};
-use crate::provider::ProviderId;
 
 /// The version of this format; a change that breaks readers changes it.
 pub const FORMAT: &str = "terminus-scenarios/1";
@@ -129,15 +128,6 @@ pub struct ScenarioExpect {
     pub response: Map<String, Value>,
 }
 
-/// The version a provider sends for an action when a step names none.
-fn default_version(provider: ProviderId, action: &str) -> Option<&'static str> {
-    match provider {
-        ProviderId::Tencent => Some(crate::provider::tencent::wire::VERSION),
-        ProviderId::TencentLegacy => crate::provider::tencent_legacy::wire::default_version(action),
-        ProviderId::ZenlayerBmc => Some(crate::provider::zenlayer::wire::DEFAULT_VERSION),
-    }
-}
-
 /// A case as a scenario.
 pub fn scenario(loaded: &Loaded) -> Scenario {
     let case = &loaded.case;
@@ -171,7 +161,7 @@ pub fn scenario(loaded: &Loaded) -> Scenario {
                 version: step
                     .version
                     .clone()
-                    .or_else(|| default_version(loaded.provider, &action).map(str::to_owned)),
+                    .or_else(|| loaded.provider.default_version(&action).map(str::to_owned)),
                 region: match step.region.as_deref() {
                     Some("") => None,
                     Some(region) => Some(region.to_owned()),

@@ -16,11 +16,12 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Reply, Shared};
+use super::Shared;
 use crate::case::{CaseSource, Loaded, Step};
-use crate::clock::ClockSpec;
+use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::ProviderId;
+use crate::world::clock::{Clock, ClockSpec};
 
 /// The most answers recorded for one scenario; more are counted, not kept.
 pub(super) const RECORDED: usize = 10_000;
@@ -119,7 +120,7 @@ fn load(id: &str, shared: &Shared) -> Reply {
         return unknown(id);
     };
     let mut spec = loaded.case.world.clone();
-    let now = crate::clock::Clock::new(ClockSpec::Real).now();
+    let now = Clock::new(ClockSpec::Real).now();
     spec.clock = match spec.clock {
         ClockSpec::Fixed { .. } => ClockSpec::Fixed { at: now },
         ClockSpec::Virtual { .. } => ClockSpec::Virtual { at: now },
@@ -191,7 +192,7 @@ fn judge(id: &str, shared: &Shared) -> Reply {
     let unexpected: Vec<&Answer> = answers.iter().skip(expected.len()).collect();
     let world = shared.world().snapshot();
     let states = match loaded.case.steps.last() {
-        Some(last) => crate::harness::check_instances(last, &world).err(),
+        Some(last) => last.expect.check_states(&world).err(),
         None => None,
     };
     passed &= states.is_none();

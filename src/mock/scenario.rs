@@ -126,7 +126,8 @@ fn load(id: &str, shared: &Shared) -> Reply {
         ClockSpec::Virtual { .. } => ClockSpec::Virtual { at: now },
         ClockSpec::Real => ClockSpec::Real,
     };
-    // The tracker first: an answer to a request of the old world must not count for the new scenario.
+    // A client loads the scenario before its calls and waits for the answer: an answer to a request still in flight
+    // from before (another client's) would count, so one server follows one client's scenario at a time.
     *shared
         .scenario
         .active

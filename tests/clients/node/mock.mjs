@@ -53,6 +53,9 @@ export const mock = {
   fault: (spec) => control("POST", "/__terminus/faults", spec),
   /** The lifecycle's timings: "immediate" or {launch: seconds, …}. */
   timings: (timings) => control("PUT", "/__terminus/timings", { timings }),
+  /** Loads a scenario of `terminus scenarios` and starts following it; its verdict after the calls. */
+  scenario: (id) => control("PUT", `/__terminus/scenario/${id}`),
+  verdict: (id) => control("GET", `/__terminus/scenario/${id}/verdict`),
   /** Does what a case needs done through the control API before the client's call. */
   async prepare(testCase) {
     switch (testCase.setup) {

@@ -66,6 +66,7 @@ pub(super) fn run(args: Args) -> ExitCode {
     let policy = Policy {
         max_skew: args.max_skew,
         service,
+        derived_keys: true,
     };
     let scheme = claim.scheme.name();
     let outcome = claim.verify(

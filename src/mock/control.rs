@@ -199,26 +199,18 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
         }
         ("GET", path) if path.starts_with("instances/") => {
             let id = &path["instances/".len()..];
-            let world = shared.world();
-            return match world
-                .spec
-                .instances
-                .iter()
-                .find(|instance| instance.id == id)
-            {
-                Some(instance) => reply(200, serde_json::to_value(instance).unwrap_or_default()),
-                // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
-                None => match world
-                    .snapshot()
-                    .bmc_instances
-                    .iter()
-                    .find(|instance| instance.id == id)
-                {
-                    Some(instance) => {
-                        reply(200, serde_json::to_value(instance).unwrap_or_default())
-                    }
-                    None => reply(404, json!({ "error": format!("no instance {id}") })),
-                },
+            let mut world = shared.world();
+            if let Some(instance) = world.instance(id) {
+                return reply(200, serde_json::to_value(instance).unwrap_or_default());
+            }
+            // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
+            world.bmc_settle();
+            return match world.bmc_position(id) {
+                Some(at) => reply(
+                    200,
+                    serde_json::to_value(&world.spec().bmc_instances[at]).unwrap_or_default(),
+                ),
+                None => reply(404, json!({ "error": format!("no instance {id}") })),
             };
         }
         (_, "world" | "clock" | "faults") => {

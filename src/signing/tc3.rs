@@ -149,8 +149,14 @@ struct Inputs<'a> {
     signed_headers: &'a str,
 }
 
-/// Computes every step. Fails only when a signed header is absent, naming it.
-fn compute(request: &Request, inputs: &Inputs<'_>, secret_key: &str) -> Result<Trace, String> {
+/// Computes every step (the derived keys' hex only when `derived_keys`). Fails only when a signed header is absent,
+/// naming it.
+fn compute(
+    request: &Request,
+    inputs: &Inputs<'_>,
+    secret_key: &str,
+    derived_keys: bool,
+) -> Result<Trace, String> {
     let mut trace = Trace::new(Scheme::Tc3);
 
     // Step 1: the payload hash, of the body bytes as received (or of the literal UNSIGNED-PAYLOAD).
@@ -197,9 +203,11 @@ fn compute(request: &Request, inputs: &Inputs<'_>, secret_key: &str) -> Result<T
     trace.record(Step::HashedCanonicalRequest, hashed_canonical_request);
     trace.record(Step::CredentialScope, scope);
     trace.record(Step::StringToSign, string_to_sign);
-    trace.record(Step::KDate, hex::encode(k_date));
-    trace.record(Step::KService, hex::encode(k_service));
-    trace.record(Step::KSigning, hex::encode(k_signing));
+    if derived_keys {
+        trace.record(Step::KDate, hex::encode(k_date));
+        trace.record(Step::KService, hex::encode(k_service));
+        trace.record(Step::KSigning, hex::encode(k_signing));
+    }
     trace.record(Step::Signature, signature);
     trace.record(Step::Authorization, authorization);
     Ok(trace)
@@ -238,7 +246,7 @@ pub(super) fn sign(
             .as_deref()
             .unwrap_or(DEFAULT_SIGNED_HEADERS),
     };
-    let trace = compute(request, &inputs, credentials.secret_key())
+    let trace = compute(request, &inputs, credentials.secret_key(), true)
         .map_err(Unusable::SignedHeaderAbsent)?;
     let request =
         super::with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());
@@ -261,6 +269,7 @@ pub(super) fn verify(
     authorization: &Authorization,
     secret_key: &str,
     policy: &Policy,
+    derived_keys: bool,
 ) -> Result<Trace, Rejection> {
     let (raw_timestamp, seconds) = timestamp(request).expect("inspect() read the timestamp");
     let names: Vec<&str> = authorization.signed_headers.split(';').collect();
@@ -301,7 +310,7 @@ pub(super) fn verify(
         service: &authorization.service,
         signed_headers: &authorization.signed_headers,
     };
-    compute(request, &inputs, secret_key).map_err(Rejection::SignedHeaderAbsent)
+    compute(request, &inputs, secret_key, derived_keys).map_err(Rejection::SignedHeaderAbsent)
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ pub struct Policy {
     pub max_skew: u64,
     /// TC3: the only credential-scope service accepted; `None` accepts the one the request names.
     pub service: Option<String>,
+    /// TC3: record the derived keys (`kDate`, `kService`, `kSigning`, hex) in the trace, for a reader of it (a
+    /// reference to compare with always gets them). A server that only needs the verdict leaves them out.
+    pub derived_keys: bool,
 }
 
 impl Default for Policy {
@@ -64,6 +67,7 @@ impl Default for Policy {
         Self {
             max_skew: 300,
             service: None,
+            derived_keys: true,
         }
     }
 }
@@ -92,7 +96,8 @@ impl Claim {
         }
         let (trace, claimed) = match &self.detail {
             ClaimDetail::Tc3(authorization) => {
-                let trace = tc3::verify(request, authorization, secret_key, policy)?;
+                let derived_keys = policy.derived_keys || reference.is_some();
+                let trace = tc3::verify(request, authorization, secret_key, policy, derived_keys)?;
                 (trace, authorization.signature.as_str())
             }
             ClaimDetail::Param(claimed) => (

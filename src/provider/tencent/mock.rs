@@ -67,14 +67,14 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     let (mut world, authenticated) = match prepare(request) {
         Err(error) => (shared.world(), Err(error)),
         Ok(prepared) => {
-            let (world, account) = authenticate(request, &prepared, shared);
-            (world, account.map(|account| (prepared, account)))
+            let (world, verified) = authenticate(request, &prepared, shared);
+            let session = verified.and_then(|()| check_session(&world, &prepared));
+            (world, session.map(|()| prepared))
         }
     };
     let request_id = world.next_request_id();
     let now = world.clock.now();
-    let outcome = authenticated
-        .and_then(|(prepared, account)| decide(request, &prepared, &account, &mut world));
+    let outcome = authenticated.and_then(|prepared| decide(request, &prepared, &mut world));
     drop(world);
     let body = match outcome {
         Ok(fields) => wire::success(&request_id, fields),
@@ -108,14 +108,14 @@ fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, now: i64) -> Rep
         .filter(|value| !value.is_empty());
     let mut headers = Vec::with_capacity(6);
     if trace_id.is_none() {
-        headers.push(("Server", "nginx".to_owned()));
+        headers.push(("Server", "nginx".into()));
     }
-    headers.push(("Date", http_date(now)));
-    headers.push(("Content-Type", "application/json".to_owned()));
-    headers.push(("Content-Length", body.len().to_string()));
-    headers.push(("Connection", "keep-alive".to_owned()));
+    headers.push(("Date", http_date(now).into()));
+    headers.push(("Content-Type", "application/json".into()));
+    headers.push(("Content-Length", body.len().to_string().into()));
+    headers.push(("Connection", "keep-alive".into()));
     if let Some(trace_id) = trace_id {
-        headers.push(("X-TC-TraceId", trace_id.to_owned()));
+        headers.push(("X-TC-TraceId", trace_id.to_owned().into()));
     }
     Reply {
         status,
@@ -190,17 +190,20 @@ fn prepare(request: &Request) -> Result<Prepared, ApiError> {
     })
 }
 
-/// Everything after authentication, on the locked world.
+/// Everything after authentication, on the locked world (the one the request authenticated against, so its
+/// account is there).
 fn decide(
     request: &Request,
     Prepared {
-        common, product, ..
+        claim,
+        common,
+        product,
     }: &Prepared,
-    account: &Account,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
+    let secret_id = claim.secret_id.as_deref().unwrap_or_default();
     if *product == Product::Sts {
-        return caller_identity(request, common, account);
+        return caller_identity(request, common, known_account(world, secret_id)?);
     }
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
     if action != "TerminateInstances" && action != "DescribeInstances" {
@@ -221,10 +224,25 @@ fn decide(
     }
     let params = action_params(request, common)?;
     if action == "TerminateInstances" {
-        terminate(common, &params, account, world)
+        terminate(common, &params, secret_id, world)
     } else {
-        describe(common, &params, account, world)
+        describe(common, &params, known_account(world, secret_id)?, world)
     }
+}
+
+/// The account a request authenticated as, on the world it authenticated against.
+fn known_account<'w>(world: &'w World, secret_id: &str) -> Result<&'w Account, ApiError> {
+    world
+        .account(secret_id)
+        .filter(|account| !account.disabled)
+        .ok_or_else(secret_id_not_found)
+}
+
+fn secret_id_not_found() -> ApiError {
+    ApiError::new(
+        "AuthFailure.SecretIdNotFound",
+        "The SecretId is not found, please ensure that your SecretId is correct.",
+    )
 }
 
 /// The products this endpoint serves, by the production host a request names (`cvm.tencentcloudapi.com`,
@@ -332,11 +350,11 @@ fn caller_identity(
 fn terminate(
     common: &Common,
     params: &ActionParams,
-    account: &Account,
+    secret_id: &str,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    let per_second = world.spec.rate_limit.terminate_per_second;
-    if !world.admit(&account.secret_id, "TerminateInstances", per_second) {
+    let per_second = world.spec().rate_limit.terminate_per_second;
+    if !world.admit(secret_id, "TerminateInstances", per_second) {
         return Err(ApiError::new(
             "RequestLimitExceeded",
             format!(
@@ -357,7 +375,7 @@ fn terminate(
     let release_prepaid_data_disks = params.boolean("ReleasePrepaidDataDisks")?.unwrap_or(false);
     let region = check_region(common.region.as_deref(), true)?;
     let call = Terminate {
-        secret_id: &account.secret_id,
+        secret_id,
         region,
         instance_ids: &ids,
         release_address,
@@ -521,47 +539,45 @@ fn action_params(request: &Request, common: &Common) -> Result<ActionParams, Api
     }
 }
 
-/// Authentication, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]).
+/// Authentication, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]): the short
+/// lock reads only the key and the clock.
 fn authenticate<'a>(
     request: &Request,
     prepared: &Prepared,
     shared: &'a SharedWorld,
-) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
+) -> (MutexGuard<'a, World>, Result<(), ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
     shared.authenticate(
-        |world| (world.account(secret_id).cloned(), world.clock.now()),
-        |(account, now)| check_credentials(request, prepared, account, now),
+        |world| {
+            let key = world
+                .account(secret_id)
+                .filter(|account| !account.disabled)
+                .map(|account| account.secret_key.clone());
+            (key, world.clock.now())
+        },
+        |(key, now)| check_signature(request, prepared, key.as_deref(), now),
     )
 }
 
-/// Authentication against an account and a clock, in order: key, window, signature, token, MFA.
-fn check_credentials(
+/// Authentication against a key and a clock, in order: key, window, signature.
+fn check_signature(
     request: &Request,
-    Prepared {
-        claim,
-        common,
-        product,
-    }: &Prepared,
-    account: Option<Account>,
+    Prepared { claim, product, .. }: &Prepared,
+    secret_key: Option<&str>,
     now: i64,
-) -> Result<Account, ApiError> {
+) -> Result<(), ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
-    let account = match account {
-        Some(account) if !account.disabled => account,
-        _ if !secret_id.starts_with("AKID") => {
+    let secret_key = match secret_key {
+        Some(secret_key) => secret_key,
+        None if !secret_id.starts_with("AKID") => {
             return Err(ApiError::new(
                 "AuthFailure.InvalidSecretId",
                 "Invalid key (not a TencentCloud API key type).",
             ));
         }
-        _ => {
-            return Err(ApiError::new(
-                "AuthFailure.SecretIdNotFound",
-                "The SecretId is not found, please ensure that your SecretId is correct.",
-            ));
-        }
+        None => return Err(secret_id_not_found()),
     };
-    verify(request, claim, &account, now, product.service()).map_err(|rejection| match rejection {
+    verify(request, claim, secret_key, now, product.service()).map_err(|rejection| match rejection {
         Rejection::Expired { .. } => ApiError::new(
             "AuthFailure.SignatureExpire",
             "The signature is expired, please request again.",
@@ -571,8 +587,13 @@ fn check_credentials(
             "The provided credentials could not be validated. Please check your signature is correct.",
         )
         .zh("请求签名验证失败，请检查您的签名计算是否正确。"),
-    })?;
-    account
+    })
+}
+
+/// After the signature, on the locked world: the session token, then MFA.
+fn check_session(world: &World, Prepared { claim, common, .. }: &Prepared) -> Result<(), ApiError> {
+    let secret_id = claim.secret_id.as_deref().unwrap_or_default();
+    known_account(world, secret_id)?
         .check_session(common.token.as_deref())
         .map_err(|refusal| match refusal {
             SessionRefusal::Token => ApiError::new(
@@ -582,23 +603,23 @@ fn check_credentials(
             SessionRefusal::Mfa => {
                 ApiError::new("AuthFailure.MFAFailure", "MFA verification failed.")
             }
-        })?;
-    Ok(account)
+        })
 }
 
 /// Verifies strictly, then, only for the Node SDK's direct-addressing quirk, with the port left out of the host.
 fn verify(
     request: &Request,
     claim: &Claim,
-    account: &Account,
+    secret_key: &str,
     now: i64,
     service: &str,
 ) -> Result<(), Rejection> {
     let policy = Policy {
         service: Some(service.to_owned()),
+        derived_keys: false,
         ..Policy::default()
     };
-    let strict = claim.verify(request, &account.secret_key, Some(now), &policy, None);
+    let strict = claim.verify(request, secret_key, Some(now), &policy, None);
     let Err(rejection) = strict else {
         return Ok(());
     };
@@ -628,10 +649,11 @@ fn verify(
     claim
         .verify(
             &portless,
-            &account.secret_key,
+            secret_key,
             Some(now),
             &Policy {
                 service,
+                derived_keys: false,
                 ..Policy::default()
             },
             None,

@@ -302,7 +302,7 @@ fn is_old_style_id(id: &str) -> bool {
 
 /// The per-second rate limit of `action` for this account.
 fn admit(account: &Account, action: &'static str, world: &mut World) -> Result<(), ApiError> {
-    let per_second = world.spec.rate_limit.terminate_per_second;
+    let per_second = world.spec().rate_limit.terminate_per_second;
     if world.admit(&account.secret_id, action, per_second) {
         return Ok(());
     }

@@ -12,9 +12,14 @@
 //! then [`Claim::verify`] rebuilds the trace with the key and either accepts or returns a [`Rejection`] that
 //! names the step that differs. Given a reference trace (the signer's own, or an official example's), the
 //! rejection names the first step at which the two disagree.
+//!
+//! Keys and tokens travel as [`Secret`] everywhere (credentials, world accounts, case steps, flags): it prints as
+//! `[REDACTED]` and is read only through [`Secret::expose`], where an HMAC key or a header value is computed.
+//! [`redact_all`] scrubs known secrets from text built out of requests (a failed case's message).
 
 pub mod hash;
 pub mod hmac_param;
+mod secret;
 pub mod tc3;
 mod trace;
 mod verify;
@@ -25,6 +30,8 @@ use verify::ClaimDetail;
 pub use verify::{Claim, Difference, Policy, Rejection, Unusable, inspect};
 
 use std::fmt;
+
+pub use secret::{REDACTED, Secret, redact_all};
 
 use crate::message::Request;
 
@@ -93,35 +100,27 @@ impl fmt::Display for Scheme {
 
 /// A secret id and its secret key (for Zenlayer: AccessKeyId and AccessKeyPassword; for Bearer: the token as key).
 ///
-/// `Debug` shows the id and masks the key, so credentials can sit in any struct that is logged.
-#[derive(Clone, PartialEq, Eq)]
+/// The key is a [`Secret`], so `Debug` shows the id and `[REDACTED]`: credentials can sit in any struct that is
+/// logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     /// The public half: `SecretId` / `AccessKeyId`.
     pub secret_id: String,
-    secret_key: String,
+    secret_key: Secret,
 }
 
 impl Credentials {
     /// Pairs a secret id with its key.
-    pub fn new(secret_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
+    pub fn new(secret_id: impl Into<String>, secret_key: impl Into<Secret>) -> Self {
         Self {
             secret_id: secret_id.into(),
             secret_key: secret_key.into(),
         }
     }
 
-    /// The secret key. Never print it.
-    pub fn secret_key(&self) -> &str {
+    /// The secret key.
+    pub fn secret_key(&self) -> &Secret {
         &self.secret_key
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("secret_id", &self.secret_id)
-            .field("secret_key", &"** REDACTED **")
-            .finish()
     }
 }
 

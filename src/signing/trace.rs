@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{Difference, Scheme};
+use super::{Difference, REDACTED, Scheme};
 
 /// One intermediate step of signing, in the order the algorithms compute them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -117,6 +117,12 @@ impl Trace {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Whether a step's value is secret material: a derived key, or a Bearer request's `Authorization` (the
+    /// token itself). Printed only when asked for (`--trace`), never logged.
+    pub fn is_secret(&self, step: Step) -> bool {
+        step.is_secret() || (self.scheme == Scheme::Bearer && step == Step::Authorization)
+    }
+
     /// The steps in computation order.
     pub fn steps(&self) -> impl Iterator<Item = (Step, &str)> {
         self.steps
@@ -204,9 +210,12 @@ impl fmt::Debug for Trace {
         let mut map = f.debug_map();
         map.entry(&"scheme", &self.scheme.name());
         for (step, value) in self.steps() {
-            let secret =
-                step.is_secret() || (self.scheme == Scheme::Bearer && step == Step::Authorization);
-            map.entry(&step.name(), &if secret { "** REDACTED **" } else { value });
+            let value = if self.is_secret(step) {
+                REDACTED
+            } else {
+                value
+            };
+            map.entry(&step.name(), &value);
         }
         map.finish()
     }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{Scheme, Step, Trace, hash, hmac_param, tc3, zc2};
+use super::{Scheme, Secret, Step, Trace, hash, hmac_param, tc3, zc2};
 use crate::message::Request;
 
 /// What a signed request claims about its signature, read without any key.
@@ -80,7 +80,7 @@ impl Claim {
     pub fn verify(
         &self,
         request: &Request,
-        secret_key: &str,
+        secret_key: &Secret,
         now: Option<i64>,
         policy: &Policy,
         reference: Option<&Trace>,
@@ -94,6 +94,7 @@ impl Claim {
                 max_skew: policy.max_skew,
             });
         }
+        let secret_key = secret_key.expose();
         let (trace, claimed) = match &self.detail {
             ClaimDetail::Tc3(authorization) => {
                 let derived_keys = policy.derived_keys || reference.is_some();

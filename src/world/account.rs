@@ -3,19 +3,21 @@
 use serde::{Deserialize, Serialize};
 
 use super::is_false;
+use crate::signing::Secret;
 
 /// An account: a credential and what the provider knows about its owner.
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+// Its key and tokens are `Secret`s, so the derived `Debug` masks them.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Account {
     /// `SecretId` (`AKID…`).
     pub secret_id: String,
     /// `SecretKey`. Never written back by the control API, never logged.
     #[serde(skip_serializing)]
-    pub secret_key: String,
+    pub secret_key: Secret,
     /// A temporary credential's session token: requests must carry it (`X-TC-Token` / `Token`).
     #[serde(default, skip_serializing)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// The owner account (uin). Instances of another owner are not this account's to terminate.
     #[serde(default = "default_owner")]
     pub owner: String,
@@ -43,19 +45,7 @@ pub struct Account {
     /// Zenlayer: a personal access token that authenticates this account's `Authorization: Bearer` requests.
     /// Never written back by the control API.
     #[serde(default, skip_serializing)]
-    pub bearer_token: Option<String>,
-}
-
-impl std::fmt::Debug for Account {
-    /// The key and token never reach a log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account")
-            .field("secret_id", &self.secret_id)
-            .field("secret_key", &"** REDACTED **")
-            .field("token", &self.token.as_ref().map(|_| "** REDACTED **"))
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
-    }
+    pub bearer_token: Option<Secret>,
 }
 
 /// Why an authenticated key may still not act: the rules after the signature, shared by every provider that has
@@ -71,7 +61,11 @@ pub enum SessionRefusal {
 impl Account {
     /// Checks the session token presented (an empty one counts as none), then MFA.
     pub fn check_session(&self, presented_token: Option<&str>) -> Result<(), SessionRefusal> {
-        if self.token.as_deref() != presented_token.filter(|token| !token.is_empty()) {
+        // `Secret`'s equality is constant-time.
+        let presented = presented_token
+            .filter(|token| !token.is_empty())
+            .map(Secret::from);
+        if self.token != presented {
             return Err(SessionRefusal::Token);
         }
         if self.mfa == Mfa::Failure {
@@ -84,7 +78,7 @@ impl Account {
     pub fn new_default() -> Self {
         Self {
             secret_id: String::new(),
-            secret_key: String::new(),
+            secret_key: Secret::default(),
             token: None,
             owner: default_owner(),
             app_id: default_app_id(),

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::signing::Secret;
 use crate::world::clock::{Clock, ClockSpec};
 use crate::world::fault::{FaultPlan, FaultSpec};
 
@@ -129,6 +130,16 @@ pub enum WorldError {
         /// Line, column and what is wrong, without quoting the source (it may hold a key).
         location: String,
     },
+    /// A value the TOML shape allows but the world cannot use (a fault's status, fraction…).
+    #[error("{origin}: {field}: {why}")]
+    Invalid {
+        /// The file, or `request body`.
+        origin: String,
+        /// The field, as a path (`faults[2].status`).
+        field: String,
+        /// What is wrong.
+        why: String,
+    },
     /// Two accounts share a SecretId, or two instances an id.
     #[error("{origin}: {what} {id} appears twice")]
     Duplicate {
@@ -158,8 +169,24 @@ impl WorldSpec {
             .expect("the default world is valid")
     }
 
-    /// Checks what the TOML shape cannot: no SecretId or instance id twice.
+    /// Every key and token of the world's accounts.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.accounts.iter().flat_map(|account| {
+            std::iter::once(&account.secret_key)
+                .chain(&account.token)
+                .chain(&account.bearer_token)
+        })
+    }
+
+    /// Checks what the TOML shape cannot: no SecretId or instance id twice, every fault usable.
     pub fn check(&self, origin: &str) -> Result<(), WorldError> {
+        for (index, fault) in self.faults.iter().enumerate() {
+            fault.check().map_err(|why| WorldError::Invalid {
+                origin: origin.to_owned(),
+                field: format!("faults[{index}]"),
+                why,
+            })?;
+        }
         let duplicate = |what: &'static str, ids: Vec<&String>| {
             let mut seen = std::collections::HashSet::new();
             ids.into_iter()
@@ -189,18 +216,86 @@ impl WorldSpec {
     }
 }
 
-/// A TOML error as `line L, column C: message`, without the source excerpt toml prints (a world or case file may
-/// hold keys, and errors never show one).
+/// A TOML error as `line L, column C: message`, without the source excerpt toml prints and without the value
+/// serde quotes (a world or case file may hold keys, and a key pasted into the wrong field is still a key: errors
+/// never show one).
 pub fn toml_error(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim_end_matches('\n');
+    let message = without_values(error.message().trim_end_matches('\n'));
     match error.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start.min(text.len())).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
             format!("line {line}, column {column}: {message}")
         }
-        None => message.to_owned(),
+        None => message,
+    }
+}
+
+/// A serde error message without the value it quotes: `invalid type: string "…", expected u32` becomes
+/// `invalid type: a string, expected u32`, `unknown variant `…`, expected one of …` becomes `unknown variant,
+/// expected one of …` (the field is named by the line and column, or by the path serde gives). Field names
+/// (`unknown field `x``) stay: they are the file's structure, not its values.
+pub fn without_values(message: &str) -> String {
+    let mut message = message.to_owned();
+    for (opening, ends, replacement) in [
+        ("string \"", &["\", expected", "\" at line"][..], "a string"),
+        (
+            "character `",
+            &["`, expected", "` at line"][..],
+            "a character",
+        ),
+        (
+            "unknown variant `",
+            &["`, expected", "`, there are no variants", "` at line"][..],
+            "unknown variant",
+        ),
+    ] {
+        let Some(start) = message.find(opening) else {
+            continue;
+        };
+        let end = ends
+            .iter()
+            .filter_map(|end| message.rfind(end).filter(|at| *at >= start + opening.len()))
+            .max()
+            // No known end: drop everything after the opening rather than risk quoting a value.
+            .map_or(message.len(), |at| at + 1);
+        message.replace_range(start..end, replacement);
+    }
+    message
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::without_values;
+
+    #[test]
+    fn serde_messages_lose_the_values_they_quote_and_keep_field_names() {
+        for (message, expected) in [
+            (
+                r#"invalid type: string "key \" quoted", expected u32"#,
+                "invalid type: a string, expected u32",
+            ),
+            (
+                "unknown variant `key`, expected one of `ok`, `failure`",
+                "unknown variant, expected one of `ok`, `failure`",
+            ),
+            (
+                r#"invalid type: string "key", expected a boolean at line 1 column 9"#,
+                "invalid type: a string, expected a boolean at line 1 column 9",
+            ),
+            (r#"invalid value: string "key"#, "invalid value: a string"),
+            (
+                "invalid type: character `k`, expected u8",
+                "invalid type: a character, expected u8",
+            ),
+            (
+                "unknown field `mfaa`, expected `mfa`",
+                "unknown field `mfaa`, expected `mfa`",
+            ),
+        ] {
+            assert_eq!(without_values(message), expected, "{message}");
+        }
     }
 }
 

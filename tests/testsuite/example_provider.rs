@@ -52,7 +52,7 @@ impl Provider for Example {
             .unwrap_or_default();
         let (world, known) = world.authenticate(
             |world| world.account(id).map(|account| account.secret_key.clone()),
-            |secret_key| secret_key.is_some_and(|secret_key| secret_key == key),
+            |secret_key| secret_key.is_some_and(|secret_key| secret_key.expose() == key),
         );
         let body = match (known, world.account(id)) {
             (true, Some(account)) => json!({ "owner": account.owner }),
@@ -76,7 +76,7 @@ impl Provider for Example {
                     format!(
                         "{}:{}",
                         call.credentials.secret_id,
-                        call.credentials.secret_key()
+                        call.credentials.secret_key().expose()
                     ),
                 ),
                 ("Content-Length".into(), "0".into()),

@@ -33,7 +33,7 @@ use super::wire::{self, ActionParams, ApiError, Language, VERSION};
 use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::Problem;
-use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
+use crate::signing::{self, Claim, Policy, Rejection, Scheme, Secret, Unusable, hmac_param, tc3};
 use crate::world::SharedWorld;
 use crate::world::rules::Terminate;
 use crate::world::{Account, DiskState, InstanceState, SessionRefusal, World};
@@ -555,7 +555,7 @@ fn authenticate<'a>(
                 .map(|account| account.secret_key.clone());
             (key, world.clock.now())
         },
-        |(key, now)| check_signature(request, prepared, key.as_deref(), now),
+        |(key, now)| check_signature(request, prepared, key.as_ref(), now),
     )
 }
 
@@ -563,7 +563,7 @@ fn authenticate<'a>(
 fn check_signature(
     request: &Request,
     Prepared { claim, product, .. }: &Prepared,
-    secret_key: Option<&str>,
+    secret_key: Option<&Secret>,
     now: i64,
 ) -> Result<(), ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
@@ -610,7 +610,7 @@ fn check_session(world: &World, Prepared { claim, common, .. }: &Prepared) -> Re
 fn verify(
     request: &Request,
     claim: &Claim,
-    secret_key: &str,
+    secret_key: &Secret,
     now: i64,
     service: &str,
 ) -> Result<(), Rejection> {

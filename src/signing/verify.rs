@@ -55,7 +55,7 @@ pub struct Policy {
     /// The largest accepted distance, in seconds, between the request's timestamp and now (TC3: 300).
     pub max_skew: u64,
     /// TC3: the only credential-scope service accepted; `None` accepts the one the request names.
-    pub service: Option<String>,
+    pub service: Option<std::borrow::Cow<'static, str>>,
     /// TC3: record the derived keys (`kDate`, `kService`, `kSigning`, hex) in the trace, for a reader of it (a
     /// reference to compare with always gets them). A server that only needs the verdict leaves them out.
     pub derived_keys: bool,

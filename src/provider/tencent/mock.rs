@@ -35,7 +35,6 @@ use crate::message::Request;
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Secret, Unusable, hmac_param, tc3};
 use crate::world::SharedWorld;
-use crate::world::rules::Terminate;
 use crate::world::{Account, DiskState, InstanceState, SessionRefusal, World};
 
 /// The credential-scope service of CVM.
@@ -367,22 +366,13 @@ fn terminate(
             per_second + 1
         )));
     }
-    params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
-    let ids = params
-        .strings("InstanceIds")?
-        .ok_or_else(|| missing("InstanceIds"))?;
-    let release_address = params.boolean("ReleaseAddress")?.unwrap_or(false);
-    let release_prepaid_data_disks = params.boolean("ReleasePrepaidDataDisks")?.unwrap_or(false);
-    let region = check_region(common.region.as_deref(), true)?;
-    let call = Terminate {
+    super::terminate::terminate_instances(
+        params,
         secret_id,
-        region,
-        instance_ids: &ids,
-        release_address,
-        release_prepaid_data_disks,
-    };
-    world.terminate(&call).map_err(refusal)?;
-    Ok(Map::new())
+        world,
+        || check_region(common.region.as_deref(), true),
+        refusal,
+    )
 }
 
 fn describe(
@@ -612,10 +602,10 @@ fn verify(
     claim: &Claim,
     secret_key: &Secret,
     now: i64,
-    service: &str,
+    service: &'static str,
 ) -> Result<(), Rejection> {
     let policy = Policy {
-        service: Some(service.to_owned()),
+        service: Some(service.into()),
         derived_keys: false,
         ..Policy::default()
     };
@@ -644,7 +634,7 @@ fn verify(
     let service = if claim_service(request) == Some(node_service.to_owned()) {
         None
     } else {
-        Some(service.to_owned())
+        Some(service.into())
     };
     claim
         .verify(

@@ -290,17 +290,25 @@ pub fn error(request_id: &str, error: &ApiError, language: Language) -> Vec<u8> 
 /// serde_json's compact output with Python's default `json.dumps` separators.
 struct PythonJson;
 
+/// `, ` before every item of an array or object but the first (Python's `item_separator`).
+fn python_item_separator<W: ?Sized + std::io::Write>(
+    writer: &mut W,
+    first: bool,
+) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        writer.write_all(b", ")
+    }
+}
+
 impl serde_json::ser::Formatter for PythonJson {
     fn begin_array_value<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        python_item_separator(writer, first)
     }
 
     fn begin_object_key<W: ?Sized + std::io::Write>(
@@ -308,11 +316,7 @@ impl serde_json::ser::Formatter for PythonJson {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        python_item_separator(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(
@@ -410,11 +414,7 @@ impl ActionParams {
 
     /// Refuses any parameter not in `known`.
     pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
-        match self
-            .values
-            .keys()
-            .find(|name| !known.contains(&name.as_str()))
-        {
+        match crate::provider::unknown_parameter(&self.values, known) {
             Some(name) => Err(ApiError::new(
                 "UnknownParameter",
                 format!("The parameter `{name}` is not recognized."),

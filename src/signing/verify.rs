@@ -73,6 +73,14 @@ impl Default for Policy {
 }
 
 impl Claim {
+    /// TC3: the credential-scope service the `Authorization` header names, as read (`None` for other schemes).
+    pub fn scope_service(&self) -> Option<&str> {
+        match &self.detail {
+            ClaimDetail::Tc3(authorization) => Some(&authorization.service),
+            _ => None,
+        }
+    }
+
     /// Verifies the request with `secret_key`: accepts with the recomputed trace, or names what differs.
     ///
     /// Expiry is checked only when `now` (Unix seconds) is given. With a `reference` trace, a signature

@@ -33,7 +33,7 @@ use super::wire::{self, ActionParams, ApiError, Language, VERSION};
 use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::Problem;
-use crate::signing::{self, Claim, Policy, Rejection, Scheme, Secret, Unusable, hmac_param, tc3};
+use crate::signing::{self, Claim, Policy, Rejection, Scheme, Secret, Unusable, hmac_param};
 use crate::world::SharedWorld;
 use crate::world::{Account, DiskState, InstanceState, SessionRefusal, World};
 
@@ -181,7 +181,7 @@ fn prepare(request: &Request) -> Result<Prepared, ApiError> {
         ));
     }
     let common = common_params(request, &claim)?;
-    let product = Product::of(request)?;
+    let product = Product::of(request, &claim)?;
     Ok(Prepared {
         claim,
         common,
@@ -263,7 +263,7 @@ const STS_VERSION: &str = "2018-08-13";
 impl Product {
     /// The product a request's host names; another product of `tencentcloudapi.com` is refused by name, since
     /// terminus does not serve it (its signature is not what is wrong).
-    fn of(request: &Request) -> Result<Self, ApiError> {
+    fn of(request: &Request, claim: &Claim) -> Result<Self, ApiError> {
         let host = request.host().unwrap_or_default();
         let host = host
             .strip_prefix("http://")
@@ -279,7 +279,7 @@ impl Product {
             .map(|rest| rest.split('.').next().unwrap_or_default())
         else {
             // Direct addressing (the mock's own address): only a TC3 credential scope can name STS.
-            return Ok(match claim_service(request).as_deref() {
+            return Ok(match claim.scope_service() {
                 Some("sts") => Product::Sts,
                 _ => Product::Cvm,
             });
@@ -631,7 +631,7 @@ fn verify(
     }
     let mut portless = request.clone();
     portless.set_header("Host", hostname);
-    let service = if claim_service(request) == Some(node_service.to_owned()) {
+    let service = if claim.scope_service() == Some(node_service) {
         None
     } else {
         Some(service.into())
@@ -650,12 +650,6 @@ fn verify(
         )
         .map(drop)
         .map_err(|_| rejection)
-}
-
-/// The TC3 credential-scope service a request names.
-fn claim_service(request: &Request) -> Option<String> {
-    let authorization = tc3::Authorization::parse(request.header("authorization")?).ok()?;
-    Some(authorization.service)
 }
 
 fn unusable(error: Unusable) -> ApiError {

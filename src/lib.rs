@@ -18,6 +18,7 @@
 //! - [`case`]: declarative case files (`cases/<provider>/<action>/<scenario>.toml`): model, discovery, schema.
 //! - [`http1`]: the raw HTTP/1.1 client the harness and the load driver send exact bytes with.
 //! - [`load`]: the load driver behind `terminus bench`: signed requests over raw keep-alive connections.
+//! - [`tls`]: the generated certificate authority, per-host leaves and client trust (`serve --tls`, `record`).
 //! - [`cli`]: the `terminus` command line (`bench`, `serve`, `sign`, `verify`).
 #![forbid(unsafe_code)]
 #![warn(
@@ -41,4 +42,5 @@ pub mod mock;
 pub mod provider;
 pub mod report;
 pub mod signing;
+pub mod tls;
 pub mod world;

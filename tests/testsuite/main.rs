@@ -12,4 +12,5 @@ mod malformed;
 mod properties;
 mod run;
 mod signing;
+mod tls;
 mod wire;

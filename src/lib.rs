@@ -18,6 +18,7 @@
 //! - [`case`]: declarative case files (`cases/<provider>/<action>/<scenario>.toml`): model, discovery, schema.
 //! - [`http1`]: the raw HTTP/1.1 client the harness and the load driver send exact bytes with.
 //! - [`load`]: the load driver behind `terminus bench`: signed requests over raw keep-alive connections.
+//! - [`record`]: the recording proxy, its cassettes and redaction, replay with a drift report.
 //! - [`tls`]: the generated certificate authority, per-host leaves and client trust (`serve --tls`, `record`).
 //! - [`cli`]: the `terminus` command line (`bench`, `serve`, `sign`, `verify`).
 #![forbid(unsafe_code)]
@@ -40,6 +41,7 @@ pub mod load;
 pub mod message;
 pub mod mock;
 pub mod provider;
+pub mod record;
 pub mod report;
 pub mod signing;
 pub mod tls;

@@ -10,6 +10,7 @@ mod hostile;
 mod legacy;
 mod malformed;
 mod properties;
+mod record;
 mod run;
 mod signing;
 mod tls;

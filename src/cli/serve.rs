@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::unusable;
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::provider::is_provider_host;
+use crate::record::Playback;
 use crate::tls::Authority;
 use crate::world::WorldSpec;
 
@@ -44,9 +45,27 @@ pub(super) struct Args {
     /// With --tls: write the generated CA's certificate (PEM) here, for clients to trust.
     #[arg(long, requires = "tls")]
     ca_out: Option<PathBuf>,
+    /// Play this cassette (`terminus record --out`) back instead of running the mock: requests are matched on
+    /// provider, action, version, region and parameters, repeats answered in recorded order.
+    #[arg(long, conflicts_with_all = ["world", "tls", "control_token"])]
+    cassette: Option<PathBuf>,
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
+    if let Some(dir) = &args.cassette {
+        return match Playback::start(dir, args.listen) {
+            Ok(playback) => {
+                out!(
+                    "terminus serve: playing {} back on http://{}",
+                    dir.display(),
+                    playback.address()
+                );
+                playback.wait();
+                ExitCode::SUCCESS
+            }
+            Err(error) => unusable(error),
+        };
+    }
     let world = match &args.world {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => match WorldSpec::from_toml(&text, &path.display().to_string()) {

@@ -6,14 +6,17 @@
 //!   intercepted with a generated CA; only the providers' hosts are forwarded.
 //! - [`redact`]: the only way to a cassette: fixture id and re-signing, tokens, account ids, trace ids, extras.
 //! - [`cassette`]: the directory format, written and read.
+//! - [`playback`]: a cassette as a server (`terminus serve --cassette`).
 //! - [`replay`]: re-sending a cassette to the mock (or a URL) and reporting drift.
 //!
 //! This module depends on the core (signing, providers, the mock, the TLS module); nothing in the core depends
 //! on it.
 
 pub mod cassette;
+pub mod playback;
 pub mod proxy;
 pub mod redact;
 pub mod replay;
 
+pub use playback::Playback;
 pub use proxy::{Recorder, RecorderConfig};

@@ -262,14 +262,14 @@ async fn accept_loop(
 }
 
 /// A request read off a client connection.
-struct Incoming {
-    bytes: Vec<u8>,
-    method: String,
-    target: String,
+pub(super) struct Incoming {
+    pub(super) bytes: Vec<u8>,
+    pub(super) method: String,
+    pub(super) target: String,
 }
 
 /// Why no request could be read.
-enum ReadError {
+pub(super) enum ReadError {
     /// The client closed or went idle: nothing to answer.
     Gone,
     /// The client sent something the proxy answers with this status and message, then closes.
@@ -277,7 +277,7 @@ enum ReadError {
 }
 
 /// Reads one request (head and `Content-Length` body) from `stream`; `buffer` keeps bytes read past it.
-async fn read_request(
+pub(super) async fn read_request(
     stream: &mut Box<dyn Stream>,
     buffer: &mut Vec<u8>,
 ) -> Result<Incoming, ReadError> {
@@ -356,8 +356,8 @@ async fn read_request(
 }
 
 /// A short answer of the proxy's own (never the upstream's), then the connection closes.
-fn own_answer(status: u16, message: &str) -> Vec<u8> {
-    let body = serde_json::json!({ "error": format!("terminus record: {message}") }).to_string();
+pub(super) fn own_answer(status: u16, message: &str) -> Vec<u8> {
+    let body = serde_json::json!({ "error": format!("terminus: {message}") }).to_string();
     let reason = hyper::StatusCode::from_u16(status)
         .ok()
         .and_then(|status| status.canonical_reason())

@@ -13,7 +13,7 @@ use terminus::message::Request;
 use terminus::mock::MockServer;
 use terminus::provider::is_provider_host;
 use terminus::record::redact::FIXTURE_TENCENT;
-use terminus::record::{Recorder, RecorderConfig, cassette, replay};
+use terminus::record::{Playback, Recorder, RecorderConfig, cassette, replay};
 use terminus::signing::{self, Credentials, Policy, Scheme, SignOptions};
 use terminus::tls::{Authority, Trust};
 use terminus::world::WorldSpec;
@@ -387,5 +387,43 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
     assert_eq!(report["drifted"], 1, "{report}");
     assert_eq!(report["exchanges"][0]["name"], "0001-TerminateInstances");
     assert_eq!(report["exchanges"][0]["same"], false);
+
+    // `serve --cassette`: the client's run again (new timestamps and signatures) is answered as recorded.
+    let playback = Playback::start(&out, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let rerun = async {
+        let again = [
+            tc3("TerminateInstances", r#"{"InstanceIds":["ins-r8hr2upy"]}"#),
+            tc3("DescribeInstances", "{}"),
+            v1_terminate("ins-09dx96dg"),
+        ];
+        let mut connection = Connection::open(playback.address()).await.unwrap();
+        for (request, recorded) in again.iter().zip(&recorded) {
+            connection.exchange(&request.to_bytes()).await.unwrap();
+            let answer = connection.response();
+            let stored = recorded.response.as_ref().unwrap();
+            assert_eq!(answer.status, stored.status, "{}", recorded.entry.name);
+            assert_eq!(answer.body, stored.body, "{}", recorded.entry.name);
+        }
+        // Played once each: a fourth identical request has no answer left.
+        let mut fourth = Connection::open(playback.address()).await.unwrap();
+        fourth.exchange(&again[0].to_bytes()).await.unwrap();
+        assert_eq!(fourth.response().status, 501);
+        assert!(String::from_utf8_lossy(fourth.body()).contains("all 1 recorded answers"));
+        // An unmatched request names the nearest recorded one and what differs.
+        let other = tc3("TerminateInstances", r#"{"InstanceIds":["ins-3jaw1j8m"]}"#);
+        let mut unmatched = Connection::open(playback.address()).await.unwrap();
+        unmatched.exchange(&other.to_bytes()).await.unwrap();
+        let body = String::from_utf8_lossy(unmatched.body()).into_owned();
+        assert_eq!(unmatched.response().status, 501, "{body}");
+        assert!(
+            body.contains("nearest: 0001-TerminateInstances")
+                && body.contains("differs in parameters"),
+            "{body}"
+        );
+    };
+    tokio::time::timeout(DEADLINE, rerun)
+        .await
+        .expect("deadline");
+    drop(playback);
     std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::unusable;
+use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::provider::is_provider_host;
 use crate::record::Playback;
@@ -22,8 +22,8 @@ pub(super) struct Args {
     /// World file (TOML) to start with [default: the built-in world described in the README].
     #[arg(long)]
     world: Option<PathBuf>,
-    /// Worker threads.
-    #[arg(long, default_value_t = 2)]
+    /// Worker threads (1 to 256).
+    #[arg(long, default_value_t = 2, value_parser = count_in(1, MAX_THREADS))]
     workers: usize,
     /// Connections served at once (1 to 1048576); one more is answered 503 and closed.
     #[arg(long, default_value_t = Limits::default().connections as u64,
@@ -92,25 +92,33 @@ pub(super) fn run(args: Args) -> ExitCode {
         connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
     };
-    let mut builder = MockServer::builder()
-        .listen(args.listen)
-        .world(world)
-        .workers(args.workers)
-        .limits(limits)
-        .control_token(given);
+    let mut authority = None;
     if args.tls {
-        let authority = match Authority::generate() {
-            Ok(authority) => authority,
+        let generated = match Authority::generate() {
+            Ok(generated) => generated,
             Err(error) => return unusable(error),
         };
         if let Some(path) = &args.ca_out
-            && let Err(error) = authority.write_certificate(path)
+            && let Err(error) = generated.write_certificate(path)
         {
             return unusable(format!("cannot write {}: {error}", path.display()));
         }
-        builder = builder.tls(authority.server_config(Arc::new(is_provider_host)));
+        authority = Some(generated);
     }
-    let server = match builder.start() {
+    let server = match starting("the mock", || {
+        let builder = MockServer::builder()
+            .listen(args.listen)
+            .world(world)
+            .workers(args.workers)
+            .limits(limits)
+            .control_token(given);
+        match &authority {
+            Some(authority) => builder
+                .tls(authority.server_config(Arc::new(is_provider_host)))
+                .start(),
+            None => builder.start(),
+        }
+    }) {
         Ok(server) => server,
         Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
     };

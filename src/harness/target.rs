@@ -1,6 +1,6 @@
 //! Where cases run: the embedded mock (a fresh [`MockServer`] per case) or any running implementation of the
 //! control API (`terminus serve` in another process). Both are driven the same way: seeded and observed through
-//! `/__terminus/…`, and sent provider requests over a raw HTTP/1.1 connection ([`crate::http1`]): the bytes the
+//! `/__terminus/…`, and sent provider requests over a raw HTTP/1.1 connection ([`crate::harness::http1`]): the bytes the
 //! case built, which carry the production `Host` and are byte-identical to what the official clients send, go on
 //! the wire unchanged, and the answer is kept as it came (header names in their case and order).
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::exchange::{NoAnswer, Response};
-use crate::http1::{Connection, ExchangeError};
+use crate::harness::http1::{Connection, ExchangeError};
 use crate::message::Request;
 use crate::mock::MockServer;
 use crate::world::WorldSpec;
@@ -190,12 +190,12 @@ impl serde::Serialize for WorldWithKeys<'_> {
         let mut value = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
         if let Some(accounts) = value["accounts"].as_array_mut() {
             for (account, spec) in accounts.iter_mut().zip(&self.0.accounts) {
-                account["secret-key"] = Value::from(spec.secret_key.clone());
+                account["secret-key"] = Value::from(spec.secret_key.expose());
                 if let Some(token) = &spec.token {
-                    account["token"] = Value::from(token.clone());
+                    account["token"] = Value::from(token.expose());
                 }
                 if let Some(token) = &spec.bearer_token {
-                    account["bearer-token"] = Value::from(token.clone());
+                    account["bearer-token"] = Value::from(token.expose());
                 }
             }
         }

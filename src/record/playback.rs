@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 
 use super::cassette::{self, Recorded, response_bytes};
 use super::proxy::{ReadError, own_answer, read_request};
-use crate::http1::Stream;
+use crate::harness::http1::Stream;
 use crate::message::Request;
 use crate::provider::ProviderId;
 use crate::signing::hmac_param::Params;
@@ -39,7 +39,7 @@ struct Key {
 
 impl Key {
     fn of(request: &Request) -> Self {
-        let provider = ProviderId::route(request);
+        let provider = ProviderId::route(ProviderId::ALL, request);
         let form = Params::read(request).ok();
         let from_form = |name: &str| {
             form.as_ref()

@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 
 use super::cassette::{Entry, Writer, now_rfc3339};
 use super::redact::Redactor;
-use crate::http1::{Connection, ExchangeError, Stream};
+use crate::harness::http1::{Connection, ExchangeError, Stream};
 use crate::message::Request;
 use crate::provider::{ProviderId, is_provider_host};
 use crate::tls::{Authority, NamePolicy, Trust};
@@ -517,7 +517,7 @@ async fn forward(
     .unwrap_or_else(|_| Err(format!("no answer within {}s", UPSTREAM_TIMEOUT.as_secs())));
     let elapsed = started.elapsed();
 
-    let provider = ProviderId::route(&request);
+    let provider = ProviderId::route(ProviderId::ALL, &request);
     let entry = Entry {
         name: String::new(),
         provider: provider.name().to_owned(),

@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 
 use crate::exchange::Response;
 use crate::message::Request;
-use crate::signing::{self, Credentials, Scheme, SignOptions, Trace};
+use crate::signing::{self, Credentials, Scheme, Secret, SignOptions, Trace};
 
 /// The fixture credentials Tencent requests are re-signed with: the example key pair of Tencent's documentation
 /// (the default world's first account).
@@ -105,10 +105,10 @@ pub struct Redactor {
     counts: IndexMap<&'static str, usize>,
 }
 
-/// A secret found in one exchange, by kind (for the leak report) and value.
-struct Secret {
+/// A secret found in one exchange, by kind (for the leak report) and value (a [`Secret`]: never printed).
+struct Found {
     kind: &'static str,
-    value: String,
+    value: Secret,
 }
 
 impl Redactor {
@@ -142,37 +142,37 @@ impl Redactor {
         let claim = signing::inspect(request).ok();
         let scheme = claim.as_ref().map(|claim| claim.scheme);
         let fixture = scheme.map(fixture_for);
-        let mut secrets: Vec<Secret> = Vec::new();
+        let mut secrets: Vec<Found> = Vec::new();
         let mut replacements: Vec<(String, String)> = Vec::new();
 
         if let (Some(claim), Some(fixture)) = (&claim, &fixture)
             && let Some(id) = &claim.secret_id
             && *id != fixture.secret_id
         {
-            secrets.push(Secret {
+            secrets.push(Found {
                 kind: "secret id",
-                value: id.clone(),
+                value: Secret::new(id.clone()),
             });
             replacements.push((id.clone(), fixture.secret_id.clone()));
         }
         for token in tokens_of(request) {
-            secrets.push(Secret {
+            secrets.push(Found {
                 kind: "session token",
-                value: token.clone(),
+                value: Secret::new(token.clone()),
             });
             replacements.push((token, TOKEN.to_owned()));
         }
         if let Some(signature) = signature_of(request) {
-            secrets.push(Secret {
+            secrets.push(Found {
                 kind: "signature",
-                value: signature.clone(),
+                value: Secret::new(signature.clone()),
             });
             replacements.push((signature, SIGNATURE.to_owned()));
         }
         for (index, extra) in self.extras.clone().into_iter().enumerate() {
-            secrets.push(Secret {
+            secrets.push(Found {
                 kind: "user-given string",
-                value: extra.clone(),
+                value: Secret::new(extra.clone()),
             });
             replacements.push((extra, format!("[REDACTED-{}]", index + 1)));
         }
@@ -211,7 +211,7 @@ impl Redactor {
         replacements.retain(|(from, _)| from.len() >= SHORTEST_SECRET);
         replacements.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
         replacements.dedup_by(|a, b| a.0 == b.0);
-        secrets.retain(|secret| secret.value.len() >= SHORTEST_SECRET);
+        secrets.retain(|secret| secret.value.expose().len() >= SHORTEST_SECRET);
 
         // The request: replace, then sign again with the fixture key (the signature is over the new bytes).
         // Target and headers, then the body (whose length may change: `Content-Length` follows).
@@ -280,17 +280,19 @@ impl Redactor {
             })
             .unwrap_or_default();
         for secret in &secrets {
-            if contains(&request_bytes, &secret.value) || trace_text.contains(&secret.value) {
+            let value = secret.value.expose();
+            if contains(&request_bytes, value) || trace_text.contains(value) {
                 return Err(RedactError::Leak {
                     kind: secret.kind,
                     place: "request",
                 });
             }
             if let Some(answer) = &response {
-                let head = answer.headers.iter().any(|(name, value)| {
-                    name.contains(&secret.value) || value.contains(&secret.value)
-                });
-                if head || contains(&answer.body, &secret.value) {
+                let head = answer
+                    .headers
+                    .iter()
+                    .any(|(name, text)| name.contains(value) || text.contains(value));
+                if head || contains(&answer.body, value) {
                     return Err(RedactError::Leak {
                         kind: secret.kind,
                         place: "response",
@@ -453,7 +455,7 @@ mod tests {
         claim
             .verify(
                 stored,
-                FIXTURE_TENCENT.1,
+                &Secret::new(FIXTURE_TENCENT.1),
                 None,
                 &signing::Policy::default(),
                 None,
@@ -538,7 +540,7 @@ mod tests {
         claim
             .verify(
                 stored,
-                FIXTURE_TENCENT.1,
+                &Secret::new(FIXTURE_TENCENT.1),
                 None,
                 &signing::Policy::default(),
                 None,

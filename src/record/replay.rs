@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::cassette::Recorded;
 use super::redact::{FIXTURE_TENCENT, FIXTURE_ZENLAYER, TOKEN};
 use crate::exchange::Response;
-use crate::http1::Connection;
+use crate::harness::http1::Connection;
 use crate::mock::MockServer;
 use crate::signing;
 use crate::world::WorldSpec;

@@ -5,16 +5,32 @@
 //! (`GET /__terminus/world`) gives the same shape, with keys and tokens left out. [`World`] adds what runs: the clock,
 //! the rate limiter, the fault plan's counters and the request-id sequence. The business rules that change
 //! instances live in [`rules`], once, whatever the wire format of the request.
+//!
+//! The pieces: `account` and `instance` (the state's types, re-exported here), [`bmc`] (Zenlayer's bare-metal
+//! instances and their rules), [`clock`] (the one clock a world runs on), [`fault`] (the faults still to inject:
+//! world state, seeded by the world file and read back with it), [`rules`] (the CVM termination rules) and
+//! [`SharedWorld`] (the world behind its lock, and the one way a provider authenticates and then decides a request
+//! on the same world). Nothing here knows a wire format or the server.
 
+mod account;
 pub mod bmc;
+pub mod clock;
+pub mod fault;
+mod instance;
 pub mod rules;
+mod shared;
+
+pub use account::{Account, Mfa, SessionRefusal};
+pub use instance::{ChargeType, DataDisk, DiskState, Eip, Instance, InstanceState, Restriction};
+pub use shared::SharedWorld;
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{Clock, ClockSpec};
-use crate::mock::fault::{FaultPlan, FaultSpec};
+use crate::signing::Secret;
+use crate::world::clock::{Clock, ClockSpec};
+use crate::world::fault::{FaultPlan, FaultSpec};
 
 /// The whole world, as written in a world file.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -89,349 +105,14 @@ impl Default for RateLimitSpec {
     }
 }
 
-/// An account: a credential and what the provider knows about its owner.
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Account {
-    /// `SecretId` (`AKID…`).
-    pub secret_id: String,
-    /// `SecretKey`. Never written back by the control API, never logged.
-    #[serde(skip_serializing)]
-    pub secret_key: String,
-    /// A temporary credential's session token: requests must carry it (`X-TC-Token` / `Token`).
-    #[serde(default, skip_serializing)]
-    pub token: Option<String>,
-    /// The owner account (uin). Instances of another owner are not this account's to terminate.
-    #[serde(default = "default_owner")]
-    pub owner: String,
-    /// The account's AppId; a value that is not all digits stands for a broken one.
-    #[serde(default = "default_app_id")]
-    pub app_id: String,
-    /// A disabled key: `AuthFailure.SecretIdNotFound`, as for a deleted one.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub disabled: bool,
-    /// The session token has been revoked: `UnauthorizedOperation.InvalidToken`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub token_revoked: bool,
-    /// The account has unpaid orders: `InvalidAccount.UnpaidOrder`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub unpaid_orders: bool,
-    /// Multi-factor authentication state.
-    #[serde(default, skip_serializing_if = "Mfa::is_ok")]
-    pub mfa: Mfa,
-    /// Prepaid instances the account may still return; `None` is unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_quota: Option<u32>,
-    /// Quota of limited operations (each termination uses one); `None` is unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation_quota: Option<u32>,
-    /// Zenlayer: a personal access token that authenticates this account's `Authorization: Bearer` requests.
-    /// Never written back by the control API.
-    #[serde(default, skip_serializing)]
-    pub bearer_token: Option<String>,
-}
-
-impl std::fmt::Debug for Account {
-    /// The key and token never reach a log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account")
-            .field("secret_id", &self.secret_id)
-            .field("secret_key", &"** REDACTED **")
-            .field("token", &self.token.as_ref().map(|_| "** REDACTED **"))
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why an authenticated key may still not act: the rules after the signature, shared by every provider that has
-/// session tokens and MFA.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionRefusal {
-    /// The session token is missing, not this key's, or given for a permanent key.
-    Token,
-    /// The MFA check fails.
-    Mfa,
-}
-
-impl Account {
-    /// Checks the session token presented (an empty one counts as none), then MFA.
-    pub fn check_session(&self, presented_token: Option<&str>) -> Result<(), SessionRefusal> {
-        if self.token.as_deref() != presented_token.filter(|token| !token.is_empty()) {
-            return Err(SessionRefusal::Token);
-        }
-        if self.mfa == Mfa::Failure {
-            return Err(SessionRefusal::Mfa);
-        }
-        Ok(())
-    }
-
-    /// An account with every default and empty credentials, to fill in.
-    pub fn new_default() -> Self {
-        Self {
-            secret_id: String::new(),
-            secret_key: String::new(),
-            token: None,
-            owner: default_owner(),
-            app_id: default_app_id(),
-            disabled: false,
-            token_revoked: false,
-            unpaid_orders: false,
-            mfa: Mfa::Ok,
-            return_quota: None,
-            operation_quota: None,
-            bearer_token: None,
-        }
-    }
-}
-
-fn default_owner() -> String {
-    "100000000001".to_owned()
-}
-
-fn default_app_id() -> String {
-    "1250000000".to_owned()
-}
-
+/// Serde: leave a `false` flag out of a written world.
 fn is_false(value: &bool) -> bool {
     !value
 }
 
+/// Serde: leave a `true` flag (the default) out of a written world.
 fn is_true(value: &bool) -> bool {
     *value
-}
-
-/// The multi-factor authentication state of an account.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mfa {
-    /// Not required, or passed.
-    #[default]
-    Ok,
-    /// The MFA check fails at authentication: `AuthFailure.MFAFailure`.
-    Failure,
-    /// MFA is required but the account has none: `UnauthorizedOperation.MFANotFound`.
-    NotFound,
-    /// The MFA session expired: `UnauthorizedOperation.MFAExpired`.
-    Expired,
-}
-
-impl Mfa {
-    fn is_ok(&self) -> bool {
-        *self == Mfa::Ok
-    }
-}
-
-/// A CVM instance and everything termination depends on.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Instance {
-    /// `ins-` and 8 of `[a-z0-9]`.
-    pub id: String,
-    /// The region; default: the world's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// `InstanceState`, plus `TERMINATED` for destroyed instances (kept as tombstones, hidden from
-    /// DescribeInstances).
-    #[serde(default)]
-    pub state: InstanceState,
-    /// `InstanceChargeType`.
-    #[serde(default)]
-    pub charge: ChargeType,
-    /// Termination protection (`DisableApiTermination`).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub protected: bool,
-    /// The operating system's name; a Red Hat one has its own refusals.
-    #[serde(default = "default_os")]
-    pub os: String,
-    /// The owner (uin); default: the first account's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    /// The instance serves another product (`EMR`, `TKE`…) and is not terminated through CVM.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_role: Option<String>,
-    /// A special instance type (e.g. a bare-metal or CDH family) that this API does not terminate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub special_type: Option<String>,
-    /// A restriction of the instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restriction: Option<Restriction>,
-    /// The instance cannot be returned (`FailedOperation.Unreturnable`).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub unreturnable: bool,
-    /// The instance is of a kind this API does not support (`InvalidInstance.NotSupported`).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub unsupported: bool,
-    /// An operation running on the instance (e.g. `RebootInstances`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation_in_progress: Option<String>,
-    /// Prepaid: whether the instance meets the return policy for prepaid instances.
-    #[serde(default = "default_true", skip_serializing_if = "is_true")]
-    pub return_policy: bool,
-    /// Attached data disks.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub data_disks: Vec<DataDisk>,
-    /// The elastic IP on the primary network interface.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eip: Option<Eip>,
-}
-
-fn default_os() -> String {
-    "TencentOS Server 3.1 (TK4)".to_owned()
-}
-
-fn default_true() -> bool {
-    true
-}
-
-impl Instance {
-    /// A running pay-as-you-go instance with every default.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            region: None,
-            state: InstanceState::default(),
-            charge: ChargeType::default(),
-            protected: false,
-            os: default_os(),
-            owner: None,
-            application_role: None,
-            special_type: None,
-            restriction: None,
-            unreturnable: false,
-            unsupported: false,
-            operation_in_progress: None,
-            return_policy: true,
-            data_disks: Vec::new(),
-            eip: None,
-        }
-    }
-
-    /// Whether the operating system is Red Hat Enterprise Linux.
-    pub fn is_red_hat(&self) -> bool {
-        let os = self.os.to_ascii_lowercase();
-        os.contains("red hat") || os.contains("redhat") || os.contains("rhel")
-    }
-}
-
-/// `InstanceState` values ([CLI] api.json), plus `TERMINATED` for destroyed instances.
-#[allow(missing_docs)]
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum InstanceState {
-    Pending,
-    LaunchFailed,
-    #[default]
-    Running,
-    Stopped,
-    Starting,
-    Stopping,
-    Rebooting,
-    /// Shut down and waiting to be destroyed: the recycle bin.
-    Shutdown,
-    Terminating,
-    /// Destroyed: kept as a tombstone so a repeated call can say so.
-    Terminated,
-    EnterRescueMode,
-    RescueMode,
-    ExitRescueMode,
-    EnterServiceLiveMigrate,
-    ServiceLiveMigrate,
-    ExitServiceLiveMigrate,
-}
-
-impl InstanceState {
-    /// The name on the wire (`RUNNING`).
-    pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-}
-
-/// `InstanceChargeType` values.
-#[allow(missing_docs)]
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ChargeType {
-    /// Monthly or yearly subscription.
-    Prepaid,
-    /// Pay as you go.
-    #[default]
-    PostpaidByHour,
-    /// On a dedicated host.
-    Cdhpaid,
-    /// Spot.
-    Spotpaid,
-    /// On a CDC.
-    Cdcpaid,
-}
-
-/// Restrictions that refuse termination whatever the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Restriction {
-    /// Blocked by the provider (`UnsupportedOperation.InstanceStateBanning`).
-    Banned,
-    /// Frozen (`UnsupportedOperation.InstanceStateFreezing`).
-    Frozen,
-    /// Being isolated (`UnsupportedOperation.InstanceStateIsolating`).
-    Isolating,
-}
-
-/// A data disk attached to an instance.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct DataDisk {
-    /// `disk-…`.
-    pub id: String,
-    /// Its charge type: only prepaid disks follow `ReleasePrepaidDataDisks`.
-    #[serde(default)]
-    pub charge: ChargeType,
-    /// `ATTACHED`, `RECYCLED` (with its prepaid instance, on request) or `RELEASED`.
-    #[serde(default)]
-    pub state: DiskState,
-}
-
-/// Where a data disk is.
-#[allow(missing_docs)]
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DiskState {
-    #[default]
-    Attached,
-    Recycled,
-    Released,
-}
-
-/// An elastic IP.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Eip {
-    /// `eip-…`.
-    pub id: String,
-    /// The address type; `ReleaseAddress` releases only `HighQualityEIP`, `AntiDDoSEIP`, `EIPv6` and
-    /// `HighQualityEIPv6`.
-    #[serde(default = "default_eip_type", rename = "type")]
-    pub kind: String,
-    /// The public IP address (listed in `DescribeInstances`' `PublicIpAddresses` until released).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-    /// Released by a `ReleaseAddress` termination.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub released: bool,
-}
-
-fn default_eip_type() -> String {
-    "HighQualityEIP".to_owned()
 }
 
 /// Why a world file cannot be used.
@@ -445,6 +126,16 @@ pub enum WorldError {
         origin: String,
         /// Line, column and what is wrong, without quoting the source (it may hold a key).
         location: String,
+    },
+    /// A value the TOML shape allows but the world cannot use (a fault's status, fraction…).
+    #[error("{origin}: {field}: {why}")]
+    Invalid {
+        /// The file, or `request body`.
+        origin: String,
+        /// The field, as a path (`faults[2].status`).
+        field: String,
+        /// What is wrong.
+        why: String,
     },
     /// Two accounts share a SecretId, or two instances an id.
     #[error("{origin}: {what} {id} appears twice")]
@@ -475,8 +166,24 @@ impl WorldSpec {
             .expect("the default world is valid")
     }
 
-    /// Checks what the TOML shape cannot: no SecretId or instance id twice.
+    /// Every key and token of the world's accounts.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.accounts.iter().flat_map(|account| {
+            std::iter::once(&account.secret_key)
+                .chain(&account.token)
+                .chain(&account.bearer_token)
+        })
+    }
+
+    /// Checks what the TOML shape cannot: no SecretId or instance id twice, every fault usable.
     pub fn check(&self, origin: &str) -> Result<(), WorldError> {
+        for (index, fault) in self.faults.iter().enumerate() {
+            fault.check().map_err(|why| WorldError::Invalid {
+                origin: origin.to_owned(),
+                field: format!("faults[{index}]"),
+                why,
+            })?;
+        }
         let duplicate = |what: &'static str, ids: Vec<&String>| {
             let mut seen = std::collections::HashSet::new();
             ids.into_iter()
@@ -506,18 +213,86 @@ impl WorldSpec {
     }
 }
 
-/// A TOML error as `line L, column C: message`, without the source excerpt toml prints (a world or case file may
-/// hold keys, and errors never show one).
+/// A TOML error as `line L, column C: message`, without the source excerpt toml prints and without the value
+/// serde quotes (a world or case file may hold keys, and a key pasted into the wrong field is still a key: errors
+/// never show one).
 pub fn toml_error(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim_end_matches('\n');
+    let message = without_values(error.message().trim_end_matches('\n'));
     match error.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start.min(text.len())).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
             format!("line {line}, column {column}: {message}")
         }
-        None => message.to_owned(),
+        None => message,
+    }
+}
+
+/// A serde error message without the value it quotes: `invalid type: string "…", expected u32` becomes
+/// `invalid type: a string, expected u32`, `unknown variant `…`, expected one of …` becomes `unknown variant,
+/// expected one of …` (the field is named by the line and column, or by the path serde gives). Field names
+/// (`unknown field `x``) stay: they are the file's structure, not its values.
+pub fn without_values(message: &str) -> String {
+    let mut message = message.to_owned();
+    for (opening, ends, replacement) in [
+        ("string \"", &["\", expected", "\" at line"][..], "a string"),
+        (
+            "character `",
+            &["`, expected", "` at line"][..],
+            "a character",
+        ),
+        (
+            "unknown variant `",
+            &["`, expected", "`, there are no variants", "` at line"][..],
+            "unknown variant",
+        ),
+    ] {
+        let Some(start) = message.find(opening) else {
+            continue;
+        };
+        let end = ends
+            .iter()
+            .filter_map(|end| message.rfind(end).filter(|at| *at >= start + opening.len()))
+            .max()
+            // No known end: drop everything after the opening rather than risk quoting a value.
+            .map_or(message.len(), |at| at + 1);
+        message.replace_range(start..end, replacement);
+    }
+    message
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::without_values;
+
+    #[test]
+    fn serde_messages_lose_the_values_they_quote_and_keep_field_names() {
+        for (message, expected) in [
+            (
+                r#"invalid type: string "key \" quoted", expected u32"#,
+                "invalid type: a string, expected u32",
+            ),
+            (
+                "unknown variant `key`, expected one of `ok`, `failure`",
+                "unknown variant, expected one of `ok`, `failure`",
+            ),
+            (
+                r#"invalid type: string "key", expected a boolean at line 1 column 9"#,
+                "invalid type: a string, expected a boolean at line 1 column 9",
+            ),
+            (r#"invalid value: string "key"#, "invalid value: a string"),
+            (
+                "invalid type: character `k`, expected u8",
+                "invalid type: a character, expected u8",
+            ),
+            (
+                "unknown field `mfaa`, expected `mfa`",
+                "unknown field `mfaa`, expected `mfa`",
+            ),
+        ] {
+            assert_eq!(without_values(message), expected, "{message}");
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use terminus::http1::Connection;
+use terminus::harness::http1::Connection;
 use terminus::message::Request;
 use terminus::mock::MockServer;
 use terminus::provider::is_provider_host;
@@ -269,7 +269,7 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
         claim
             .verify(
                 &exchange.request,
-                FIXTURE_TENCENT.1,
+                &terminus::signing::Secret::new(FIXTURE_TENCENT.1),
                 None,
                 &Policy::default(),
                 None,

@@ -1,6 +1,6 @@
 //! The load driver behind `terminus bench`: signed `TerminateInstances` over keep-alive HTTP/1.1 connections.
 //!
-//! The client is deliberately raw ([`crate::http1`]: a pre-built request written whole, one response read by its
+//! The client is deliberately raw ([`crate::harness::http1`]: a pre-built request written whole, one response read by its
 //! `Content-Length`) so that what is measured is the server, not a client library. Every request is signed up
 //! front ([`sign_pool`]); the server verifies each one as it would any client's.
 //!
@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::clock::ClockSpec;
-use crate::http1::Connection;
+use crate::harness::http1::Connection;
 use crate::message::Request;
 use crate::signing::{self, Credentials, Scheme, SignOptions, Unusable};
+use crate::world::clock::ClockSpec;
 use crate::world::{Instance, InstanceState, RateLimitSpec, WorldSpec};
 
 /// The documentation's example SecretId (the default world's first account).
@@ -286,18 +286,28 @@ impl Latency {
 
 /// Runs a plan on its own runtime and reports. Fails only when the runtime cannot be built.
 pub fn run(plan: Plan) -> std::io::Result<Report> {
-    let runtime = if plan.client_threads <= 1 {
+    let runtime = client_runtime(plan.client_threads)?;
+    Ok(run_on(&runtime, plan))
+}
+
+/// The client's runtime: one thread drives every connection, or `threads` workers.
+pub fn client_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()?
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(plan.client_threads)
+            .worker_threads(threads)
             .thread_name("terminus-bench")
             .enable_all()
-            .build()?
-    };
-    Ok(runtime.block_on(run_async(plan)))
+            .build()
+    }
+}
+
+/// Runs a plan on a runtime from [`client_runtime`] and reports.
+pub fn run_on(runtime: &tokio::runtime::Runtime, plan: Plan) -> Report {
+    runtime.block_on(run_async(plan))
 }
 
 /// When the phases end.

@@ -47,7 +47,7 @@ pub(super) struct Args {
     ca_out: Option<PathBuf>,
     /// Play this cassette (`terminus record --out`) back instead of running the mock: requests are matched on
     /// provider, action, version, region and parameters, repeats answered in recorded order.
-    #[arg(long, conflicts_with_all = ["world", "tls", "control_token"])]
+    #[arg(long, conflicts_with_all = ["world", "tls"])]
     cassette: Option<PathBuf>,
 }
 

@@ -55,6 +55,8 @@ pub struct Entry {
     pub provider: String,
     /// The host the client addressed.
     pub host: String,
+    /// How the client reached the proxy: `http` (absolute form, upgraded) or `connect` (TLS intercepted).
+    pub via: String,
     /// The action, when the request names one.
     pub action: Option<String>,
     /// The client's `User-Agent` (as redacted).

@@ -128,6 +128,7 @@ def test_the_python_sdk_records_a_cassette_that_verifies_holds_no_secret_and_rep
     entries = [json.loads(line) for line in index[1:]]
     assert [entry["action"] for entry in entries] == ["DescribeInstances", "TerminateInstances", "DescribeInstances"]
     assert all(entry["request_client"].startswith("SDK_PYTHON_") for entry in entries), entries
+    assert {entry["via"] for entry in entries} == {"http" if mode == "plain" else "connect"}, entries
 
     # Every stored request verifies with the fixture key (terminus verify, exit 0).
     for entry in entries:

@@ -263,6 +263,8 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
             "0003-TerminateInstances"
         ]
     );
+    let via: Vec<_> = recorded.iter().map(|r| r.entry.via.as_str()).collect();
+    assert_eq!(via, ["http", "connect", "connect"]);
     for exchange in &recorded {
         let claim = signing::inspect(&exchange.request).unwrap();
         assert_eq!(claim.secret_id.as_deref(), Some(FIXTURE_TENCENT.0));

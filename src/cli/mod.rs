@@ -16,6 +16,7 @@ mod diff;
 mod record;
 mod replay;
 mod run;
+mod scenarios;
 mod serve;
 mod sign;
 mod verify;
@@ -45,6 +46,7 @@ enum Command {
     Record(record::Args),
     Replay(replay::Args),
     Run(run::Args),
+    Scenarios(scenarios::Args),
     Serve(serve::Args),
     Sign(sign::Args),
     Verify(verify::Args),
@@ -117,6 +119,7 @@ impl Cli {
             Command::Record(args) => record::run(args),
             Command::Replay(args) => replay::run(args),
             Command::Run(args) => run::run(args),
+            Command::Scenarios(args) => scenarios::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Sign(args) => sign::run(args),
             Command::Verify(args) => verify::run(args),

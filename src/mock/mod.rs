@@ -21,6 +21,7 @@
 
 mod control;
 pub use control::TOKEN_HEADER;
+mod scenario;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
@@ -294,6 +295,8 @@ pub(crate) struct Shared {
     control_token: Option<ControlToken>,
     /// The providers served; the first answers what no other one serves.
     pub(crate) providers: Vec<ProviderId>,
+    /// The scenario a client is running, and the answers since it was loaded.
+    scenario: scenario::Tracker,
 }
 
 impl Shared {
@@ -310,6 +313,7 @@ impl Shared {
             body_bytes: Arc::new(Semaphore::new(limits.body_bytes_in_flight)),
             control_token,
             providers,
+            scenario: scenario::Tracker::default(),
         }
     }
 

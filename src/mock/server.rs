@@ -235,6 +235,7 @@ async fn answer(
         Some(problem) => provider.error(problem, &request, &shared.world),
         None => provider.handle(&request, &shared.world),
     };
+    super::scenario::observe(&shared, provider, &request, &reply);
     if !keeps_alive(head.version, &head.headers) {
         reply.close();
     }

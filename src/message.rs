@@ -5,6 +5,8 @@
 //! hashes what the client hashed, and a recorder writes back what it received. Parsing of the head is
 //! `httparse`'s; this module only decides what to do with the body and how to serialise.
 
+use std::borrow::Cow;
+
 use std::fmt;
 
 /// The most headers a request may carry before it is refused.
@@ -252,6 +254,49 @@ impl fmt::Debug for Request {
     }
 }
 
+/// An answer: a status, its headers in wire order, and a body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// Every header, in the order it is sent (the server adds none but the ones HTTP requires and these lack).
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A JSON answer: `Content-Type: application/json` exactly (the Python SDK ignores errors under any other
+    /// Content-Type) and its `Content-Length`.
+    pub fn json(status: u16, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("Content-Type", "application/json".into()),
+                ("Content-Length", body.len().to_string().into()),
+            ],
+            body,
+        }
+    }
+
+    /// The connection closes after this answer: a `Connection` header the reply carries says `close`.
+    pub(crate) fn close(&mut self) {
+        for (name, value) in &mut self.headers {
+            if name.eq_ignore_ascii_case("connection") {
+                *value = "close".into();
+            }
+        }
+    }
+
+    /// `{"error": message}`: the mock's own answer, outside any provider's envelope (control API, limits).
+    pub(crate) fn error(status: u16, message: &str) -> Self {
+        Self::json(
+            status,
+            serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,48 +338,5 @@ mod tests {
     fn serialising_a_crlf_request_gives_back_its_bytes() {
         let raw = b"POST / HTTP/1.1\r\nhost: a\r\nContent-Length: 2\r\n\r\n{}";
         assert_eq!(Request::parse(raw).unwrap().to_bytes(), raw);
-    }
-}
-
-/// An answer: a status, its headers in wire order, and a body.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
-    /// The HTTP status.
-    pub status: u16,
-    /// Every header, in the order it is sent (the server adds none but the ones HTTP requires and these lack).
-    pub headers: Vec<(&'static str, String)>,
-    /// The body.
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    /// A JSON answer: `Content-Type: application/json` exactly (the Python SDK ignores errors under any other
-    /// Content-Type) and its `Content-Length`.
-    pub fn json(status: u16, body: Vec<u8>) -> Self {
-        Self {
-            status,
-            headers: vec![
-                ("Content-Type", "application/json".to_owned()),
-                ("Content-Length", body.len().to_string()),
-            ],
-            body,
-        }
-    }
-
-    /// The connection closes after this answer: a `Connection` header the reply carries says `close`.
-    pub(crate) fn close(&mut self) {
-        for (name, value) in &mut self.headers {
-            if name.eq_ignore_ascii_case("connection") {
-                *value = "close".to_owned();
-            }
-        }
-    }
-
-    /// `{"error": message}`: the mock's own answer, outside any provider's envelope (control API, limits).
-    pub(crate) fn error(status: u16, message: &str) -> Self {
-        Self::json(
-            status,
-            serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
-        )
     }
 }

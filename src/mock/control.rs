@@ -201,12 +201,12 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             world.mark_changed();
             json!({ "now": world.clock.now() })
         }),
-        ("GET", "timings") => Ok(json!({ "timings": shared.world().spec.timings })),
+        ("GET", "timings") => Ok(json!({ "timings": shared.world().spec().timings })),
         // New timings apply to the transitions actions start from now on; those under way keep their end.
         ("PUT", "timings") => parse::<TimingsChange>(body).map(|change| {
             let mut world = shared.world();
-            world.spec.timings = change.timings;
-            json!({ "timings": world.spec.timings })
+            world.set_timings(change.timings);
+            json!({ "timings": world.spec().timings })
         }),
         ("GET", "faults") => Ok(json!({ "faults": shared.world().faults.remaining() })),
         ("POST", "faults") => parse::<FaultSpec>(body).and_then(|fault| {
@@ -223,26 +223,18 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
         }
         ("GET", path) if path.starts_with("instances/") => {
             let id = &path["instances/".len()..];
-            let world = shared.world();
-            return match world
-                .spec
-                .instances
-                .iter()
-                .find(|instance| instance.id == id)
-            {
-                Some(instance) => reply(200, serde_json::to_value(instance).unwrap_or_default()),
-                // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
-                None => match world
-                    .snapshot()
-                    .bmc_instances
-                    .iter()
-                    .find(|instance| instance.id == id)
-                {
-                    Some(instance) => {
-                        reply(200, serde_json::to_value(instance).unwrap_or_default())
-                    }
-                    None => reply(404, json!({ "error": format!("no instance {id}") })),
-                },
+            let mut world = shared.world();
+            if let Some(instance) = world.instance(id) {
+                return reply(200, serde_json::to_value(instance).unwrap_or_default());
+            }
+            // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
+            world.bmc_settle();
+            return match world.bmc_position(id) {
+                Some(at) => reply(
+                    200,
+                    serde_json::to_value(&world.spec().bmc_instances[at]).unwrap_or_default(),
+                ),
+                None => reply(404, json!({ "error": format!("no instance {id}") })),
             };
         }
         (_, "world" | "clock" | "faults" | "timings") => {

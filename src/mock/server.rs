@@ -8,11 +8,15 @@
 //! proxy reach the mock too; one level only: a `CONNECT` inside a tunnel is answered `400` and the tunnel stays
 //! as it was (each nested tunnel used to be one more level of nested tasks and stack).
 //!
+//! With a TLS configuration ([`super::MockServerBuilder::tls`], `terminus serve --tls`) each accepted connection
+//! is a rustls handshake first, bounded by [`HEAD_TIMEOUT`]; tunnels inside it are served as plain HTTP.
+//!
 //! What one client can take is bounded ([`super::Limits`]): connections (a semaphore; one over the cap is answered
 //! `503` and closed), body bytes being read (a semaphore of bytes, reserved before reading; no room is a `503`).
 //! When accepting fails for want of resources (no file descriptor left, no buffer space), the loop waits, doubling
 //! from [`ACCEPT_BACKOFF_FIRST`] to [`ACCEPT_BACKOFF_MOST`], instead of trying again at once.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,8 +53,10 @@ const OVER_CONNECTION_CAP: &str =
 pub(super) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut backoff = ACCEPT_BACKOFF_FIRST;
     loop {
         tokio::select! {
@@ -70,12 +76,22 @@ pub(super) async fn serve(
                         continue;
                     };
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(
-                        TokioIo::new(stream),
-                        Arc::clone(&shared),
-                        Place::Listener,
-                        permit,
-                    ));
+                    let shared = Arc::clone(&shared);
+                    match &acceptor {
+                        None => {
+                            tokio::spawn(connection(TokioIo::new(stream), shared, Place::Listener, permit));
+                        }
+                        Some(acceptor) => {
+                            let handshake = acceptor.accept(stream);
+                            tokio::spawn(async move {
+                                // A peer that never finishes its handshake holds its place no longer than one
+                                // that never sends a request's head; a failed handshake is its own business.
+                                if let Ok(Ok(stream)) = tokio::time::timeout(HEAD_TIMEOUT, handshake).await {
+                                    connection(TokioIo::new(stream), shared, Place::Listener, permit).await;
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(error) if out_of_resources(&error) => {
                     tokio::select! {
@@ -154,11 +170,10 @@ async fn answer(
         });
     }
     let (head, body) = request.into_parts();
-    let target = head.uri.to_string();
-    let path = head.uri.path().to_owned();
-    if path.starts_with(control::PREFIX) {
+    if head.uri.path().starts_with(control::PREFIX) {
         return Ok(respond(control_call(head, body, &shared, place).await));
     }
+    let target = head.uri.to_string();
 
     // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host is answered 400, before any provider sees it.
     if head.version == hyper::Version::HTTP_11 && head.headers.get_all(HOST).iter().count() != 1 {
@@ -307,7 +322,7 @@ fn over_body_cap(shared: &Shared) -> Reply {
         ),
     );
     // An answer to load, not to the request.
-    reply.headers.push(("Retry-After", "1".to_owned()));
+    reply.headers.push(("Retry-After", "1".into()));
     reply
 }
 
@@ -346,10 +361,20 @@ fn respond(reply: Reply) -> Response<Full<Bytes>> {
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in reply.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::try_from(value),
-        ) {
+        let value = match value {
+            // A constant of ours: no copy (`from_static` takes only visible ASCII, checked here rather than by its
+            // panic).
+            Cow::Borrowed(text)
+                if text
+                    .bytes()
+                    .all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) =>
+            {
+                Ok(HeaderValue::from_static(text))
+            }
+            Cow::Borrowed(text) => HeaderValue::from_str(text),
+            Cow::Owned(text) => HeaderValue::try_from(text),
+        };
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), value) {
             response.headers_mut().append(name, value);
         }
     }

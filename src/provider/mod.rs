@@ -13,6 +13,29 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The domains the providers' official clients send to, failover roots included: Tencent API 3.0
+/// (`tencentcloudapi.com`, the SDKs' failover roots `tencentcloudapi.com.cn` and `tencentcloudapi.cn`, and
+/// `intl.tencentcloudapi.com` under the first), the legacy 2.0 gateway (`api.qcloud.com`), Zenlayer
+/// (`console.zenlayer.com`). Sources: `reference/recorder.md` §1.2, §5.
+pub const PROVIDER_DOMAINS: [&str; 5] = [
+    "tencentcloudapi.com",
+    "tencentcloudapi.com.cn",
+    "tencentcloudapi.cn",
+    "api.qcloud.com",
+    "console.zenlayer.com",
+];
+
+/// Whether `host` (a name, no port) is one of [`PROVIDER_DOMAINS`] or a name under one, compared without case.
+pub fn is_provider_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    PROVIDER_DOMAINS.iter().any(|domain| {
+        host == *domain
+            || host
+                .strip_suffix(domain)
+                .is_some_and(|head| head.ends_with('.') && head.len() > 1)
+    })
+}
+
 /// What a provider implements, once, in its folder: its wire as the mock serves it (route, body limit, parse,
 /// verify, decide, encode) and as a client sends it (build and sign a request, read an answer). Everything that
 /// depends on the provider goes through this; registering one is a line in [`ProviderId::ALL`].
@@ -47,6 +70,55 @@ pub trait Provider: Sync + std::fmt::Debug {
     #[allow(clippy::type_complexity)]
     fn read_answer(&self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String>;
 }
+
+/// The methods of [`Provider`] every built-in provider implements the same way, by the functions of the same
+/// names in its `mock`, `client` and `wire` modules; invoked inside `impl Provider for …` in its `mod.rs`.
+macro_rules! served_by_its_modules {
+    () => {
+        fn body_limit(&self, request: &$crate::message::Request) -> usize {
+            mock::body_limit(request)
+        }
+
+        fn action_of(&self, request: &$crate::message::Request) -> Option<String> {
+            mock::action_of(request)
+        }
+
+        fn handle(
+            &self,
+            request: &$crate::message::Request,
+            world: &$crate::world::SharedWorld,
+        ) -> $crate::message::Reply {
+            mock::handle(request, world)
+        }
+
+        fn problem_reply(
+            &self,
+            problem: $crate::provider::Problem,
+            request: &$crate::message::Request,
+            world: &$crate::world::SharedWorld,
+        ) -> $crate::message::Reply {
+            mock::problem_reply(problem, request, world)
+        }
+
+        fn build_request(
+            &self,
+            call: &$crate::provider::Call<'_>,
+        ) -> Result<
+            ($crate::message::Request, Option<$crate::signing::Trace>),
+            $crate::signing::Unusable,
+        > {
+            client::build(call)
+        }
+
+        fn read_answer(
+            &self,
+            body: &[u8],
+        ) -> Result<Result<serde_json::Map<String, serde_json::Value>, String>, String> {
+            wire::read_answer(body)
+        }
+    };
+}
+pub(crate) use served_by_its_modules;
 
 /// A provider's API, as served by the mock: a handle on its [`Provider`], compared by name.
 #[derive(Clone, Copy)]
@@ -166,6 +238,18 @@ impl std::fmt::Debug for ProviderId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The first parameter of `values` that is not in `known`: an action's unknown parameter, whatever the provider
+/// calls it.
+pub(crate) fn unknown_parameter<'v>(
+    values: &'v Map<String, Value>,
+    known: &[&str],
+) -> Option<&'v str> {
+    values
+        .keys()
+        .map(String::as_str)
+        .find(|name| !known.contains(name))
 }
 
 /// Everything the harness builds a provider request from; each provider turns it into its wire format.

@@ -10,10 +10,10 @@
 //! - header values are lowercased and trimmed, as the documentation's example does (`x-tc-action:describeinstances`);
 //! - `X-TC-Content-SHA256: UNSIGNED-PAYLOAD` replaces the body by the literal `UNSIGNED-PAYLOAD` in the payload hash.
 
-use super::hash::{hmac_sha256, sha256_hex};
+use super::hash::hmac_sha256;
 use super::{
-    Claim, ClaimDetail, Credentials, Policy, Rejection, Scheme, SignOptions, Signed, Step, Trace,
-    Unusable,
+    Canonical, Claim, ClaimDetail, Credentials, Policy, Rejection, Scheme, SignOptions, Signed,
+    Step, Trace, Unusable,
 };
 use crate::message::Request;
 
@@ -79,8 +79,14 @@ impl Authorization {
         let signature = signature
             .filter(|v| !v.is_empty())
             .ok_or_else(|| malformed("no Signature="))?;
-        let scope: Vec<&str> = credential.split('/').collect();
-        let [secret_id, date, service, terminator] = scope[..] else {
+        let mut scope = credential.split('/');
+        let (Some(secret_id), Some(date), Some(service), Some(terminator), None) = (
+            scope.next(),
+            scope.next(),
+            scope.next(),
+            scope.next(),
+            scope.next(),
+        ) else {
             return Err(malformed(
                 "Credential is not SecretId/date/service/tc3_request",
             ));
@@ -149,8 +155,14 @@ struct Inputs<'a> {
     signed_headers: &'a str,
 }
 
-/// Computes every step. Fails only when a signed header is absent, naming it.
-fn compute(request: &Request, inputs: &Inputs<'_>, secret_key: &str) -> Result<Trace, String> {
+/// Computes every step (the derived keys' hex only when `derived_keys`). Fails only when a signed header is absent,
+/// naming it.
+fn compute(
+    request: &Request,
+    inputs: &Inputs<'_>,
+    secret_key: &str,
+    derived_keys: bool,
+) -> Result<Trace, String> {
     let mut trace = Trace::new(Scheme::Tc3);
 
     // Step 1: the payload hash, of the body bytes as received (or of the literal UNSIGNED-PAYLOAD).
@@ -160,23 +172,14 @@ fn compute(request: &Request, inputs: &Inputs<'_>, secret_key: &str) -> Result<T
     } else {
         &request.body
     };
-    let hashed_payload = sha256_hex(payload);
-
     // Step 2: the canonical request.
-    let canonical_headers = super::canonical_headers(request, inputs.signed_headers)?;
-    let canonical_request = format!(
-        "{method}\n/\n{query}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}",
-        method = request.method,
-        query = request.query(),
-        signed_headers = inputs.signed_headers,
-    );
-    let hashed_canonical_request = sha256_hex(canonical_request.as_bytes());
+    let canonical = Canonical::of(request, request.query(), inputs.signed_headers, payload)?;
 
     // Step 3: the string to sign.
     let scope = format!("{}/{}/{TERMINATOR}", inputs.date, inputs.service);
     let string_to_sign = format!(
-        "{ALGORITHM}\n{}\n{scope}\n{hashed_canonical_request}",
-        inputs.timestamp
+        "{ALGORITHM}\n{}\n{scope}\n{}",
+        inputs.timestamp, canonical.hashed_canonical_request
     );
 
     // Step 4: the derived keys and the signature.
@@ -192,14 +195,14 @@ fn compute(request: &Request, inputs: &Inputs<'_>, secret_key: &str) -> Result<T
     let authorization =
         Authorization::render(inputs.secret_id, &scope, inputs.signed_headers, &signature);
 
-    trace.record(Step::HashedPayload, hashed_payload);
-    trace.record(Step::CanonicalRequest, canonical_request);
-    trace.record(Step::HashedCanonicalRequest, hashed_canonical_request);
+    canonical.record(&mut trace);
     trace.record(Step::CredentialScope, scope);
     trace.record(Step::StringToSign, string_to_sign);
-    trace.record(Step::KDate, hex::encode(k_date));
-    trace.record(Step::KService, hex::encode(k_service));
-    trace.record(Step::KSigning, hex::encode(k_signing));
+    if derived_keys {
+        trace.record(Step::KDate, hex::encode(k_date));
+        trace.record(Step::KService, hex::encode(k_service));
+        trace.record(Step::KSigning, hex::encode(k_signing));
+    }
     trace.record(Step::Signature, signature);
     trace.record(Step::Authorization, authorization);
     Ok(trace)
@@ -238,7 +241,7 @@ pub(super) fn sign(
             .as_deref()
             .unwrap_or(DEFAULT_SIGNED_HEADERS),
     };
-    let trace = compute(request, &inputs, credentials.secret_key().expose())
+    let trace = compute(request, &inputs, credentials.secret_key().expose(), true)
         .map_err(Unusable::SignedHeaderAbsent)?;
     let request =
         super::with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());
@@ -261,6 +264,7 @@ pub(super) fn verify(
     authorization: &Authorization,
     secret_key: &str,
     policy: &Policy,
+    derived_keys: bool,
 ) -> Result<Trace, Rejection> {
     let (raw_timestamp, seconds) = timestamp(request).expect("inspect() read the timestamp");
     let names: Vec<&str> = authorization.signed_headers.split(';').collect();
@@ -301,7 +305,7 @@ pub(super) fn verify(
         service: &authorization.service,
         signed_headers: &authorization.signed_headers,
     };
-    compute(request, &inputs, secret_key).map_err(Rejection::SignedHeaderAbsent)
+    compute(request, &inputs, secret_key, derived_keys).map_err(Rejection::SignedHeaderAbsent)
 }
 
 #[cfg(test)]

@@ -273,6 +273,11 @@ pub fn expand_name(pattern: &str, n: u32) -> String {
 }
 
 impl World {
+    /// Changes the timings, for transitions started from now on (those under way keep their end).
+    pub fn set_timings(&mut self, timings: TimingsSpec) {
+        self.spec.timings = timings;
+    }
+
     /// The timings in force.
     pub fn timings(&self) -> Timings {
         self.spec.timings.resolve()
@@ -322,6 +327,16 @@ impl World {
                 } else {
                     later(at);
                 }
+            }
+        }
+        for instance in &mut self.spec.bmc_instances {
+            match instance.ready_at {
+                Some(at) if at <= now && instance.status == super::bmc::BmcStatus::Creating => {
+                    instance.status = super::bmc::BmcStatus::Running;
+                    instance.ready_at = None;
+                }
+                Some(at) if at > now => later(at),
+                _ => {}
             }
         }
         self.next_due = next;
@@ -438,7 +453,8 @@ impl World {
                 to: InstanceState::Running,
                 at: now + i64::from(timings.launch),
             });
-            self.spec.instances.push(instance);
+            // A fresh id: always added (and indexed).
+            self.add_instance(instance);
             ids.push(id);
         }
         self.due_at(now + i64::from(timings.launch));
@@ -460,7 +476,7 @@ impl World {
             self.launched += 1;
             let uuid = super::request_id(self.spec.seed ^ 0x1a57_cafe, self.launched);
             let id = format!("ins-{}", &uuid[..8]);
-            if !self.spec.instances.iter().any(|instance| instance.id == id) {
+            if self.instance_position(&id).is_none() {
                 return id;
             }
         }
@@ -632,12 +648,7 @@ impl World {
                     "{}",
                     500_000_000_000_000_000 + bits % 100_000_000_000_000_000
                 );
-                if !self
-                    .spec
-                    .bmc_instances
-                    .iter()
-                    .any(|instance| instance.id == id)
-                {
+                if self.bmc_position(&id).is_none() {
                     break id;
                 }
             };
@@ -651,9 +662,13 @@ impl World {
             instance.status = super::bmc::BmcStatus::Creating;
             instance.ready_at = Some(ready);
             self.spec.bmc_instances.push(instance);
+            let at = self.spec.bmc_instances.len() - 1;
+            self.bmc_instances
+                .insert(&self.spec.bmc_instances, at, |instance| &instance.id);
             ids.push(id);
         }
-        super::bmc::settle(&mut self.spec.bmc_instances, now);
+        self.due_at(ready);
+        self.settle();
         ids
     }
 }

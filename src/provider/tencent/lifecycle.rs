@@ -823,7 +823,7 @@ fn listed<'a>(
     }
     let owner = &account.owner;
     Ok(world
-        .spec
+        .spec()
         .instances
         .iter()
         .filter(|instance| world.region_of(instance) == region && World::listed(instance))
@@ -844,7 +844,7 @@ fn listed<'a>(
 
 fn first_owner(world: &World) -> &str {
     world
-        .spec
+        .spec()
         .accounts
         .first()
         .map_or("", |account| account.owner.as_str())

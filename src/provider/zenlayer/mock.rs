@@ -197,7 +197,7 @@ fn terminate(
     account: &Account,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    let per_second = world.spec.rate_limit.terminate_per_second;
+    let per_second = world.spec().rate_limit.terminate_per_second;
     if !world.admit(&account.secret_id, "TerminateInstance", per_second) {
         return Err(ApiError::new(
             wire::REQUEST_LIMIT_EXCEEDED,
@@ -358,7 +358,7 @@ fn authenticate<'a>(
         return shared.authenticate(
             |world| {
                 world
-                    .spec
+                    .spec()
                     .accounts
                     .iter()
                     .filter(|account| !account.disabled && account.bearer_token.is_some())
@@ -426,6 +426,7 @@ fn check_zc2(
     let policy = Policy {
         max_skew: MAX_SKEW,
         service: None,
+        derived_keys: false,
     };
     claim
         .verify(request, &account.secret_key, Some(now), &policy, None)

@@ -211,8 +211,8 @@ async fn answer(
     }
     let problem = match strike.outcome {
         Some(Outcome::Drop) => return Err(Dropped),
-        Some(Outcome::Error(code)) => Some(Problem::Fault { code }),
-        Some(Outcome::Http(status)) => Some(Problem::HttpFault { status }),
+        Some(Outcome::Error { code, message }) => Some(Problem::Fault { code, message }),
+        Some(Outcome::Http { status, message }) => Some(Problem::HttpFault { status, message }),
         None => problem,
     };
     let mut reply = match problem {

@@ -180,10 +180,16 @@ pub struct Call<'a> {
 /// A condition met before a provider's handler runs.
 #[derive(Clone, Debug)]
 pub(crate) enum Problem {
-    /// An injected error (`None`: the provider's internal error).
-    Fault { code: Option<String> },
-    /// An injected HTTP status.
-    HttpFault { status: u16 },
+    /// An injected error (`None`: the provider's internal error, its code and message).
+    Fault {
+        code: Option<String>,
+        message: Option<String>,
+    },
+    /// An injected HTTP status (with this message, when given).
+    HttpFault {
+        status: u16,
+        message: Option<String>,
+    },
     /// The body is larger than the server reads.
     TooLarge { limit: usize },
     /// The body could not be read (cut short, or too slow).

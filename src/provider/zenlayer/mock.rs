@@ -98,17 +98,21 @@ pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared
         return reply(error);
     }
     reply(match problem {
-        Problem::Fault { code } => ApiError::new(
+        Problem::Fault { code, message } => ApiError::new(
             code.as_deref().unwrap_or(wire::INTERNAL_SERVER_ERROR),
-            "Internal server error.",
+            message.unwrap_or_else(|| "Internal server error.".to_owned()),
         ),
-        Problem::HttpFault { status } => {
+        Problem::HttpFault { status, message } => {
             let code = if status == 503 {
                 wire::SERVICE_UNAVAILABLE
             } else {
                 wire::INTERNAL_SERVER_ERROR
             };
-            ApiError::with_status(status, code, "Internal server error.")
+            ApiError::with_status(
+                status,
+                code,
+                message.unwrap_or_else(|| "Internal server error.".to_owned()),
+            )
         }
         Problem::TooLarge { limit } => ApiError::new(
             wire::REQUEST_TOO_LARGE,

@@ -25,6 +25,7 @@
 mod control;
 pub use control::TOKEN_HEADER;
 pub mod fault;
+pub mod journal;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
@@ -34,6 +35,7 @@ use std::thread::JoinHandle;
 use tokio::sync::Semaphore;
 
 use crate::world::{World, WorldSpec};
+use journal::Journal;
 
 /// A running mock server.
 #[derive(Debug)]
@@ -228,11 +230,9 @@ impl MockServerBuilder {
             None if address.ip().is_loopback() => None,
             None => Some(ControlToken::generate()?),
         };
-        let shared = Arc::new(Shared::new(
-            World::new(self.world),
-            self.limits,
-            control_token,
-        ));
+        let mut shared = Shared::new(World::new(self.world.clone()), self.limits, control_token);
+        shared.initial = self.world;
+        let shared = Arc::new(shared);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.workers)
             .thread_name("terminus-mock")
@@ -276,17 +276,29 @@ pub(crate) struct Shared {
     body_bytes: Arc<Semaphore>,
     /// Required of every control call when set.
     control_token: Option<ControlToken>,
+    /// The world the server started with, for `POST /__terminus/reset` (keys included: it never leaves the
+    /// process).
+    initial: WorldSpec,
+    /// The last requests and their answers (`GET /__terminus/requests`).
+    journal: Mutex<Journal>,
 }
 
 impl Shared {
     fn new(world: World, limits: Limits, control_token: Option<ControlToken>) -> Self {
         Self {
+            initial: world.spec.clone(),
             world: Mutex::new(world),
             limits,
             connections: Arc::new(Semaphore::new(limits.connections)),
             body_bytes: Arc::new(Semaphore::new(limits.body_bytes_in_flight)),
             control_token,
+            journal: Mutex::new(Journal::default()),
         }
+    }
+
+    /// The journal, locked (never across the world's lock: entries are built first).
+    pub(crate) fn journal(&self) -> MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The world, locked. A panic elsewhere never leaves it unusable: the state is kept as it was.
@@ -326,6 +338,9 @@ pub(crate) struct Reply {
     /// Every header, in the order it is sent (the server adds none but the ones HTTP requires and these lack).
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) body: Vec<u8>,
+    /// Why the request's signature was rejected: for the journal and the log, never on the wire unless asked
+    /// for (`X-Terminus-Explain`).
+    pub(crate) diagnosis: Option<Box<crate::signing::diagnose::Diagnosis>>,
 }
 
 impl Reply {
@@ -339,6 +354,7 @@ impl Reply {
                 ("Content-Length", body.len().to_string()),
             ],
             body,
+            diagnosis: None,
         }
     }
 

@@ -13,6 +13,7 @@
 //! names the step that differs. Given a reference trace (the signer's own, or an official example's), the
 //! rejection names the first step at which the two disagree.
 
+pub mod diagnose;
 pub mod hash;
 pub mod hmac_param;
 pub mod tc3;
@@ -531,6 +532,30 @@ pub enum Unusable {
     /// The request contradicts the signing inputs.
     #[error("{0}")]
     Conflict(String),
+}
+
+impl Claim {
+    /// Explains why the request's signature is not the one `secret_key` gives ([`diagnose`]): the server's
+    /// canonical request and string to sign, and the common client mistake that produced the signature, if one did.
+    /// Call it on a rejected request only (it recomputes the signature several times).
+    pub fn diagnose(
+        &self,
+        request: &Request,
+        secret_key: &str,
+        policy: &Policy,
+    ) -> diagnose::Diagnosis {
+        match &self.detail {
+            ClaimDetail::Tc3(authorization) => {
+                tc3::diagnose(request, authorization, secret_key, policy)
+            }
+            _ => match self.verify(request, secret_key, None, policy, None) {
+                Ok(trace) => diagnose::Diagnosis::from_traces(self.scheme, &trace, None),
+                Err(rejection) => {
+                    diagnose::Diagnosis::unexplained(self.scheme, &rejection.to_string())
+                }
+            },
+        }
+    }
 }
 
 /// Why a signature is not accepted.

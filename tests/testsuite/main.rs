@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod hardening;
 mod hostile;
+mod journal;
 mod legacy;
 mod malformed;
 mod properties;

@@ -68,24 +68,50 @@ struct Prepared {
 /// state change, request id, the answer's `Date`) is decided in one critical section of one world
 /// ([`Shared::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
-    let (mut world, authenticated) = match prepare(request) {
-        Err(error) => (shared.world(), Err(error)),
-        Ok(prepared) => {
-            let (world, account) = authenticate(request, &prepared, shared);
-            (world, account.map(|account| (prepared, account)))
-        }
+    let prepared = prepare(request);
+    let (mut world, authenticated) = match &prepared {
+        Err(error) => (shared.world(), Err(error.clone())),
+        Ok(prepared) => authenticate(request, prepared, shared),
     };
     let request_id = world.next_request_id();
     let now = world.clock.now();
-    let outcome = authenticated
-        .and_then(|(prepared, account)| decide(request, &prepared, &account, &mut world));
+    // A rejected signature, or one accepted only in a client's quirk, is explained with the key it was checked
+    // against, after the lock.
+    let explain_key = match (&prepared, &authenticated) {
+        (Ok(prepared), Err(error)) if error.code == SIGNATURE_FAILURE => prepared
+            .claim
+            .secret_id
+            .as_deref()
+            .and_then(|id| world.account(id))
+            .map(|account| account.secret_key.clone()),
+        (Ok(_), Ok((account, Strictly::NoHostWasSignedWithoutItsPort))) => {
+            Some(account.secret_key.clone())
+        }
+        _ => None,
+    };
+    let outcome = match (&prepared, authenticated) {
+        (Ok(prepared), Ok((account, _))) => decide(request, prepared, &account, &mut world),
+        (_, Err(error)) => Err(error),
+        (Err(error), Ok(_)) => Err(error.clone()),
+    };
     drop(world);
     let body = match outcome {
         Ok(fields) => wire::success(&request_id, fields),
         Err(error) => wire::error(&request_id, &error, Language::of(request)),
     };
-    gateway_reply(200, body, request, now)
+    let mut reply = gateway_reply(200, body, request, now);
+    if let (Ok(prepared), Some(key)) = (&prepared, explain_key) {
+        let policy = Policy {
+            service: Some(prepared.product.service().to_owned()),
+            ..Policy::default()
+        };
+        reply.diagnosis = Some(Box::new(prepared.claim.diagnose(request, &key, &policy)));
+    }
+    reply
 }
+
+/// The code of a signature that is not the key's.
+const SIGNATURE_FAILURE: &str = "AuthFailure.SignatureFailure";
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
 /// checks that come first in the precedence: the method, then the path.
@@ -125,6 +151,7 @@ fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, now: i64) -> Rep
         status,
         headers,
         body,
+        diagnosis: None,
     }
 }
 
@@ -589,7 +616,7 @@ fn authenticate<'a>(
     request: &Request,
     prepared: &Prepared,
     shared: &'a Shared,
-) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
+) -> (MutexGuard<'a, World>, Result<(Account, Strictly), ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
     shared.authenticate(
         |world| (world.account(secret_id).cloned(), world.clock.now()),
@@ -607,7 +634,7 @@ fn check_credentials(
     }: &Prepared,
     account: Option<Account>,
     now: i64,
-) -> Result<Account, ApiError> {
+) -> Result<(Account, Strictly), ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
     let account = match account {
         Some(account) if !account.disabled => account,
@@ -624,7 +651,7 @@ fn check_credentials(
             ));
         }
     };
-    verify(request, claim, &account, now, product.service()).map_err(|rejection| match rejection {
+    let strictly = verify(request, claim, &account, now, product.service()).map_err(|rejection| match rejection {
         Rejection::Expired { .. } => ApiError::new(
             "AuthFailure.SignatureExpire",
             "The signature is expired, please request again.",
@@ -646,7 +673,7 @@ fn check_credentials(
                 ApiError::new("AuthFailure.MFAFailure", "MFA verification failed.")
             }
         })?;
-    Ok(account)
+    Ok((account, strictly))
 }
 
 /// Verifies strictly, then, only for the Node SDK's direct-addressing quirk, with the port left out of the host.
@@ -656,14 +683,14 @@ fn verify(
     account: &Account,
     now: i64,
     service: &str,
-) -> Result<(), Rejection> {
+) -> Result<Strictly, Rejection> {
     let policy = Policy {
         service: Some(service.to_owned()),
         ..Policy::default()
     };
     let strict = claim.verify(request, &account.secret_key, Some(now), &policy, None);
     let Err(rejection) = strict else {
-        return Ok(());
+        return Ok(Strictly::Yes);
     };
     let host = request.host().unwrap_or_default();
     let Some((hostname, _port)) = host
@@ -699,8 +726,16 @@ fn verify(
             },
             None,
         )
-        .map(drop)
+        .map(|_| Strictly::NoHostWasSignedWithoutItsPort)
         .map_err(|_| rejection)
+}
+
+/// Whether a signature verified as the request was sent, or only in a tolerated client quirk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Strictly {
+    Yes,
+    /// The Node SDK's: the host signed without its port (and the scope service taken from the host).
+    NoHostWasSignedWithoutItsPort,
 }
 
 /// The TC3 credential-scope service a request names.

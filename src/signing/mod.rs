@@ -535,6 +535,30 @@ pub enum Unusable {
 }
 
 impl Claim {
+    /// The steps the key gives for this request, whether or not its signature is the one it carries (what
+    /// `verify --trace` shows on a rejection): TC3 with the UTC date of its timestamp and `policy`'s service in
+    /// the scope. `Err` when nothing can be computed (a signed header the request lacks).
+    pub fn recompute(
+        &self,
+        request: &Request,
+        secret_key: &str,
+        policy: &Policy,
+    ) -> Result<Trace, Rejection> {
+        match &self.detail {
+            ClaimDetail::Tc3(authorization) => {
+                tc3::recompute(request, authorization, secret_key, policy)
+            }
+            ClaimDetail::Param(claimed) => Ok(hmac_param::compute(
+                request,
+                &claimed.params,
+                self.scheme,
+                secret_key,
+            )),
+            ClaimDetail::Zc2(authorization) => zc2::verify(request, authorization, secret_key),
+            ClaimDetail::Bearer => zc2::verify_bearer(request, secret_key),
+        }
+    }
+
     /// Explains why the request's signature is not the one `secret_key` gives ([`diagnose`]): the server's
     /// canonical request and string to sign, and the common client mistake that produced the signature, if one did.
     /// Call it on a rejected request only (it recomputes the signature several times).
@@ -610,6 +634,11 @@ pub enum Rejection {
     /// A header named in `SignedHeaders` is not in the request.
     #[error("signed header {0} is not in the request")]
     SignedHeaderAbsent(String),
+    /// `SignedHeaders` names a header with upper-case letters: the canonical header names are lowercase.
+    #[error(
+        "SignedHeaders {0:?} names headers in upper case; the canonical header names, and SignedHeaders, are lowercase (content-type;host)"
+    )]
+    SignedHeaderNames(String),
     /// The recomputed signature differs; the first differing step is named.
     #[error("{0}")]
     Differs(Box<Difference>),
@@ -623,7 +652,9 @@ impl Rejection {
             Self::ScopeDate { .. } | Self::ScopeService { .. } | Self::ScopeTerminator(_) => {
                 Step::CredentialScope.name()
             }
-            Self::SignedHeaders { .. } | Self::SignedHeaderAbsent(_) => "signed-headers",
+            Self::SignedHeaders { .. }
+            | Self::SignedHeaderAbsent(_)
+            | Self::SignedHeaderNames(_) => "signed-headers",
             Self::Differs(difference) => difference.step.name(),
         }
     }

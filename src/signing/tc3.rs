@@ -278,6 +278,15 @@ pub(super) fn verify(
     policy: &Policy,
 ) -> Result<Trace, Rejection> {
     let (raw_timestamp, seconds) = timestamp(request).expect("inspect() read the timestamp");
+    if authorization
+        .signed_headers
+        .bytes()
+        .any(|b| b.is_ascii_uppercase())
+    {
+        return Err(Rejection::SignedHeaderNames(
+            authorization.signed_headers.clone(),
+        ));
+    }
     let names: Vec<&str> = authorization.signed_headers.split(';').collect();
     if let Some(missing) = REQUIRED_SIGNED_HEADERS
         .into_iter()
@@ -314,6 +323,30 @@ pub(super) fn verify(
         timestamp: raw_timestamp,
         date: &authorization.date,
         service: &authorization.service,
+        signed_headers: &authorization.signed_headers,
+    };
+    compute(request, &inputs, secret_key).map_err(Rejection::SignedHeaderAbsent)
+}
+
+/// The trace the server computes for the request, whatever its signature: the UTC date of its timestamp and the
+/// endpoint's service (`policy`, else the scope's) in the scope; `Err` only when a signed header is absent.
+pub(super) fn recompute(
+    request: &Request,
+    authorization: &Authorization,
+    secret_key: &str,
+    policy: &Policy,
+) -> Result<Trace, Rejection> {
+    let (raw_timestamp, seconds) = timestamp(request).map_err(|_| Rejection::ScopeDate {
+        scope: authorization.date.clone(),
+        expected: "no date (the timestamp is unreadable)".to_owned(),
+        timestamp: 0,
+    })?;
+    let utc = utc_date(seconds).unwrap_or_default();
+    let inputs = Inputs {
+        secret_id: &authorization.secret_id,
+        timestamp: raw_timestamp,
+        date: &utc,
+        service: policy.service.as_deref().unwrap_or(&authorization.service),
         signed_headers: &authorization.signed_headers,
     };
     compute(request, &inputs, secret_key).map_err(Rejection::SignedHeaderAbsent)

@@ -5,6 +5,7 @@ mod cases;
 mod cli;
 mod common;
 mod concurrency;
+mod explain;
 mod hardening;
 mod hostile;
 mod journal;

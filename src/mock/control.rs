@@ -24,8 +24,8 @@
 //! | request | does |
 //! |---|---|
 //! | `GET /__terminus/health` | `{"status": "ok", …}`: the server is up and answering |
-//! | `GET /__terminus/world` | the world's state, in the world-file shape, keys `[ELIDED]` and tokens `[TOKEN]` |
-//! | `PUT /__terminus/world` | replaces the world with the one in the body; an `[ELIDED]` key or `[TOKEN]` token keeps the current account's, so a `GET` puts back as it was |
+//! | `GET /__terminus/world` | the world's state, in the world-file shape, keys `[REDACTED]` and tokens `[TOKEN]` |
+//! | `PUT /__terminus/world` | replaces the world with the one in the body; a `[REDACTED]` key or `[TOKEN]` token keeps the current account's, so a `GET` puts back as it was |
 //! | `POST /__terminus/reset` | back to the world the server started with (the journal stays) |
 //! | `GET /__terminus/requests` | the journal (`super::journal`), filtered by `provider`, `action`, `secret-id`, `verdict`, `code`, `since`, `limit` |
 //! | `DELETE /__terminus/requests` | clears the journal |
@@ -43,7 +43,8 @@ use serde_json::{Value, json};
 use super::fault::FaultSpec;
 use super::journal::Filter;
 use super::{Reply, Shared};
-use crate::world::{World, WorldSpec};
+use crate::signing::Secret;
+use crate::world::{World, WorldSpec, toml_error, without_values};
 
 /// Where the control API lives.
 pub(super) const PREFIX: &str = "/__terminus/";
@@ -214,10 +215,13 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             json!({ "now": world.clock.now() })
         }),
         ("GET", "faults") => Ok(json!({ "faults": shared.world().faults.remaining() })),
-        ("POST", "faults") => parse::<FaultSpec>(body).map(|fault| {
+        ("POST", "faults") => parse::<FaultSpec>(body).and_then(|fault| {
+            fault
+                .check()
+                .map_err(|why| format!("request body: {why}"))?;
             let mut world = shared.world();
             world.faults.add(fault);
-            json!({ "faults": world.faults.remaining() })
+            Ok(json!({ "faults": world.faults.remaining() }))
         }),
         ("DELETE", "faults") => {
             shared.world().faults.clear();
@@ -266,12 +270,12 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
     }
 }
 
-/// What stands for a secret key in `GET /__terminus/world`, and keeps it in a `PUT`.
-const ELIDED_KEY: &str = "[ELIDED]";
+/// What stands for a secret key in `GET /__terminus/world` (what a [`Secret`] prints as), and keeps it in a `PUT`.
+const ELIDED_KEY: &str = crate::signing::REDACTED;
 /// What stands for a session or bearer token, likewise.
 const ELIDED_TOKEN: &str = "[TOKEN]";
 
-/// The world in the world-file shape, its secrets elided: every account's `secret-key` is `[ELIDED]`, and a
+/// The world in the world-file shape, its secrets elided: every account's `secret-key` is `[REDACTED]`, and a
 /// `token` or `bearer-token` it has is `[TOKEN]`, so the answer puts back as it is.
 fn world_json(world: &World) -> Value {
     let mut value = serde_json::to_value(world.snapshot()).unwrap_or_default();
@@ -292,7 +296,7 @@ fn world_json(world: &World) -> Value {
     value
 }
 
-/// Puts back the secrets a `PUT` world elides (`[ELIDED]`, `[TOKEN]`) from the current world's account with the
+/// Puts back the secrets a `PUT` world elides (`[REDACTED]`, `[TOKEN]`) from the current world's account with the
 /// same SecretId; an elided secret of an account the world does not have is an error that names it.
 fn keep_elided_secrets(spec: &mut WorldSpec, world: &World) -> Result<(), String> {
     for account in &mut spec.accounts {
@@ -303,19 +307,19 @@ fn keep_elided_secrets(spec: &mut WorldSpec, world: &World) -> Result<(), String
                 account.secret_id
             )
         };
-        if account.secret_key == ELIDED_KEY {
+        if account.secret_key.expose() == ELIDED_KEY {
             account.secret_key = current
                 .map(|current| current.secret_key.clone())
                 .ok_or_else(|| unknown("secret-key"))?;
         }
-        if account.token.as_deref() == Some(ELIDED_TOKEN) {
+        if account.token.as_ref().map(Secret::expose) == Some(ELIDED_TOKEN) {
             account.token = Some(
                 current
                     .and_then(|current| current.token.clone())
                     .ok_or_else(|| unknown("token"))?,
             );
         }
-        if account.bearer_token.as_deref() == Some(ELIDED_TOKEN) {
+        if account.bearer_token.as_ref().map(Secret::expose) == Some(ELIDED_TOKEN) {
             account.bearer_token = Some(
                 current
                     .and_then(|current| current.bearer_token.clone())
@@ -329,10 +333,27 @@ fn keep_elided_secrets(spec: &mut WorldSpec, world: &World) -> Result<(), String
 /// Reads a body as JSON when it is a JSON object, otherwise as TOML (whose first line may well be `[[accounts]]`).
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())?;
+    // Errors never quote the body: a world holds keys (see `world::toml_error`).
     if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|error| format!("request body: {error}"))
+        serde_json::from_str(text).map_err(|error| {
+            format!(
+                "request body: line {}, column {}: {}",
+                error.line(),
+                error.column(),
+                without_values(&json_message(&error))
+            )
+        })
     } else {
-        toml::from_str(text).map_err(|error| format!("request body: {error}"))
+        toml::from_str(text).map_err(|error| format!("request body: {}", toml_error(text, &error)))
+    }
+}
+
+/// A JSON error's message without serde_json's ` at line L column C` suffix (the caller places it first).
+fn json_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
     }
 }
 

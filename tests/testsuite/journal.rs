@@ -382,7 +382,7 @@ fn the_journal_keeps_each_request_without_secrets_filters_and_clears() {
 fn the_world_puts_back_as_it_was_got_with_its_keys_kept_and_resets_to_the_start() {
     let server = server();
     let world = get(&server, "/__terminus/world");
-    assert_eq!(world["accounts"][0]["secret-key"], "[ELIDED]");
+    assert_eq!(world["accounts"][0]["secret-key"], "[REDACTED]");
     assert!(!world.to_string().contains(TENCENT_KEY));
     let (status, put) = send(&server, "PUT", "/__terminus/world", &world.to_string());
     assert_eq!(status, 200, "{put}");

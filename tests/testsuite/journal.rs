@@ -452,3 +452,34 @@ fn queued_faults_strike_one_request_each_with_their_own_message() {
     let faults = get(&server, "/__terminus/requests?verdict=fault");
     assert_eq!(faults["requests"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_put_world_that_names_no_clock_or_accounts_gets_a_cases_defaults() {
+    let server = server();
+    let response = client()
+        .put(server.uri() + "/__terminus/world")
+        .header("Content-Type", "application/toml")
+        .body("seed = 1\n")
+        .send()
+        .expect("the control API answers");
+    assert_eq!(response.status(), 200);
+    let world: Value = response.json().unwrap();
+    assert_eq!(world["clock"], json!({ "mode": "fixed", "at": AT }));
+    let ids: Vec<&str> = world["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|account| account["secret-id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![TENCENT_ID, "0D9UtpyKYcHxms5v"]);
+    // The same defaults as a case's world: the documentation's example key signs, at the case epoch.
+    let signed = authorization(&Signing {
+        host: &host(&server),
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    terminate(&server, BODY, &signed, false);
+    assert_eq!(last_entry(&server)["code"], "InvalidInstanceId.NotFound");
+}

@@ -48,11 +48,14 @@ pub struct FaultSpec {
 
 /// The longest injected latency: 10 minutes, longer than any client waits.
 pub const MAX_LATENCY_MILLIS: u64 = 600_000;
+/// The longest message a fault may carry (a real error message is a sentence or two).
+pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 impl FaultSpec {
     /// Checks what the TOML and JSON shapes cannot, naming the field: `status` an HTTP error status (400 to 599)
     /// and only on `http`, `millis` at most [`MAX_LATENCY_MILLIS`] and only on `latency`, `code` only on `error`,
-    /// `count` at least 1, `fraction` a number from 0 to 1 (not NaN, not infinite).
+    /// `message` only on `error` and `http` and at most [`MAX_MESSAGE_BYTES`], `count` at least 1, `fraction` a
+    /// number from 0 to 1 (not NaN, not infinite).
     pub fn check(&self) -> Result<(), String> {
         let only_on =
             |field: &str, kind: &str| format!("{field} applies only to kind = \"{kind}\"");
@@ -78,6 +81,17 @@ impl FaultSpec {
         }
         if self.code.is_some() && self.kind != FaultKind::Error {
             return Err(only_on("code", "error"));
+        }
+        if let Some(message) = &self.message {
+            if !matches!(self.kind, FaultKind::Error | FaultKind::Http) {
+                return Err("message applies only to kind = \"error\" or \"http\"".into());
+            }
+            if message.len() > MAX_MESSAGE_BYTES {
+                return Err(format!(
+                    "message is {} bytes; at most {MAX_MESSAGE_BYTES}",
+                    message.len()
+                ));
+            }
         }
         if self.count == Some(0) {
             return Err("count = 0 strikes nothing; give at least 1".into());

@@ -12,6 +12,9 @@
 //! - the JSON body in another serialisation than the one sent (`body-reserialised-compact`,
 //!   `body-reserialised-spaced` as Python's `json.dumps`, `body-reserialised-pretty`).
 //!
+//! For ZC2 and the `Signature` parameter, the host without its port and the body re-serialised are tried the same
+//! way.
+//!
 //! When one verifies, the diagnosis names it, its cause in a sentence, and the first step at which what the client
 //! signed departs from what the server computes. When none does, the secret key or a change terminus does not try
 //! is left, and the server's canonical request and string to sign are there to compare with the client's.
@@ -21,7 +24,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Scheme, Step, Trace};
+use super::{Claim, Policy, Scheme, Secret, Step, Trace};
+use crate::message::Request;
 
 /// The explanation of one rejected signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -116,6 +120,59 @@ impl Diagnosis {
             })
             .collect()
     }
+}
+
+/// The diagnosis of a scheme whose tries change only the request (ZC2, the `Signature` parameter): the host
+/// without its port, the JSON body in each other serialisation; `claimed` is the signature the request carries.
+pub(super) fn by_variants(
+    claim: &Claim,
+    request: &Request,
+    secret_key: &Secret,
+    policy: &Policy,
+    claimed: &str,
+) -> Diagnosis {
+    let server = match claim.recompute(request, secret_key, policy) {
+        Ok(trace) => trace,
+        Err(rejection) => return Diagnosis::unexplained(claim.scheme, &rejection.to_string()),
+    };
+    let mut tries: Vec<(&'static str, String, Request)> = Vec::new();
+    if let Some(host) = request.host()
+        && let Some((name, port)) = host.rsplit_once(':')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+    {
+        let mut portless = request.clone();
+        portless.set_header("Host", name);
+        tries.push((
+            "host-without-port",
+            format!(
+                "the host was signed without its port: the request was signed for host {name}, and it was sent to {host}"
+            ),
+            portless,
+        ));
+    }
+    if let Ok(value) = serde_json::from_slice::<Value>(&request.body) {
+        for (id, form, text) in reserialisations(&value) {
+            if text != request.body {
+                let mut other = request.clone();
+                other.body = text;
+                tries.push((
+                    id,
+                    format!(
+                        "the body was re-serialised after signing: the signature is over the {form} JSON text of the \
+                         body, and the body sent is another text of the same JSON"
+                    ),
+                    other,
+                ));
+            }
+        }
+    }
+    let found = tries.into_iter().find_map(|(id, cause, variant)| {
+        let trace = claim.recompute(&variant, secret_key, policy).ok()?;
+        let signature = trace.get(Step::Signature)?;
+        super::hash::constant_time_eq(signature, claimed).then_some((id, cause, trace))
+    });
+    Diagnosis::from_traces(claim.scheme, &server, found)
 }
 
 /// A session token in a signed `x-tc-token` line becomes `[TOKEN]`.

@@ -580,12 +580,16 @@ impl Claim {
             ClaimDetail::Tc3(authorization) => {
                 tc3::diagnose(request, authorization, secret_key.expose(), policy)
             }
-            _ => match self.verify(request, secret_key, None, policy, None) {
-                Ok(trace) => diagnose::Diagnosis::from_traces(self.scheme, &trace, None),
-                Err(rejection) => {
-                    diagnose::Diagnosis::unexplained(self.scheme, &rejection.to_string())
-                }
-            },
+            ClaimDetail::Bearer => diagnose::Diagnosis::unexplained(
+                self.scheme,
+                "the bearer token is not the account's",
+            ),
+            ClaimDetail::Param(claimed) => {
+                diagnose::by_variants(self, request, secret_key, policy, &claimed.signature)
+            }
+            ClaimDetail::Zc2(authorization) => {
+                diagnose::by_variants(self, request, secret_key, policy, &authorization.signature)
+            }
         }
     }
 }

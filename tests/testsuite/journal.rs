@@ -483,3 +483,48 @@ fn a_put_world_that_names_no_clock_or_accounts_gets_a_cases_defaults() {
     terminate(&server, BODY, &signed, false);
     assert_eq!(last_entry(&server)["code"], "InvalidInstanceId.NotFound");
 }
+
+#[test]
+fn a_zenlayer_body_re_serialised_after_signing_is_named_too() {
+    use terminus::case::SignForm;
+    use terminus::provider::{Call, ProviderId};
+    use terminus::signing::Credentials;
+    let server = server();
+    let params = json!({ "instanceId": "564212148932313088" });
+    let credentials = Credentials::new("0D9UtpyKYcHxms5v", "Gu5t9xGARNpq86cd98joQYCN3");
+    let headers = vec![("host".to_owned(), host(&server))];
+    let (request, _) = ProviderId::ZenlayerBmc
+        .build_request(&Call {
+            action: "TerminateInstance",
+            params: params.as_object().unwrap(),
+            region: None,
+            version: None,
+            credentials: &credentials,
+            token: None,
+            timestamp: AT,
+            nonce: 1,
+            sign: SignForm::Zc2,
+            method: "POST",
+            headers: &headers,
+        })
+        .expect("the SDK's request");
+    // The SDK signs json.dumps' text; a layer in between sends the compact one.
+    assert_eq!(request.body, br#"{"instanceId": "564212148932313088"}"#);
+    let mut sent = client()
+        .post(server.uri() + &request.target)
+        .body(br#"{"instanceId":"564212148932313088"}"#.to_vec());
+    for (name, value) in &request.headers {
+        if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
+            sent = sent.header(name.as_str(), value.as_str());
+        }
+    }
+    sent.send().expect("the mock answers");
+    let entry = last_entry(&server);
+    assert_eq!(entry["provider"], "zenlayer-bmc");
+    assert_eq!(entry["code"], "AUTH_FAILURE_SIGNATURE_FAILURE", "{entry:#}");
+    assert_eq!(entry["diagnosis"]["scheme"], "ZC2-HMAC-SHA256");
+    assert_eq!(
+        entry["diagnosis"]["mistake"], "body-reserialised-spaced",
+        "{entry:#}"
+    );
+}

@@ -76,17 +76,35 @@ const MAX_PAGE_SIZE: i64 = 1000;
 /// Answers one request. Everything about the world (authentication against its keys and clock, rate limit, rules,
 /// state change, request id) is decided in one critical section of one world ([`Shared::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
-    let (mut world, authenticated) = match prepare(request) {
-        Err(error) => (shared.world(), Err(error)),
-        Ok(claim) => authenticate(request, claim, shared),
+    let prepared = prepare(request);
+    let (mut world, authenticated) = match &prepared {
+        Err(error) => (shared.world(), Err(error.clone())),
+        Ok(claim) => authenticate(request, claim.clone(), shared),
     };
     let request_id = wire::request_id(&world.next_request_id());
+    // A rejected signature is explained with the key it was checked against, after the lock.
+    let rejected_key = match (&prepared, &authenticated) {
+        (Ok(claim), Err(error)) if error.code == wire::SIGNATURE_FAILURE => claim
+            .secret_id
+            .as_deref()
+            .and_then(|id| world.account(id))
+            .map(|account| account.secret_key.clone()),
+        _ => None,
+    };
     let outcome = authenticated.and_then(|account| decide(request, &account, &mut world));
     drop(world);
-    match outcome {
+    let mut reply = match outcome {
         Ok(fields) => Reply::json(200, wire::success(&request_id, fields)),
         Err(error) => Reply::json(error.status, wire::error(&request_id, &error)),
+    };
+    if let (Ok(claim), Some(key)) = (&prepared, rejected_key) {
+        let policy = Policy {
+            max_skew: MAX_SKEW,
+            service: None,
+        };
+        reply.diagnosis = Some(Box::new(claim.diagnose(request, &key, &policy)));
     }
+    reply
 }
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the

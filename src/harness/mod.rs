@@ -5,6 +5,9 @@
 //! Public: [`run_case`], [`CaseRun`], [`Outcome`], [`Target`]; `snapshot` renders exchanges as text for insta and
 //! for `terminus diff`.
 
+pub mod http1;
+pub mod load;
+pub mod report;
 pub mod snapshot;
 mod target;
 
@@ -16,10 +19,11 @@ use similar::TextDiff;
 use target::Session;
 pub use target::Target;
 
-use crate::case::{Loaded, Method, SignForm, Step, Tamper, pascal_case};
+use crate::case::{Loaded, Method, Step, Tamper, pascal_case};
 use crate::exchange::{Exchange, NoAnswer, Response};
 use crate::message::Request;
 use crate::provider::ProviderId;
+use crate::provider::SignForm;
 use crate::signing::{Credentials, Secret, Step as Stage, redact_all};
 use crate::world::WorldSpec;
 

@@ -40,10 +40,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::fault::FaultSpec;
+use super::Shared;
 use super::journal::Filter;
-use super::{Reply, Shared};
+use crate::message::Reply;
 use crate::signing::Secret;
+use crate::world::fault::FaultSpec;
 use crate::world::{World, WorldSpec, toml_error, without_values};
 
 /// Where the control API lives.

@@ -27,11 +27,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::fault::Outcome;
 use super::journal::{Entry, Received, Verdict};
-use super::{Reply, Shared, control};
+use super::{Shared, control};
+use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::{Problem, ProviderId};
+use crate::world::fault::Outcome;
 
 /// How long the server waits for a request's body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -181,7 +182,7 @@ async fn answer(
             Err(_) => unreadable = Some(Problem::HeaderEncoding(name.as_str().to_owned())),
         }
     }
-    let provider = ProviderId::route(&request);
+    let provider = ProviderId::route(&shared.providers, &request);
     let limit = provider.body_limit(&request);
     let declared = head
         .headers
@@ -222,8 +223,8 @@ async fn answer(
     };
     let reply = match (faulted, problem) {
         (true, None) => None,
-        (_, Some(problem)) => Some(provider.error(problem, &request, &shared)),
-        (false, None) => Some(provider.handle(&request, &shared)),
+        (_, Some(problem)) => Some(provider.error(problem, &request, &shared.world)),
+        (false, None) => Some(provider.handle(&request, &shared.world)),
     };
     let heard = Heard {
         request: &request,
@@ -273,12 +274,7 @@ struct Heard<'r> {
 
 impl Heard<'_> {
     /// Writes the journal entry and the log line of this request and its answer (`None`: dropped); the entry's id.
-    fn record(
-        self,
-        reply: Option<&super::Reply>,
-        arrived: std::time::Instant,
-        shared: &Shared,
-    ) -> u64 {
+    fn record(self, reply: Option<&Reply>, arrived: std::time::Instant, shared: &Shared) -> u64 {
         let latency_us = u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
         let code = reply.and_then(|reply| match self.provider.read_answer(&reply.body) {
             Ok(Err(code)) => Some(code),

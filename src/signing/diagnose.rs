@@ -24,101 +24,60 @@
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::message::Diagnosis;
+
 use super::{Claim, Policy, Scheme, Secret, Step, Trace};
 use crate::message::Request;
 
-/// The explanation of one rejected signature.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Diagnosis {
-    /// The scheme the request was signed with (`TC3-HMAC-SHA256`).
-    pub scheme: &'static str,
-    /// The known mistake whose signature is the request's (`host-without-port`, …); `None` when none is.
-    pub mistake: Option<&'static str>,
-    /// The likely cause, in words.
-    pub cause: String,
-    /// The first step at which what the client signed departs from what the server computes (`canonical-request`),
-    /// or `signature` when no mistake explains it.
-    pub step: &'static str,
-    /// How that step differs (quoting both sides where the mistake is known).
-    pub difference: String,
-    /// The canonical request the server computed (TC3, ZC2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub canonical_request: Option<String>,
-    /// The string to sign the server computed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub string_to_sign: Option<String>,
+/// A diagnosis that could not recompute anything.
+pub(super) fn unexplained(scheme: Scheme, why: &str) -> Diagnosis {
+    Diagnosis {
+        scheme: scheme.name(),
+        mistake: None,
+        cause: why.to_owned(),
+        step: Step::Signature.name(),
+        difference: why.to_owned(),
+        canonical_request: None,
+        string_to_sign: None,
+    }
 }
 
-impl Diagnosis {
-    /// A diagnosis that could not recompute anything.
-    pub(super) fn unexplained(scheme: Scheme, why: &str) -> Self {
-        Self {
-            scheme: scheme.name(),
-            mistake: None,
-            cause: why.to_owned(),
-            step: Step::Signature.name(),
-            difference: why.to_owned(),
-            canonical_request: None,
-            string_to_sign: None,
-        }
-    }
-
-    /// From the server's trace and, when one verified, the mistake and the trace its client signed.
-    pub(super) fn from_traces(
-        scheme: Scheme,
-        server: &Trace,
-        found: Option<(&'static str, String, Trace)>,
-    ) -> Self {
-        let canonical_request = server.get(Step::CanonicalRequest).map(redact_token);
-        let string_to_sign = server.get(Step::StringToSign).map(str::to_owned);
-        match found {
-            Some((mistake, cause, signed)) => {
-                let difference = server.first_difference(&signed);
-                Self {
-                    scheme: scheme.name(),
-                    mistake: Some(mistake),
-                    cause,
-                    step: difference
-                        .as_ref()
-                        .map_or(Step::Signature.name(), |d| d.step.name()),
-                    difference: difference.map(|d| redact_token(&d.to_string())).unwrap_or_default(),
-                    canonical_request,
-                    string_to_sign,
-                }
-            }
-            None => Self {
+/// From the server's trace and, when one verified, the mistake and the trace its client signed.
+pub(super) fn from_traces(
+    scheme: Scheme,
+    server: &Trace,
+    found: Option<(&'static str, String, Trace)>,
+) -> Diagnosis {
+    let canonical_request = server.get(Step::CanonicalRequest).map(redact_token);
+    let string_to_sign = server.get(Step::StringToSign).map(str::to_owned);
+    match found {
+        Some((mistake, cause, signed)) => {
+            let difference = server.first_difference(&signed);
+            Diagnosis {
                 scheme: scheme.name(),
-                mistake: None,
-                cause: "no common client mistake explains the signature: the secret key is not the one it was \
-                        signed with, or a signed part of the request changed in a way terminus does not try; \
-                        compare the client's canonical request and string to sign with the server's"
-                    .to_owned(),
-                step: Step::Signature.name(),
-                difference: "the signature the request carries is not the one its key and the request give"
-                    .to_owned(),
+                mistake: Some(mistake),
+                cause,
+                step: difference
+                    .as_ref()
+                    .map_or(Step::Signature.name(), |d| d.step.name()),
+                difference: difference.map(|d| redact_token(&d.to_string())).unwrap_or_default(),
                 canonical_request,
                 string_to_sign,
-            },
+            }
         }
-    }
-
-    /// One line for a log or an HTTP header: the cause, the step, and its difference, in visible ASCII.
-    pub fn summary(&self) -> String {
-        let line = match self.mistake {
-            Some(mistake) => format!(
-                "{mistake}: {}; first difference at {}: {}",
-                self.cause, self.step, self.difference
-            ),
-            None => format!("{} (at {})", self.cause, self.step),
-        };
-        line.chars()
-            .map(|c| match c {
-                '\u{2026}' => '~',
-                ' '..='~' => c,
-                _ => ' ',
-            })
-            .collect()
+        None => Diagnosis {
+            scheme: scheme.name(),
+            mistake: None,
+            cause: "no common client mistake explains the signature: the secret key is not the one it was \
+                    signed with, or a signed part of the request changed in a way terminus does not try; \
+                    compare the client's canonical request and string to sign with the server's"
+                .to_owned(),
+            step: Step::Signature.name(),
+            difference: "the signature the request carries is not the one its key and the request give"
+                .to_owned(),
+            canonical_request,
+            string_to_sign,
+        },
     }
 }
 
@@ -133,7 +92,7 @@ pub(super) fn by_variants(
 ) -> Diagnosis {
     let server = match claim.recompute(request, secret_key, policy) {
         Ok(trace) => trace,
-        Err(rejection) => return Diagnosis::unexplained(claim.scheme, &rejection.to_string()),
+        Err(rejection) => return unexplained(claim.scheme, &rejection.to_string()),
     };
     let mut tries: Vec<(&'static str, String, Request)> = Vec::new();
     if let Some(host) = request.host()
@@ -172,7 +131,7 @@ pub(super) fn by_variants(
         let signature = trace.get(Step::Signature)?;
         super::hash::constant_time_eq(signature, claimed).then_some((id, cause, trace))
     });
-    Diagnosis::from_traces(claim.scheme, &server, found)
+    from_traces(claim.scheme, &server, found)
 }
 
 /// A session token in a signed `x-tc-token` line becomes `[TOKEN]`.

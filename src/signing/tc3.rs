@@ -368,9 +368,8 @@ pub(super) fn diagnose(
     secret_key: &str,
     policy: &Policy,
 ) -> super::diagnose::Diagnosis {
-    use super::diagnose::Diagnosis;
     let Ok((raw_timestamp, seconds)) = timestamp(request) else {
-        return Diagnosis::unexplained(Scheme::Tc3, "X-TC-Timestamp is not a Unix time");
+        return super::diagnose::unexplained(Scheme::Tc3, "X-TC-Timestamp is not a Unix time");
     };
     let utc = utc_date(seconds).unwrap_or_default();
     let service = policy.service.as_deref().unwrap_or(&authorization.service);
@@ -384,7 +383,7 @@ pub(super) fn diagnose(
     let server = match compute(request, &server_inputs, secret_key) {
         Ok(trace) => trace,
         Err(header) => {
-            return Diagnosis::unexplained(
+            return super::diagnose::unexplained(
                 Scheme::Tc3,
                 &format!("SignedHeaders names {header}, which the request does not carry"),
             );
@@ -490,7 +489,7 @@ pub(super) fn diagnose(
             super::hash::constant_time_eq(signature, &authorization.signature)
         })
     });
-    Diagnosis::from_traces(
+    super::diagnose::from_traces(
         Scheme::Tc3,
         &server,
         found.map(|mistake| (mistake.id, mistake.cause, mistake.trace)),

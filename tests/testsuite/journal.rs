@@ -27,7 +27,7 @@ fn client() -> Client {
 /// A server on the default world, its clock fixed at [`AT`].
 fn server() -> MockServer {
     let mut world = terminus::world::WorldSpec::default_world();
-    world.clock = terminus::clock::ClockSpec::Fixed { at: AT };
+    world.clock = terminus::world::clock::ClockSpec::Fixed { at: AT };
     MockServer::builder()
         .world(world)
         .start()
@@ -455,6 +455,7 @@ fn queued_faults_strike_one_request_each_with_their_own_message() {
 
 #[test]
 fn a_put_world_that_names_no_clock_or_accounts_gets_a_cases_defaults() {
+    use terminus::provider::ProviderId;
     let server = server();
     let response = client()
         .put(server.uri() + "/__terminus/world")
@@ -472,6 +473,13 @@ fn a_put_world_that_names_no_clock_or_accounts_gets_a_cases_defaults() {
         .map(|account| account["secret-id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec![TENCENT_ID, "0D9UtpyKYcHxms5v"]);
+    assert_eq!(
+        terminus::world::example_accounts(),
+        vec![
+            ProviderId::Tencent.example_account(),
+            ProviderId::ZenlayerBmc.example_account()
+        ]
+    );
     // The same defaults as a case's world: the documentation's example key signs, at the case epoch.
     let signed = authorization(&Signing {
         host: &host(&server),

@@ -2,7 +2,8 @@
 //!
 //! [`MockServer`] is the front end: built with [`MockServer::builder`], it binds (port 0 by default), runs on its
 //! own thread with its own tokio runtime (so any test, sync or async, can use it), and shuts down when dropped.
-//! Private: `server` (the HTTP wiring, hyper), `control` (the `/__terminus/…` API). All mutable state is the
+//! Private: `server` (the HTTP wiring, hyper), `control` (the `/__terminus/…` API); public: [`journal`] (the last
+//! requests and their answers, with a diagnosis of each rejected signature, for `GET /__terminus/requests`). All mutable state is the
 //! [`World`] behind one lock ([`SharedWorld`], which also gives providers their one way to authenticate and decide
 //! a request on one world); the server hands each request to its provider with that and nothing else of its own.
 //!

@@ -536,3 +536,43 @@ fn a_zenlayer_body_re_serialised_after_signing_is_named_too() {
         "{entry:#}"
     );
 }
+
+#[test]
+fn a_legacy_signature_over_the_host_without_its_port_is_named() {
+    use terminus::case::SignForm;
+    use terminus::provider::{Call, ProviderId};
+    use terminus::signing::Credentials;
+    let server = server();
+    let params = json!({ "InstanceIds": ["ins-r8hr2upy"] });
+    let credentials = Credentials::new(TENCENT_ID, TENCENT_KEY);
+    // QcloudApi signs the host it was configured with; here the address without its port.
+    let headers = vec![("Host".to_owned(), server.address().ip().to_string())];
+    let (request, _) = ProviderId::TencentLegacy
+        .build_request(&Call {
+            action: "TerminateInstances",
+            params: params.as_object().unwrap(),
+            region: Some("ap-guangzhou"),
+            version: None,
+            credentials: &credentials,
+            token: None,
+            timestamp: AT,
+            nonce: 7,
+            sign: SignForm::HmacSha1,
+            method: "GET",
+            headers: &headers,
+        })
+        .expect("QcloudApi's request");
+    let answer = client()
+        .get(server.uri() + &request.target)
+        .send()
+        .expect("the mock answers");
+    assert_eq!(answer.status(), 200);
+    let entry = last_entry(&server);
+    assert_eq!(entry["provider"], "tencent-legacy", "{entry:#}");
+    assert_eq!(entry["verdict"], "error", "{entry:#}");
+    assert_eq!(entry["diagnosis"]["scheme"], "HmacSHA1", "{entry:#}");
+    assert_eq!(
+        entry["diagnosis"]["mistake"], "host-without-port",
+        "{entry:#}"
+    );
+}

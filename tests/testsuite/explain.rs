@@ -214,3 +214,93 @@ fn serve_logs_one_json_line_per_request_to_stderr_without_secrets() {
     );
     assert!(!log.contains("sessionSECRET"), "{log}");
 }
+
+#[test]
+fn serve_quiet_logs_only_rejected_signatures_with_their_mistake() {
+    use crate::journal::{AT, BODY, Signing, authorization};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the terminus binary runs");
+    let (lines, received) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out_lines = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_lines.send(("out", line));
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(("err", line));
+        }
+    });
+    let wait = |want: &str| loop {
+        match received.recv_timeout(Duration::from_secs(20)) {
+            Ok((stream, line)) if stream == want => break line,
+            Ok(_) => continue,
+            Err(error) => panic!("no {want} line within 20 s: {error}"),
+        }
+    };
+    let listening = wait("out");
+    let uri = listening
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {listening:?}"))
+        .to_owned();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    // A world that names nothing: the fixed clock and the example accounts.
+    let put = client
+        .put(uri.clone() + "/__terminus/world")
+        .header("Content-Type", "application/toml")
+        .body("seed = 1\n")
+        .send()
+        .expect("the control API answers");
+    assert_eq!(put.status(), 200);
+    // Refused, but not for its signature: not logged under --quiet.
+    client.post(uri.clone() + "/").body("{}").send().unwrap();
+    let host = uri.trim_start_matches("http://").to_owned();
+    let signed = authorization(&Signing {
+        host: &host,
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    client
+        .post(uri + "/")
+        .header("Content-Type", "application/json")
+        .header("X-TC-Action", "TerminateInstances")
+        .header("X-TC-Version", "2017-03-12")
+        .header("X-TC-Region", "ap-guangzhou")
+        .header("X-TC-Timestamp", AT.to_string())
+        .header("Authorization", signed)
+        .body(r#"{"InstanceIds": ["ins-r8hr2upy"]}"#)
+        .send()
+        .unwrap();
+    let log = wait("err");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colour codes off a terminal: {log}"
+    );
+    assert!(
+        log.contains(" WARN terminus::request: POST / 200 AuthFailure.SignatureFailure"),
+        "{log}"
+    );
+    assert!(log.contains("AuthFailure.SignatureFailure"), "{log}");
+    assert!(
+        log.contains("mistake=\"body-reserialised-compact\"")
+            || log.contains("mistake=body-reserialised-compact"),
+        "{log}"
+    );
+}

@@ -15,7 +15,7 @@ use terminus::signing::hash::{hmac_sha256, sha256_hex};
 use crate::common::{TENCENT_ID, TENCENT_KEY};
 
 /// 2023-11-14 22:13:20 UTC: 2023-11-15 in Beijing (UTC+8).
-const AT: i64 = 1_700_000_000;
+pub(crate) const AT: i64 = 1_700_000_000;
 
 fn client() -> Client {
     Client::builder()
@@ -35,17 +35,17 @@ fn server() -> MockServer {
 }
 
 /// What a client signs: the host it names, the date of its scope, the body bytes it hashes, the action's case.
-struct Signing<'a> {
-    host: &'a str,
-    date: &'a str,
-    body: &'a [u8],
-    key: &'a str,
+pub(crate) struct Signing<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) date: &'a str,
+    pub(crate) body: &'a [u8],
+    pub(crate) key: &'a str,
     /// Also sign `x-tc-action`, with its value as sent (not lowercased) when `true`.
-    action_as_sent: Option<bool>,
+    pub(crate) action_as_sent: Option<bool>,
 }
 
 /// `Authorization` for a TerminateInstances POST, computed as the TC3 document describes.
-fn authorization(signing: &Signing<'_>) -> String {
+pub(crate) fn authorization(signing: &Signing<'_>) -> String {
     let mut headers = format!("content-type:application/json\nhost:{}\n", signing.host);
     let mut signed_headers = "content-type;host".to_owned();
     if let Some(as_sent) = signing.action_as_sent {
@@ -124,7 +124,7 @@ fn last_entry(server: &MockServer) -> Value {
     get(server, "/__terminus/requests?limit=1")["requests"][0].clone()
 }
 
-const BODY: &[u8] = br#"{"InstanceIds":["ins-r8hr2upy"]}"#;
+pub(crate) const BODY: &[u8] = br#"{"InstanceIds":["ins-r8hr2upy"]}"#;
 
 #[test]
 fn a_scope_date_in_local_time_is_named_in_the_journal() {

@@ -247,9 +247,13 @@ async fn answer(
             .headers
             .push(("X-Terminus-Journal-Id", id.to_string()));
         if let Some(diagnosis) = &reply.diagnosis {
-            reply
-                .headers
-                .push(("X-Terminus-Diagnosis", diagnosis.summary()));
+            let mut summary = diagnosis.summary();
+            // A quoted canonical line can be a whole query string; clients cap header lines (Python: 64 KiB).
+            if summary.len() > DIAGNOSIS_HEADER_BYTES {
+                summary.truncate(DIAGNOSIS_HEADER_BYTES);
+                summary.push_str("... (the journal entry has it whole)");
+            }
+            reply.headers.push(("X-Terminus-Diagnosis", summary));
         }
     }
     if !keeps_alive(head.version, &head.headers) {
@@ -261,6 +265,8 @@ async fn answer(
 /// The request header that asks for the diagnosis of a rejected signature in the answer (`X-Terminus-Diagnosis`)
 /// and the answer's journal entry (`X-Terminus-Journal-Id`); without it the answer is exactly the provider's.
 const EXPLAIN_HEADER: &str = "x-terminus-explain";
+/// The most bytes of a diagnosis sent in `X-Terminus-Diagnosis` (the summary is ASCII, so any cut is a boundary).
+const DIAGNOSIS_HEADER_BYTES: usize = 2048;
 
 /// A provider request as the journal and the log see it.
 struct Heard<'r> {

@@ -4,6 +4,10 @@
 //! order and in their original case, and the body bytes. Nothing is normalised on the way in, so a verifier
 //! hashes what the client hashed, and a recorder writes back what it received. Parsing of the head is
 //! `httparse`'s; this module only decides what to do with the body and how to serialise.
+//!
+//! A [`Reply`] may also carry a [`Diagnosis`] of its request's signature: never sent, it is what the mock's journal
+//! and log say about a rejected signature (built in `signing::diagnose`; it lives here, below signing, so that a
+//! reply can hold it).
 
 use std::fmt;
 

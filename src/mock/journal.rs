@@ -170,7 +170,15 @@ impl Filter {
                 "provider" => filter.provider = Some(value),
                 "action" => filter.action = Some(value),
                 "secret-id" => filter.secret_id = Some(value),
-                "verdict" => filter.verdict = Some(value),
+                "verdict" => {
+                    const VERDICTS: [&str; 4] = ["ok", "error", "fault", "dropped"];
+                    if !VERDICTS.contains(&value.as_str()) {
+                        return Err(format!(
+                            "the filter verdict={value:?} is not a verdict: ok, error, fault or dropped"
+                        ));
+                    }
+                    filter.verdict = Some(value);
+                }
                 "code" => filter.code = Some(value),
                 "since" => filter.since = Some(number("since")?),
                 "limit" => filter.limit = Some(number("limit")? as usize),

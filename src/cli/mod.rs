@@ -14,6 +14,7 @@ mod bench;
 mod coverage;
 mod diff;
 mod run;
+mod scenarios;
 mod serve;
 mod sign;
 mod verify;
@@ -41,6 +42,7 @@ enum Command {
     Coverage(coverage::Args),
     Diff(diff::Args),
     Run(run::Args),
+    Scenarios(scenarios::Args),
     Serve(serve::Args),
     Sign(sign::Args),
     Verify(verify::Args),
@@ -111,6 +113,7 @@ impl Cli {
             Command::Coverage(args) => coverage::run(args),
             Command::Diff(args) => diff::run(args),
             Command::Run(args) => run::run(args),
+            Command::Scenarios(args) => scenarios::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Sign(args) => sign::run(args),
             Command::Verify(args) => verify::run(args),

@@ -33,6 +33,7 @@
 //! | `GET /__terminus/clock` | `{"now": …}` |
 //! | `POST /__terminus/clock` | `{"advance": seconds}` or `{"set": unix_seconds}`, answers `{"now": …}` |
 //! | `GET`, `POST`, `DELETE /__terminus/faults` | lists, adds (one fault, in the `[[faults]]` shape), clears |
+//! | `PUT /__terminus/scenario/{id}`, `GET …/{id}/verdict` | loads a scenario's world, judges a client's run (`scenario`) |
 
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{HeaderMap, Uri};
@@ -171,6 +172,9 @@ struct ClockChange {
 
 pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> Reply {
     let path = uri.path().trim_start_matches(PREFIX).trim_end_matches('/');
+    if let Some(reply) = super::scenario::handle(method, path, shared) {
+        return reply;
+    }
     let answer = match (method, path) {
         ("GET", "health") => Ok(json!({
             "status": "ok",

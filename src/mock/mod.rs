@@ -23,6 +23,7 @@
 mod control;
 pub use control::TOKEN_HEADER;
 pub mod journal;
+mod scenario;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
@@ -289,6 +290,8 @@ pub(crate) struct Shared {
     pub(crate) initial: WorldSpec,
     /// The last requests and their answers (`GET /__terminus/requests`).
     journal: Mutex<Journal>,
+    /// The scenario a client is running, and the answers since it was loaded.
+    scenario: scenario::Tracker,
 }
 
 impl Shared {
@@ -307,6 +310,7 @@ impl Shared {
             control_token,
             providers,
             journal: Mutex::new(Journal::default()),
+            scenario: scenario::Tracker::default(),
         }
     }
 

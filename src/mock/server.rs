@@ -239,6 +239,7 @@ async fn answer(
         return Err(Dropped);
     };
     let id = heard.record(Some(&reply), arrived, &shared);
+    super::scenario::observe(&shared, provider, &request, &reply);
     if request
         .header(EXPLAIN_HEADER)
         .is_some_and(|value| !value.trim().is_empty() && value.trim() != "0")

@@ -19,7 +19,9 @@
 //! - [`harness`]: runs cases against a target (the embedded mock or a URL) and keeps every
 //!   [`exchange::Exchange`]; its raw HTTP/1.1 client ([`harness::http1`]) and the load driver behind
 //!   `terminus bench` ([`harness::load`]).
-//! - [`cli`]: the `terminus` command line (`run`, `bench`, `serve`, `sign`, `verify`, `coverage`, `diff`).
+//! - [`tls`]: the generated certificate authority, per-host leaves and client trust (`serve --tls`, `record`).
+//! - [`record`]: the recording proxy, its cassettes and redaction, replay with a drift report, playback.
+//! - [`cli`]: the `terminus` command line (`run`, `bench`, `serve`, `sign`, `verify`, `coverage`, `diff`, `record`, `replay`).
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -37,5 +39,7 @@ pub mod harness;
 pub mod message;
 pub mod mock;
 pub mod provider;
+pub mod record;
 pub mod signing;
+pub mod tls;
 pub mod world;

@@ -13,6 +13,8 @@ macro_rules! out {
 mod bench;
 mod coverage;
 mod diff;
+mod record;
+mod replay;
 mod run;
 mod scenarios;
 mod serve;
@@ -41,6 +43,8 @@ enum Command {
     Bench(bench::Args),
     Coverage(coverage::Args),
     Diff(diff::Args),
+    Record(record::Args),
+    Replay(replay::Args),
     Run(run::Args),
     Scenarios(scenarios::Args),
     Serve(serve::Args),
@@ -112,6 +116,8 @@ impl Cli {
             Command::Bench(args) => bench::run(args),
             Command::Coverage(args) => coverage::run(args),
             Command::Diff(args) => diff::run(args),
+            Command::Record(args) => record::run(args),
+            Command::Replay(args) => replay::run(args),
             Command::Run(args) => run::run(args),
             Command::Scenarios(args) => scenarios::run(args),
             Command::Serve(args) => serve::run(args),

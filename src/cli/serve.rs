@@ -7,9 +7,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
+use crate::provider::is_provider_host;
+use crate::record::Playback;
+use crate::tls::Authority;
 use crate::world::WorldSpec;
 
 /// Serve the stateful mock on loopback (API 3.0 on `/`, control API on `/__terminus/`; limits and the control
@@ -52,6 +56,17 @@ pub(super) struct Args {
     /// How log lines are written: text, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Serve HTTPS: a certificate authority is generated for this run (its key stays in memory) and issues a
+    /// leaf for localhost/127.0.0.1/::1, and for the providers' host names clients ask for by SNI.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: write the generated CA's certificate (PEM) here, for clients to trust.
+    #[arg(long, requires = "tls")]
+    ca_out: Option<PathBuf>,
+    /// Play this cassette (`terminus record --out`) back instead of running the mock: requests are matched on
+    /// provider, action, version, region and parameters, repeats answered in recorded order.
+    #[arg(long, conflicts_with_all = ["world", "tls"])]
+    cassette: Option<PathBuf>,
 }
 
 /// The shape of log lines.
@@ -87,6 +102,20 @@ fn start_logging(args: &Args) {
 
 pub(super) fn run(args: Args) -> ExitCode {
     start_logging(&args);
+    if let Some(dir) = &args.cassette {
+        return match Playback::start(dir, args.listen) {
+            Ok(playback) => {
+                out!(
+                    "terminus serve: playing {} back on http://{}",
+                    dir.display(),
+                    playback.address()
+                );
+                playback.wait();
+                ExitCode::SUCCESS
+            }
+            Err(error) => unusable(error),
+        };
+    }
     let world = match &args.world {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => match WorldSpec::from_toml(&text, &path.display().to_string()) {
@@ -113,14 +142,32 @@ pub(super) fn run(args: Args) -> ExitCode {
         connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
     };
+    let mut authority = None;
+    if args.tls {
+        let generated = match Authority::generate() {
+            Ok(generated) => generated,
+            Err(error) => return unusable(error),
+        };
+        if let Some(path) = &args.ca_out
+            && let Err(error) = generated.write_certificate(path)
+        {
+            return unusable(format!("cannot write {}: {error}", path.display()));
+        }
+        authority = Some(generated);
+    }
     let server = match starting("the mock", || {
-        MockServer::builder()
+        let builder = MockServer::builder()
             .listen(args.listen)
             .world(world)
             .workers(args.workers)
             .limits(limits)
-            .control_token(given)
-            .start()
+            .control_token(given);
+        match &authority {
+            Some(authority) => builder
+                .tls(authority.server_config(Arc::new(is_provider_host)))
+                .start(),
+            None => builder.start(),
+        }
     }) {
         Ok(server) => server,
         Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
@@ -135,6 +182,9 @@ pub(super) fn run(args: Args) -> ExitCode {
     out!("listening on {}", server.uri());
     out!("terminus serve: {summary}");
     out!("control API: {}/__terminus/world", server.uri());
+    if let Some(path) = &args.ca_out {
+        out!("CA certificate (trust it in clients): {}", path.display());
+    }
     match server.control_token() {
         // Printed this once, here only: it exists nowhere else.
         Some(token) if !token_given => out!(

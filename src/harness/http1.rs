@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::exchange::Response;
@@ -39,13 +39,25 @@ pub enum ExchangeError {
     Io(#[from] std::io::Error),
 }
 
+/// A byte stream a connection runs over: TCP, or TLS over TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 /// A keep-alive connection and its read buffer, which holds the last answer.
-#[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     buffer: Vec<u8>,
     head: usize,
     body: Range<usize>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("buffered", &self.buffer.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connection {
@@ -53,12 +65,17 @@ impl Connection {
     pub async fn open(address: SocketAddr) -> std::io::Result<Self> {
         let stream = TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
-        Ok(Self {
-            stream,
+        Ok(Self::over(stream))
+    }
+
+    /// A connection over a stream already open (a TLS stream: [`crate::tls::connect`]).
+    pub fn over(stream: impl Stream + 'static) -> Self {
+        Self {
+            stream: Box::new(stream),
             buffer: Vec::with_capacity(4096),
             head: 0,
             body: 0..0,
-        })
+        }
     }
 
     /// Writes the request bytes as they are and reads one answer: its status; the body is in
@@ -93,6 +110,11 @@ impl Connection {
                 )));
             }
         }
+    }
+
+    /// The last answer as it came: head and body bytes.
+    pub fn raw(&self) -> &[u8] {
+        &self.buffer[..self.body.end]
     }
 
     /// The last answer's body.

@@ -18,6 +18,7 @@ use similar::TextDiff;
 
 use target::Session;
 pub use target::Target;
+pub(crate) use target::world_toml_with_keys;
 
 use crate::case::{Loaded, Method, Step, Tamper, pascal_case};
 use crate::exchange::{Exchange, NoAnswer, Response};

@@ -177,6 +177,11 @@ impl Session {
     }
 }
 
+/// The world as TOML with its keys, the body `PUT /__terminus/world` takes.
+pub(crate) fn world_toml_with_keys(world: &WorldSpec) -> Result<String, String> {
+    toml::to_string(&WorldWithKeys(world)).map_err(|error| error.to_string())
+}
+
 /// The world in its file shape, with the keys the control API needs to seed accounts.
 struct WorldWithKeys<'a>(&'a WorldSpec);
 

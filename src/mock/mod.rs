@@ -44,6 +44,7 @@ pub struct MockServer {
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    tls: bool,
 }
 
 /// Builds a [`MockServer`].
@@ -54,6 +55,7 @@ pub struct MockServerBuilder {
     workers: usize,
     limits: Limits,
     control_token: Option<ControlToken>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     providers: Vec<ProviderId>,
 }
 
@@ -125,6 +127,7 @@ impl MockServer {
             workers: 2,
             limits: Limits::default(),
             control_token: None,
+            tls: None,
             providers: ProviderId::ALL.to_vec(),
         }
     }
@@ -139,9 +142,10 @@ impl MockServer {
         self.shared.limits
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` when it serves TLS.
     pub fn uri(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 
     /// The address it listens on.
@@ -217,6 +221,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// Serves HTTPS with this configuration (see [`crate::tls::Authority::server_config`]) instead of plain
+    /// HTTP; the handshake is bounded by the same timeout as a request's head.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Serves one more provider besides [`ProviderId::ALL`] (a test's, an embedder's), for the requests its
     /// [`Provider::serves`](crate::provider::Provider::serves) claims.
     pub fn provider(mut self, provider: ProviderId) -> Self {
@@ -247,12 +258,13 @@ impl MockServerBuilder {
             .build()?;
         let (shutdown, stop) = tokio::sync::oneshot::channel();
         let serving = Arc::clone(&shared);
+        let tls = self.tls.clone();
         let thread = std::thread::Builder::new()
             .name("terminus-mock".into())
             .spawn(move || {
                 runtime.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => server::serve(listener, serving, stop).await,
+                        Ok(listener) => server::serve(listener, serving, tls, stop).await,
                         Err(error) => report_listener_failure(&error),
                     }
                 });
@@ -262,6 +274,7 @@ impl MockServerBuilder {
             shared,
             shutdown: Some(shutdown),
             thread: Some(thread),
+            tls: self.tls.is_some(),
         })
     }
 }

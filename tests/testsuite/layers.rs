@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// Each top-level module of `src/`, bottom layer first, with the modules it may use.
 const LAYERS: &[(&str, &[&str])] = &[
     ("message", &[]),
+    ("tls", &[]),
     ("signing", &["message"]),
     ("world", &["message", "signing"]),
     ("exchange", &["message", "signing"]),
@@ -24,10 +25,16 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "record",
+        &[
+            "message", "signing", "world", "exchange", "provider", "mock", "harness", "tls",
+        ],
+    ),
+    (
         "cli",
         &[
             "message", "signing", "world", "exchange", "provider", "case", "coverage", "mock",
-            "harness",
+            "harness", "tls", "record",
         ],
     ),
 ];

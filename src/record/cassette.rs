@@ -1,0 +1,324 @@
+//! Cassettes: a directory of recorded exchanges, in order, readable and diffable.
+//!
+//! ```text
+//! DIR/cassette.jsonl                      the index: a header line, then one line per exchange, in order
+//! DIR/0001-TerminateInstances.request     the request as the client sent it, redacted and fixture-signed (HTTP/1.1)
+//! DIR/0001-TerminateInstances.response    the answer as received, redacted (HTTP/1.1)
+//! DIR/0001-TerminateInstances@recorded.snap   the same exchange in the rendering of `snapshots/`
+//! ```
+//!
+//! The `.snap` files make `terminus diff OLD NEW` compare two cassettes (and a cassette with `terminus run
+//! --record` output) exchange by exchange; the raw files are what replay and `serve --cassette` send and answer.
+//! Only [`Redacted`] exchanges can be appended.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::redact::Redacted;
+use crate::exchange::{Exchange, NoAnswer, Response};
+use crate::harness::snapshot;
+use crate::message::Request;
+
+/// The index file's name.
+pub const INDEX: &str = "cassette.jsonl";
+/// The most exchanges one cassette holds (a bound on what replay and playback load).
+pub const MOST_EXCHANGES: usize = 100_000;
+/// The largest raw file read back (a request or an answer).
+const LARGEST_FILE: u64 = 64 * 1024 * 1024;
+
+/// The index's first line.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Header {
+    /// Where the requests went (`https://<host>` for the real providers, or the `--upstream` URL).
+    pub upstream: String,
+    /// When recording started (RFC 3339).
+    pub recorded_at: String,
+}
+
+/// The index: its header and the exchanges, in the order the answers arrived.
+#[derive(Clone, Debug, Default)]
+pub struct Index {
+    /// The first line.
+    pub header: Header,
+    /// One per line after it.
+    pub exchanges: Vec<Entry>,
+}
+
+/// One recorded exchange.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    /// The file stem (`0001-TerminateInstances`).
+    pub name: String,
+    /// `tencent`, `tencent-legacy`, `zenlayer-bmc`.
+    pub provider: String,
+    /// The host the client addressed.
+    pub host: String,
+    /// How the client reached the proxy: `http` (absolute form, upgraded) or `connect` (TLS intercepted).
+    pub via: String,
+    /// The action, when the request names one.
+    pub action: Option<String>,
+    /// The client's `User-Agent` (as redacted).
+    pub user_agent: Option<String>,
+    /// The client's `X-TC-RequestClient` (or the `RequestClient` parameter, `X-ZC-Request-Client`).
+    pub request_client: Option<String>,
+    /// When the request arrived (RFC 3339, UTC).
+    pub sent_at: String,
+    /// How long the upstream took to answer, in milliseconds.
+    pub elapsed_ms: u64,
+    /// The HTTP status, or none when the upstream gave no answer.
+    pub status: Option<u16>,
+    /// Why there was no answer.
+    pub no_answer: Option<String>,
+}
+
+/// A cassette being written.
+#[derive(Debug)]
+pub struct Writer {
+    dir: PathBuf,
+    index: std::fs::File,
+    written: usize,
+}
+
+impl Writer {
+    /// Creates `dir` (and its parents); refuses a directory that already holds a cassette.
+    pub fn create(dir: &Path, upstream: &str) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let header = Header {
+            upstream: upstream.to_owned(),
+            recorded_at: now_rfc3339(),
+        };
+        let line = serde_json::to_string(&header).map_err(std::io::Error::other)? + "\n";
+        let mut index = std::fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(dir.join(INDEX))
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::AlreadyExists => std::io::Error::new(
+                    error.kind(),
+                    format!("{} already holds a cassette", dir.display()),
+                ),
+                _ => error,
+            })?;
+        index.write_all(line.as_bytes())?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            index,
+            written: 0,
+        })
+    }
+
+    /// Exchanges written so far.
+    pub fn len(&self) -> usize {
+        self.written
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.written == 0
+    }
+
+    /// Appends one exchange: its three files, then its index line (one `write` of a whole line, appended).
+    pub fn append(&mut self, exchange: &Redacted, mut entry: Entry) -> std::io::Result<()> {
+        if self.written >= MOST_EXCHANGES {
+            return Err(std::io::Error::other(format!(
+                "the cassette holds {MOST_EXCHANGES} exchanges already"
+            )));
+        }
+        let number = self.written + 1;
+        // The client, read from the redacted request only (a User-Agent can carry a redacted string).
+        let request = exchange.request();
+        entry.user_agent = request.header("user-agent").map(str::to_owned);
+        entry.request_client = request
+            .header("x-tc-requestclient")
+            .or_else(|| request.header("x-zc-request-client"))
+            .map(str::to_owned)
+            .or_else(|| {
+                crate::signing::hmac_param::Params::read(request)
+                    .ok()
+                    .and_then(|params| params.get("RequestClient").map(str::to_owned))
+            });
+        let action = entry
+            .action
+            .as_deref()
+            .filter(|action| {
+                action.bytes().all(|b| b.is_ascii_alphanumeric()) && action.len() <= 64
+            })
+            .unwrap_or("request");
+        entry.name = format!("{number:04}-{action}");
+        std::fs::write(
+            self.dir.join(format!("{}.request", entry.name)),
+            exchange.request().to_bytes(),
+        )?;
+        if let Some(response) = exchange.response() {
+            std::fs::write(
+                self.dir.join(format!("{}.response", entry.name)),
+                response_bytes(response),
+            )?;
+        }
+        let rendered = snapshot::render(&[Exchange {
+            step: number,
+            request: exchange.request().clone(),
+            trace: exchange.trace().cloned(),
+            response: exchange
+                .response()
+                .cloned()
+                .ok_or_else(|| NoAnswer::Closed(entry.no_answer.clone().unwrap_or_default())),
+            elapsed: std::time::Duration::from_millis(entry.elapsed_ms),
+        }]);
+        let header = format!(
+            "---\nsource: terminus record\ndescription: {} {} (client: {})\n---\n",
+            entry.host,
+            entry.action.as_deref().unwrap_or("-"),
+            entry
+                .request_client
+                .as_deref()
+                .or(entry.user_agent.as_deref())
+                .unwrap_or("-")
+                .replace('\n', " "),
+        );
+        std::fs::write(
+            self.dir.join(format!("{}@recorded.snap", entry.name)),
+            header + &rendered,
+        )?;
+        let line = serde_json::to_string(&entry).map_err(std::io::Error::other)? + "\n";
+        self.index.write_all(line.as_bytes())?;
+        self.written += 1;
+        Ok(())
+    }
+}
+
+/// A response as HTTP/1.1 bytes (status line with the standard reason phrase).
+pub fn response_bytes(response: &Response) -> Vec<u8> {
+    let reason = hyper::StatusCode::from_u16(response.status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("");
+    let mut bytes = format!("HTTP/1.1 {} {reason}\r\n", response.status).into_bytes();
+    for (name, value) in &response.headers {
+        bytes.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    bytes.extend_from_slice(b"\r\n");
+    bytes.extend_from_slice(&response.body);
+    bytes
+}
+
+/// A recorded exchange read back.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// Its index entry.
+    pub entry: Entry,
+    /// The request as stored.
+    pub request: Request,
+    /// The answer as stored.
+    pub response: Option<Response>,
+}
+
+/// Reads a cassette: the index and every exchange's raw files.
+pub fn read(dir: &Path) -> Result<(Index, Vec<Recorded>), String> {
+    let index_path = dir.join(INDEX);
+    let text = read_bounded(&index_path)?;
+    let text =
+        String::from_utf8(text).map_err(|_| format!("{}: not UTF-8", index_path.display()))?;
+    let mut lines = text.lines().enumerate();
+    let header: Header = match lines.next() {
+        Some((_, line)) => serde_json::from_str(line).map_err(|error| {
+            format!("{}:1: not a cassette header: {error}", index_path.display())
+        })?,
+        None => return Err(format!("{}: empty", index_path.display())),
+    };
+    let mut index = Index {
+        header,
+        exchanges: Vec::new(),
+    };
+    for (number, line) in lines {
+        if index.exchanges.len() >= MOST_EXCHANGES {
+            return Err(format!(
+                "{}: more than {MOST_EXCHANGES} exchanges",
+                index_path.display()
+            ));
+        }
+        let entry: Entry = serde_json::from_str(line).map_err(|error| {
+            format!(
+                "{}:{}: not an exchange entry: {error}",
+                index_path.display(),
+                number + 1
+            )
+        })?;
+        index.exchanges.push(entry);
+    }
+    let mut recorded = Vec::with_capacity(index.exchanges.len());
+    for entry in &index.exchanges {
+        if entry.name.contains(['/', '\\']) || entry.name.starts_with('.') {
+            return Err(format!(
+                "{}: exchange name {:?} is not a file name",
+                index_path.display(),
+                entry.name
+            ));
+        }
+        let request_path = dir.join(format!("{}.request", entry.name));
+        let request = Request::parse(&read_bounded(&request_path)?)
+            .map_err(|error| format!("{}: {error}", request_path.display()))?;
+        let response_path = dir.join(format!("{}.response", entry.name));
+        let response = if response_path.exists() {
+            Some(
+                parse_response(&read_bounded(&response_path)?)
+                    .map_err(|error| format!("{}: {error}", response_path.display()))?,
+            )
+        } else {
+            None
+        };
+        recorded.push(Recorded {
+            entry: entry.clone(),
+            request,
+            response,
+        });
+    }
+    Ok((index, recorded))
+}
+
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?
+        .len();
+    if size > LARGEST_FILE {
+        return Err(format!(
+            "{}: {size} bytes, more than the {LARGEST_FILE} a cassette file may hold",
+            path.display()
+        ));
+    }
+    std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+}
+
+/// Parses a stored answer (its body is whatever follows the head).
+pub fn parse_response(bytes: &[u8]) -> Result<Response, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let head = match parsed.parse(bytes) {
+        Ok(httparse::Status::Complete(head)) => head,
+        Ok(httparse::Status::Partial) => return Err("the answer's head is incomplete".into()),
+        Err(error) => return Err(format!("not an HTTP answer: {error}")),
+    };
+    Ok(Response {
+        status: parsed.code.unwrap_or_default(),
+        headers: parsed
+            .headers
+            .iter()
+            .map(|header| {
+                (
+                    header.name.to_owned(),
+                    String::from_utf8_lossy(header.value).into_owned(),
+                )
+            })
+            .collect(),
+        body: bytes[head..].to_vec(),
+    })
+}
+
+/// Now, RFC 3339 in UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

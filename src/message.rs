@@ -9,6 +9,8 @@
 //! and log say about a rejected signature (built in `signing::diagnose`; it lives here, below signing, so that a
 //! reply can hold it).
 
+use std::borrow::Cow;
+
 use std::fmt;
 
 /// The most headers a request may carry before it is refused.
@@ -256,57 +258,13 @@ impl fmt::Debug for Request {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_length_bounds_the_body_and_ignores_a_trailing_newline() {
-        let request =
-            Request::parse(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}\n").unwrap();
-        assert_eq!(request.body, b"{}");
-    }
-
-    #[test]
-    fn lf_line_endings_are_read_like_crlf() {
-        let request = Request::parse(b"GET /?a=b HTTP/1.1\nHost: h\n\n").unwrap();
-        assert_eq!((request.path(), request.query()), ("/", "a=b"));
-    }
-
-    #[test]
-    fn absolute_form_targets_give_path_query_and_host() {
-        let request =
-            Request::parse(b"GET http://cvm.tencentcloudapi.com/?x=1 HTTP/1.1\r\n\r\n").unwrap();
-        assert_eq!(request.host(), Some("cvm.tencentcloudapi.com"));
-        assert_eq!((request.path(), request.query()), ("/", "x=1"));
-    }
-
-    #[test]
-    fn a_short_body_is_refused_with_both_lengths() {
-        let error = Request::parse(b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{}").unwrap_err();
-        assert_eq!(
-            error,
-            ParseError::TruncatedBody {
-                declared: 9,
-                actual: 2
-            }
-        );
-    }
-
-    #[test]
-    fn serialising_a_crlf_request_gives_back_its_bytes() {
-        let raw = b"POST / HTTP/1.1\r\nhost: a\r\nContent-Length: 2\r\n\r\n{}";
-        assert_eq!(Request::parse(raw).unwrap().to_bytes(), raw);
-    }
-}
-
 /// An answer: a status, its headers in wire order, and a body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     /// The HTTP status.
     pub status: u16,
     /// Every header, in the order it is sent (the server adds none but the ones HTTP requires and these lack).
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The body.
     pub body: Vec<u8>,
     /// Why the request's signature was rejected (or accepted only in a client's quirk): for the mock's journal and
@@ -321,8 +279,8 @@ impl Reply {
         Self {
             status,
             headers: vec![
-                ("Content-Type", "application/json".to_owned()),
-                ("Content-Length", body.len().to_string()),
+                ("Content-Type", "application/json".into()),
+                ("Content-Length", body.len().to_string().into()),
             ],
             body,
             diagnosis: None,
@@ -333,7 +291,7 @@ impl Reply {
     pub(crate) fn close(&mut self) {
         for (name, value) in &mut self.headers {
             if name.eq_ignore_ascii_case("connection") {
-                *value = "close".to_owned();
+                *value = "close".into();
             }
         }
     }
@@ -388,5 +346,49 @@ impl Diagnosis {
                 _ => ' ',
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_bounds_the_body_and_ignores_a_trailing_newline() {
+        let request =
+            Request::parse(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}\n").unwrap();
+        assert_eq!(request.body, b"{}");
+    }
+
+    #[test]
+    fn lf_line_endings_are_read_like_crlf() {
+        let request = Request::parse(b"GET /?a=b HTTP/1.1\nHost: h\n\n").unwrap();
+        assert_eq!((request.path(), request.query()), ("/", "a=b"));
+    }
+
+    #[test]
+    fn absolute_form_targets_give_path_query_and_host() {
+        let request =
+            Request::parse(b"GET http://cvm.tencentcloudapi.com/?x=1 HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(request.host(), Some("cvm.tencentcloudapi.com"));
+        assert_eq!((request.path(), request.query()), ("/", "x=1"));
+    }
+
+    #[test]
+    fn a_short_body_is_refused_with_both_lengths() {
+        let error = Request::parse(b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{}").unwrap_err();
+        assert_eq!(
+            error,
+            ParseError::TruncatedBody {
+                declared: 9,
+                actual: 2
+            }
+        );
+    }
+
+    #[test]
+    fn serialising_a_crlf_request_gives_back_its_bytes() {
+        let raw = b"POST / HTTP/1.1\r\nhost: a\r\nContent-Length: 2\r\n\r\n{}";
+        assert_eq!(Request::parse(raw).unwrap().to_bytes(), raw);
     }
 }

@@ -67,7 +67,8 @@ pub(super) fn run(args: Args) -> ExitCode {
     });
     let policy = Policy {
         max_skew: args.max_skew,
-        service,
+        service: service.map(Into::into),
+        derived_keys: true,
     };
     let scheme = claim.scheme.name();
     let outcome = claim.verify(

@@ -234,26 +234,18 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
         }
         ("GET", path) if path.starts_with("instances/") => {
             let id = &path["instances/".len()..];
-            let world = shared.world();
-            return match world
-                .spec
-                .instances
-                .iter()
-                .find(|instance| instance.id == id)
-            {
-                Some(instance) => reply(200, serde_json::to_value(instance).unwrap_or_default()),
-                // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
-                None => match world
-                    .snapshot()
-                    .bmc_instances
-                    .iter()
-                    .find(|instance| instance.id == id)
-                {
-                    Some(instance) => {
-                        reply(200, serde_json::to_value(instance).unwrap_or_default())
-                    }
-                    None => reply(404, json!({ "error": format!("no instance {id}") })),
-                },
+            let mut world = shared.world();
+            if let Some(instance) = world.instance(id) {
+                return reply(200, serde_json::to_value(instance).unwrap_or_default());
+            }
+            // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
+            world.bmc_settle();
+            return match world.bmc_position(id) {
+                Some(at) => reply(
+                    200,
+                    serde_json::to_value(&world.spec().bmc_instances[at]).unwrap_or_default(),
+                ),
+                None => reply(404, json!({ "error": format!("no instance {id}") })),
             };
         }
         (_, "world" | "clock" | "faults" | "health" | "reset" | "requests") => {
@@ -285,7 +277,7 @@ const ELIDED_TOKEN: &str = "[TOKEN]";
 fn world_json(world: &World) -> Value {
     let mut value = serde_json::to_value(world.snapshot()).unwrap_or_default();
     if let Some(accounts) = value.get_mut("accounts").and_then(Value::as_array_mut) {
-        for (json, account) in accounts.iter_mut().zip(&world.spec.accounts) {
+        for (json, account) in accounts.iter_mut().zip(&world.spec().accounts) {
             let Some(fields) = json.as_object_mut() else {
                 continue;
             };

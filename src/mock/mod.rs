@@ -315,7 +315,7 @@ impl Shared {
         providers: Vec<ProviderId>,
     ) -> Self {
         Self {
-            initial: world.spec.clone(),
+            initial: world.spec().clone(),
             world: SharedWorld::new(world),
             limits,
             connections: Arc::new(Semaphore::new(limits.connections)),

@@ -16,6 +16,7 @@
 //! When accepting fails for want of resources (no file descriptor left, no buffer space), the loop waits, doubling
 //! from [`ACCEPT_BACKOFF_FIRST`] to [`ACCEPT_BACKOFF_MOST`], instead of trying again at once.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,11 +173,10 @@ async fn answer(
     let arrived = std::time::Instant::now();
     let arrived_at = time::OffsetDateTime::now_utc();
     let (head, body) = request.into_parts();
-    let target = head.uri.to_string();
-    let path = head.uri.path().to_owned();
-    if path.starts_with(control::PREFIX) {
+    if head.uri.path().starts_with(control::PREFIX) {
         return Ok(respond(control_call(head, body, &shared, place).await));
     }
+    let target = head.uri.to_string();
 
     // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host is answered 400, before any provider sees it.
     if head.version == hyper::Version::HTTP_11 && head.headers.get_all(HOST).iter().count() != 1 {
@@ -261,7 +261,7 @@ async fn answer(
     {
         reply
             .headers
-            .push(("X-Terminus-Journal-Id", id.to_string()));
+            .push(("X-Terminus-Journal-Id", id.to_string().into()));
         if let Some(diagnosis) = &reply.diagnosis {
             let mut summary = diagnosis.summary();
             // A quoted canonical line can be a whole query string; clients cap header lines (Python: 64 KiB).
@@ -269,7 +269,7 @@ async fn answer(
                 summary.truncate(DIAGNOSIS_HEADER_BYTES);
                 summary.push_str("... (the journal entry has it whole)");
             }
-            reply.headers.push(("X-Terminus-Diagnosis", summary));
+            reply.headers.push(("X-Terminus-Diagnosis", summary.into()));
         }
     }
     if !keeps_alive(head.version, &head.headers) {
@@ -455,7 +455,7 @@ fn over_body_cap(shared: &Shared) -> Reply {
         ),
     );
     // An answer to load, not to the request.
-    reply.headers.push(("Retry-After", "1".to_owned()));
+    reply.headers.push(("Retry-After", "1".into()));
     reply
 }
 
@@ -494,10 +494,20 @@ fn respond(reply: Reply) -> Response<Full<Bytes>> {
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in reply.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::try_from(value),
-        ) {
+        let value = match value {
+            // A constant of ours: no copy (`from_static` takes only visible ASCII, checked here rather than by its
+            // panic).
+            Cow::Borrowed(text)
+                if text
+                    .bytes()
+                    .all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) =>
+            {
+                Ok(HeaderValue::from_static(text))
+            }
+            Cow::Borrowed(text) => HeaderValue::from_str(text),
+            Cow::Owned(text) => HeaderValue::try_from(text),
+        };
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), value) {
             response.headers_mut().append(name, value);
         }
     }

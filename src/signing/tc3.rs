@@ -10,10 +10,10 @@
 //! - header values are lowercased and trimmed, as the documentation's example does (`x-tc-action:describeinstances`);
 //! - `X-TC-Content-SHA256: UNSIGNED-PAYLOAD` replaces the body by the literal `UNSIGNED-PAYLOAD` in the payload hash.
 
-use super::hash::{hmac_sha256, sha256_hex};
+use super::hash::hmac_sha256;
 use super::{
-    Claim, ClaimDetail, Credentials, Policy, Rejection, Scheme, SignOptions, Signed, Step, Trace,
-    Unusable,
+    Canonical, Claim, ClaimDetail, Credentials, Policy, Rejection, Scheme, SignOptions, Signed,
+    Step, Trace, Unusable,
 };
 use crate::message::Request;
 
@@ -79,8 +79,14 @@ impl Authorization {
         let signature = signature
             .filter(|v| !v.is_empty())
             .ok_or_else(|| malformed("no Signature="))?;
-        let scope: Vec<&str> = credential.split('/').collect();
-        let [secret_id, date, service, terminator] = scope[..] else {
+        let mut scope = credential.split('/');
+        let (Some(secret_id), Some(date), Some(service), Some(terminator), None) = (
+            scope.next(),
+            scope.next(),
+            scope.next(),
+            scope.next(),
+            scope.next(),
+        ) else {
             return Err(malformed(
                 "Credential is not SecretId/date/service/tc3_request",
             ));
@@ -149,15 +155,22 @@ struct Inputs<'a> {
     signed_headers: &'a str,
 }
 
-/// Computes every step. Fails only when a signed header is absent, naming it.
-fn compute(request: &Request, inputs: &Inputs<'_>, secret_key: &str) -> Result<Trace, String> {
-    let canonical_headers = super::canonical_headers(request, inputs.signed_headers)?;
-    Ok(compute_with(
+/// Computes every step (the derived keys' hex only when `derived_keys`). Fails only when a signed header is absent,
+/// naming it.
+fn compute(
+    request: &Request,
+    inputs: &Inputs<'_>,
+    secret_key: &str,
+    derived_keys: bool,
+) -> Result<Trace, String> {
+    // Steps 1 and 2: the payload hash, the canonical request.
+    let canonical = Canonical::of(
         request,
-        inputs,
-        secret_key,
-        &canonical_headers,
-    ))
+        request.query(),
+        inputs.signed_headers,
+        payload(request),
+    )?;
+    Ok(finish(inputs, secret_key, derived_keys, canonical))
 }
 
 /// Every step, from canonical headers computed by the caller (a diagnosis tries other spellings of them).
@@ -166,32 +179,42 @@ fn compute_with(
     inputs: &Inputs<'_>,
     secret_key: &str,
     canonical_headers: &str,
+    derived_keys: bool,
 ) -> Trace {
-    let mut trace = Trace::new(Scheme::Tc3);
+    let canonical = Canonical::with_headers(
+        request,
+        request.query(),
+        canonical_headers,
+        inputs.signed_headers,
+        payload(request),
+    );
+    finish(inputs, secret_key, derived_keys, canonical)
+}
 
-    // Step 1: the payload hash, of the body bytes as received (or of the literal UNSIGNED-PAYLOAD).
+/// Step 1's payload: the body bytes as received, or the literal UNSIGNED-PAYLOAD.
+fn payload(request: &Request) -> &[u8] {
     let unsigned = request.header("x-tc-content-sha256").map(str::trim) == Some(UNSIGNED_PAYLOAD);
-    let payload: &[u8] = if unsigned {
+    if unsigned {
         UNSIGNED_PAYLOAD.as_bytes()
     } else {
         &request.body
-    };
-    let hashed_payload = sha256_hex(payload);
+    }
+}
 
-    // Step 2: the canonical request.
-    let canonical_request = format!(
-        "{method}\n/\n{query}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}",
-        method = request.method,
-        query = request.query(),
-        signed_headers = inputs.signed_headers,
-    );
-    let hashed_canonical_request = sha256_hex(canonical_request.as_bytes());
+/// Steps 3 to 5 from the canonical request, and the trace of all of them.
+fn finish(
+    inputs: &Inputs<'_>,
+    secret_key: &str,
+    derived_keys: bool,
+    canonical: Canonical,
+) -> Trace {
+    let mut trace = Trace::new(Scheme::Tc3);
 
     // Step 3: the string to sign.
     let scope = format!("{}/{}/{TERMINATOR}", inputs.date, inputs.service);
     let string_to_sign = format!(
-        "{ALGORITHM}\n{}\n{scope}\n{hashed_canonical_request}",
-        inputs.timestamp
+        "{ALGORITHM}\n{}\n{scope}\n{}",
+        inputs.timestamp, canonical.hashed_canonical_request
     );
 
     // Step 4: the derived keys and the signature.
@@ -207,14 +230,14 @@ fn compute_with(
     let authorization =
         Authorization::render(inputs.secret_id, &scope, inputs.signed_headers, &signature);
 
-    trace.record(Step::HashedPayload, hashed_payload);
-    trace.record(Step::CanonicalRequest, canonical_request);
-    trace.record(Step::HashedCanonicalRequest, hashed_canonical_request);
+    canonical.record(&mut trace);
     trace.record(Step::CredentialScope, scope);
     trace.record(Step::StringToSign, string_to_sign);
-    trace.record(Step::KDate, hex::encode(k_date));
-    trace.record(Step::KService, hex::encode(k_service));
-    trace.record(Step::KSigning, hex::encode(k_signing));
+    if derived_keys {
+        trace.record(Step::KDate, hex::encode(k_date));
+        trace.record(Step::KService, hex::encode(k_service));
+        trace.record(Step::KSigning, hex::encode(k_signing));
+    }
     trace.record(Step::Signature, signature);
     trace.record(Step::Authorization, authorization);
     trace
@@ -253,7 +276,7 @@ pub(super) fn sign(
             .as_deref()
             .unwrap_or(DEFAULT_SIGNED_HEADERS),
     };
-    let trace = compute(request, &inputs, credentials.secret_key().expose())
+    let trace = compute(request, &inputs, credentials.secret_key().expose(), true)
         .map_err(Unusable::SignedHeaderAbsent)?;
     let request =
         super::with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());
@@ -276,6 +299,7 @@ pub(super) fn verify(
     authorization: &Authorization,
     secret_key: &str,
     policy: &Policy,
+    derived_keys: bool,
 ) -> Result<Trace, Rejection> {
     let (raw_timestamp, seconds) = timestamp(request).expect("inspect() read the timestamp");
     if authorization
@@ -325,7 +349,7 @@ pub(super) fn verify(
         service: &authorization.service,
         signed_headers: &authorization.signed_headers,
     };
-    compute(request, &inputs, secret_key).map_err(Rejection::SignedHeaderAbsent)
+    compute(request, &inputs, secret_key, derived_keys).map_err(Rejection::SignedHeaderAbsent)
 }
 
 /// The trace the server computes for the request, whatever its signature: the UTC date of its timestamp and the
@@ -349,7 +373,8 @@ pub(super) fn recompute(
         service: policy.service.as_deref().unwrap_or(&authorization.service),
         signed_headers: &authorization.signed_headers,
     };
-    compute(request, &inputs, secret_key).map_err(Rejection::SignedHeaderAbsent)
+    compute(request, &inputs, secret_key, policy.derived_keys)
+        .map_err(Rejection::SignedHeaderAbsent)
 }
 
 /// A known client mistake: how to rebuild the request its client signed, and what to call it.
@@ -380,7 +405,7 @@ pub(super) fn diagnose(
         service,
         signed_headers: &authorization.signed_headers,
     };
-    let server = match compute(request, &server_inputs, secret_key) {
+    let server = match compute(request, &server_inputs, secret_key, false) {
         Ok(trace) => trace,
         Err(header) => {
             return super::diagnose::unexplained(
@@ -398,7 +423,7 @@ pub(super) fn diagnose(
     let mut tries: Vec<Mistake> = Vec::new();
     // The scope as the request states it: a local date, another service.
     if (authorization.date != utc || authorization.service != service)
-        && let Ok(trace) = compute(request, &claimed, secret_key)
+        && let Ok(trace) = compute(request, &claimed, secret_key, false)
     {
         let cause = if authorization.date != utc {
             format!(
@@ -427,7 +452,7 @@ pub(super) fn diagnose(
     {
         let mut portless = request.clone();
         portless.set_header("Host", name);
-        if let Ok(trace) = compute(&portless, &claimed, secret_key) {
+        if let Ok(trace) = compute(&portless, &claimed, secret_key, false) {
             tries.push(Mistake {
                 id: "host-without-port",
                 cause: format!(
@@ -445,7 +470,7 @@ pub(super) fn diagnose(
             .as_deref()
             != Some(as_sent.as_str())
     {
-        let trace = compute_with(request, &claimed, secret_key, &as_sent);
+        let trace = compute_with(request, &claimed, secret_key, &as_sent, false);
         let upper: Vec<&str> = signed_headers
             .split(';')
             .filter(|name| {
@@ -472,7 +497,7 @@ pub(super) fn diagnose(
             }
             let mut other = request.clone();
             other.body = text;
-            if let Ok(trace) = compute(&other, &claimed, secret_key) {
+            if let Ok(trace) = compute(&other, &claimed, secret_key, false) {
                 tries.push(Mistake {
                     id,
                     cause: format!(

@@ -55,7 +55,10 @@ pub struct Policy {
     /// The largest accepted distance, in seconds, between the request's timestamp and now (TC3: 300).
     pub max_skew: u64,
     /// TC3: the only credential-scope service accepted; `None` accepts the one the request names.
-    pub service: Option<String>,
+    pub service: Option<std::borrow::Cow<'static, str>>,
+    /// TC3: record the derived keys (`kDate`, `kService`, `kSigning`, hex) in the trace, for a reader of it (a
+    /// reference to compare with always gets them). A server that only needs the verdict leaves them out.
+    pub derived_keys: bool,
 }
 
 impl Default for Policy {
@@ -64,11 +67,20 @@ impl Default for Policy {
         Self {
             max_skew: 300,
             service: None,
+            derived_keys: true,
         }
     }
 }
 
 impl Claim {
+    /// TC3: the credential-scope service the `Authorization` header names, as read (`None` for other schemes).
+    pub fn scope_service(&self) -> Option<&str> {
+        match &self.detail {
+            ClaimDetail::Tc3(authorization) => Some(&authorization.service),
+            _ => None,
+        }
+    }
+
     /// Verifies the request with `secret_key`: accepts with the recomputed trace, or names what differs.
     ///
     /// Expiry is checked only when `now` (Unix seconds) is given. With a `reference` trace, a signature
@@ -93,7 +105,8 @@ impl Claim {
         let secret_key = secret_key.expose();
         let (trace, claimed) = match &self.detail {
             ClaimDetail::Tc3(authorization) => {
-                let trace = tc3::verify(request, authorization, secret_key, policy)?;
+                let derived_keys = policy.derived_keys || reference.is_some();
+                let trace = tc3::verify(request, authorization, secret_key, policy, derived_keys)?;
                 (trace, authorization.signature.as_str())
             }
             ClaimDetail::Param(claimed) => (

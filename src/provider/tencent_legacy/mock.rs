@@ -57,6 +57,7 @@ use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::Problem;
 use crate::provider::tencent::codes::{self as api, missing, refusal as v3_refusal};
+use crate::provider::tencent::terminate::terminate_instances;
 use crate::provider::tencent::wire::{ActionParams, ApiError, COMMON_PARAMS, VERSION};
 use crate::signing::{self, Claim, Policy, Rejection, Unusable, hmac_param};
 use crate::world::SharedWorld;
@@ -228,22 +229,13 @@ fn terminate(
 ) -> Result<Map<String, Value>, ApiError> {
     admit(account, "TerminateInstances", world)?;
     let params = action_params(form)?;
-    params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
-    let ids = params
-        .strings("InstanceIds")?
-        .ok_or_else(|| missing("InstanceIds"))?;
-    let release_address = params.boolean("ReleaseAddress")?.unwrap_or(false);
-    let release_prepaid_data_disks = params.boolean("ReleasePrepaidDataDisks")?.unwrap_or(false);
-    let region = check_region(form.get("Region"))?;
-    let call = Terminate {
-        secret_id: &account.secret_id,
-        region,
-        instance_ids: &ids,
-        release_address,
-        release_prepaid_data_disks,
-    };
-    world.terminate(&call).map_err(refusal)?;
-    Ok(Map::new())
+    terminate_instances(
+        &params,
+        &account.secret_id,
+        world,
+        || check_region(form.get("Region")),
+        refusal,
+    )
 }
 
 /// `ReturnInstance` (API 2.0): one pay-as-you-go instance, named by `instanceId`.
@@ -321,7 +313,7 @@ fn is_old_style_id(id: &str) -> bool {
 
 /// The per-second rate limit of `action` for this account.
 fn admit(account: &Account, action: &'static str, world: &mut World) -> Result<(), ApiError> {
-    let per_second = world.spec.rate_limit.terminate_per_second;
+    let per_second = world.spec().rate_limit.terminate_per_second;
     if world.admit(&account.secret_id, action, per_second) {
         return Ok(());
     }

@@ -80,7 +80,7 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     let prepared = prepare(request);
     let (mut world, authenticated) = match &prepared {
         Err(error) => (shared.world(), Err(error.clone())),
-        Ok(claim) => authenticate(request, claim.clone(), shared),
+        Ok(claim) => authenticate(request, claim, shared),
     };
     let request_id = wire::request_id(&world.next_request_id());
     // A rejected signature is explained with the key it was checked against, after the lock.
@@ -102,6 +102,7 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
         let policy = Policy {
             max_skew: MAX_SKEW,
             service: None,
+            derived_keys: false,
         };
         reply.diagnosis = Some(Box::new(claim.diagnose(request, &key, &policy)));
     }
@@ -218,7 +219,7 @@ fn terminate(
     account: &Account,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    let per_second = world.spec.rate_limit.terminate_per_second;
+    let per_second = world.spec().rate_limit.terminate_per_second;
     if !world.admit(&account.secret_id, "TerminateInstance", per_second) {
         return Err(ApiError::new(
             wire::REQUEST_LIMIT_EXCEEDED,
@@ -372,27 +373,27 @@ fn check_single_headers(request: &Request) -> Result<(), ApiError> {
 /// window, signature) or Bearer (token).
 fn authenticate<'a>(
     request: &Request,
-    claim: Claim,
+    claim: &Claim,
     shared: &'a SharedWorld,
 ) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
     if claim.scheme == Scheme::Bearer {
         return shared.authenticate(
             |world| {
                 world
-                    .spec
+                    .spec()
                     .accounts
                     .iter()
                     .filter(|account| !account.disabled && account.bearer_token.is_some())
                     .cloned()
                     .collect::<Vec<_>>()
             },
-            |candidates| bearer(request, &claim, candidates),
+            |candidates| bearer(request, claim, candidates),
         );
     }
     let access_key_id = claim.secret_id.as_deref().unwrap_or_default();
     shared.authenticate(
         |world| (world.account(access_key_id).cloned(), world.clock.now()),
-        |(account, now)| check_zc2(request, &claim, account, now),
+        |(account, now)| check_zc2(request, claim, account, now),
     )
 }
 
@@ -447,6 +448,7 @@ fn check_zc2(
     let policy = Policy {
         max_skew: MAX_SKEW,
         service: None,
+        derived_keys: false,
     };
     claim
         .verify(request, &account.secret_key, Some(now), &policy, None)

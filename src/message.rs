@@ -4,6 +4,10 @@
 //! order and in their original case, and the body bytes. Nothing is normalised on the way in, so a verifier
 //! hashes what the client hashed, and a recorder writes back what it received. Parsing of the head is
 //! `httparse`'s; this module only decides what to do with the body and how to serialise.
+//!
+//! A [`Reply`] may also carry a [`Diagnosis`] of its request's signature: never sent, it is what the mock's journal
+//! and log say about a rejected signature (built in `signing::diagnose`; it lives here, below signing, so that a
+//! reply can hold it).
 
 use std::borrow::Cow;
 
@@ -263,6 +267,9 @@ pub struct Reply {
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The body.
     pub body: Vec<u8>,
+    /// Why the request's signature was rejected (or accepted only in a client's quirk): for the mock's journal and
+    /// log, never on the wire unless the request asks for it (`X-Terminus-Explain`).
+    pub diagnosis: Option<Box<Diagnosis>>,
 }
 
 impl Reply {
@@ -276,6 +283,7 @@ impl Reply {
                 ("Content-Length", body.len().to_string().into()),
             ],
             body,
+            diagnosis: None,
         }
     }
 
@@ -294,6 +302,50 @@ impl Reply {
             status,
             serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
         )
+    }
+}
+
+/// The explanation of one rejected signature, as a reply carries it (built by `signing::diagnose`, which tries the
+/// common client mistakes).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Diagnosis {
+    /// The scheme the request was signed with (`TC3-HMAC-SHA256`).
+    pub scheme: &'static str,
+    /// The known mistake whose signature is the request's (`host-without-port`, …); `None` when none is.
+    pub mistake: Option<&'static str>,
+    /// The likely cause, in words.
+    pub cause: String,
+    /// The first step at which what the client signed departs from what the server computes (`canonical-request`),
+    /// or `signature` when no mistake explains it.
+    pub step: &'static str,
+    /// How that step differs (quoting both sides where the mistake is known).
+    pub difference: String,
+    /// The canonical request the server computed (TC3, ZC2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canonical_request: Option<String>,
+    /// The string to sign the server computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub string_to_sign: Option<String>,
+}
+
+impl Diagnosis {
+    /// One line for a log or an HTTP header: the cause, the step, and its difference, in visible ASCII.
+    pub fn summary(&self) -> String {
+        let line = match self.mistake {
+            Some(mistake) => format!(
+                "{mistake}: {}; first difference at {}: {}",
+                self.cause, self.step, self.difference
+            ),
+            None => format!("{} (at {})", self.cause, self.step),
+        };
+        line.chars()
+            .map(|c| match c {
+                '\u{2026}' => '~',
+                ' '..='~' => c,
+                _ => ' ',
+            })
+            .collect()
     }
 }
 

@@ -283,15 +283,19 @@ pub struct Call<'a> {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Problem {
-    /// An injected error (`None`: the provider's internal error).
+    /// An injected error (`None`: the provider's internal error, its code and message).
     Fault {
         /// The code to answer.
         code: Option<String>,
+        /// The message to answer.
+        message: Option<String>,
     },
-    /// An injected HTTP status.
+    /// An injected HTTP status (with this message, when given).
     HttpFault {
         /// The status to answer.
         status: u16,
+        /// The message to answer.
+        message: Option<String>,
     },
     /// The body is larger than the server reads.
     TooLarge {

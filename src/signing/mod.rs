@@ -17,6 +17,7 @@
 //! `[REDACTED]` and is read only through [`Secret::expose`], where an HMAC key or a header value is computed.
 //! [`redact_all`] scrubs known secrets from text built out of requests (a failed case's message).
 
+pub mod diagnose;
 pub mod hash;
 pub mod hmac_param;
 mod secret;
@@ -224,18 +225,35 @@ impl Canonical {
         signed_headers: &str,
         payload: &[u8],
     ) -> Result<Self, String> {
-        let hashed_payload = hash::sha256_hex(payload);
         let canonical_headers = canonical_headers(request, signed_headers)?;
+        Ok(Self::with_headers(
+            request,
+            query,
+            &canonical_headers,
+            signed_headers,
+            payload,
+        ))
+    }
+
+    /// The same from canonical headers the caller computed (a diagnosis tries other spellings of them).
+    pub(crate) fn with_headers(
+        request: &Request,
+        query: &str,
+        canonical_headers: &str,
+        signed_headers: &str,
+        payload: &[u8],
+    ) -> Self {
+        let hashed_payload = hash::sha256_hex(payload);
         let canonical_request = format!(
             "{method}\n/\n{query}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}",
             method = request.method,
         );
         let hashed_canonical_request = hash::sha256_hex(canonical_request.as_bytes());
-        Ok(Self {
+        Self {
             hashed_payload,
             canonical_request,
             hashed_canonical_request,
-        })
+        }
     }
 
     /// Records the three steps, in computation order.

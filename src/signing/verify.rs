@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{Scheme, Secret, Step, Trace, hash, hmac_param, tc3, zc2};
+use super::{Scheme, Secret, Step, Trace, diagnose, hash, hmac_param, tc3, zc2};
 use crate::message::Request;
 
 /// What a signed request claims about its signature, read without any key.
@@ -130,6 +130,56 @@ impl Claim {
     }
 }
 
+impl Claim {
+    /// The steps the key gives for this request, whether or not its signature is the one it carries (what
+    /// `verify --trace` shows on a rejection): TC3 with the UTC date of its timestamp and `policy`'s service in
+    /// the scope. `Err` when nothing can be computed (a signed header the request lacks).
+    pub fn recompute(
+        &self,
+        request: &Request,
+        secret_key: &Secret,
+        policy: &Policy,
+    ) -> Result<Trace, Rejection> {
+        let key = secret_key.expose();
+        match &self.detail {
+            ClaimDetail::Tc3(authorization) => tc3::recompute(request, authorization, key, policy),
+            ClaimDetail::Param(claimed) => Ok(hmac_param::compute(
+                request,
+                &claimed.params,
+                self.scheme,
+                key,
+            )),
+            ClaimDetail::Zc2(authorization) => zc2::verify(request, authorization, key),
+            ClaimDetail::Bearer => zc2::verify_bearer(request, key),
+        }
+    }
+
+    /// Explains why the request's signature is not the one `secret_key` gives ([`diagnose`]): the server's
+    /// canonical request and string to sign, and the common client mistake that produced the signature, if one did.
+    /// Call it on a rejected request only (it recomputes the signature several times).
+    pub fn diagnose(
+        &self,
+        request: &Request,
+        secret_key: &Secret,
+        policy: &Policy,
+    ) -> diagnose::Diagnosis {
+        match &self.detail {
+            ClaimDetail::Tc3(authorization) => {
+                tc3::diagnose(request, authorization, secret_key.expose(), policy)
+            }
+            ClaimDetail::Bearer => {
+                diagnose::unexplained(self.scheme, "the bearer token is not the account's")
+            }
+            ClaimDetail::Param(claimed) => {
+                diagnose::by_variants(self, request, secret_key, policy, &claimed.signature)
+            }
+            ClaimDetail::Zc2(authorization) => {
+                diagnose::by_variants(self, request, secret_key, policy, &authorization.signature)
+            }
+        }
+    }
+}
+
 /// Why a request cannot be verified or signed at all: it is not a signed request of a known shape.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -223,6 +273,11 @@ pub enum Rejection {
     /// A header named in `SignedHeaders` is not in the request.
     #[error("signed header {0} is not in the request")]
     SignedHeaderAbsent(String),
+    /// `SignedHeaders` names a header with upper-case letters: the canonical header names are lowercase.
+    #[error(
+        "SignedHeaders {0:?} names headers in upper case; the canonical header names, and SignedHeaders, are lowercase (content-type;host)"
+    )]
+    SignedHeaderNames(String),
     /// The recomputed signature differs; the first differing step is named.
     #[error("{0}")]
     Differs(Box<Difference>),
@@ -236,7 +291,9 @@ impl Rejection {
             Self::ScopeDate { .. } | Self::ScopeService { .. } | Self::ScopeTerminator(_) => {
                 Step::CredentialScope.name()
             }
-            Self::SignedHeaders { .. } | Self::SignedHeaderAbsent(_) => "signed-headers",
+            Self::SignedHeaders { .. }
+            | Self::SignedHeaderAbsent(_)
+            | Self::SignedHeaderNames(_) => "signed-headers",
             Self::Differs(difference) => difference.step.name(),
         }
     }

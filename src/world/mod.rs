@@ -44,8 +44,9 @@ pub struct WorldSpec {
     /// The region of instances that name none.
     #[serde(default = "default_region")]
     pub region: String,
-    /// How the clock runs. Default: the machine's time.
-    #[serde(default)]
+    /// How the clock runs. Default (a world that names no clock, in a file, a `PUT` or a case): fixed at
+    /// 1700000000 (2023-11-14 22:13:20 UTC, `DEFAULT_EPOCH`).
+    #[serde(default = "default_clock")]
     pub clock: ClockSpec,
     /// Request limits.
     #[serde(default)]
@@ -53,8 +54,9 @@ pub struct WorldSpec {
     /// Seed for request ids and for faults that strike a fraction of requests.
     #[serde(default)]
     pub seed: u64,
-    /// The accounts, keyed by their credentials.
-    #[serde(default)]
+    /// The accounts, keyed by their credentials. Default (a world that names no accounts): the documentation's
+    /// example accounts, Tencent Cloud's then Zenlayer's (a case: its provider's only).
+    #[serde(default = "example_accounts")]
     pub accounts: Vec<Account>,
     /// The instances.
     #[serde(default)]
@@ -79,8 +81,38 @@ fn default_region() -> String {
     "ap-guangzhou".to_owned()
 }
 
+/// Where a world's clock stands when it names none: 2023-11-14 22:13:20 UTC, the timestamp of the official clients'
+/// captured vectors. The same default for a world file (`serve --world`), a `PUT /__terminus/world` and a case's
+/// `[world]`, so that one world behaves the same wherever it is loaded.
+pub const DEFAULT_EPOCH: i64 = 1_700_000_000;
+
+fn default_clock() -> ClockSpec {
+    ClockSpec::Fixed { at: DEFAULT_EPOCH }
+}
+
+/// The accounts of a world that names none: the providers' documented example credentials, Tencent Cloud's (which
+/// the legacy gateway shares) then Zenlayer's, the same as each provider's `example_account` (a test holds them
+/// equal; the world cannot ask the providers, which sit above it).
+pub fn example_accounts() -> Vec<Account> {
+    vec![
+        Account {
+            secret_id: "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE".into(),
+            secret_key: "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE".into(),
+            ..Account::new_default()
+        },
+        Account {
+            secret_id: "0D9UtpyKYcHxms5v".into(),
+            secret_key: "Gu5t9xGARNpq86cd98joQYCN3".into(),
+            bearer_token: Some("zlPATtokenEXAMPLE0123456789abcdef".into()),
+            ..Account::new_default()
+        },
+    ]
+}
+
 impl Default for WorldSpec {
-    /// An empty world in `ap-guangzhou` on the real clock: the same as an empty world file.
+    /// An empty world in `ap-guangzhou` on the real clock, with no accounts: for code that builds a world field by
+    /// field. A world read from text (a file, a `PUT`, a case) gets the defaults of its fields instead: a fixed
+    /// clock at [`DEFAULT_EPOCH`] and the example accounts.
     fn default() -> Self {
         Self {
             region: default_region(),

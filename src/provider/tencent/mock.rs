@@ -65,25 +65,52 @@ struct Prepared {
 /// state change, request id, the answer's `Date`) is decided in one critical section of one world
 /// ([`SharedWorld::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
-    let (mut world, authenticated) = match prepare(request) {
-        Err(error) => (shared.world(), Err(error)),
+    let prepared = prepare(request);
+    let (mut world, authenticated) = match &prepared {
+        Err(error) => (shared.world(), Err(error.clone())),
         Ok(prepared) => {
-            let (world, verified) = authenticate(request, &prepared, shared);
-            let session = verified.and_then(|()| check_session(&world, &prepared));
-            (world, session.map(|()| prepared))
+            let (world, verified) = authenticate(request, prepared, shared);
+            let session =
+                verified.and_then(|strictly| check_session(&world, prepared).map(|()| strictly));
+            (world, session)
         }
     };
     let request_id = world.next_request_id();
     let now = world.clock.now();
-    let outcome =
-        authenticated.and_then(|prepared| decide(request, &prepared, &mut world, &request_id));
+    // A rejected signature, or one accepted only in a client's quirk, is explained with the key it was checked
+    // against, after the lock (the key is read only on those two paths).
+    let explain_key = match (&prepared, &authenticated) {
+        (Ok(prepared), Err(error)) if error.code == SIGNATURE_FAILURE => Some(prepared),
+        (Ok(prepared), Ok(Strictly::NoHostWasSignedWithoutItsPort)) => Some(prepared),
+        _ => None,
+    }
+    .and_then(|prepared| prepared.claim.secret_id.as_deref())
+    .and_then(|id| world.account(id))
+    .map(|account| account.secret_key.clone());
+    let outcome = match (&prepared, authenticated) {
+        (Ok(prepared), Ok(_)) => decide(request, prepared, &mut world, &request_id),
+        (_, Err(error)) => Err(error),
+        (Err(error), Ok(_)) => Err(error.clone()),
+    };
     drop(world);
     let body = match outcome {
         Ok(fields) => wire::success(&request_id, fields),
         Err(error) => wire::error(&request_id, &error, Language::of(request)),
     };
-    gateway_reply(200, body, request, now)
+    let mut reply = gateway_reply(200, body, request, now);
+    if let (Ok(prepared), Some(key)) = (&prepared, explain_key) {
+        let policy = Policy {
+            service: Some(prepared.product.service().into()),
+            derived_keys: false,
+            ..Policy::default()
+        };
+        reply.diagnosis = Some(Box::new(prepared.claim.diagnose(request, &key, &policy)));
+    }
+    reply
 }
+
+/// The code of a signature that is not the key's.
+const SIGNATURE_FAILURE: &str = "AuthFailure.SignatureFailure";
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
 /// checks that come first in the precedence: the method, then the path.
@@ -123,6 +150,7 @@ fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, now: i64) -> Rep
         status,
         headers,
         body,
+        diagnosis: None,
     }
 }
 
@@ -527,7 +555,7 @@ fn authenticate<'a>(
     request: &Request,
     prepared: &Prepared,
     shared: &'a SharedWorld,
-) -> (MutexGuard<'a, World>, Result<(), ApiError>) {
+) -> (MutexGuard<'a, World>, Result<Strictly, ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
     shared.authenticate(
         |world| {
@@ -547,7 +575,7 @@ fn check_signature(
     Prepared { claim, product, .. }: &Prepared,
     secret_key: Option<&Secret>,
     now: i64,
-) -> Result<(), ApiError> {
+) -> Result<Strictly, ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
     let secret_key = match secret_key {
         Some(secret_key) => secret_key,
@@ -595,7 +623,7 @@ fn verify(
     secret_key: &Secret,
     now: i64,
     service: &'static str,
-) -> Result<(), Rejection> {
+) -> Result<Strictly, Rejection> {
     let policy = Policy {
         service: Some(service.into()),
         derived_keys: false,
@@ -603,7 +631,7 @@ fn verify(
     };
     let strict = claim.verify(request, secret_key, Some(now), &policy, None);
     let Err(rejection) = strict else {
-        return Ok(());
+        return Ok(Strictly::Yes);
     };
     let host = request.host().unwrap_or_default();
     let Some((hostname, _port)) = host
@@ -640,8 +668,16 @@ fn verify(
             },
             None,
         )
-        .map(drop)
+        .map(|_| Strictly::NoHostWasSignedWithoutItsPort)
         .map_err(|_| rejection)
+}
+
+/// Whether a signature verified as the request was sent, or only in a tolerated client quirk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Strictly {
+    Yes,
+    /// The Node SDK's: the host signed without its port (and the scope service taken from the host).
+    NoHostWasSignedWithoutItsPort,
 }
 
 fn unusable(error: Unusable) -> ApiError {

@@ -85,18 +85,37 @@ struct Prepared {
 /// rules, state change, request id) is decided in one critical section of one world ([`SharedWorld::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     let envelope = envelope_of(request);
-    let (mut world, authenticated) = match prepare(request) {
-        Err(error) => (shared.world(), Err(error)),
-        Ok(prepared) => {
-            let (world, account) = authenticate(request, &prepared, shared);
-            (world, account.map(|account| (prepared, account)))
-        }
+    let prepared = prepare(request);
+    let (mut world, authenticated) = match &prepared {
+        Err(error) => (shared.world(), Err(error.clone())),
+        Ok(prepared) => authenticate(request, prepared, shared),
     };
     let request_id = world.next_request_id();
-    let outcome =
-        authenticated.and_then(|(prepared, account)| decide(&prepared, &account, &mut world));
+    // A rejected signature is explained with the key it was checked against, after the lock.
+    let rejected_key = match (&prepared, &authenticated) {
+        (Ok(prepared), Err(error)) if error.code == "InvalidParameter.SignatureFailure" => prepared
+            .claim
+            .secret_id
+            .as_deref()
+            .and_then(|id| world.account(id))
+            .map(|account| account.secret_key.clone()),
+        _ => None,
+    };
+    let outcome = match (&prepared, authenticated) {
+        (Ok(prepared), Ok(account)) => decide(prepared, &account, &mut world),
+        (_, Err(error)) => Err(error),
+        (Err(error), Ok(_)) => Err(error.clone()),
+    };
     drop(world);
-    Reply::json(200, wire::answer(envelope, &request_id, outcome))
+    let mut reply = Reply::json(200, wire::answer(envelope, &request_id, outcome));
+    if let (Ok(prepared), Some(key)) = (&prepared, rejected_key) {
+        reply.diagnosis = Some(Box::new(prepared.claim.diagnose(
+            request,
+            &key,
+            &Policy::default(),
+        )));
+    }
+    reply
 }
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the

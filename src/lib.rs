@@ -17,6 +17,8 @@
 //! - [`coverage`]: documented error codes joined with the cases that prove them.
 //! - [`case`]: declarative case files (`cases/<provider>/<action>/<scenario>.toml`): model, discovery, schema.
 //! - [`http1`]: the raw HTTP/1.1 client the harness and the load driver send exact bytes with.
+//! - [`live`]: live mode: the cases against a real account, each request proven unable to name an existing
+//!   instance first; the run ledger, the sweep's rule, the validation record.
 //! - [`load`]: the load driver behind `terminus bench`: signed requests over raw keep-alive connections.
 //! - [`cli`]: the `terminus` command line (`bench`, `serve`, `sign`, `verify`).
 #![forbid(unsafe_code)]
@@ -35,6 +37,7 @@ pub mod coverage;
 pub mod exchange;
 pub mod harness;
 pub mod http1;
+pub mod live;
 pub mod load;
 pub mod message;
 pub mod mock;

@@ -13,6 +13,7 @@ macro_rules! out {
 mod bench;
 mod coverage;
 mod diff;
+mod live;
 mod run;
 mod serve;
 mod sign;

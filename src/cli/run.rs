@@ -37,9 +37,22 @@ pub(super) struct Args {
     /// Cases run at once against the embedded mock.
     #[arg(long, default_value_t = 8)]
     jobs: usize,
+    #[command(flatten)]
+    pub(super) live: super::live::LiveArgs,
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
+    if args.live.live {
+        return super::live::run(
+            &args.cases,
+            &args.filter,
+            &args.tag,
+            &args.live,
+            &args.record,
+            &args.json,
+            &args.junit,
+        );
+    }
     if !args.cases.is_dir() {
         return unusable(format!(
             "no cases directory at {}; pass --cases DIR",

@@ -34,6 +34,14 @@ pub(super) struct Args {
     /// once on any other address]. Prefer the environment variable: a flag's value shows in `ps`.
     #[arg(long, env = "TERMINUS_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
+    /// The cloud-like profile, the stand-in `terminus run --live` is proven against: no control API, the
+    /// machine's clock, random request ids (README, "Live mode").
+    #[arg(long)]
+    cloud: bool,
+    /// Append one JSON line per provider request to this file: its action, answer, and the existing instances
+    /// it named.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
@@ -69,13 +77,19 @@ pub(super) fn run(args: Args) -> ExitCode {
         .workers(args.workers)
         .limits(limits)
         .control_token(given)
+        .cloud(args.cloud)
+        .log(args.log.clone())
         .start()
     {
         Ok(server) => server,
         Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
     };
     out!("terminus serve: listening on {} ({summary})", server.uri());
-    out!("control API: {}/__terminus/world", server.uri());
+    if args.cloud {
+        out!("cloud profile: no control API, real clock, random request ids");
+    } else {
+        out!("control API: {}/__terminus/world", server.uri());
+    }
     match server.control_token() {
         // Printed this once, here only: it exists nowhere else.
         Some(token) if !token_given => out!(

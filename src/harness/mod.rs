@@ -6,7 +6,7 @@
 //! for `terminus diff`.
 
 pub mod snapshot;
-mod target;
+pub(crate) mod target;
 
 use std::time::{Duration, Instant};
 
@@ -229,7 +229,7 @@ async fn run_steps(
 }
 
 /// Builds, signs and tampers with a step's request.
-fn build(
+pub(crate) fn build(
     loaded: &Loaded,
     step: &Step,
     nonce: u64,
@@ -354,7 +354,11 @@ fn apply_tamper(request: &mut Request, tamper: &Tamper) -> Result<(), String> {
 }
 
 /// Checks status, error code and response fields.
-fn check_answer(provider: ProviderId, step: &Step, exchange: &Exchange) -> Result<(), String> {
+pub(crate) fn check_answer(
+    provider: ProviderId,
+    step: &Step,
+    exchange: &Exchange,
+) -> Result<(), String> {
     if step.expect.dropped {
         return match &exchange.response {
             Err(NoAnswer::Closed(_)) => Ok(()),

@@ -25,6 +25,7 @@
 mod control;
 pub use control::TOKEN_HEADER;
 pub mod fault;
+mod log;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
@@ -52,6 +53,8 @@ pub struct MockServerBuilder {
     workers: usize,
     limits: Limits,
     control_token: Option<ControlToken>,
+    cloud: bool,
+    log: Option<std::path::PathBuf>,
 }
 
 /// How much of the machine one server may take, whatever its clients send.
@@ -127,6 +130,8 @@ impl MockServer {
             workers: 2,
             limits: Limits::default(),
             control_token: None,
+            cloud: false,
+            log: None,
         }
     }
 
@@ -218,8 +223,29 @@ impl MockServerBuilder {
         self
     }
 
+    /// The cloud-like profile (`terminus serve --cloud`), the stand-in that live mode is proven against: no
+    /// control API (its paths are provider paths like any other), the machine's clock whatever the world says,
+    /// and request ids from a seed drawn from the operating system, so that no two runs share them.
+    pub fn cloud(mut self, cloud: bool) -> Self {
+        self.cloud = cloud;
+        self
+    }
+
+    /// Append one JSON line per provider request to this file (see `log`): what reached the server.
+    pub fn log(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.log = path;
+        self
+    }
+
     /// Binds and starts serving.
-    pub fn start(self) -> std::io::Result<MockServer> {
+    pub fn start(mut self) -> std::io::Result<MockServer> {
+        if self.cloud {
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed).map_err(|error| std::io::Error::other(error.to_string()))?;
+            self.world.seed = u64::from_le_bytes(seed);
+            self.world.clock = crate::clock::ClockSpec::Real;
+        }
+        let log = self.log.as_deref().map(log::RequestLog::open).transpose()?;
         let listener = TcpListener::bind(self.listen)?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -228,11 +254,10 @@ impl MockServerBuilder {
             None if address.ip().is_loopback() => None,
             None => Some(ControlToken::generate()?),
         };
-        let shared = Arc::new(Shared::new(
-            World::new(self.world),
-            self.limits,
-            control_token,
-        ));
+        let mut shared = Shared::new(World::new(self.world), self.limits, control_token);
+        shared.cloud = self.cloud;
+        shared.log = log;
+        let shared = Arc::new(shared);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.workers)
             .thread_name("terminus-mock")
@@ -276,6 +301,10 @@ pub(crate) struct Shared {
     body_bytes: Arc<Semaphore>,
     /// Required of every control call when set.
     control_token: Option<ControlToken>,
+    /// The cloud-like profile: no control API.
+    cloud: bool,
+    /// Where each provider request is logged, if anywhere.
+    log: Option<log::RequestLog>,
 }
 
 impl Shared {
@@ -286,6 +315,8 @@ impl Shared {
             connections: Arc::new(Semaphore::new(limits.connections)),
             body_bytes: Arc::new(Semaphore::new(limits.body_bytes_in_flight)),
             control_token,
+            cloud: false,
+            log: None,
         }
     }
 

@@ -155,7 +155,7 @@ async fn answer(
     let (head, body) = request.into_parts();
     let target = head.uri.to_string();
     let path = head.uri.path().to_owned();
-    if path.starts_with(control::PREFIX) {
+    if path.starts_with(control::PREFIX) && !shared.cloud {
         return Ok(respond(control_call(head, body, &shared, place).await));
     }
 
@@ -215,10 +215,27 @@ async fn answer(
         Some(Outcome::Http(status)) => Some(Problem::HttpFault { status }),
         None => problem,
     };
+    let named = shared.log.as_ref().map(|_| {
+        let world = shared.world();
+        (
+            world.clock.now(),
+            super::log::named_existing(&world, &request),
+        )
+    });
     let mut reply = match problem {
         Some(problem) => provider.error(problem, &request, &shared),
         None => provider.handle(&request, &shared),
     };
+    if let (Some(log), Some((at, names_existing))) = (&shared.log, named) {
+        log.write(&super::log::Entry {
+            at,
+            provider,
+            action: provider.action_of(&request),
+            status: reply.status,
+            code: super::log::code_of(provider, &reply),
+            names_existing,
+        });
+    }
     if !keeps_alive(head.version, &head.headers) {
         reply.close();
     }

@@ -1,0 +1,296 @@
+//! Runs the planned cases against a live endpoint, one at a time, each request of a safe case preceded by its
+//! proof ([`super::guard`]), each answer checked on what the real API keeps stable.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::case::Loaded;
+use crate::exchange::{Exchange, NoAnswer, Response};
+use crate::harness::{self, CaseRun, Outcome};
+use crate::http1::{Connection, ExchangeError};
+use crate::message::Request;
+use crate::provider::ProviderId;
+
+use super::credentials::LiveCredentials;
+use super::guard::{self, Transport};
+use super::plan::{self, Plan, Tiers};
+
+/// How long one live exchange may take: the real API is far away.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A live run's settings.
+#[derive(Clone, Debug)]
+pub struct LiveConfig {
+    /// The provider whose cases run.
+    pub provider: ProviderId,
+    /// Where requests go (`http://…` for the stand-in; the production host by default).
+    pub endpoint: String,
+    /// Where the `DescribeInstances` proofs go: the endpoint, or API 3.0's host for the legacy gateway.
+    pub proof_endpoint: String,
+    /// Whose account.
+    pub credentials: LiveCredentials,
+    /// Opt-ins beyond the safe tier.
+    pub tiers: Tiers,
+}
+
+impl LiveConfig {
+    /// The production host of a provider's API.
+    pub fn production(provider: ProviderId) -> &'static str {
+        match provider {
+            ProviderId::TencentLegacy => "https://cvm.api.qcloud.com",
+            ProviderId::ZenlayerBmc => "https://console.zenlayer.com",
+            _ => "https://cvm.tencentcloudapi.com",
+        }
+    }
+}
+
+/// One case's live result.
+#[derive(Clone, Debug)]
+pub struct LiveResult {
+    /// What the plan said.
+    pub plan: Plan,
+    /// The run, for cases that ran (`None`: not sent at all).
+    pub run: Option<CaseRun>,
+}
+
+/// A live endpoint reached over plain HTTP/1.1, one connection per request, as the harness sends.
+#[derive(Debug)]
+pub struct Endpoint {
+    address: SocketAddr,
+    pacer: Pacer,
+}
+
+impl Endpoint {
+    /// Resolves an endpoint URL.
+    pub async fn resolve(url: &str) -> Result<Self, String> {
+        if url.starts_with("https://") {
+            return Err(format!(
+                "{url}: this build sends live requests over plain HTTP only; TLS endpoints (the production hosts, \
+                 `terminus serve --cloud --tls`) need the TLS client"
+            ));
+        }
+        Ok(Self {
+            address: harness::target::resolve(url.trim_end_matches('/')).await?,
+            pacer: Pacer::new(PACE),
+        })
+    }
+}
+
+impl Transport for Endpoint {
+    async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, NoAnswer> {
+        self.pacer.wait().await;
+        let exchange = async {
+            let mut connection = Connection::open(self.address)
+                .await
+                .map_err(|error| NoAnswer::Unsent(error.to_string()))?;
+            connection
+                .exchange(&request.to_bytes())
+                .await
+                .map_err(|error| match error {
+                    ExchangeError::Closed { .. }
+                    | ExchangeError::Io(_)
+                    | ExchangeError::Malformed(_) => NoAnswer::Closed(error.to_string()),
+                })?;
+            Ok(connection.response())
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or(Err(NoAnswer::TimedOut(timeout)))
+    }
+}
+
+/// Plans and runs the cases, calling `progress` after each.
+pub async fn run_live(
+    cases: Vec<Loaded>,
+    config: &LiveConfig,
+    endpoint: &impl Transport,
+    proofs: &impl Transport,
+    progress: impl Fn(&Loaded, &LiveResult),
+) -> Vec<(Loaded, LiveResult)> {
+    let mut results = Vec::with_capacity(cases.len());
+    for loaded in cases {
+        let plan = plan::plan(&loaded.case, config.tiers);
+        let result = match plan {
+            Plan::Safe => {
+                let run = run_safe(&loaded, config, endpoint, proofs).await;
+                LiveResult {
+                    plan,
+                    run: Some(run),
+                }
+            }
+            Plan::Provision => LiveResult {
+                plan: Plan::OptIn(
+                    "--provision needs the lifecycle (RunInstances with tags and ActionTimer), not in this build"
+                        .into(),
+                ),
+                run: None,
+            },
+            other => LiveResult {
+                plan: other,
+                run: None,
+            },
+        };
+        progress(&loaded, &result);
+        results.push((loaded, result));
+    }
+    results
+}
+
+/// The case as the live account sees it: the world's first account is the live identity (a step naming that
+/// account names it too; any other SecretId a step names, a fake one, is sent as written), in the live region.
+fn rewrite(loaded: &Loaded, credentials: &LiveCredentials) -> Loaded {
+    let mut live = loaded.clone();
+    let world = &mut live.case.world;
+    let original = world
+        .accounts
+        .first()
+        .map(|account| account.secret_id.clone());
+    if let Some(account) = world.accounts.first_mut() {
+        account.secret_id.clone_from(&credentials.secret_id);
+        account.secret_key = credentials.secret_key().to_owned();
+        account.token = credentials.token().map(str::to_owned);
+    }
+    if let Some(region) = &credentials.region {
+        world.region.clone_from(region);
+    }
+    for step in &mut live.case.steps {
+        if step.credentials.is_some() && step.credentials == original {
+            step.credentials = Some(credentials.secret_id.clone());
+        }
+        // Response values (an AccountId, a TotalCount) are the case's world's, not the live account's, and the
+        // signing stages are the case's keys': live holds a step to its status, code and envelope only.
+        step.expect.response.clear();
+        step.expect.signed.clear();
+    }
+    live
+}
+
+/// Spaces requests out so that a live run stays under the documented limits (TerminateInstances: 10 per second;
+/// DescribeInstances: 40), whatever the cases do: a throttled answer would be the run's fault, not the API's.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    last: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pacer {
+    /// At most one request per `interval`.
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Waits until the next request may go.
+    pub async fn wait(&self) {
+        let mut last = self.last.lock().await;
+        if let Some(at) = *last {
+            tokio::time::sleep_until(at + self.interval).await;
+        }
+        *last = Some(tokio::time::Instant::now());
+    }
+}
+
+/// Eight requests a second: under every documented limit of the actions cases send.
+pub const PACE: Duration = Duration::from_millis(125);
+
+async fn run_safe(
+    loaded: &Loaded,
+    config: &LiveConfig,
+    endpoint: &impl Transport,
+    proofs: &impl Transport,
+) -> CaseRun {
+    let started = Instant::now();
+    let live = rewrite(loaded, &config.credentials);
+    let mut exchanges = Vec::new();
+    let mut outcome = Outcome::Passed;
+    let mut nonces = 11_886_u64..;
+    // The real gateway remembers every Nonce of a key for five minutes, across runs: each case's nonces are moved
+    // by a random offset, fresh per run, which keeps the case's own repeats (a replayed nonce) what they were.
+    let offset = random_offset();
+    'steps: for (index, step) in live.case.steps.iter().enumerate() {
+        let number = index + 1;
+        let action = step
+            .action
+            .clone()
+            .unwrap_or_else(|| crate::case::pascal_case(&live.action));
+        if guard::needs_proof(&action, step.headers.keys()) {
+            let ids = guard::candidates(&step.params);
+            if let Err(why) =
+                guard::prove_absent(proofs, config.provider, &config.credentials, &ids, TIMEOUT)
+                    .await
+            {
+                outcome = Outcome::Error {
+                    step: number,
+                    message: why,
+                };
+                break 'steps;
+            }
+        }
+        for _ in 0..step.repeat.unwrap_or(1) {
+            let nonce = step.nonce.unwrap_or(nonces.next().unwrap_or_default()) + offset;
+            let (request, trace) = match harness::build(&live, step, nonce, unix_now()) {
+                Ok(built) => built,
+                Err(message) => {
+                    outcome = Outcome::Error {
+                        step: number,
+                        message,
+                    };
+                    break 'steps;
+                }
+            };
+            let sent = Instant::now();
+            let response = endpoint
+                .send(&request, step.timeout.unwrap_or(TIMEOUT))
+                .await;
+            let exchange = Exchange {
+                step: number,
+                request,
+                trace,
+                response,
+                elapsed: sent.elapsed(),
+            };
+            let checked = harness::check_answer(live.provider, step, &exchange);
+            exchanges.push(exchange);
+            if let Err(message) = checked {
+                outcome = Outcome::Failed {
+                    step: number,
+                    message: scrub(&message, &config.credentials),
+                };
+                break 'steps;
+            }
+        }
+    }
+    CaseRun {
+        id: loaded.id.clone(),
+        outcome,
+        exchanges,
+        duration: started.elapsed(),
+    }
+}
+
+/// Text built from requests and answers, with every secret of the run replaced.
+fn scrub(text: &str, credentials: &LiveCredentials) -> String {
+    credentials
+        .secrets()
+        .into_iter()
+        .fold(text.to_owned(), |text, secret| {
+            text.replace(secret, "[REDACTED]")
+        })
+}
+
+/// 1 to 2^31, from the operating system (a clock-derived value if it has none to give).
+fn random_offset() -> u64 {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = (unix_now() as u32).to_le_bytes();
+    }
+    u64::from(u32::from_le_bytes(bytes) >> 1) + 1
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}

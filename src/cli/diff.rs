@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use super::unusable;
 use crate::harness::snapshot;
+use crate::live::outcome;
+use crate::provider::ProviderId;
 
 /// Compare two snapshot directories (`snapshots/`, or `terminus run --record DIR` output) case by case.
 ///
@@ -24,13 +26,49 @@ pub(super) fn run(args: Args) -> ExitCode {
         (Ok(old), Ok(new)) => (old, new),
         (Err(message), _) | (_, Err(message)) => return unusable(message),
     };
+    // A live set (`run --live --record`) holds only the cases that ran live, in the reduced form
+    // (`live::outcome`): the other side is reduced to it, and a case it does not hold was not run live.
+    let live = is_live(&old) || is_live(&new);
     let mut changed = 0;
+    let mut not_live = 0;
     for (id, before) in &old {
         let Some(after) = new.get(id) else {
+            if live {
+                not_live += 1;
+                continue;
+            }
             out!("vanished  {id}");
             changed += 1;
             continue;
         };
+        if live {
+            let provider = id
+                .split('/')
+                .next()
+                .and_then(ProviderId::from_name)
+                .unwrap_or(ProviderId::Tencent);
+            let (Some(before), Some(after)) = (
+                outcome::reduce(provider, before),
+                outcome::reduce(provider, after),
+            ) else {
+                out!("unreadable {id}: not a snapshot terminus wrote");
+                changed += 1;
+                continue;
+            };
+            if before != after {
+                changed += 1;
+                out!("changed   {id}");
+                let diff = similar::TextDiff::from_lines(&before, &after);
+                for line in diff.unified_diff().context_radius(2).to_string().lines() {
+                    out!("    {line}");
+                }
+                out!(
+                    "  which side to change: live is the ground truth; check the case's source, then change the \
+                     case and the mock"
+                );
+            }
+            continue;
+        }
         let changes = snapshot::compare(before, after);
         if changes.is_empty() {
             continue;
@@ -53,12 +91,28 @@ pub(super) fn run(args: Args) -> ExitCode {
         out!("added     {id}");
         changed += 1;
     }
+    if live {
+        out!(
+            "\n{changed} of {} cases differ between mock and live ({not_live} not run live)",
+            old.len().min(new.len())
+        );
+        return if changed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     out!("\n{changed} of {} cases changed", old.len().max(new.len()));
     if changed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Whether a set is a live run's: every snapshot in the reduced form.
+fn is_live(set: &BTreeMap<String, String>) -> bool {
+    !set.is_empty() && set.values().all(|text| text.starts_with(outcome::MARK))
 }
 
 /// Every `*.snap` below `dir`, keyed by its path without the `@target` suffix (`tencent/terminate-instances/x`).

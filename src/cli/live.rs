@@ -65,10 +65,8 @@ pub(super) fn run(
     if provider != ProviderId::ZenlayerBmc && credentials.region.is_none() {
         return unusable("live mode needs a region: set TENCENTCLOUD_REGION (e.g. ap-guangzhou)");
     }
-    if let Some(path) = &args.ca_cert {
-        if !path.is_file() {
-            return unusable(format!("--ca-cert {}: no such file", path.display()));
-        }
+    if let Some(path) = args.ca_cert.as_ref().filter(|path| !path.is_file()) {
+        return unusable(format!("--ca-cert {}: no such file", path.display()));
     }
     let endpoint = args
         .endpoint

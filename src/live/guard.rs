@@ -54,15 +54,22 @@ pub fn needs_proof<'a>(action: &str, headers: impl IntoIterator<Item = &'a Strin
             .any(|name| name.to_ascii_lowercase().contains("action"))
 }
 
-/// Every string in the parameters, at any depth, once each, in first-seen order.
+/// Every string and number in the parameters, at any depth, once each, in first-seen order (a number, because
+/// an API may read `564212148932313088` as the id `"564212148932313088"`).
 pub fn candidates(params: &Map<String, Value>) -> Vec<String> {
     fn walk(value: &Value, out: &mut Vec<String>) {
-        match value {
-            Value::String(text) => {
-                if !out.contains(text) {
-                    out.push(text.clone());
-                }
+        let text = match value {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        };
+        if let Some(text) = text {
+            if !out.contains(&text) {
+                out.push(text);
             }
+            return;
+        }
+        match value {
             Value::Array(items) => items.iter().for_each(|item| walk(item, out)),
             Value::Object(map) => map.values().for_each(|item| walk(item, out)),
             _ => {}

@@ -8,6 +8,7 @@ mod concurrency;
 mod hardening;
 mod hostile;
 mod legacy;
+mod live;
 mod malformed;
 mod properties;
 mod run;

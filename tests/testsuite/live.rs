@@ -1,0 +1,339 @@
+//! Live mode against the stand-in (`terminus serve --cloud`, here in process with its request log): the safety
+//! claims are read from what reached the server, not from what the client meant to send.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use terminus::case::{self, Loaded};
+use terminus::harness::{self, Target};
+use terminus::live::runner::Endpoint;
+use terminus::live::{self, LiveConfig, LiveCredentials, Tiers};
+use terminus::mock::MockServer;
+use terminus::provider::ProviderId;
+use terminus::world::{Account, Instance, WorldSpec};
+
+/// The live identity: canaries, so that any output holding them is caught.
+const LIVE_ID: &str = "AKIDcanaryLiveId000000000000000000";
+const LIVE_KEY: &str = "canaryLiveSecretKey0000000000000";
+const LIVE_TOKEN: &str = "canaryLiveSessionToken000000";
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("terminus-live-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn live_account() -> Account {
+    Account {
+        secret_id: LIVE_ID.into(),
+        secret_key: LIVE_KEY.into(),
+        ..Account::new_default()
+    }
+}
+
+/// The stand-in: the cloud profile, the live account, the given instances, a request log.
+fn stand_in(world: WorldSpec, log: &Path) -> MockServer {
+    MockServer::builder()
+        .world(world)
+        .cloud(true)
+        .log(Some(log.to_path_buf()))
+        .start()
+        .expect("the stand-in starts")
+}
+
+fn all_cases() -> Vec<Loaded> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    case::discover(&root)
+        .iter()
+        .map(|path| case::load(&root, path).expect("every case loads"))
+        .collect()
+}
+
+/// `terminus run --live` against `endpoint`, credentials in the environment only.
+fn run_live_cli(provider: &str, endpoint: &str, extra: &[&str], token: bool) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_terminus"));
+    command
+        .args([
+            "run",
+            "--live",
+            "--provider",
+            provider,
+            "--endpoint",
+            endpoint,
+        ])
+        .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
+        .args(extra)
+        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
+        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
+        .env("ZENLAYERCLOUD_SECRET_KEY_ID", LIVE_ID)
+        .env("ZENLAYERCLOUD_SECRET_KEY_PASSWORD", LIVE_KEY);
+    if token {
+        command.env("TENCENTCLOUD_TOKEN", LIVE_TOKEN);
+    } else {
+        command.env_remove("TENCENTCLOUD_TOKEN");
+    }
+    command.output().expect("terminus runs")
+}
+
+fn log_lines(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a log line is JSON"))
+        .collect()
+}
+
+fn is_read(action: &str) -> bool {
+    action.starts_with("Describe") || action.starts_with("Get")
+}
+
+/// Without --provision, whatever the cases say and whatever the account holds, not one request that could
+/// destroy anything reaches the endpoint naming an existing instance. The stand-in holds every instance any case
+/// seeds, plus one of the ids the 101-id case sends: those cases must be refused before sending, the others sent.
+#[test]
+fn without_provision_nothing_existing_is_named_by_a_request_that_could_destroy() {
+    let dir = scratch("safe");
+    let log = dir.join("log.jsonl");
+    let mut world = WorldSpec {
+        accounts: vec![live_account()],
+        ..WorldSpec::default()
+    };
+    let mut seeded = BTreeSet::new();
+    for loaded in all_cases() {
+        for instance in &loaded.case.world.instances {
+            if seeded.insert(instance.id.clone()) {
+                world.instances.push(Instance::new(instance.id.clone()));
+            }
+        }
+        for instance in &loaded.case.world.bmc_instances {
+            if seeded.insert(instance.id.clone()) {
+                let mut bmc = instance.clone();
+                bmc.status = Default::default();
+                world.bmc_instances.push(bmc);
+            }
+        }
+    }
+    world.instances.push(Instance::new("ins-00000042"));
+    let server = stand_in(world, &log);
+    let mut outputs = String::new();
+    for provider in ["tencent", "tencent-legacy", "zenlayer-bmc"] {
+        let output = run_live_cli(provider, &server.uri(), &[], false);
+        outputs.push_str(&String::from_utf8_lossy(&output.stdout));
+    }
+    let lines = log_lines(&log);
+    let destructive: Vec<_> = lines
+        .iter()
+        .filter(|line| !line["action"].as_str().is_some_and(is_read))
+        .collect();
+    assert!(
+        destructive.len() >= 10,
+        "the safe cases did reach the stand-in ({} requests that are not reads)",
+        destructive.len()
+    );
+    let named: Vec<_> = destructive
+        .iter()
+        .filter(|line| {
+            line["names-existing"]
+                .as_array()
+                .is_some_and(|ids| !ids.is_empty())
+        })
+        .collect();
+    assert!(
+        named.is_empty(),
+        "{} requests named existing instances, e.g. {:?}",
+        named.len(),
+        named.iter().take(3).collect::<Vec<_>>()
+    );
+    assert!(
+        outputs.contains("\"ins-00000042\" names an existing instance"),
+        "the 101-id case is refused before sending:\n{outputs}"
+    );
+    let after = server.snapshot();
+    assert!(
+        after
+            .instances
+            .iter()
+            .all(|instance| instance.state.name() == "RUNNING"),
+        "every seeded instance is untouched"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every safe case runs live against the stand-in and answers as the mock does: the same status, error code and
+/// envelope shape at every step (`live::outcome`).
+#[test]
+fn every_safe_case_gives_live_the_codes_the_mock_gives() {
+    let dir = scratch("codes");
+    let server = stand_in(
+        WorldSpec {
+            accounts: vec![live_account()],
+            ..WorldSpec::default()
+        },
+        &dir.join("log.jsonl"),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut ran = 0;
+    for provider in ProviderId::ALL {
+        let cases: Vec<Loaded> = all_cases()
+            .into_iter()
+            .filter(|loaded| loaded.provider == provider)
+            .collect();
+        let config = LiveConfig {
+            provider,
+            endpoint: server.uri(),
+            proof_endpoint: server.uri(),
+            credentials: LiveCredentials::new(LIVE_ID, LIVE_KEY, None, Some("ap-guangzhou".into())),
+            tiers: Tiers::default(),
+        };
+        let results = runtime.block_on(async {
+            let endpoint = Endpoint::resolve(&server.uri()).await.unwrap();
+            live::run_live(cases, &config, &endpoint, &endpoint, |_, _| {}).await
+        });
+        for (loaded, result) in results {
+            let Some(live_run) = result.run else { continue };
+            ran += 1;
+            assert_eq!(
+                live_run.outcome,
+                harness::Outcome::Passed,
+                "{} live",
+                loaded.id
+            );
+            let mock_run = runtime.block_on(harness::run_case(&loaded, &Target::Mock));
+            assert_eq!(
+                live::outcome::render(provider, &live_run.exchanges),
+                live::outcome::render(provider, &mock_run.exchanges),
+                "{}: live and mock differ",
+                loaded.id
+            );
+        }
+    }
+    assert!(ran >= 40, "only {ran} cases ran live");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A divergence injected into the stand-in (it answers a documented code the mock does not give here) fails the
+/// case in the report, which says which side to change, and shows in `terminus diff` against the mock's
+/// snapshots, on the code's line.
+#[test]
+fn a_divergence_shows_in_the_report_and_in_diff() {
+    let dir = scratch("diverge");
+    let world: WorldSpec = toml::from_str(&format!(
+        r#"
+        [[accounts]]
+        secret-id = "{LIVE_ID}"
+        secret-key = "{LIVE_KEY}"
+        [[faults]]
+        kind = "error"
+        code = "InvalidInstanceId.Malformed"
+        action = "TerminateInstances"
+        fraction = 1.0
+        "#
+    ))
+    .unwrap();
+    let server = stand_in(world, &dir.join("log.jsonl"));
+    let record = dir.join("live");
+    let output = run_live_cli(
+        "tencent",
+        &server.uri(),
+        &[
+            "--filter",
+            "terminate-instances/unknown-instance-is-not-found",
+            "--record",
+            record.to_str().unwrap(),
+        ],
+        false,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "expected error InvalidInstanceId.NotFound, received error InvalidInstanceId.Malformed"
+        ) && stdout.contains("which side to change: the real API is the ground truth"),
+        "{stdout}"
+    );
+    let diff = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(["diff", concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots")])
+        .arg(&record)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(diff.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("changed   tencent/terminate-instances/unknown-instance-is-not-found")
+            && shown.contains("-error InvalidInstanceId.NotFound")
+            && shown.contains("+error InvalidInstanceId.Malformed")
+            && !shown.contains("vanished"),
+        "{shown}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// No secret of the live identity in any output or file of a live run: standard output and error, the JSON and
+/// JUnit reports, the recorded exchanges, the validation record, the stand-in's log.
+#[test]
+fn no_live_secret_in_any_output_or_file() {
+    let dir = scratch("canary");
+    let log = dir.join("log.jsonl");
+    let mut account = live_account();
+    account.token = Some(LIVE_TOKEN.into());
+    let server = stand_in(
+        WorldSpec {
+            accounts: vec![account],
+            ..WorldSpec::default()
+        },
+        &log,
+    );
+    let (json, junit, record, validation) = (
+        dir.join("report.json"),
+        dir.join("report.xml"),
+        dir.join("live"),
+        dir.join("validation.json"),
+    );
+    let output = run_live_cli(
+        "tencent",
+        &server.uri(),
+        &[
+            "--filter",
+            "terminate-instances/u",
+            "--json",
+            json.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--record",
+            record.to_str().unwrap(),
+            "--validation",
+            validation.to_str().unwrap(),
+        ],
+        true,
+    );
+    let mut texts = vec![
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ];
+    let mut pending = vec![dir.clone()];
+    let mut files = 0;
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap().flatten() {
+            if entry.path().is_dir() {
+                pending.push(entry.path());
+            } else {
+                files += 1;
+                texts.push(std::fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+    }
+    assert!(files >= 5, "every output was written ({files} files)");
+    assert!(texts[0].contains("passed"), "{}", texts[0]);
+    for text in &texts {
+        for secret in [LIVE_KEY, LIVE_TOKEN] {
+            assert!(!text.contains(secret), "a secret leaked:\n{text}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use terminus::message::Request;
-use terminus::signing::{self, Credentials, Policy, Scheme, SignOptions};
+use terminus::signing::{self, Credentials, Policy, Scheme, Secret, SignOptions};
 
 const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
 
@@ -33,7 +33,13 @@ fn tc3(c: &mut Criterion) {
             let request = Request::parse(black_box(&raw)).expect("parses");
             let claim = signing::inspect(&request).expect("usable");
             claim
-                .verify(&request, KEY, Some(1_700_000_000), &policy, None)
+                .verify(
+                    &request,
+                    &Secret::from(KEY),
+                    Some(1_700_000_000),
+                    &policy,
+                    None,
+                )
                 .expect("verifies")
         })
     });

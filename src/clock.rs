@@ -46,21 +46,31 @@ impl Clock {
         }
     }
 
-    /// The current time in Unix seconds.
+    /// The current time in Unix seconds. Saturates at `i64::MIN` and `i64::MAX` rather than wrapping: a world
+    /// set to the end of time stays there.
     pub fn now(&self) -> i64 {
-        let base = match self.spec {
-            ClockSpec::Real => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |elapsed| elapsed.as_secs() as i64),
-            ClockSpec::Fixed { at } => at,
-            ClockSpec::Virtual { at } => at + self.started.elapsed().as_secs() as i64,
-        };
-        base + self.offset
+        self.base().saturating_add(self.offset)
     }
 
-    /// Moves the clock forward (or back, with a negative amount).
+    /// Moves the clock forward (or back, with a negative amount), saturating at either end of `i64`: advancing a
+    /// clock at `i64::MAX` leaves it there, never at `i64::MIN`.
     pub fn advance(&mut self, seconds: i64) {
-        self.offset += seconds;
+        let base = self.base();
+        let target = base.saturating_add(self.offset).saturating_add(seconds);
+        self.offset = target.saturating_sub(base);
+    }
+
+    /// The time before any `advance`.
+    fn base(&self) -> i64 {
+        let seconds =
+            |elapsed: std::time::Duration| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX);
+        match self.spec {
+            ClockSpec::Real => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, seconds),
+            ClockSpec::Fixed { at } => at,
+            ClockSpec::Virtual { at } => at.saturating_add(seconds(self.started.elapsed())),
+        }
     }
 
     /// Sets the clock to `at`; a real clock becomes a fixed one.
@@ -95,5 +105,21 @@ mod tests {
         assert_eq!(clock.now(), 1_700_000_030);
         clock.set(5);
         assert_eq!(clock.now(), 5);
+    }
+
+    #[test]
+    fn the_clock_saturates_at_either_end_instead_of_wrapping() {
+        let mut clock = Clock::new(ClockSpec::Fixed { at: i64::MAX });
+        clock.advance(1);
+        assert_eq!(clock.now(), i64::MAX);
+        clock.advance(i64::MAX);
+        assert_eq!(clock.now(), i64::MAX);
+        clock.advance(-10);
+        assert_eq!(clock.now(), i64::MAX - 10);
+        clock.set(i64::MIN);
+        clock.advance(-1);
+        assert_eq!(clock.now(), i64::MIN);
+        let clock = Clock::new(ClockSpec::Virtual { at: i64::MAX });
+        assert_eq!(clock.now(), i64::MAX);
     }
 }

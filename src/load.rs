@@ -286,18 +286,28 @@ impl Latency {
 
 /// Runs a plan on its own runtime and reports. Fails only when the runtime cannot be built.
 pub fn run(plan: Plan) -> std::io::Result<Report> {
-    let runtime = if plan.client_threads <= 1 {
+    let runtime = client_runtime(plan.client_threads)?;
+    Ok(run_on(&runtime, plan))
+}
+
+/// The client's runtime: one thread drives every connection, or `threads` workers.
+pub fn client_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()?
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(plan.client_threads)
+            .worker_threads(threads)
             .thread_name("terminus-bench")
             .enable_all()
-            .build()?
-    };
-    Ok(runtime.block_on(run_async(plan)))
+            .build()
+    }
+}
+
+/// Runs a plan on a runtime from [`client_runtime`] and reports.
+pub fn run_on(runtime: &tokio::runtime::Runtime, plan: Plan) -> Report {
+    runtime.block_on(run_async(plan))
 }
 
 /// When the phases end.

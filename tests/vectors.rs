@@ -179,7 +179,13 @@ fn sign_reproduces_every_published_stage(vector: &Vector) -> Result<(), Failed> 
     let input = vector.scratch("unsigned.http");
     std::fs::write(&input, unsigned.to_bytes()).expect("write scratch file");
 
-    let mut args = vec!["sign".to_owned(), "--format".into(), "json".into()];
+    // `--trace`: the vectors publish derived keys, which JSON output holds only when asked for.
+    let mut args = vec![
+        "sign".to_owned(),
+        "--format".into(),
+        "json".into(),
+        "--trace".into(),
+    ];
     args.extend([
         "--secret-id".into(),
         vector
@@ -484,6 +490,7 @@ fn verify(
         "verify".to_owned(),
         "--format".into(),
         "json".into(),
+        "--trace".into(),
         "--secret-key".into(),
         key.into(),
     ];

@@ -10,6 +10,13 @@ use crate::provider::ProviderId;
 /// official clients' captured vectors.
 pub const CASE_EPOCH: i64 = 1_700_000_000;
 
+/// The most times a step may send its request (`repeat`): enough to exhaust any rate limit or quota a case
+/// seeds, few enough that a typo cannot run for minutes (every exchange is kept for the snapshot).
+pub const MAX_REPEAT: u32 = 1000;
+
+/// The furthest a step may `advance` the clock: 100 years of 365.25 days, well past any expiry a case tests.
+pub const MAX_ADVANCE: std::time::Duration = std::time::Duration::from_secs(3_155_760_000);
+
 /// A case file that was read: its identity and contents.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -58,8 +65,27 @@ pub enum LoadError {
     },
 }
 
-/// Every `*.toml` file three levels below `root` (`<provider>/<action>/<scenario>.toml`), sorted.
+/// Every `*.toml` entry below `root` but the files directly in it (`documented-codes.toml`), sorted: the cases at
+/// `<provider>/<action>/<scenario>.toml`, and every entry [`load`] must refuse by name rather than skip in
+/// silence (a file at the wrong depth, a FIFO or directory named `*.toml`, a link to a directory, a name that is
+/// not UTF-8). Symbolic links to directories are not followed (a link can loop, or count one case twice), and
+/// directories are read at most [`MAX_DEPTH`] levels down.
 pub fn discover(root: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = walk(root, "toml")
+        .into_iter()
+        .filter(|path| !(path.parent() == Some(root) && path.is_file()))
+        .collect();
+    found.sort();
+    found
+}
+
+/// How many directory levels below a root [`walk`] reads (a case is 2 levels down, a snapshot too).
+pub const MAX_DEPTH: usize = 8;
+
+/// Every entry below `root` whose name ends in `.extension` (whatever its type), plus every directory entry that
+/// [`regular_file`] will refuse (a link to a directory, a name that is not UTF-8, a directory [`MAX_DEPTH`]
+/// levels down), in no order. Follows no symbolic link to a directory, so it always ends.
+pub fn walk(root: &Path, extension: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![(root.to_path_buf(), 0)];
     while let Some((dir, depth)) = pending.pop() {
@@ -68,15 +94,74 @@ pub fn discover(root: &Path) -> Vec<PathBuf> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() && depth < 2 {
+            // `DirEntry::file_type` does not follow links: a link to a directory is not a directory here.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let named = path.extension().is_some_and(|ext| ext == extension);
+            let utf8 = path.file_name().and_then(|name| name.to_str()).is_some();
+            if kind.is_dir() && !named && utf8 && depth + 1 < MAX_DEPTH {
                 pending.push((path, depth + 1));
-            } else if depth == 2 && path.extension().is_some_and(|ext| ext == "toml") {
+            } else if named || kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
                 found.push(path);
             }
         }
     }
-    found.sort();
     found
+}
+
+/// The largest case file read: the biggest committed case is a few kilobytes.
+pub const MAX_CASE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a regular text file of at most `max` bytes; a larger one, or anything but a regular file, is an
+/// `InvalidData` error that says why. On Unix the file is opened non-blocking and its type checked on the open
+/// file, so a FIFO swapped in after [`regular_file`] looked cannot block the read either.
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file (a FIFO, socket or device)",
+        ));
+    }
+    let mut text = String::new();
+    file.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
+/// Checks that `path` (found by [`walk`] below `root`) can be read as a file: a name that is UTF-8 all the way
+/// from `root` (two names that are not would collapse into one id), a regular file or a link to one (a FIFO
+/// would block the read forever), not a directory.
+pub fn regular_file(root: &Path, path: &Path) -> Result<(), String> {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    if relative.to_str().is_none() {
+        return Err(
+            "the path is not UTF-8; rename it (names become case ids and file names)".into(),
+        );
+    }
+    let linked = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink());
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) if meta.is_dir() && linked => Err(
+            "a symbolic link to a directory; not followed (a link can loop, or count one file twice)".into(),
+        ),
+        Ok(meta) if meta.is_dir() => Err(format!(
+            "a directory where a file belongs, or deeper than {MAX_DEPTH} levels"
+        )),
+        Ok(_) => Err("not a regular file (a FIFO, socket or device)".into()),
+        Err(error) => Err(format!("cannot read it: {error}")),
+    }
 }
 
 /// Reads one case file found under `root`.
@@ -85,9 +170,14 @@ pub fn load(root: &Path, path: &Path) -> Result<Loaded, LoadError> {
         path: path.to_path_buf(),
         why,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
+    regular_file(root, path).map_err(invalid)?;
+    let text = read_bounded(path, MAX_CASE_BYTES).map_err(|source| match source.kind() {
+        // Too large, or not UTF-8: say which, since the reason is the point.
+        std::io::ErrorKind::InvalidData => invalid(source.to_string()),
+        _ => LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
     })?;
     let relative = path.strip_prefix(root).unwrap_or(path).with_extension("");
     let parts: Vec<String> = relative
@@ -158,6 +248,24 @@ fn check(case: &Case) -> Result<(), String> {
     for (index, step) in case.steps.iter().enumerate() {
         if step.repeat == Some(0) {
             return Err(format!("step {}: repeat = 0 sends nothing", index + 1));
+        }
+        if let Some(repeat) = step.repeat
+            && repeat > MAX_REPEAT
+        {
+            return Err(format!(
+                "step {}: repeat = {repeat} is more than {MAX_REPEAT}",
+                index + 1
+            ));
+        }
+        if let Some(advance) = step.advance
+            && advance > MAX_ADVANCE
+        {
+            return Err(format!(
+                "step {}: advance = {:?} is more than 100 years ({} s)",
+                index + 1,
+                advance,
+                MAX_ADVANCE.as_secs()
+            ));
         }
         if let Some(id) = &step.credentials
             && !case

@@ -14,8 +14,12 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use load::{CASE_EPOCH, LoadError, Loaded, discover, load, pascal_case};
+pub use load::{
+    CASE_EPOCH, LoadError, Loaded, MAX_ADVANCE, MAX_CASE_BYTES, MAX_DEPTH, MAX_REPEAT, discover,
+    load, pascal_case, read_bounded, regular_file, walk,
+};
 
+use crate::signing::Secret;
 use crate::world::WorldSpec;
 
 /// One scenario.
@@ -82,10 +86,12 @@ pub struct Step {
     /// The SecretId to sign with; default: the world's first account.
     pub credentials: Option<String>,
     /// Sign with this key instead of the account's (a wrong key).
-    pub secret_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub secret_key: Option<Secret>,
     /// Send this session token; default: the account's.
-    pub token: Option<String>,
-    /// Advance the world's clock by this much before the step (`"1s"`, `"5m"`).
+    #[serde(skip_serializing)]
+    pub token: Option<Secret>,
+    /// Advance the world's clock by this much before the step (`"1s"`, `"5m"`; at most 100 years).
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub advance: Option<Duration>,
@@ -101,7 +107,8 @@ pub struct Step {
     pub headers: BTreeMap<String, String>,
     /// A change made after signing.
     pub tamper: Option<Tamper>,
-    /// Send the same request this many times; every answer must meet `expect` (default 1).
+    /// Send the same request this many times; every answer must meet `expect` (default 1, at most 1000).
+    #[schemars(range(min = 1, max = 1000))]
     pub repeat: Option<u32>,
     /// How long the client waits for each answer before giving up (`"200ms"`); default 20 s.
     #[serde(default, with = "humantime_serde")]
@@ -221,6 +228,17 @@ pub struct Elapsed {
     )]
     #[schemars(with = "Option<String>")]
     pub at_most: Option<Duration>,
+}
+
+impl Case {
+    /// Every key and token the case holds: its world's and its steps' (for redacting what its run prints).
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.world.secrets().chain(
+            self.steps
+                .iter()
+                .flat_map(|step| step.secret_key.iter().chain(&step.token)),
+        )
+    }
 }
 
 /// The JSON schema of the case format.

@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use super::{Format, unusable, write_stdout};
+use super::{Format, MAX_THREADS, count_in, starting, unusable, write_stdout};
 use crate::load::{self, Plan, Report, Script};
 use crate::mock::MockServer;
-use crate::signing::Credentials;
+use crate::signing::{Credentials, Secret};
 
 /// Load-test the mock: signed TerminateInstances over keep-alive loopback connections, verification on.
 ///
@@ -25,35 +25,35 @@ use crate::signing::Credentials;
 /// Exit status: 0 when every measured request got HTTP 200; 1 when any did not or failed in transport.
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
-    /// Keep-alive connections, one request in flight on each.
-    #[arg(long, default_value_t = 32)]
+    /// Keep-alive connections, one request in flight on each (1 to 4096).
+    #[arg(long, default_value_t = 32, value_parser = count_in(1, MAX_CONNECTIONS))]
     connections: usize,
-    /// Measured time (`5s`, `500ms`, `1m`; a bare number is seconds).
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    /// Measured time (`5s`, `500ms`, `1m`; a bare number is seconds), from 1ms to 24 hours.
+    #[arg(long, default_value = "5s", value_parser = measured_duration)]
     duration: Duration,
-    /// Warm-up before measuring, not recorded.
+    /// Warm-up before measuring, not recorded (0 to 24 hours).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     warmup: Duration,
     /// A running mock (`http://HOST:PORT`) instead of the embedded one. Serve the bench world there
     /// (`terminus bench --print-world > bench.toml; terminus serve --world bench.toml`) for fresh terminations.
     #[arg(long, value_name = "URL")]
     target: Option<String>,
-    /// Worker threads of the embedded mock.
-    #[arg(long, default_value_t = 2)]
+    /// Worker threads of the embedded mock (1 to 256).
+    #[arg(long, default_value_t = 2, value_parser = count_in(1, MAX_THREADS))]
     workers: usize,
-    /// Threads of the client (1: one thread drives every connection).
-    #[arg(long, default_value_t = 1)]
+    /// Threads of the client (1: one thread drives every connection; up to 256).
+    #[arg(long, default_value_t = 1, value_parser = count_in(1, MAX_THREADS))]
     client_threads: usize,
     /// Fresh instances in the bench world, shared out between the connections (each costs ~1.7 KB: its signed
-    /// request and its place in the world).
-    #[arg(long, default_value_t = 100_000)]
+    /// request and its place in the world; 0 to 1000000).
+    #[arg(long, default_value_t = 100_000, value_parser = count_in(0, MAX_FRESH))]
     fresh: usize,
     /// With --target: the SecretId to sign with.
     #[arg(long, default_value = load::EXAMPLE_SECRET_ID)]
     secret_id: String,
     /// With --target: the SecretKey to sign with [default: the documentation's example key].
     #[arg(long, env = "TERMINUS_SECRET_KEY", hide_env_values = true)]
-    secret_key: Option<String>,
+    secret_key: Option<Secret>,
     /// Print the bench world as a world file and exit.
     #[arg(long)]
     print_world: bool,
@@ -67,18 +67,16 @@ pub(super) fn run(args: Args) -> ExitCode {
         write_stdout(load::bench_world_toml(args.fresh).as_bytes());
         return ExitCode::SUCCESS;
     }
-    if args.connections == 0 {
-        return unusable("--connections must be at least 1");
-    }
     // The embedded server lives until the end of the run.
     let mut _server = None;
     let (address, host, timestamp, credentials, target) = match &args.target {
         None => {
-            let server = match MockServer::builder()
-                .world(load::bench_world(args.fresh))
-                .workers(args.workers)
-                .start()
-            {
+            let server = match starting("the mock", || {
+                MockServer::builder()
+                    .world(load::bench_world(args.fresh))
+                    .workers(args.workers)
+                    .start()
+            }) {
                 Ok(server) => server,
                 Err(error) => return unusable(format!("cannot start the mock: {error}")),
             };
@@ -107,7 +105,7 @@ pub(super) fn run(args: Args) -> ExitCode {
             let key = args
                 .secret_key
                 .clone()
-                .unwrap_or_else(|| load::EXAMPLE_SECRET_KEY.to_owned());
+                .unwrap_or_else(|| Secret::from(load::EXAMPLE_SECRET_KEY));
             let credentials = Credentials::new(args.secret_id.clone(), key);
             let target = format!("{url} (signed at {timestamp}, {clock})");
             (address, authority, timestamp, credentials, target)
@@ -139,10 +137,11 @@ pub(super) fn run(args: Args) -> ExitCode {
         scripts,
         class_names: ["fresh terminations".to_owned(), "repeat calls".to_owned()],
     };
-    let report = match load::run(plan) {
-        Ok(report) => report,
+    let runtime = match starting("the client", || load::client_runtime(args.client_threads)) {
+        Ok(runtime) => runtime,
         Err(error) => return unusable(format!("cannot start the client: {error}")),
     };
+    let report = load::run_on(&runtime, plan);
     let mix = format!(
         "TerminateInstances, one instance per call, TC3-HMAC-SHA256 (content-type;host, as the SDKs sign), \
          Python SDK headers, Host {host}, X-TC-Timestamp {timestamp}; each connection first terminates its \
@@ -277,6 +276,24 @@ fn unix_now() -> i64 {
 }
 
 /// `5s`, `500ms`, `1.5s`, `2m`; a bare number is seconds.
+/// The most keep-alive connections: each is a socket on both ends of loopback.
+const MAX_CONNECTIONS: usize = 4096;
+/// The most fresh instances (~1.7 GB of signed requests and world).
+const MAX_FRESH: usize = 1_000_000;
+/// The longest warm-up or measured time: a day is already more than a benchmark needs, and keeps every deadline
+/// (`now + warmup + duration`) far from the end of `Instant`'s range.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A measured time: a duration of at least a millisecond (a rate over nothing is no rate).
+fn measured_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < Duration::from_millis(1) {
+        return Err(format!("{text:?} is shorter than 1ms"));
+    }
+    Ok(duration)
+}
+
+/// A duration such as `5s`, `500ms` or `1m`, at most 24 hours.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -292,7 +309,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" | "min" => number * 60.0,
         other => return Err(format!("unknown unit {other:?}; use ms, s or m")),
     };
-    Duration::try_from_secs_f64(seconds).map_err(|error| format!("{text:?}: {error}"))
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        Ok(_) => Err(format!("{text:?} is longer than 24 hours")),
+        Err(error) => Err(format!("{text:?}: {error}")),
+    }
 }
 
 #[cfg(test)]
@@ -307,6 +328,10 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("5h").is_err());
         assert!(parse_duration("s").is_err());
+        assert!(parse_duration("86400s").is_ok());
+        assert!(parse_duration("86401s").is_err());
+        assert!(parse_duration("9223372036854775807s").is_err());
+        assert!(measured_duration("0s").is_err());
     }
 
     #[test]

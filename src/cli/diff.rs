@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::unusable;
+use crate::case;
 use crate::harness::snapshot;
 use crate::live::outcome;
 use crate::provider::ProviderId;
@@ -115,35 +116,40 @@ fn is_live(set: &BTreeMap<String, String>) -> bool {
     !set.is_empty() && set.values().all(|text| text.starts_with(outcome::MARK))
 }
 
+/// The largest snapshot read: a recorded case is kilobytes; the bound keeps two huge files from taking the
+/// memory and the diff's time.
+const MAX_SNAPSHOT_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Every `*.snap` below `dir`, keyed by its path without the `@target` suffix (`tencent/terminate-instances/x`).
+/// Refuses, naming the entry, what cannot be one snapshot: a FIFO or directory named `*.snap`, a symbolic link to
+/// a directory (not followed: it can loop, or count one snapshot many times), a name that is not UTF-8, or two
+/// files with one id.
 fn read_set(dir: &Path) -> Result<BTreeMap<String, String>, String> {
     if !dir.is_dir() {
         return Err(format!("{} is not a directory", dir.display()));
     }
     let mut set = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current)
-            .map_err(|error| format!("cannot read {}: {error}", current.display()))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "snap") {
-                let relative = path
-                    .strip_prefix(dir)
-                    .unwrap_or(&path)
-                    .with_extension("")
-                    .display()
-                    .to_string();
-                let id = relative
-                    .split_once('@')
-                    .map_or(relative.as_str(), |(id, _)| id)
-                    .to_owned();
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-                set.insert(id, text);
-            }
+    let mut paths = case::walk(dir, "snap");
+    paths.sort();
+    for path in paths {
+        case::regular_file(dir, &path).map_err(|why| format!("{}: {why}", path.display()))?;
+        let relative = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .with_extension("")
+            .display()
+            .to_string();
+        let id = relative
+            .split_once('@')
+            .map_or(relative.as_str(), |(id, _)| id)
+            .to_owned();
+        let text = case::read_bounded(&path, MAX_SNAPSHOT_BYTES)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        if set.insert(id.clone(), text).is_some() {
+            return Err(format!(
+                "{}: a second snapshot of {id} (one per case in a set)",
+                path.display()
+            ));
         }
     }
     Ok(set)

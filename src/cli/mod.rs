@@ -60,6 +60,50 @@ enum Format {
 /// Exit status for input that cannot be used at all (not HTTP, no Host, unknown scheme…).
 const UNUSABLE: u8 = 2;
 
+/// The most worker threads `serve`, `bench` and `run --jobs` accept: far more than loopback testing can use, and few
+/// enough that a typo (`--workers 5000`) is refused before threads run out, not after.
+const MAX_THREADS: usize = 256;
+
+/// Runs `start`, which spawns threads, so that a panic inside it ends the process at once with exit status 2 and
+/// the reason. tokio panics when the OS refuses a worker thread (a memory or thread limit); unwinding from there
+/// dropped a half-built runtime that waited for threads that never started, and the process stayed up listening
+/// nowhere. Only around start-up: once serving, a panic in a request task is tokio's to contain.
+fn starting<T>(what: &'static str, start: impl FnOnce() -> T) -> T {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|reason| (*reason).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "it panicked".to_owned());
+        eprintln!("error: cannot start {what}: {reason}");
+        std::process::exit(i32::from(UNUSABLE));
+    }));
+    let started = start();
+    std::panic::set_hook(previous);
+    started
+}
+
+/// A clap value parser for a whole number in `min..=max` (`--help` states the range next to each flag). clap
+/// turns its error into a usage error: exit status 2, the flag named.
+fn count_in(
+    min: usize,
+    max: usize,
+) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value: usize = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a whole number from {min} to {max}"))?;
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("{value} is out of range: from {min} to {max}"))
+        }
+    }
+}
+
 impl Cli {
     /// Runs the chosen subcommand and returns the process's exit status.
     pub fn run(self) -> ExitCode {
@@ -101,10 +145,12 @@ fn trace_text(trace: &Trace) -> String {
         .collect()
 }
 
-/// The trace as a JSON object, steps in computation order.
-fn trace_json(trace: &Trace) -> serde_json::Value {
+/// The trace as a JSON object, steps in computation order. Secret steps (derived keys, a Bearer token) only
+/// when `reveal` (`--trace`): a JSON document is more often stored and shared than read.
+fn trace_json(trace: &Trace, reveal: bool) -> serde_json::Value {
     trace
         .steps()
+        .filter(|(step, _)| reveal || !trace.is_secret(*step))
         .map(|(step, value)| (step.name().to_owned(), serde_json::Value::from(value)))
         .collect::<serde_json::Map<_, _>>()
         .into()

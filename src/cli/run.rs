@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use super::unusable;
+use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::case::{self, Loaded};
 use crate::harness::{self, Outcome, Target, snapshot};
 use crate::report::{CaseReport, Report};
@@ -34,8 +34,8 @@ pub(super) struct Args {
     /// Write each case's exchanges here, as `<case id>@<target>.snap` (compare with `terminus diff`).
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
-    /// Cases run at once against the embedded mock.
-    #[arg(long, default_value_t = 8)]
+    /// Cases run at once against the embedded mock (1 to 256).
+    #[arg(long, default_value_t = 8, value_parser = count_in(1, MAX_THREADS))]
     jobs: usize,
     #[command(flatten)]
     pub(super) live: super::live::LiveArgs,
@@ -59,10 +59,11 @@ pub(super) fn run(args: Args) -> ExitCode {
             args.cases.display()
         ));
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match starting("a runtime", || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }) {
         Ok(runtime) => runtime,
         Err(error) => return unusable(format!("cannot start a runtime: {error}")),
     };
@@ -76,7 +77,14 @@ pub(super) fn run(args: Args) -> ExitCode {
 
     let mut reports = Vec::new();
     let mut runnable = Vec::new();
-    for path in case::discover(&args.cases) {
+    let discovered = case::discover(&args.cases);
+    // A tree with no file where a case lives is the wrong root (a provider's directory given as `--cases`), not a
+    // tree of broken cases.
+    let holds_cases = discovered.iter().any(|path| {
+        path.strip_prefix(&args.cases)
+            .is_ok_and(|relative| relative.components().count() == 3)
+    });
+    for path in discovered {
         match case::load(&args.cases, &path) {
             Ok(loaded) if selected(&loaded, &args) => runnable.push(loaded),
             Ok(_) => {}
@@ -89,11 +97,20 @@ pub(super) fn run(args: Args) -> ExitCode {
             }
         }
     }
-    if runnable.is_empty() && reports.is_empty() {
+    if runnable.is_empty() && (reports.is_empty() || !holds_cases) {
+        let refused: String = reports
+            .iter()
+            .map(|report| format!("\n  {}", report.message.as_deref().unwrap_or(&report.id)))
+            .collect();
         return unusable(format!(
-            "no case selected: {} holds no case{}",
+            "no case selected: {} holds no case{}{}",
             args.cases.display(),
-            selection(&args)
+            selection(&args),
+            if refused.is_empty() {
+                String::new()
+            } else {
+                format!("; every case file found was refused:{refused}")
+            }
         ));
     }
     out!(

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::unusable;
+use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::world::WorldSpec;
 
@@ -18,8 +18,8 @@ pub(super) struct Args {
     /// World file (TOML) to start with [default: the built-in world described in the README].
     #[arg(long)]
     world: Option<PathBuf>,
-    /// Worker threads.
-    #[arg(long, default_value_t = 2)]
+    /// Worker threads (1 to 256).
+    #[arg(long, default_value_t = 2, value_parser = count_in(1, MAX_THREADS))]
     workers: usize,
     /// Connections served at once (1 to 1048576); one more is answered 503 and closed.
     #[arg(long, default_value_t = Limits::default().connections as u64,
@@ -71,16 +71,17 @@ pub(super) fn run(args: Args) -> ExitCode {
         connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
     };
-    let server = match MockServer::builder()
-        .listen(args.listen)
-        .world(world)
-        .workers(args.workers)
-        .limits(limits)
-        .control_token(given)
-        .cloud(args.cloud)
-        .log(args.log.clone())
-        .start()
-    {
+    let server = match starting("the mock", || {
+        MockServer::builder()
+            .listen(args.listen)
+            .world(world)
+            .workers(args.workers)
+            .limits(limits)
+            .control_token(given)
+            .cloud(args.cloud)
+            .log(args.log.clone())
+            .start()
+    }) {
         Ok(server) => server,
         Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
     };

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::{Format, read_request, trace_json, trace_text, unusable, write_stdout};
-use crate::signing::{self, Credentials, Scheme, SignOptions};
+use crate::signing::{self, Credentials, Scheme, Secret, SignOptions};
 
 /// Sign a raw HTTP/1.1 request that carries everything but its signature.
 ///
@@ -19,7 +19,7 @@ pub(super) struct Args {
     secret_id: String,
     /// SecretKey (Zenlayer: AccessKeyPassword; Bearer: the token).
     #[arg(long, env = "TERMINUS_SECRET_KEY", hide_env_values = true)]
-    secret_key: String,
+    secret_key: Secret,
     /// tc3, hmac-sha1, hmac-sha256, zc2 or bearer; inferred from the request when absent.
     #[arg(long, value_parser = parse_scheme)]
     scheme: Option<Scheme>,
@@ -29,7 +29,9 @@ pub(super) struct Args {
     /// TC3: the credential-scope service [default: the first label of the host].
     #[arg(long)]
     service: Option<String>,
-    /// Print every intermediate step before the signed request.
+    /// Print every intermediate step before the signed request. The derived keys (`k-date`, `k-service`,
+    /// `k-signing`) and a Bearer token's step are secret material: printed only with --trace (JSON output holds the
+    /// other steps without it).
     #[arg(long)]
     trace: bool,
     /// Output format.
@@ -77,7 +79,7 @@ pub(super) fn run(args: Args) -> ExitCode {
         Format::Json => {
             let document = json!({
                 "scheme": scheme.name(),
-                "trace": trace_json(&signed.trace),
+                "trace": trace_json(&signed.trace, args.trace),
                 "request": String::from_utf8_lossy(&bytes),
             });
             write_stdout(format!("{document:#}\n").as_bytes());

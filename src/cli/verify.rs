@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::{Format, read_request, read_trace, trace_json, trace_text, unusable, write_stdout};
-use crate::signing::{self, Policy, tc3};
+use crate::signing::{self, Policy, Secret, tc3};
 
 /// Verify the signature of a raw HTTP/1.1 request.
 ///
@@ -17,7 +17,7 @@ use crate::signing::{self, Policy, tc3};
 pub(super) struct Args {
     /// SecretKey (Zenlayer: AccessKeyPassword; Bearer: the expected token).
     #[arg(long, env = "TERMINUS_SECRET_KEY", hide_env_values = true)]
-    secret_key: String,
+    secret_key: Secret,
     /// Server time in Unix seconds; the timestamp must lie within --max-skew of it. Without it expiry is not checked.
     #[arg(long, allow_negative_numbers = true)]
     now: Option<i64>,
@@ -31,7 +31,9 @@ pub(super) struct Args {
     /// then explained by the first step at which the two differ.
     #[arg(long, value_name = "TRACE")]
     expect: Option<PathBuf>,
-    /// Print the recomputed steps after the verdict.
+    /// Print the recomputed steps after the verdict. The derived keys (`k-date`, `k-service`, `k-signing`) and a
+    /// Bearer token's step are secret material: printed only with --trace (JSON output holds the other steps
+    /// without it).
     #[arg(long)]
     trace: bool,
     /// Output format.
@@ -78,7 +80,7 @@ pub(super) fn run(args: Args) -> ExitCode {
     let output = match (&outcome, args.format) {
         (Ok(trace), Format::Json) => format!(
             "{:#}\n",
-            json!({"ok": true, "scheme": scheme, "trace": trace_json(trace)})
+            json!({"ok": true, "scheme": scheme, "trace": trace_json(trace, args.trace)})
         ),
         (Err(rejection), Format::Json) => format!(
             "{:#}\n",

@@ -20,7 +20,7 @@ use crate::case::{Loaded, Method, SignForm, Step, Tamper, pascal_case};
 use crate::exchange::{Exchange, NoAnswer, Response};
 use crate::message::Request;
 use crate::provider::ProviderId;
-use crate::signing::{Credentials, Step as Stage};
+use crate::signing::{Credentials, Secret, Step as Stage, redact_all};
 use crate::world::WorldSpec;
 
 /// What running one case gave.
@@ -76,8 +76,16 @@ pub async fn run_case(loaded: &Loaded, target: &Target) -> CaseRun {
     let mut exchanges = Vec::new();
     let outcome = match run_steps(loaded, target, &mut exchanges).await {
         Ok(()) => Outcome::Passed,
-        Err(Stop::Failed(step, message)) => Outcome::Failed { step, message },
-        Err(Stop::Error(step, message)) => Outcome::Error { step, message },
+        // The message may quote a request or a signing stage holding a token or key (a `Token` parameter, a
+        // Bearer header): whatever printed it, the case's secrets never leave here.
+        Err(Stop::Failed(step, message)) => Outcome::Failed {
+            step,
+            message: redact_all(&message, loaded.case.secrets()),
+        },
+        Err(Stop::Error(step, message)) => Outcome::Error {
+            step,
+            message: redact_all(&message, loaded.case.secrets()),
+        },
     };
     CaseRun {
         id: loaded.id.clone(),
@@ -180,7 +188,7 @@ async fn run_steps(
         let error = |message: String| Stop::Error(number, message);
         if let Some(advance) = step.advance {
             session
-                .advance(advance.as_secs() as i64)
+                .advance(i64::try_from(advance.as_secs()).unwrap_or(i64::MAX))
                 .await
                 .map_err(fail)?;
         }
@@ -262,6 +270,7 @@ pub(crate) fn build(
         .token
         .clone()
         .or_else(|| account.and_then(|a| a.token.clone()));
+    let token = token.as_ref().map(Secret::expose);
     let credentials = Credentials::new(secret_id, secret_key);
     let action = step
         .action
@@ -289,8 +298,8 @@ pub(crate) fn build(
         region: region.as_deref(),
         version: step.version.as_deref(),
         credentials: &credentials,
-        token: token.as_deref(),
-        timestamp: now + step.skew.unwrap_or(0),
+        token,
+        timestamp: now.saturating_add(step.skew.unwrap_or(0)),
         nonce,
         sign,
         method,
@@ -539,9 +548,12 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// A unified diff of two texts.
+/// A unified diff of two texts. The diff algorithm gets a deadline: past it, the diff is still correct but may
+/// be longer than the shortest (two large snapshots given to `terminus diff` cannot take minutes).
 pub fn diff(expected: &str, actual: &str) -> String {
-    TextDiff::from_lines(expected, actual)
+    TextDiff::configure()
+        .timeout(Duration::from_secs(2))
+        .diff_lines(expected, actual)
         .unified_diff()
         .context_radius(3)
         .to_string()

@@ -185,12 +185,12 @@ impl serde::Serialize for WorldWithKeys<'_> {
         let mut value = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
         if let Some(accounts) = value["accounts"].as_array_mut() {
             for (account, spec) in accounts.iter_mut().zip(&self.0.accounts) {
-                account["secret-key"] = Value::from(spec.secret_key.clone());
+                account["secret-key"] = Value::from(spec.secret_key.expose());
                 if let Some(token) = &spec.token {
-                    account["token"] = Value::from(token.clone());
+                    account["token"] = Value::from(token.expose());
                 }
                 if let Some(token) = &spec.bearer_token {
-                    account["bearer-token"] = Value::from(token.clone());
+                    account["bearer-token"] = Value::from(token.expose());
                 }
             }
         }

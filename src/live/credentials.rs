@@ -10,14 +10,15 @@
 use std::fmt;
 
 use crate::provider::ProviderId;
+use crate::signing::Secret;
 
 /// One identity to sign live requests with. `Debug` never shows the key or the token.
 #[derive(Clone)]
 pub struct LiveCredentials {
     /// The key id (`AKID…`); not a secret, it appears in every signed request.
     pub secret_id: String,
-    secret_key: String,
-    token: Option<String>,
+    secret_key: Secret,
+    token: Option<Secret>,
     /// The region requests go to (Tencent); `None` for Zenlayer, whose API has none.
     pub region: Option<String>,
 }
@@ -26,8 +27,8 @@ impl fmt::Debug for LiveCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LiveCredentials")
             .field("secret_id", &self.secret_id)
-            .field("secret_key", &"[REDACTED]")
-            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("secret_key", &self.secret_key)
+            .field("token", &self.token)
             .field("region", &self.region)
             .finish()
     }
@@ -43,8 +44,8 @@ impl LiveCredentials {
     ) -> Self {
         Self {
             secret_id: secret_id.into(),
-            secret_key: secret_key.into(),
-            token,
+            secret_key: Secret::new(secret_key),
+            token: token.map(Secret::new),
             region,
         }
     }
@@ -71,8 +72,8 @@ impl LiveCredentials {
         }
         Ok(Self {
             secret_id: get(names.required[0]).unwrap_or_default(),
-            secret_key: get(names.required[1]).unwrap_or_default(),
-            token: names.token.and_then(get),
+            secret_key: Secret::new(get(names.required[1]).unwrap_or_default()),
+            token: names.token.and_then(get).map(Secret::new),
             region: names.region.and_then(get),
         })
     }
@@ -96,20 +97,20 @@ impl LiveCredentials {
         }
     }
 
-    /// The key, for signing only. Never print it.
-    pub(crate) fn secret_key(&self) -> &str {
+    /// The key, for signing only.
+    pub(crate) fn secret_key(&self) -> &Secret {
         &self.secret_key
     }
 
-    /// The session token of temporary credentials, for the request header only. Never print it.
-    pub(crate) fn token(&self) -> Option<&str> {
-        self.token.as_deref()
+    /// The session token of temporary credentials, for the request header only.
+    pub(crate) fn token(&self) -> Option<&Secret> {
+        self.token.as_ref()
     }
 
-    /// Every secret value, for scrubbing text that was built from requests (a failure message).
-    pub(crate) fn secrets(&self) -> Vec<&str> {
-        std::iter::once(self.secret_key.as_str())
-            .chain(self.token.as_deref())
+    /// Every secret, for scrubbing text that was built from requests (a failure message).
+    pub(crate) fn secrets(&self) -> Vec<&Secret> {
+        std::iter::once(&self.secret_key)
+            .chain(self.token.as_ref())
             .filter(|secret| !secret.is_empty())
             .collect()
     }
@@ -146,10 +147,8 @@ mod tests {
         .unwrap();
         let shown = format!("{credentials:?}");
         assert!(!shown.contains("canary"), "{shown}");
-        assert_eq!(
-            credentials.secrets(),
-            ["canary-key-0123", "canary-token-4567"]
-        );
+        let secrets: Vec<&str> = credentials.secrets().iter().map(|s| s.expose()).collect();
+        assert_eq!(secrets, ["canary-key-0123", "canary-token-4567"]);
         let zenlayer = LiveCredentials::from_env(ProviderId::ZenlayerBmc, |name| match name {
             "ZENLAYERCLOUD_SECRET_KEY_ID" => Some("zid".into()),
             "ZENLAYERCLOUD_SECRET_KEY_PASSWORD" => Some("zkey".into()),

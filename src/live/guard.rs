@@ -156,7 +156,7 @@ async fn describe(
     }
     let signing = Credentials::new(
         credentials.secret_id.clone(),
-        credentials.secret_key().to_owned(),
+        credentials.secret_key().clone(),
     );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -167,7 +167,7 @@ async fn describe(
         region: credentials.region.as_deref(),
         version: None,
         credentials: &signing,
-        token: credentials.token(),
+        token: credentials.token().map(|token| token.expose()),
         timestamp: now,
         nonce: u64::from(now.unsigned_abs() as u32),
         sign: describer.default_sign(),

@@ -173,8 +173,8 @@ fn rewrite(loaded: &Loaded, credentials: &LiveCredentials) -> Loaded {
         .map(|account| account.secret_id.clone());
     if let Some(account) = world.accounts.first_mut() {
         account.secret_id.clone_from(&credentials.secret_id);
-        account.secret_key = credentials.secret_key().to_owned();
-        account.token = credentials.token().map(str::to_owned);
+        account.secret_key = credentials.secret_key().clone();
+        account.token = credentials.token().cloned();
         account.bearer_token = None;
     }
     if let Some(region) = &credentials.region {
@@ -317,12 +317,7 @@ async fn run_safe(
 
 /// Text built from requests and answers, with every secret of the run replaced.
 fn scrub(text: &str, credentials: &LiveCredentials) -> String {
-    credentials
-        .secrets()
-        .into_iter()
-        .fold(text.to_owned(), |text, secret| {
-            text.replace(secret, "[REDACTED]")
-        })
+    crate::signing::redact_all(text, credentials.secrets())
 }
 
 /// 1 to 2^31, from the operating system (a clock-derived value if it has none to give).

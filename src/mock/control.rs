@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 
 use super::fault::FaultSpec;
 use super::{Reply, Shared};
-use crate::world::{World, WorldSpec};
+use crate::world::{World, WorldSpec, toml_error, without_values};
 
 /// Where the control API lives.
 pub(super) const PREFIX: &str = "/__terminus/";
@@ -187,10 +187,13 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             json!({ "now": world.clock.now() })
         }),
         ("GET", "faults") => Ok(json!({ "faults": shared.world().faults.remaining() })),
-        ("POST", "faults") => parse::<FaultSpec>(body).map(|fault| {
+        ("POST", "faults") => parse::<FaultSpec>(body).and_then(|fault| {
+            fault
+                .check()
+                .map_err(|why| format!("request body: {why}"))?;
             let mut world = shared.world();
             world.faults.add(fault);
-            json!({ "faults": world.faults.remaining() })
+            Ok(json!({ "faults": world.faults.remaining() }))
         }),
         ("DELETE", "faults") => {
             shared.world().faults.clear();
@@ -246,10 +249,27 @@ fn world_json(world: &World) -> Value {
 /// Reads a body as JSON when it is a JSON object, otherwise as TOML (whose first line may well be `[[accounts]]`).
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())?;
+    // Errors never quote the body: a world holds keys (see `world::toml_error`).
     if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|error| format!("request body: {error}"))
+        serde_json::from_str(text).map_err(|error| {
+            format!(
+                "request body: line {}, column {}: {}",
+                error.line(),
+                error.column(),
+                without_values(&json_message(&error))
+            )
+        })
     } else {
-        toml::from_str(text).map_err(|error| format!("request body: {error}"))
+        toml::from_str(text).map_err(|error| format!("request body: {}", toml_error(text, &error)))
+    }
+}
+
+/// A JSON error's message without serde_json's ` at line L column C` suffix (the caller places it first).
+fn json_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
     }
 }
 

@@ -32,6 +32,51 @@ pub struct FaultSpec {
     pub action: Option<String>,
 }
 
+/// The longest injected latency: 10 minutes, longer than any client waits.
+pub const MAX_LATENCY_MILLIS: u64 = 600_000;
+
+impl FaultSpec {
+    /// Checks what the TOML and JSON shapes cannot, naming the field: `status` an HTTP error status (400 to 599)
+    /// and only on `http`, `millis` at most [`MAX_LATENCY_MILLIS`] and only on `latency`, `code` only on `error`,
+    /// `count` at least 1, `fraction` a number from 0 to 1 (not NaN, not infinite).
+    pub fn check(&self) -> Result<(), String> {
+        let only_on =
+            |field: &str, kind: &str| format!("{field} applies only to kind = \"{kind}\"");
+        if let Some(status) = self.status {
+            if self.kind != FaultKind::Http {
+                return Err(only_on("status", "http"));
+            }
+            if !(400..=599).contains(&status) {
+                return Err(format!(
+                    "status {status} is not an HTTP error status (400 to 599)"
+                ));
+            }
+        }
+        if let Some(millis) = self.millis {
+            if self.kind != FaultKind::Latency {
+                return Err(only_on("millis", "latency"));
+            }
+            if millis > MAX_LATENCY_MILLIS {
+                return Err(format!(
+                    "millis {millis} is more than {MAX_LATENCY_MILLIS} (10 minutes)"
+                ));
+            }
+        }
+        if self.code.is_some() && self.kind != FaultKind::Error {
+            return Err(only_on("code", "error"));
+        }
+        if self.count == Some(0) {
+            return Err("count = 0 strikes nothing; give at least 1".into());
+        }
+        if let Some(fraction) = self.fraction
+            && !(fraction.is_finite() && (0.0..=1.0).contains(&fraction))
+        {
+            return Err(format!("fraction {fraction} is not a number from 0 to 1"));
+        }
+        Ok(())
+    }
+}
+
 /// The kinds of fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -34,6 +34,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::Semaphore;
 
+use crate::signing::Secret;
 use crate::world::{World, WorldSpec};
 
 /// A running mock server.
@@ -85,39 +86,34 @@ impl Default for Limits {
     }
 }
 
-/// The control API's token: compared in constant time, never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ControlToken(String);
+/// The control API's token: a [`Secret`], so compared in constant time and never printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlToken(Secret);
 
 impl ControlToken {
     /// A token given by the user; `None` when empty (an empty token would protect nothing).
     pub fn new(token: impl Into<String>) -> Option<Self> {
         let token = token.into();
-        (!token.trim().is_empty()).then_some(Self(token))
+        (!token.trim().is_empty()).then(|| Self(Secret::new(token)))
     }
 
     /// 32 random hex digits (128 bits from the operating system).
     pub fn generate() -> std::io::Result<Self> {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(|error| std::io::Error::other(error.to_string()))?;
-        Ok(Self(hex::encode(bytes)))
+        Ok(Self(Secret::new(hex::encode(bytes))))
     }
 
     /// The token, for the one place that shows it: `terminus serve` printing a generated token once.
     pub fn reveal(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     /// Whether `presented` is this token, in time independent of where they differ.
     pub(crate) fn matches(&self, presented: &[u8]) -> bool {
         use subtle::ConstantTimeEq;
-        self.0.len() == presented.len() && bool::from(self.0.as_bytes().ct_eq(presented))
-    }
-}
-
-impl std::fmt::Debug for ControlToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ControlToken(** redacted **)")
+        let token = self.0.expose().as_bytes();
+        token.len() == presented.len() && bool::from(token.ct_eq(presented))
     }
 }
 

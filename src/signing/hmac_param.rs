@@ -172,7 +172,7 @@ pub(super) fn sign(
             .filter(|(key, _)| key != SIGNATURE)
             .collect(),
     };
-    let trace = compute(request, &params, scheme, credentials.secret_key());
+    let trace = compute(request, &params, scheme, credentials.secret_key().expose());
 
     // Keep the other parameters' bytes as they are; drop an old signature; append the new one.
     let raw = raw_params(request)?;

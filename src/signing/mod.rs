@@ -12,13 +12,20 @@
 //! then [`Claim::verify`] rebuilds the trace with the key and either accepts or returns a [`Rejection`] that
 //! names the step that differs. Given a reference trace (the signer's own, or an official example's), the
 //! rejection names the first step at which the two disagree.
+//!
+//! Keys and tokens travel as [`Secret`] everywhere (credentials, world accounts, case steps, flags): it prints as
+//! `[REDACTED]` and is read only through [`Secret::expose`], where an HMAC key or a header value is computed.
+//! [`redact_all`] scrubs known secrets from text built out of requests (a failed case's message).
 
 pub mod hash;
 pub mod hmac_param;
+mod secret;
 pub mod tc3;
 pub mod zc2;
 
 use std::fmt;
+
+pub use secret::{REDACTED, Secret, redact_all};
 
 use crate::message::Request;
 
@@ -87,35 +94,27 @@ impl fmt::Display for Scheme {
 
 /// A secret id and its secret key (for Zenlayer: AccessKeyId and AccessKeyPassword; for Bearer: the token as key).
 ///
-/// `Debug` shows the id and masks the key, so credentials can sit in any struct that is logged.
-#[derive(Clone, PartialEq, Eq)]
+/// The key is a [`Secret`], so `Debug` shows the id and `[REDACTED]`: credentials can sit in any struct that is
+/// logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     /// The public half: `SecretId` / `AccessKeyId`.
     pub secret_id: String,
-    secret_key: String,
+    secret_key: Secret,
 }
 
 impl Credentials {
     /// Pairs a secret id with its key.
-    pub fn new(secret_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
+    pub fn new(secret_id: impl Into<String>, secret_key: impl Into<Secret>) -> Self {
         Self {
             secret_id: secret_id.into(),
             secret_key: secret_key.into(),
         }
     }
 
-    /// The secret key. Never print it.
-    pub fn secret_key(&self) -> &str {
+    /// The secret key.
+    pub fn secret_key(&self) -> &Secret {
         &self.secret_key
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("secret_id", &self.secret_id)
-            .field("secret_key", &"** REDACTED **")
-            .finish()
     }
 }
 
@@ -240,6 +239,12 @@ impl Trace {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Whether a step's value is secret material: a derived key, or a Bearer request's `Authorization` (the
+    /// token itself). Printed only when asked for (`--trace`), never logged.
+    pub fn is_secret(&self, step: Step) -> bool {
+        step.is_secret() || (self.scheme == Scheme::Bearer && step == Step::Authorization)
+    }
+
     /// The steps in computation order.
     pub fn steps(&self) -> impl Iterator<Item = (Step, &str)> {
         self.steps
@@ -327,9 +332,12 @@ impl fmt::Debug for Trace {
         let mut map = f.debug_map();
         map.entry(&"scheme", &self.scheme.name());
         for (step, value) in self.steps() {
-            let secret =
-                step.is_secret() || (self.scheme == Scheme::Bearer && step == Step::Authorization);
-            map.entry(&step.name(), &if secret { "** REDACTED **" } else { value });
+            let value = if self.is_secret(step) {
+                REDACTED
+            } else {
+                value
+            };
+            map.entry(&step.name(), &value);
         }
         map.finish()
     }
@@ -452,7 +460,7 @@ impl Claim {
     pub fn verify(
         &self,
         request: &Request,
-        secret_key: &str,
+        secret_key: &Secret,
         now: Option<i64>,
         policy: &Policy,
         reference: Option<&Trace>,
@@ -466,6 +474,7 @@ impl Claim {
                 max_skew: policy.max_skew,
             });
         }
+        let secret_key = secret_key.expose();
         let (trace, claimed) = match &self.detail {
             ClaimDetail::Tc3(authorization) => {
                 let trace = tc3::verify(request, authorization, secret_key, policy)?;

@@ -238,7 +238,7 @@ pub(super) fn sign(
             .as_deref()
             .unwrap_or(DEFAULT_SIGNED_HEADERS),
     };
-    let trace = compute(request, &inputs, credentials.secret_key())
+    let trace = compute(request, &inputs, credentials.secret_key().expose())
         .map_err(Unusable::SignedHeaderAbsent)?;
     let request =
         super::with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());

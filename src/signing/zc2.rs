@@ -129,7 +129,7 @@ pub(super) fn sign(
         &credentials.secret_id,
         raw_timestamp,
         signed_headers,
-        credentials.secret_key(),
+        credentials.secret_key().expose(),
     )
     .map_err(Unusable::SignedHeaderAbsent)?;
     let request =
@@ -141,7 +141,7 @@ pub(super) fn sign_bearer(request: &Request, credentials: &Credentials) -> Signe
     let mut trace = Trace::new(Scheme::Bearer);
     trace.record(
         Step::Authorization,
-        format!("Bearer {}", credentials.secret_key()),
+        format!("Bearer {}", credentials.secret_key().expose()),
     );
     let request =
         super::with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());

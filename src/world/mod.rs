@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, ClockSpec};
 use crate::mock::fault::{FaultPlan, FaultSpec};
+use crate::signing::Secret;
 
 /// The whole world, as written in a world file.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -90,17 +91,18 @@ impl Default for RateLimitSpec {
 }
 
 /// An account: a credential and what the provider knows about its owner.
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+// Its key and tokens are `Secret`s, so the derived `Debug` masks them.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Account {
     /// `SecretId` (`AKID…`).
     pub secret_id: String,
     /// `SecretKey`. Never written back by the control API, never logged.
     #[serde(skip_serializing)]
-    pub secret_key: String,
+    pub secret_key: Secret,
     /// A temporary credential's session token: requests must carry it (`X-TC-Token` / `Token`).
     #[serde(default, skip_serializing)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// The owner account (uin). Instances of another owner are not this account's to terminate.
     #[serde(default = "default_owner")]
     pub owner: String,
@@ -128,19 +130,7 @@ pub struct Account {
     /// Zenlayer: a personal access token that authenticates this account's `Authorization: Bearer` requests.
     /// Never written back by the control API.
     #[serde(default, skip_serializing)]
-    pub bearer_token: Option<String>,
-}
-
-impl std::fmt::Debug for Account {
-    /// The key and token never reach a log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account")
-            .field("secret_id", &self.secret_id)
-            .field("secret_key", &"** REDACTED **")
-            .field("token", &self.token.as_ref().map(|_| "** REDACTED **"))
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
-    }
+    pub bearer_token: Option<Secret>,
 }
 
 /// Why an authenticated key may still not act: the rules after the signature, shared by every provider that has
@@ -156,7 +146,11 @@ pub enum SessionRefusal {
 impl Account {
     /// Checks the session token presented (an empty one counts as none), then MFA.
     pub fn check_session(&self, presented_token: Option<&str>) -> Result<(), SessionRefusal> {
-        if self.token.as_deref() != presented_token.filter(|token| !token.is_empty()) {
+        // `Secret`'s equality is constant-time.
+        let presented = presented_token
+            .filter(|token| !token.is_empty())
+            .map(Secret::from);
+        if self.token != presented {
             return Err(SessionRefusal::Token);
         }
         if self.mfa == Mfa::Failure {
@@ -169,7 +163,7 @@ impl Account {
     pub fn new_default() -> Self {
         Self {
             secret_id: String::new(),
-            secret_key: String::new(),
+            secret_key: Secret::default(),
             token: None,
             owner: default_owner(),
             app_id: default_app_id(),
@@ -446,6 +440,16 @@ pub enum WorldError {
         /// Line, column and what is wrong, without quoting the source (it may hold a key).
         location: String,
     },
+    /// A value the TOML shape allows but the world cannot use (a fault's status, fraction…).
+    #[error("{origin}: {field}: {why}")]
+    Invalid {
+        /// The file, or `request body`.
+        origin: String,
+        /// The field, as a path (`faults[2].status`).
+        field: String,
+        /// What is wrong.
+        why: String,
+    },
     /// Two accounts share a SecretId, or two instances an id.
     #[error("{origin}: {what} {id} appears twice")]
     Duplicate {
@@ -475,8 +479,24 @@ impl WorldSpec {
             .expect("the default world is valid")
     }
 
-    /// Checks what the TOML shape cannot: no SecretId or instance id twice.
+    /// Every key and token of the world's accounts.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.accounts.iter().flat_map(|account| {
+            std::iter::once(&account.secret_key)
+                .chain(&account.token)
+                .chain(&account.bearer_token)
+        })
+    }
+
+    /// Checks what the TOML shape cannot: no SecretId or instance id twice, every fault usable.
     pub fn check(&self, origin: &str) -> Result<(), WorldError> {
+        for (index, fault) in self.faults.iter().enumerate() {
+            fault.check().map_err(|why| WorldError::Invalid {
+                origin: origin.to_owned(),
+                field: format!("faults[{index}]"),
+                why,
+            })?;
+        }
         let duplicate = |what: &'static str, ids: Vec<&String>| {
             let mut seen = std::collections::HashSet::new();
             ids.into_iter()
@@ -506,18 +526,86 @@ impl WorldSpec {
     }
 }
 
-/// A TOML error as `line L, column C: message`, without the source excerpt toml prints (a world or case file may
-/// hold keys, and errors never show one).
+/// A TOML error as `line L, column C: message`, without the source excerpt toml prints and without the value
+/// serde quotes (a world or case file may hold keys, and a key pasted into the wrong field is still a key: errors
+/// never show one).
 pub fn toml_error(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim_end_matches('\n');
+    let message = without_values(error.message().trim_end_matches('\n'));
     match error.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start.min(text.len())).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
             format!("line {line}, column {column}: {message}")
         }
-        None => message.to_owned(),
+        None => message,
+    }
+}
+
+/// A serde error message without the value it quotes: `invalid type: string "…", expected u32` becomes
+/// `invalid type: a string, expected u32`, `unknown variant `…`, expected one of …` becomes `unknown variant,
+/// expected one of …` (the field is named by the line and column, or by the path serde gives). Field names
+/// (`unknown field `x``) stay: they are the file's structure, not its values.
+pub fn without_values(message: &str) -> String {
+    let mut message = message.to_owned();
+    for (opening, ends, replacement) in [
+        ("string \"", &["\", expected", "\" at line"][..], "a string"),
+        (
+            "character `",
+            &["`, expected", "` at line"][..],
+            "a character",
+        ),
+        (
+            "unknown variant `",
+            &["`, expected", "`, there are no variants", "` at line"][..],
+            "unknown variant",
+        ),
+    ] {
+        let Some(start) = message.find(opening) else {
+            continue;
+        };
+        let end = ends
+            .iter()
+            .filter_map(|end| message.rfind(end).filter(|at| *at >= start + opening.len()))
+            .max()
+            // No known end: drop everything after the opening rather than risk quoting a value.
+            .map_or(message.len(), |at| at + 1);
+        message.replace_range(start..end, replacement);
+    }
+    message
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::without_values;
+
+    #[test]
+    fn serde_messages_lose_the_values_they_quote_and_keep_field_names() {
+        for (message, expected) in [
+            (
+                r#"invalid type: string "key \" quoted", expected u32"#,
+                "invalid type: a string, expected u32",
+            ),
+            (
+                "unknown variant `key`, expected one of `ok`, `failure`",
+                "unknown variant, expected one of `ok`, `failure`",
+            ),
+            (
+                r#"invalid type: string "key", expected a boolean at line 1 column 9"#,
+                "invalid type: a string, expected a boolean at line 1 column 9",
+            ),
+            (r#"invalid value: string "key"#, "invalid value: a string"),
+            (
+                "invalid type: character `k`, expected u8",
+                "invalid type: a character, expected u8",
+            ),
+            (
+                "unknown field `mfaa`, expected `mfa`",
+                "unknown field `mfaa`, expected `mfa`",
+            ),
+        ] {
+            assert_eq!(without_values(message), expected, "{message}");
+        }
     }
 }
 

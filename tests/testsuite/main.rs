@@ -1,6 +1,7 @@
 //! Ordinary tests, in one binary: the signing rules the vectors cannot show, the command line's contract, and
 //! properties over arbitrary inputs.
 
+mod careless;
 mod cases;
 mod cli;
 mod common;
@@ -12,5 +13,6 @@ mod live;
 mod malformed;
 mod properties;
 mod run;
+mod secrets;
 mod signing;
 mod wire;

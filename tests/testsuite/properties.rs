@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use terminus::message::Request;
-use terminus::signing::{self, Credentials, Policy, Scheme, SignOptions};
+use terminus::signing::{self, Credentials, Policy, Scheme, Secret, SignOptions};
 
 use crate::common::captured;
 
@@ -36,10 +36,16 @@ fn round_trip(
     );
     prop_assert!(verified.is_ok(), "{:?}", verified);
     prop_assert_eq!(verified.unwrap(), signed.trace);
-    let wrong = format!("{}x", credentials.secret_key());
+    let wrong = format!("{}x", credentials.secret_key().expose());
     prop_assert!(
         claim
-            .verify(&received, &wrong, Some(now), &Policy::default(), None)
+            .verify(
+                &received,
+                &Secret::from(wrong),
+                Some(now),
+                &Policy::default(),
+                None
+            )
             .is_err()
     );
     Ok(())
@@ -129,11 +135,11 @@ proptest! {
     #[test]
     fn bearer_tokens_round_trip(token in "[!-~]{1,80}") {
         let unsigned = Request::parse(b"POST /api/v2/bmc HTTP/1.1\r\nhost: console.zenlayer.com\r\n\r\n").unwrap();
-        let signed = signing::sign(&unsigned, &Credentials::new("", &token), Scheme::Bearer, &SignOptions::default()).unwrap();
+        let signed = signing::sign(&unsigned, &Credentials::new("", token.as_str()), Scheme::Bearer, &SignOptions::default()).unwrap();
         let claim = signing::inspect(&signed.request).unwrap();
-        prop_assert!(claim.verify(&signed.request, &token, None, &Policy::default(), None).is_ok());
+        prop_assert!(claim.verify(&signed.request, &Secret::from(token.as_str()), None, &Policy::default(), None).is_ok());
         let wrong = format!("{token}x");
-        prop_assert!(claim.verify(&signed.request, &wrong, None, &Policy::default(), None).is_err());
+        prop_assert!(claim.verify(&signed.request, &Secret::from(wrong.as_str()), None, &Policy::default(), None).is_err());
     }
 
     #[test]
@@ -177,7 +183,7 @@ fn verify_anything(bytes: &[u8], now: i64) {
         service: Some("cvm".into()),
         ..Policy::default()
     };
-    let _ = claim.verify(&request, "key", Some(now), &policy, None);
+    let _ = claim.verify(&request, &Secret::from("key"), Some(now), &policy, None);
     let _ = signing::infer_scheme(&request);
 }
 

@@ -3,14 +3,14 @@
 
 use rstest::rstest;
 use terminus::message::Request;
-use terminus::signing::{self, Credentials, Policy, Rejection, Scheme, SignOptions};
+use terminus::signing::{self, Credentials, Policy, Rejection, Scheme, Secret, SignOptions};
 
 use crate::common::{SIGNED_AT, TENCENT_ID, TENCENT_KEY, captured};
 
 fn verify(request: &Request, now: Option<i64>, policy: &Policy) -> Result<(), Rejection> {
     let claim = signing::inspect(request).expect("a usable signed request");
     claim
-        .verify(request, TENCENT_KEY, now, policy, None)
+        .verify(request, &Secret::from(TENCENT_KEY), now, policy, None)
         .map(drop)
 }
 
@@ -151,12 +151,24 @@ fn the_zenlayer_window_is_a_parameter_because_zenlayer_documents_none() {
     let key = "ZLsecretEXAMPLEpassword0001";
     assert!(
         claim
-            .verify(&request, key, Some(SIGNED_AT + 3600), &wide, None)
+            .verify(
+                &request,
+                &Secret::from(key),
+                Some(SIGNED_AT + 3600),
+                &wide,
+                None
+            )
             .is_ok()
     );
     assert!(
         claim
-            .verify(&request, key, Some(SIGNED_AT + 3601), &wide, None)
+            .verify(
+                &request,
+                &Secret::from(key),
+                Some(SIGNED_AT + 3601),
+                &wide,
+                None
+            )
             .is_err()
     );
 }
@@ -211,7 +223,7 @@ fn with_a_reference_trace_a_changed_body_is_named_by_its_payload_hash() {
     let rejection = claim
         .verify(
             &received,
-            TENCENT_KEY,
+            &Secret::from(TENCENT_KEY),
             None,
             &Policy::default(),
             Some(&signer.trace),
@@ -231,7 +243,13 @@ fn rejections_never_quote_a_whole_signature() {
     let request = captured("tc3/tc3-py-post-1id");
     let claim = signing::inspect(&request).unwrap();
     let rejection = claim
-        .verify(&request, "wrong-key", None, &Policy::default(), None)
+        .verify(
+            &request,
+            &Secret::from("wrong-key"),
+            None,
+            &Policy::default(),
+            None,
+        )
         .unwrap_err();
     let message = rejection.to_string();
     assert!(

@@ -450,9 +450,9 @@ fn bearer(request: &Request, claim: &Claim, candidates: Vec<Account>) -> Result<
     candidates
         .into_iter()
         .find(|account| {
-            let token = account.bearer_token.as_deref().unwrap_or_default();
+            let token = account.bearer_token.clone().unwrap_or_default();
             claim
-                .verify(request, token, None, &Policy::default(), None)
+                .verify(request, &token, None, &Policy::default(), None)
                 .is_ok()
         })
         .ok_or_else(|| {

@@ -20,6 +20,7 @@
 //! - [`live`]: live mode: the cases against a real account, each request proven unable to name an existing
 //!   instance first; the run ledger, the sweep's rule, the validation record.
 //! - [`load`]: the load driver behind `terminus bench`: signed requests over raw keep-alive connections.
+//! - [`tls`]: the generated certificate authority, per-host leaves and client trust (`serve --tls`, `record`).
 //! - [`cli`]: the `terminus` command line (`bench`, `serve`, `sign`, `verify`).
 #![forbid(unsafe_code)]
 #![warn(
@@ -44,4 +45,5 @@ pub mod mock;
 pub mod provider;
 pub mod report;
 pub mod signing;
+pub mod tls;
 pub mod world;

@@ -3,9 +3,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
+use crate::provider::is_provider_host;
+use crate::tls::Authority;
 use crate::world::WorldSpec;
 
 /// Serve the stateful mock on loopback (API 3.0 on `/`, control API on `/__terminus/`; limits and the control
@@ -42,6 +45,13 @@ pub(super) struct Args {
     /// it named.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// Serve HTTPS: a certificate authority is generated for this run (its key stays in memory) and issues a
+    /// leaf for localhost/127.0.0.1/::1, and for the providers' host names clients ask for by SNI.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: write the generated CA's certificate (PEM) here, for clients to trust.
+    #[arg(long, requires = "tls")]
+    ca_out: Option<PathBuf>,
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
@@ -71,17 +81,27 @@ pub(super) fn run(args: Args) -> ExitCode {
         connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
     };
-    let server = match starting("the mock", || {
-        MockServer::builder()
-            .listen(args.listen)
-            .world(world)
-            .workers(args.workers)
-            .limits(limits)
-            .control_token(given)
-            .cloud(args.cloud)
-            .log(args.log.clone())
-            .start()
-    }) {
+    let mut builder = MockServer::builder()
+        .listen(args.listen)
+        .world(world)
+        .workers(args.workers)
+        .limits(limits)
+        .control_token(given)
+        .cloud(args.cloud)
+        .log(args.log.clone());
+    if args.tls {
+        let authority = match Authority::generate() {
+            Ok(authority) => authority,
+            Err(error) => return unusable(error),
+        };
+        if let Some(path) = &args.ca_out
+            && let Err(error) = authority.write_certificate(path)
+        {
+            return unusable(format!("cannot write {}: {error}", path.display()));
+        }
+        builder = builder.tls(authority.server_config(Arc::new(is_provider_host)));
+    }
+    let server = match starting("the mock", || builder.start()) {
         Ok(server) => server,
         Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
     };
@@ -90,6 +110,9 @@ pub(super) fn run(args: Args) -> ExitCode {
         out!("cloud profile: no control API, real clock, random request ids");
     } else {
         out!("control API: {}/__terminus/world", server.uri());
+    }
+    if let Some(path) = &args.ca_out {
+        out!("CA certificate (trust it in clients): {}", path.display());
     }
     match server.control_token() {
         // Printed this once, here only: it exists nowhere else.

@@ -44,6 +44,7 @@ pub struct MockServer {
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    tls: bool,
 }
 
 /// Builds a [`MockServer`].
@@ -56,6 +57,7 @@ pub struct MockServerBuilder {
     control_token: Option<ControlToken>,
     cloud: bool,
     log: Option<std::path::PathBuf>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// How much of the machine one server may take, whatever its clients send.
@@ -128,6 +130,7 @@ impl MockServer {
             control_token: None,
             cloud: false,
             log: None,
+            tls: None,
         }
     }
 
@@ -141,9 +144,10 @@ impl MockServer {
         self.shared.limits
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` when it serves TLS.
     pub fn uri(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 
     /// The address it listens on.
@@ -233,6 +237,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// Serves HTTPS with this configuration (see [`crate::tls::Authority::server_config`]) instead of plain
+    /// HTTP; the handshake is bounded by the same timeout as a request's head.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Binds and starts serving.
     pub fn start(mut self) -> std::io::Result<MockServer> {
         if self.cloud {
@@ -261,12 +272,13 @@ impl MockServerBuilder {
             .build()?;
         let (shutdown, stop) = tokio::sync::oneshot::channel();
         let serving = Arc::clone(&shared);
+        let tls = self.tls.clone();
         let thread = std::thread::Builder::new()
             .name("terminus-mock".into())
             .spawn(move || {
                 runtime.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => server::serve(listener, serving, stop).await,
+                        Ok(listener) => server::serve(listener, serving, tls, stop).await,
                         Err(error) => report_listener_failure(&error),
                     }
                 });
@@ -276,6 +288,7 @@ impl MockServerBuilder {
             shared,
             shutdown: Some(shutdown),
             thread: Some(thread),
+            tls: self.tls.is_some(),
         })
     }
 }

@@ -8,6 +8,9 @@
 //! proxy reach the mock too; one level only: a `CONNECT` inside a tunnel is answered `400` and the tunnel stays
 //! as it was (each nested tunnel used to be one more level of nested tasks and stack).
 //!
+//! With a TLS configuration ([`super::MockServerBuilder::tls`], `terminus serve --tls`) each accepted connection
+//! is a rustls handshake first, bounded by [`HEAD_TIMEOUT`]; tunnels inside it are served as plain HTTP.
+//!
 //! What one client can take is bounded ([`super::Limits`]): connections (a semaphore; one over the cap is answered
 //! `503` and closed), body bytes being read (a semaphore of bytes, reserved before reading; no room is a `503`).
 //! When accepting fails for want of resources (no file descriptor left, no buffer space), the loop waits, doubling
@@ -48,8 +51,10 @@ const OVER_CONNECTION_CAP: &str =
 pub(super) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut backoff = ACCEPT_BACKOFF_FIRST;
     loop {
         tokio::select! {
@@ -69,12 +74,22 @@ pub(super) async fn serve(
                         continue;
                     };
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(
-                        TokioIo::new(stream),
-                        Arc::clone(&shared),
-                        Place::Listener,
-                        permit,
-                    ));
+                    let shared = Arc::clone(&shared);
+                    match &acceptor {
+                        None => {
+                            tokio::spawn(connection(TokioIo::new(stream), shared, Place::Listener, permit));
+                        }
+                        Some(acceptor) => {
+                            let handshake = acceptor.accept(stream);
+                            tokio::spawn(async move {
+                                // A peer that never finishes its handshake holds its place no longer than one
+                                // that never sends a request's head; a failed handshake is its own business.
+                                if let Ok(Ok(stream)) = tokio::time::timeout(HEAD_TIMEOUT, handshake).await {
+                                    connection(TokioIo::new(stream), shared, Place::Listener, permit).await;
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(error) if out_of_resources(&error) => {
                     tokio::select! {

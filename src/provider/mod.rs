@@ -12,6 +12,29 @@ use crate::signing::{Credentials, Trace, Unusable};
 use crate::world::Account;
 use serde_json::{Map, Value};
 
+/// The domains the providers' official clients send to, failover roots included: Tencent API 3.0
+/// (`tencentcloudapi.com`, the SDKs' failover roots `tencentcloudapi.com.cn` and `tencentcloudapi.cn`, and
+/// `intl.tencentcloudapi.com` under the first), the legacy 2.0 gateway (`api.qcloud.com`), Zenlayer
+/// (`console.zenlayer.com`). Sources: `reference/recorder.md` §1.2, §5.
+pub const PROVIDER_DOMAINS: [&str; 5] = [
+    "tencentcloudapi.com",
+    "tencentcloudapi.com.cn",
+    "tencentcloudapi.cn",
+    "api.qcloud.com",
+    "console.zenlayer.com",
+];
+
+/// Whether `host` (a name, no port) is one of [`PROVIDER_DOMAINS`] or a name under one, compared without case.
+pub fn is_provider_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    PROVIDER_DOMAINS.iter().any(|domain| {
+        host == *domain
+            || host
+                .strip_suffix(domain)
+                .is_some_and(|head| head.ends_with('.') && head.len() > 1)
+    })
+}
+
 /// A provider's API, as served by the mock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -15,4 +15,5 @@ mod properties;
 mod run;
 mod secrets;
 mod signing;
+mod tls;
 mod wire;

@@ -1,4 +1,4 @@
-//! A raw HTTP/1.1 client connection: a tokio [`TcpStream`], a request written whole as the bytes it was built as,
+//! A raw HTTP/1.1 client connection: a tokio [`TcpStream`] (or TLS over one: live mode's endpoints), a request written whole as the bytes it was built as,
 //! one response read by its `Content-Length` (or, without one, until the server closes). Not for `HEAD`, whose
 //! answer announces a length it does not send.
 //!
@@ -10,7 +10,10 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::exchange::Response;
@@ -39,10 +42,57 @@ pub enum ExchangeError {
     Io(#[from] std::io::Error),
 }
 
+/// What a connection runs over.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_read(context, buffer),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_write(context, bytes),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, bytes),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_flush(context),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(context),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(context),
+        }
+    }
+}
+
 /// A keep-alive connection and its read buffer, which holds the last answer.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     buffer: Vec<u8>,
     head: usize,
     body: Range<usize>,
@@ -53,18 +103,34 @@ impl Connection {
     pub async fn open(address: SocketAddr) -> std::io::Result<Self> {
         let stream = TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
-        Ok(Self {
+        Ok(Self::over(Stream::Plain(stream)))
+    }
+
+    /// Connects over TLS, checking the server's certificate for `server_name` against `config`'s roots.
+    pub async fn open_tls(
+        address: SocketAddr,
+        server_name: &str,
+        config: std::sync::Arc<rustls::ClientConfig>,
+    ) -> std::io::Result<Self> {
+        let stream = crate::tls::connect(address, server_name, config).await?;
+        Ok(Self::over(Stream::Tls(Box::new(stream))))
+    }
+
+    fn over(stream: Stream) -> Self {
+        Self {
             stream,
             buffer: Vec::with_capacity(4096),
             head: 0,
             body: 0..0,
-        })
+        }
     }
 
     /// Writes the request bytes as they are and reads one answer: its status; the body is in
     /// [`Connection::body`], the whole answer in [`Connection::response`].
     pub async fn exchange(&mut self, request: &[u8]) -> Result<u16, ExchangeError> {
         self.stream.write_all(request).await?;
+        // TLS holds records until flushed; a plain socket's flush does nothing.
+        self.stream.flush().await?;
         self.buffer.clear();
         loop {
             if self.buffer.capacity() - self.buffer.len() < 1024 {

@@ -123,8 +123,8 @@ pub(super) fn run(
     );
     let started = Instant::now();
     let results = runtime.block_on(async {
-        let endpoint = Endpoint::resolve(&config.endpoint).await?;
-        let proofs = Endpoint::resolve(&config.proof_endpoint).await?;
+        let endpoint = Endpoint::resolve(&config.endpoint, args.ca_cert.as_deref()).await?;
+        let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref()).await?;
         Ok::<_, String>(
             live::run_live(
                 runnable,

@@ -57,20 +57,40 @@ pub struct LiveResult {
 #[derive(Debug)]
 pub struct Endpoint {
     address: SocketAddr,
+    /// For `https://`: the name the certificate must carry, and whom to trust.
+    tls: Option<(String, std::sync::Arc<rustls::ClientConfig>)>,
     pacer: Pacer,
 }
 
 impl Endpoint {
-    /// Resolves an endpoint URL.
-    pub async fn resolve(url: &str) -> Result<Self, String> {
-        if url.starts_with("https://") {
-            return Err(format!(
-                "{url}: this build sends live requests over plain HTTP only; TLS endpoints (the production hosts, \
-                 `terminus serve --cloud --tls`) need the TLS client"
-            ));
-        }
+    /// Resolves an endpoint URL: `http://host[:port]`, or `https://host[:port]` trusting the public web roots,
+    /// or only the certificates in `ca_cert` when given (the stand-in's generated CA).
+    pub async fn resolve(url: &str, ca_cert: Option<&std::path::Path>) -> Result<Self, String> {
+        let url = url.trim_end_matches('/');
+        let Some(rest) = url.strip_prefix("https://") else {
+            return Ok(Self {
+                address: harness::target::resolve(url).await?,
+                tls: None,
+                pacer: Pacer::new(PACE),
+            });
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => (host, port),
+            _ => (authority, "443"),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let address = tokio::net::lookup_host((host, port.parse::<u16>().unwrap_or(443)))
+            .await
+            .map_err(|error| format!("bad endpoint {url}: {error}"))?
+            .next()
+            .ok_or_else(|| format!("bad endpoint {url}: the name resolves to no address"))?;
+        let config = crate::tls::Trust::from_ca_file(ca_cert)
+            .and_then(|trust| trust.client_config())
+            .map_err(|error| format!("endpoint {url}: {error}"))?;
         Ok(Self {
-            address: harness::target::resolve(url.trim_end_matches('/')).await?,
+            address,
+            tls: Some((host.to_owned(), config)),
             pacer: Pacer::new(PACE),
         })
     }
@@ -80,9 +100,13 @@ impl Transport for Endpoint {
     async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, NoAnswer> {
         self.pacer.wait().await;
         let exchange = async {
-            let mut connection = Connection::open(self.address)
-                .await
-                .map_err(|error| NoAnswer::Unsent(error.to_string()))?;
+            let opened = match &self.tls {
+                None => Connection::open(self.address).await,
+                Some((name, config)) => {
+                    Connection::open_tls(self.address, name, std::sync::Arc::clone(config)).await
+                }
+            };
+            let mut connection = opened.map_err(|error| NoAnswer::Unsent(error.to_string()))?;
             connection
                 .exchange(&request.to_bytes())
                 .await

@@ -33,14 +33,25 @@ fn live_account() -> Account {
     }
 }
 
-/// The stand-in: the cloud profile, the live account, the given instances, a request log.
+/// The stand-in, as `terminus serve --cloud --tls --ca-out <dir>/ca.pem --log LOG` starts it: the cloud profile
+/// over TLS with a generated CA (written next to the log, for `--ca-cert`), the given world, a request log.
 fn stand_in(world: WorldSpec, log: &Path) -> MockServer {
+    let authority = terminus::tls::Authority::generate().expect("a CA is generated");
+    authority
+        .write_certificate(&ca_of(log))
+        .expect("the CA is written");
     MockServer::builder()
         .world(world)
         .cloud(true)
         .log(Some(log.to_path_buf()))
+        .tls(authority.server_config(std::sync::Arc::new(terminus::provider::is_provider_host)))
         .start()
         .expect("the stand-in starts")
+}
+
+/// Where [`stand_in`] writes its CA certificate.
+fn ca_of(log: &Path) -> PathBuf {
+    log.with_file_name("ca.pem")
 }
 
 fn all_cases() -> Vec<Loaded> {
@@ -52,7 +63,7 @@ fn all_cases() -> Vec<Loaded> {
 }
 
 /// `terminus run --live` against `endpoint`, credentials in the environment only.
-fn run_live_cli(provider: &str, endpoint: &str, extra: &[&str], token: bool) -> Output {
+fn run_live_cli(provider: &str, endpoint: &str, ca: &Path, extra: &[&str], token: bool) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_terminus"));
     command
         .args([
@@ -63,6 +74,8 @@ fn run_live_cli(provider: &str, endpoint: &str, extra: &[&str], token: bool) -> 
             "--endpoint",
             endpoint,
         ])
+        .arg("--ca-cert")
+        .arg(ca)
         .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
         .args(extra)
         .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
@@ -120,7 +133,7 @@ fn without_provision_nothing_existing_is_named_by_a_request_that_could_destroy()
     let server = stand_in(world, &log);
     let mut outputs = String::new();
     for provider in ["tencent", "tencent-legacy", "zenlayer-bmc"] {
-        let output = run_live_cli(provider, &server.uri(), &[], false);
+        let output = run_live_cli(provider, &server.uri(), &ca_of(&log), &[], false);
         outputs.push_str(&String::from_utf8_lossy(&output.stdout));
     }
     let lines = log_lines(&log);
@@ -167,13 +180,15 @@ fn without_provision_nothing_existing_is_named_by_a_request_that_could_destroy()
 #[test]
 fn every_safe_case_gives_live_the_codes_the_mock_gives() {
     let dir = scratch("codes");
+    let log = dir.join("log.jsonl");
     let server = stand_in(
         WorldSpec {
             accounts: vec![live_account()],
             ..WorldSpec::default()
         },
-        &dir.join("log.jsonl"),
+        &log,
     );
+    assert!(server.uri().starts_with("https://"), "{}", server.uri());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -192,7 +207,9 @@ fn every_safe_case_gives_live_the_codes_the_mock_gives() {
             tiers: Tiers::default(),
         };
         let results = runtime.block_on(async {
-            let endpoint = Endpoint::resolve(&server.uri()).await.unwrap();
+            let endpoint = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
+                .await
+                .unwrap();
             live::run_live(cases, &config, &endpoint, &endpoint, |_, _| {}).await
         });
         for (loaded, result) in results {
@@ -236,11 +253,13 @@ fn a_divergence_shows_in_the_report_and_in_diff() {
         "#
     ))
     .unwrap();
-    let server = stand_in(world, &dir.join("log.jsonl"));
+    let log = dir.join("log.jsonl");
+    let server = stand_in(world, &log);
     let record = dir.join("live");
     let output = run_live_cli(
         "tencent",
         &server.uri(),
+        &ca_of(&log),
         &[
             "--filter",
             "terminate-instances/unknown-instance-is-not-found",
@@ -298,6 +317,7 @@ fn no_live_secret_in_any_output_or_file() {
     let output = run_live_cli(
         "tencent",
         &server.uri(),
+        &ca_of(&log),
         &[
             "--filter",
             "terminate-instances/u",

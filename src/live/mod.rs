@@ -19,6 +19,7 @@
 //! envelope shape), messages and request ids normalised, so that `terminus diff` can put a live run beside the
 //! mock's snapshots.
 
+pub mod cloud;
 pub mod credentials;
 pub mod guard;
 pub mod ledger;

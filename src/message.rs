@@ -295,3 +295,46 @@ mod tests {
         assert_eq!(Request::parse(raw).unwrap().to_bytes(), raw);
     }
 }
+
+/// An answer: a status, its headers in wire order, and a body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// Every header, in the order it is sent (the server adds none but the ones HTTP requires and these lack).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A JSON answer: `Content-Type: application/json` exactly (the Python SDK ignores errors under any other
+    /// Content-Type) and its `Content-Length`.
+    pub fn json(status: u16, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("Content-Type", "application/json".to_owned()),
+                ("Content-Length", body.len().to_string()),
+            ],
+            body,
+        }
+    }
+
+    /// The connection closes after this answer: a `Connection` header the reply carries says `close`.
+    pub(crate) fn close(&mut self) {
+        for (name, value) in &mut self.headers {
+            if name.eq_ignore_ascii_case("connection") {
+                *value = "close".to_owned();
+            }
+        }
+    }
+
+    /// `{"error": message}`: the mock's own answer, outside any provider's envelope (control API, limits).
+    pub(crate) fn error(status: u16, message: &str) -> Self {
+        Self::json(
+            status,
+            serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
+        )
+    }
+}

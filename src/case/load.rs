@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::Case;
-use crate::clock::ClockSpec;
 use crate::provider::ProviderId;
+use crate::world::clock::ClockSpec;
 
 /// The time a case's clock stands at unless the case sets one: 2023-11-14 22:13:20 UTC, the timestamp of the
 /// official clients' captured vectors.

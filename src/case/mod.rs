@@ -19,6 +19,7 @@ pub use load::{
     load, pascal_case, read_bounded, regular_file, walk,
 };
 
+pub use crate::provider::SignForm;
 use crate::signing::Secret;
 use crate::world::WorldSpec;
 
@@ -120,29 +121,6 @@ pub struct Step {
     /// What must come back.
     #[serde(default)]
     pub expect: Expect,
-}
-
-/// The signing forms a step can use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum SignForm {
-    /// TC3-HMAC-SHA256, `content-type;host` signed, as the SDKs do.
-    #[default]
-    Tc3,
-    /// TC3 with `X-TC-Content-SHA256: UNSIGNED-PAYLOAD`.
-    Tc3UnsignedPayload,
-    /// TC3 signing `content-type;host;x-tc-action`, as the current documentation example does.
-    Tc3SignAction,
-    /// The `Signature` parameter with HmacSHA1.
-    HmacSha1,
-    /// The `Signature` parameter with HmacSHA256.
-    HmacSha256,
-    /// Zenlayer ZC2-HMAC-SHA256, `content-type;host` signed, as the SDKs do.
-    Zc2,
-    /// Zenlayer `Authorization: Bearer` with the account's `bearer-token` (`secret-key` gives another token).
-    Bearer,
-    /// Not signed at all.
-    None,
 }
 
 /// HTTP methods a step can use.

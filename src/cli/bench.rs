@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use super::{Format, MAX_THREADS, count_in, starting, unusable, write_stdout};
-use crate::load::{self, Plan, Report, Script};
+use crate::harness::load::{self, Plan, Report, Script};
 use crate::mock::MockServer;
 use crate::signing::{Credentials, Secret};
 

@@ -9,9 +9,9 @@ use std::time::Instant;
 use super::unusable;
 use crate::case;
 use crate::harness::Outcome;
+use crate::harness::report::{CaseReport, Report};
 use crate::live::{self, LiveConfig, LiveCredentials, Plan, Tiers, runner::Endpoint};
 use crate::provider::ProviderId;
-use crate::report::{CaseReport, Report};
 
 /// Live mode's flags of `terminus run`.
 #[derive(Debug, clap::Args)]
@@ -74,9 +74,10 @@ pub(super) fn run(
         .unwrap_or_else(|| LiveConfig::production(provider).to_owned());
     // The legacy gateway has no DescribeInstances here: its proofs go to API 3.0, the same account. A custom
     // endpoint (the stand-in) serves both.
-    let proof_endpoint = match (&args.endpoint, provider) {
-        (None, ProviderId::TencentLegacy) => LiveConfig::production(ProviderId::Tencent).to_owned(),
-        _ => endpoint.clone(),
+    let proof_endpoint = if args.endpoint.is_none() && provider == ProviderId::TencentLegacy {
+        LiveConfig::production(ProviderId::Tencent).to_owned()
+    } else {
+        endpoint.clone()
     };
     let config = LiveConfig {
         provider,

@@ -14,6 +14,8 @@ mod bench;
 mod coverage;
 mod diff;
 mod live;
+mod record;
+mod replay;
 mod run;
 mod serve;
 mod sign;
@@ -41,6 +43,8 @@ enum Command {
     Bench(bench::Args),
     Coverage(coverage::Args),
     Diff(diff::Args),
+    Record(record::Args),
+    Replay(replay::Args),
     Run(run::Args),
     Serve(serve::Args),
     Sign(sign::Args),
@@ -111,6 +115,8 @@ impl Cli {
             Command::Bench(args) => bench::run(args),
             Command::Coverage(args) => coverage::run(args),
             Command::Diff(args) => diff::run(args),
+            Command::Record(args) => record::run(args),
+            Command::Replay(args) => replay::run(args),
             Command::Run(args) => run::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Sign(args) => sign::run(args),

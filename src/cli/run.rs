@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::case::{self, Loaded};
+use crate::harness::report::{CaseReport, Report};
 use crate::harness::{self, Outcome, Target, snapshot};
-use crate::report::{CaseReport, Report};
 
 /// Run the conformance cases and report.
 #[derive(Debug, clap::Args)]

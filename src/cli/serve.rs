@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{MAX_THREADS, count_in, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::provider::is_provider_host;
+use crate::record::Playback;
 use crate::tls::Authority;
 use crate::world::WorldSpec;
 
@@ -37,6 +38,13 @@ pub(super) struct Args {
     /// once on any other address]. Prefer the environment variable: a flag's value shows in `ps`.
     #[arg(long, env = "TERMINUS_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
+    /// Serve HTTPS: a certificate authority is generated for this run (its key stays in memory) and issues a
+    /// leaf for localhost/127.0.0.1/::1, and for the providers' host names clients ask for by SNI.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: write the generated CA's certificate (PEM) here, for clients to trust.
+    #[arg(long, requires = "tls")]
+    ca_out: Option<PathBuf>,
     /// The cloud-like profile, the stand-in `terminus run --live` is proven against: no control API, the
     /// machine's clock, random request ids (README, "Live mode").
     #[arg(long)]
@@ -45,16 +53,27 @@ pub(super) struct Args {
     /// it named.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
-    /// Serve HTTPS: a certificate authority is generated for this run (its key stays in memory) and issues a
-    /// leaf for localhost/127.0.0.1/::1, and for the providers' host names clients ask for by SNI.
-    #[arg(long)]
-    tls: bool,
-    /// With --tls: write the generated CA's certificate (PEM) here, for clients to trust.
-    #[arg(long, requires = "tls")]
-    ca_out: Option<PathBuf>,
+    /// Play this cassette (`terminus record --out`) back instead of running the mock: requests are matched on
+    /// provider, action, version, region and parameters, repeats answered in recorded order.
+    #[arg(long, conflicts_with_all = ["world", "tls", "control_token"])]
+    cassette: Option<PathBuf>,
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
+    if let Some(dir) = &args.cassette {
+        return match Playback::start(dir, args.listen) {
+            Ok(playback) => {
+                out!(
+                    "terminus serve: playing {} back on http://{}",
+                    dir.display(),
+                    playback.address()
+                );
+                playback.wait();
+                ExitCode::SUCCESS
+            }
+            Err(error) => unusable(error),
+        };
+    }
     let world = match &args.world {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => match WorldSpec::from_toml(&text, &path.display().to_string()) {
@@ -81,27 +100,35 @@ pub(super) fn run(args: Args) -> ExitCode {
         connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
     };
-    let mut builder = MockServer::builder()
-        .listen(args.listen)
-        .world(world)
-        .workers(args.workers)
-        .limits(limits)
-        .control_token(given)
-        .cloud(args.cloud)
-        .log(args.log.clone());
+    let mut authority = None;
     if args.tls {
-        let authority = match Authority::generate() {
-            Ok(authority) => authority,
+        let generated = match Authority::generate() {
+            Ok(generated) => generated,
             Err(error) => return unusable(error),
         };
         if let Some(path) = &args.ca_out
-            && let Err(error) = authority.write_certificate(path)
+            && let Err(error) = generated.write_certificate(path)
         {
             return unusable(format!("cannot write {}: {error}", path.display()));
         }
-        builder = builder.tls(authority.server_config(Arc::new(is_provider_host)));
+        authority = Some(generated);
     }
-    let server = match starting("the mock", || builder.start()) {
+    let server = match starting("the mock", || {
+        let builder = MockServer::builder()
+            .listen(args.listen)
+            .world(world)
+            .workers(args.workers)
+            .limits(limits)
+            .control_token(given)
+            .cloud(args.cloud)
+            .log(args.log.clone());
+        match &authority {
+            Some(authority) => builder
+                .tls(authority.server_config(Arc::new(is_provider_host)))
+                .start(),
+            None => builder.start(),
+        }
+    }) {
         Ok(server) => server,
         Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
     };

@@ -5,6 +5,9 @@
 //! Public: [`run_case`], [`CaseRun`], [`Outcome`], [`Target`]; `snapshot` renders exchanges as text for insta and
 //! for `terminus diff`.
 
+pub mod http1;
+pub mod load;
+pub mod report;
 pub mod snapshot;
 pub(crate) mod target;
 
@@ -15,11 +18,13 @@ use similar::TextDiff;
 
 use target::Session;
 pub use target::Target;
+pub(crate) use target::world_toml_with_keys;
 
-use crate::case::{Loaded, Method, SignForm, Step, Tamper, pascal_case};
+use crate::case::{Loaded, Method, Step, Tamper, pascal_case};
 use crate::exchange::{Exchange, NoAnswer, Response};
 use crate::message::Request;
 use crate::provider::ProviderId;
+use crate::provider::SignForm;
 use crate::signing::{Credentials, Secret, Step as Stage, redact_all};
 use crate::world::WorldSpec;
 

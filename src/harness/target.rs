@@ -1,6 +1,6 @@
 //! Where cases run: the embedded mock (a fresh [`MockServer`] per case) or any running implementation of the
 //! control API (`terminus serve` in another process). Both are driven the same way: seeded and observed through
-//! `/__terminus/…`, and sent provider requests over a raw HTTP/1.1 connection ([`crate::http1`]): the bytes the
+//! `/__terminus/…`, and sent provider requests over a raw HTTP/1.1 connection ([`crate::harness::http1`]): the bytes the
 //! case built, which carry the production `Host` and are byte-identical to what the official clients send, go on
 //! the wire unchanged, and the answer is kept as it came (header names in their case and order).
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::exchange::{NoAnswer, Response};
-use crate::http1::{Connection, ExchangeError};
+use crate::harness::http1::{Connection, ExchangeError};
 use crate::message::Request;
 use crate::mock::MockServer;
 use crate::world::WorldSpec;
@@ -175,6 +175,11 @@ impl Session {
         serde_json::from_str(&text)
             .map_err(|error| format!("control API {url} answered non-JSON ({error}): {text}"))
     }
+}
+
+/// The world as TOML with its keys, the body `PUT /__terminus/world` takes.
+pub(crate) fn world_toml_with_keys(world: &WorldSpec) -> Result<String, String> {
+    toml::to_string(&WorldWithKeys(world)).map_err(|error| error.to_string())
 }
 
 /// The world in its file shape, with the keys the control API needs to seed accounts.

@@ -41,7 +41,11 @@ pub struct Cloud<'a, T: Transport> {
 
 impl<T: Transport> Cloud<'_, T> {
     /// One API 3.0 call: the answer's fields, or the error code (or why there was no answer).
-    pub async fn call(&self, action: &str, params: Map<String, Value>) -> Result<Map<String, Value>, String> {
+    pub async fn call(
+        &self,
+        action: &str,
+        params: Map<String, Value>,
+    ) -> Result<Map<String, Value>, String> {
         let signing = Credentials::new(
             self.credentials.secret_id.clone(),
             self.credentials.secret_key().clone(),
@@ -102,7 +106,9 @@ impl<T: Transport> Cloud<'_, T> {
                 "ActionTime": iso(timer_at),
             },
         });
-        let Value::Object(params) = params else { unreachable!("a JSON object") };
+        let Value::Object(params) = params else {
+            unreachable!("a JSON object")
+        };
         let answer = self.call("RunInstances", params).await?;
         let id = answer
             .get("InstanceIdSet")
@@ -177,7 +183,9 @@ impl<T: Transport> Cloud<'_, T> {
             return Ok(());
         };
         if run_tag(&listed).as_deref() != Some(run) {
-            return Err(format!("{id}'s {RUN_TAG} tag does not read back as {run}: not terminated"));
+            return Err(format!(
+                "{id}'s {RUN_TAG} tag does not read back as {run}: not terminated"
+            ));
         }
         if listed.get("DisableApiTermination") == Some(&Value::Bool(true)) {
             self.call(
@@ -231,7 +239,10 @@ impl<T: Transport> Cloud<'_, T> {
                         .unwrap_or(i64::MAX),
                 });
             }
-            let total = answer.get("TotalCount").and_then(Value::as_u64).unwrap_or(0);
+            let total = answer
+                .get("TotalCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             if set.is_empty() || (page + 1) * 100 >= total {
                 break;
             }
@@ -279,10 +290,32 @@ fn iso(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `YYYY-MM-DDThh:mm:ssZ`, the API's time format, in Unix seconds.
 fn parse_iso(text: &str) -> Option<i64> {
-    time::PrimitiveDateTime::parse(text, ISO)
-        .ok()
-        .map(|at| at.assume_utc().unix_timestamp())
+    let (date, clock) = text.strip_suffix('Z')?.split_once('T')?;
+    let numbers = |part: &str, separator: char| -> Option<Vec<u32>> {
+        part.split(separator).map(|n| n.parse().ok()).collect()
+    };
+    let (date, clock) = (numbers(date, '-')?, numbers(clock, ':')?);
+    let [year, month, day]: [u32; 3] = date[..].try_into().ok()?;
+    let [hour, minute, second]: [u32; 3] = clock[..].try_into().ok()?;
+    let date = time::Date::from_calendar_date(
+        i32::try_from(year).ok()?,
+        time::Month::try_from(u8::try_from(month).ok()?).ok()?,
+        u8::try_from(day).ok()?,
+    )
+    .ok()?;
+    let clock = time::Time::from_hms(
+        u8::try_from(hour).ok()?,
+        u8::try_from(minute).ok()?,
+        u8::try_from(second).ok()?,
+    )
+    .ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 pub(crate) fn unix_now() -> i64 {

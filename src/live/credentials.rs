@@ -81,7 +81,7 @@ impl LiveCredentials {
     /// The variables a provider's credentials come from.
     pub fn variables(provider: ProviderId) -> Variables {
         match provider {
-            ProviderId::ZenlayerBmc => Variables {
+            zenlayer if zenlayer == ProviderId::ZenlayerBmc => Variables {
                 required: [
                     "ZENLAYERCLOUD_SECRET_KEY_ID",
                     "ZENLAYERCLOUD_SECRET_KEY_PASSWORD",

@@ -145,9 +145,10 @@ async fn describe(
     timeout: Duration,
 ) -> Result<Found, String> {
     // The legacy gateway has no DescribeInstances in terminus's scope; API 3.0 sees the same account.
-    let (describer, key, count) = match provider {
-        ProviderId::ZenlayerBmc => (ProviderId::ZenlayerBmc, "instanceIds", "totalCount"),
-        _ => (ProviderId::Tencent, "InstanceIds", "TotalCount"),
+    let (describer, key, count) = if provider == ProviderId::ZenlayerBmc {
+        (ProviderId::ZenlayerBmc, "instanceIds", "totalCount")
+    } else {
+        (ProviderId::Tencent, "InstanceIds", "TotalCount")
     };
     let mut params = Map::new();
     params.insert(key.into(), Value::from(ids.to_vec()));

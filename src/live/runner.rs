@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::case::Loaded;
 use crate::exchange::{Exchange, NoAnswer, Response};
+use crate::harness::http1::{Connection, ExchangeError};
 use crate::harness::{self, CaseRun, Outcome};
-use crate::http1::{Connection, ExchangeError};
 use crate::message::Request;
 use crate::provider::ProviderId;
 
@@ -36,10 +36,12 @@ pub struct LiveConfig {
 impl LiveConfig {
     /// The production host of a provider's API.
     pub fn production(provider: ProviderId) -> &'static str {
-        match provider {
-            ProviderId::TencentLegacy => "https://cvm.api.qcloud.com",
-            ProviderId::ZenlayerBmc => "https://console.zenlayer.com",
-            _ => "https://cvm.tencentcloudapi.com",
+        if provider == ProviderId::TencentLegacy {
+            "https://cvm.api.qcloud.com"
+        } else if provider == ProviderId::ZenlayerBmc {
+            "https://console.zenlayer.com"
+        } else {
+            "https://cvm.tencentcloudapi.com"
         }
     }
 }
@@ -103,7 +105,9 @@ impl Transport for Endpoint {
             let opened = match &self.tls {
                 None => Connection::open(self.address).await,
                 Some((name, config)) => {
-                    Connection::open_tls(self.address, name, std::sync::Arc::clone(config)).await
+                    crate::tls::connect(self.address, name, std::sync::Arc::clone(config))
+                        .await
+                        .map(Connection::over)
                 }
             };
             let mut connection = opened.map_err(|error| NoAnswer::Unsent(error.to_string()))?;

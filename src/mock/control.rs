@@ -36,8 +36,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::fault::FaultSpec;
-use super::{Reply, Shared};
+use super::Shared;
+use crate::message::Reply;
+use crate::world::fault::FaultSpec;
 use crate::world::{World, WorldSpec, toml_error, without_values};
 
 /// Where the control API lives.

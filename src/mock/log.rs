@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
-use super::Reply;
+use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::ProviderId;
 use crate::world::bmc::BmcStatus;

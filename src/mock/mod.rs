@@ -3,11 +3,8 @@
 //! [`MockServer`] is the front end: built with [`MockServer::builder`], it binds (port 0 by default), runs on its
 //! own thread with its own tokio runtime (so any test, sync or async, can use it), and shuts down when dropped.
 //! Private: `server` (the HTTP wiring, hyper), `control` (the `/__terminus/…` API). All mutable state is the
-//! [`World`] behind one mutex in `Shared`. A provider reads what verification needs (the key, the clock and the
-//! world's [`World::generation`]) in a short lock, verifies outside it, and then takes every decision of the request
-//! (nonce, rate limit, rules, state change, request id) in one critical section, after checking that the world is
-//! still the generation it verified against; when it is not (the control API replaced the world or moved its clock
-//! in between), it verifies again inside that critical section.
+//! [`World`] behind one lock ([`SharedWorld`], which also gives providers their one way to authenticate and decide
+//! a request on one world); the server hands each request to its provider with that and nothing else of its own.
 //!
 //! # Limits
 //!
@@ -24,18 +21,18 @@
 
 mod control;
 pub use control::TOKEN_HEADER;
-pub mod fault;
 mod log;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
 
 use tokio::sync::Semaphore;
 
+use crate::provider::ProviderId;
 use crate::signing::Secret;
-use crate::world::{World, WorldSpec};
+use crate::world::{SharedWorld, World, WorldSpec};
 
 /// A running mock server.
 #[derive(Debug)]
@@ -58,6 +55,7 @@ pub struct MockServerBuilder {
     cloud: bool,
     log: Option<std::path::PathBuf>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    providers: Vec<ProviderId>,
 }
 
 /// How much of the machine one server may take, whatever its clients send.
@@ -131,6 +129,7 @@ impl MockServer {
             cloud: false,
             log: None,
             tls: None,
+            providers: ProviderId::ALL.to_vec(),
         }
     }
 
@@ -244,13 +243,20 @@ impl MockServerBuilder {
         self
     }
 
+    /// Serves one more provider besides [`ProviderId::ALL`] (a test's, an embedder's), for the requests its
+    /// [`Provider::serves`](crate::provider::Provider::serves) claims.
+    pub fn provider(mut self, provider: ProviderId) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
     /// Binds and starts serving.
     pub fn start(mut self) -> std::io::Result<MockServer> {
         if self.cloud {
             let mut seed = [0u8; 8];
             getrandom::fill(&mut seed).map_err(|error| std::io::Error::other(error.to_string()))?;
             self.world.seed = u64::from_le_bytes(seed);
-            self.world.clock = crate::clock::ClockSpec::Real;
+            self.world.clock = crate::world::clock::ClockSpec::Real;
         }
         let log = self.log.as_deref().map(log::RequestLog::open).transpose()?;
         let listener = TcpListener::bind(self.listen)?;
@@ -261,7 +267,12 @@ impl MockServerBuilder {
             None if address.ip().is_loopback() => None,
             None => Some(ControlToken::generate()?),
         };
-        let mut shared = Shared::new(World::new(self.world), self.limits, control_token);
+        let mut shared = Shared::new(
+            World::new(self.world),
+            self.limits,
+            control_token,
+            self.providers,
+        );
         shared.cloud = self.cloud;
         shared.log = log;
         let shared = Arc::new(shared);
@@ -302,7 +313,7 @@ fn report_listener_failure(error: &std::io::Error) {
 /// Everything requests share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    world: Mutex<World>,
+    pub(crate) world: SharedWorld,
     limits: Limits,
     /// One permit per connection being served.
     connections: Arc<Semaphore>,
@@ -314,140 +325,31 @@ pub(crate) struct Shared {
     cloud: bool,
     /// Where each provider request is logged, if anywhere.
     log: Option<log::RequestLog>,
+    /// The providers served; the first answers what no other one serves.
+    pub(crate) providers: Vec<ProviderId>,
 }
 
 impl Shared {
-    fn new(world: World, limits: Limits, control_token: Option<ControlToken>) -> Self {
+    fn new(
+        world: World,
+        limits: Limits,
+        control_token: Option<ControlToken>,
+        providers: Vec<ProviderId>,
+    ) -> Self {
         Self {
-            world: Mutex::new(world),
+            world: SharedWorld::new(world),
             limits,
             connections: Arc::new(Semaphore::new(limits.connections)),
             body_bytes: Arc::new(Semaphore::new(limits.body_bytes_in_flight)),
             control_token,
             cloud: false,
             log: None,
+            providers,
         }
     }
 
-    /// The world, locked. A panic elsewhere never leaves it unusable: the state is kept as it was.
+    /// The world, locked.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Authenticates a request and locks the world for its decisions, so that both are about one world.
-    ///
-    /// `read` takes what verification needs (the key, the clock) in a short lock; `verify` checks the signature
-    /// outside it (an HMAC is the slow part of a request). Then the world is locked for the caller's decisions,
-    /// and held: if its [`World::generation`] is no longer the one `read` saw (the control API replaced the world
-    /// or moved its clock in between), `verify` runs again on what the locked world holds, inside the lock.
-    pub(crate) fn authenticate<I, O>(
-        &self,
-        read: impl Fn(&World) -> I,
-        verify: impl Fn(I) -> O,
-    ) -> (MutexGuard<'_, World>, O) {
-        let (generation, input) = {
-            let world = self.world();
-            (world.generation(), read(&world))
-        };
-        let outcome = verify(input);
-        let world = self.world();
-        if world.generation() == generation {
-            return (world, outcome);
-        }
-        let outcome = verify(read(&world));
-        (world, outcome)
-    }
-}
-
-/// An answer: a status, its headers in wire order, and a body.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    /// Every header, in the order it is sent (the server adds none but the ones HTTP requires and these lack).
-    pub(crate) headers: Vec<(&'static str, String)>,
-    pub(crate) body: Vec<u8>,
-}
-
-impl Reply {
-    /// A JSON answer: `Content-Type: application/json` exactly (the Python SDK ignores errors under any other
-    /// Content-Type) and its `Content-Length`.
-    pub(crate) fn json(status: u16, body: Vec<u8>) -> Self {
-        Self {
-            status,
-            headers: vec![
-                ("Content-Type", "application/json".to_owned()),
-                ("Content-Length", body.len().to_string()),
-            ],
-            body,
-        }
-    }
-
-    /// The connection closes after this answer: a `Connection` header the reply carries says `close`.
-    pub(crate) fn close(&mut self) {
-        for (name, value) in &mut self.headers {
-            if name.eq_ignore_ascii_case("connection") {
-                *value = "close".to_owned();
-            }
-        }
-    }
-
-    /// `{"error": message}`: the mock's own answer, outside any provider's envelope (control API, limits).
-    pub(crate) fn error(status: u16, message: &str) -> Self {
-        Self::json(
-            status,
-            serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::cell::Cell;
-
-    use super::*;
-
-    #[test]
-    fn a_world_replaced_while_a_signature_is_verified_is_verified_again_under_the_decision_lock() {
-        let shared = Shared::new(
-            World::new(WorldSpec::default_world()),
-            Limits::default(),
-            None,
-        );
-        let verified = Cell::new(Vec::new());
-        let (world, outcome) = shared.authenticate(
-            |world| world.generation(),
-            |generation| {
-                let mut seen = verified.take();
-                seen.push(generation);
-                verified.set(seen);
-                if generation == 0 {
-                    // A PUT /__terminus/world between the short lock and the decision lock.
-                    shared.world().replace(WorldSpec::default_world());
-                }
-                generation
-            },
-        );
-        assert_eq!(outcome, world.generation());
-        assert_eq!(verified.take(), vec![0, 1]);
-    }
-
-    #[test]
-    fn an_unchanged_world_is_verified_once_outside_the_lock() {
-        let shared = Shared::new(
-            World::new(WorldSpec::default_world()),
-            Limits::default(),
-            None,
-        );
-        let calls = Cell::new(0);
-        let (world, outcome) = shared.authenticate(
-            |world| world.generation(),
-            |generation| {
-                calls.set(calls.get() + 1);
-                // Outside the lock: locking here does not deadlock.
-                drop(shared.world());
-                generation
-            },
-        );
-        assert_eq!((outcome, world.generation(), calls.get()), (0, 0, 1));
+        self.world.lock()
     }
 }

@@ -30,10 +30,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::fault::Outcome;
-use super::{Reply, Shared, control};
+use super::{Shared, control};
+use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::{Problem, ProviderId};
+use crate::world::fault::Outcome;
 
 /// How long the server waits for a request's body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -193,7 +194,7 @@ async fn answer(
             Err(_) => unreadable = Some(Problem::HeaderEncoding(name.as_str().to_owned())),
         }
     }
-    let provider = ProviderId::route(&request);
+    let provider = ProviderId::route(&shared.providers, &request);
     let limit = provider.body_limit(&request);
     let declared = head
         .headers
@@ -238,8 +239,8 @@ async fn answer(
         )
     });
     let mut reply = match problem {
-        Some(problem) => provider.error(problem, &request, &shared),
-        None => provider.handle(&request, &shared),
+        Some(problem) => provider.error(problem, &request, &shared.world),
+        None => provider.handle(&request, &shared.world),
     };
     if let (Some(log), Some((at, names_existing))) = (&shared.log, named) {
         log.write(&super::log::Entry {

@@ -1,15 +1,16 @@
-//! The providers: each translates between its wire format and the world. Adding one is a folder here plus one
-//! [`ProviderId`] variant and its arms below; nothing else dispatches on the provider.
+//! The providers: each translates between its wire format and the world. A provider is a folder here whose
+//! `mod.rs` implements [`Provider`], plus its line in [`ProviderId::ALL`]; nothing else dispatches on the
+//! provider (the server routes through the list, the harness builds and reads through the trait).
 
 pub mod tencent;
 pub mod tencent_legacy;
 pub mod zenlayer;
 
-use crate::case::SignForm;
-use crate::message::Request;
-use crate::mock::{Reply, Shared};
+use crate::message::{Reply, Request};
 use crate::signing::{Credentials, Trace, Unusable};
-use crate::world::Account;
+use crate::world::{Account, SharedWorld};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The domains the providers' official clients send to, failover roots included: Tencent API 3.0
@@ -35,141 +36,148 @@ pub fn is_provider_host(host: &str) -> bool {
     })
 }
 
-/// A provider's API, as served by the mock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ProviderId {
+/// What a provider implements, once, in its folder: its wire as the mock serves it (route, body limit, parse,
+/// verify, decide, encode) and as a client sends it (build and sign a request, read an answer). Everything that
+/// depends on the provider goes through this; registering one is a line in [`ProviderId::ALL`].
+pub trait Provider: Sync + std::fmt::Debug {
+    /// The provider's id in case paths and reports (`tencent`).
+    fn name(&self) -> &'static str;
+    /// Whether a request is for this provider (by its path or host). The first provider of [`ProviderId::ALL`]
+    /// answers whatever no other one serves.
+    fn serves(&self, request: &Request) -> bool;
+    /// The account a case gets when it names none: the provider documentation's example credentials.
+    fn example_account(&self) -> Account;
+    /// How a step signs when its case names no form: the provider's usual one.
+    fn default_sign(&self) -> SignForm;
+    /// The most body bytes the server reads for this request (it may depend on the request's form).
+    fn body_limit(&self, request: &Request) -> usize;
+    /// The action a request names, read without verifying anything (fault filters use it).
+    fn action_of(&self, request: &Request) -> Option<String>;
+    /// Answers a request: authenticates it and decides it on one world ([`SharedWorld::authenticate`]).
+    fn handle(&self, request: &Request, world: &SharedWorld) -> Reply;
+    /// The provider's answer for a condition met before its handler (a fault, an unreadable or oversized body),
+    /// with the provider's own precedence applied first (an unsupported method is still that).
+    fn problem_reply(&self, problem: Problem, request: &Request, world: &SharedWorld) -> Reply;
+    /// Builds and signs the request a harness step describes, as the provider's official SDK would.
+    fn build_request(&self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable>;
+    /// Reads an answer's envelope: `Ok(fields)` for success, `Err(code)` for an error; the outer `Err` says why
+    /// the body is not the provider's envelope at all.
+    #[allow(clippy::type_complexity)]
+    fn read_answer(&self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String>;
+}
+
+/// A provider's API, as served by the mock: a handle on its [`Provider`], compared by name.
+#[derive(Clone, Copy)]
+pub struct ProviderId(&'static dyn Provider);
+
+#[allow(non_upper_case_globals)]
+impl ProviderId {
     /// Tencent Cloud CVM API 3.0.
-    Tencent,
+    pub const Tencent: ProviderId = ProviderId(&tencent::Tencent);
     /// Tencent Cloud's legacy CVM API 2.0 gateway (`cvm.api.qcloud.com/v2/index.php`): `TerminateInstances`
     /// (Version 2017-03-12) and `ReturnInstance`.
-    TencentLegacy,
+    pub const TencentLegacy: ProviderId = ProviderId(&tencent_legacy::TencentLegacy);
     /// Zenlayer Cloud Bare Metal (`console.zenlayer.com`, `POST /api/v2/bmc`, versions 2022-11-20 and 2026-02-01).
-    ZenlayerBmc,
+    pub const ZenlayerBmc: ProviderId = ProviderId(&zenlayer::ZenlayerBmc);
 }
 
 impl ProviderId {
-    /// Every provider.
-    pub const ALL: [ProviderId; 3] = [
+    /// Every provider, the registration list: the first answers requests no other one serves.
+    pub const ALL: &'static [ProviderId] = &[
         ProviderId::Tencent,
         ProviderId::TencentLegacy,
         ProviderId::ZenlayerBmc,
     ];
 
+    /// A handle on a provider defined outside this list (a test's, an embedder's).
+    pub const fn new(provider: &'static dyn Provider) -> Self {
+        ProviderId(provider)
+    }
+
     /// The provider with this id (`tencent`).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|provider| provider.name() == name)
     }
 
-    /// The account a case gets when it names none: the provider documentation's example credentials.
-    pub fn example_account(self) -> Account {
-        match self {
-            // The legacy gateway serves the same world: the same accounts.
-            ProviderId::Tencent | ProviderId::TencentLegacy => Account {
-                secret_id: "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE".into(),
-                secret_key: "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE".into(),
-                ..Account::new_default()
-            },
-            // The signing document's worked example (its prose names another id, but this one signs), and the
-            // personal access token of the captured Bearer vector (tests/vectors/bearer).
-            ProviderId::ZenlayerBmc => Account {
-                secret_id: "0D9UtpyKYcHxms5v".into(),
-                secret_key: "Gu5t9xGARNpq86cd98joQYCN3".into(),
-                bearer_token: Some("zlPATtokenEXAMPLE0123456789abcdef".into()),
-                ..Account::new_default()
-            },
-        }
-    }
-
-    /// The provider a request is for, by its path.
-    pub(crate) fn route(request: &Request) -> Self {
-        if request.path().starts_with("/api/v2/") {
-            return ProviderId::ZenlayerBmc;
-        }
-        if tencent_legacy::serves(request) {
-            return ProviderId::TencentLegacy;
-        }
-        ProviderId::Tencent
+    /// The provider a request is for, among `providers` (the first answers what no other one serves).
+    pub(crate) fn route(providers: &[ProviderId], request: &Request) -> Self {
+        providers
+            .iter()
+            .skip(1)
+            .find(|provider| provider.0.serves(request))
+            .or(providers.first())
+            .copied()
+            .unwrap_or(ProviderId::Tencent)
     }
 
     /// The provider id used in case paths (`tencent`).
     pub fn name(self) -> &'static str {
-        match self {
-            ProviderId::Tencent => "tencent",
-            ProviderId::TencentLegacy => "tencent-legacy",
-            ProviderId::ZenlayerBmc => "zenlayer-bmc",
-        }
+        self.0.name()
+    }
+
+    /// The account a case gets when it names none: the provider documentation's example credentials.
+    pub fn example_account(self) -> Account {
+        self.0.example_account()
     }
 
     /// Answers a request.
-    pub(crate) fn handle(self, request: &Request, shared: &Shared) -> Reply {
-        match self {
-            ProviderId::Tencent => tencent::mock::handle(request, shared),
-            ProviderId::TencentLegacy => tencent_legacy::mock::handle(request, shared),
-            ProviderId::ZenlayerBmc => zenlayer::mock::handle(request, shared),
-        }
+    pub(crate) fn handle(self, request: &Request, world: &SharedWorld) -> Reply {
+        self.0.handle(request, world)
     }
 
     /// The action a request names, read without verifying anything (fault filters use it).
     pub(crate) fn action_of(self, request: &Request) -> Option<String> {
-        match self {
-            ProviderId::Tencent => tencent::mock::action_of(request),
-            ProviderId::TencentLegacy => tencent_legacy::mock::action_of(request),
-            ProviderId::ZenlayerBmc => zenlayer::mock::action_of(request),
-        }
+        self.0.action_of(request)
     }
 
-    /// The provider's answer for a condition met before its handler (a fault, an unreadable or oversized body),
-    /// with the provider's own precedence applied first (an unsupported method is still that).
-    pub(crate) fn error(self, problem: Problem, request: &Request, shared: &Shared) -> Reply {
-        match self {
-            ProviderId::Tencent => tencent::mock::problem_reply(problem, request, shared),
-            ProviderId::TencentLegacy => {
-                tencent_legacy::mock::problem_reply(problem, request, shared)
-            }
-            ProviderId::ZenlayerBmc => zenlayer::mock::problem_reply(problem, request, shared),
-        }
+    /// The provider's answer for a condition met before its handler.
+    pub(crate) fn error(self, problem: Problem, request: &Request, world: &SharedWorld) -> Reply {
+        self.0.problem_reply(problem, request, world)
     }
 
     /// Builds and signs the request a harness step describes, as the provider's official SDK would.
     pub fn build_request(self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
-        match self {
-            ProviderId::Tencent => tencent::client::build(call),
-            ProviderId::TencentLegacy => tencent_legacy::client::build(call),
-            ProviderId::ZenlayerBmc => zenlayer::client::build(call),
-        }
+        self.0.build_request(call)
     }
 
     /// How a step signs when its case names no form: the provider's usual one.
     pub fn default_sign(self) -> SignForm {
-        match self {
-            ProviderId::Tencent => SignForm::Tc3,
-            // QcloudApi's default.
-            ProviderId::TencentLegacy => SignForm::HmacSha1,
-            ProviderId::ZenlayerBmc => SignForm::Zc2,
-        }
+        self.0.default_sign()
     }
 
     /// Reads an answer's envelope: `Ok(fields)` for success, `Err(code)` for an error; the outer `Err` says why
     /// the body is not the provider's envelope at all.
     #[allow(clippy::type_complexity)]
     pub fn read_answer(self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String> {
-        match self {
-            ProviderId::Tencent => tencent::wire::read_answer(body),
-            ProviderId::TencentLegacy => tencent_legacy::wire::read_answer(body),
-            ProviderId::ZenlayerBmc => zenlayer::wire::read_answer(body),
-        }
+        self.0.read_answer(body)
     }
 
     /// The most body bytes the server reads for this request (it may depend on the request's form).
     pub(crate) fn body_limit(self, request: &Request) -> usize {
-        match self {
-            ProviderId::Tencent => tencent::mock::body_limit(request),
-            ProviderId::TencentLegacy => tencent_legacy::mock::body_limit(request),
-            ProviderId::ZenlayerBmc => zenlayer::mock::body_limit(request),
-        }
+        self.0.body_limit(request)
+    }
+}
+
+impl PartialEq for ProviderId {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for ProviderId {}
+
+impl std::hash::Hash for ProviderId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl std::fmt::Debug for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -202,15 +210,48 @@ pub struct Call<'a> {
 
 /// A condition met before a provider's handler runs.
 #[derive(Clone, Debug)]
-pub(crate) enum Problem {
+#[non_exhaustive]
+pub enum Problem {
     /// An injected error (`None`: the provider's internal error).
-    Fault { code: Option<String> },
+    Fault {
+        /// The code to answer.
+        code: Option<String>,
+    },
     /// An injected HTTP status.
-    HttpFault { status: u16 },
+    HttpFault {
+        /// The status to answer.
+        status: u16,
+    },
     /// The body is larger than the server reads.
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The most bytes read.
+        limit: usize,
+    },
     /// The body could not be read (cut short, or too slow).
     Unreadable(String),
     /// The value of this header is not UTF-8.
     HeaderEncoding(String),
+}
+
+/// The signing forms a step can use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignForm {
+    /// TC3-HMAC-SHA256, `content-type;host` signed, as the SDKs do.
+    #[default]
+    Tc3,
+    /// TC3 with `X-TC-Content-SHA256: UNSIGNED-PAYLOAD`.
+    Tc3UnsignedPayload,
+    /// TC3 signing `content-type;host;x-tc-action`, as the current documentation example does.
+    Tc3SignAction,
+    /// The `Signature` parameter with HmacSHA1.
+    HmacSha1,
+    /// The `Signature` parameter with HmacSHA256.
+    HmacSha256,
+    /// Zenlayer ZC2-HMAC-SHA256, `content-type;host` signed, as the SDKs do.
+    Zc2,
+    /// Zenlayer `Authorization: Bearer` with the account's `bearer-token` (`secret-key` gives another token).
+    Bearer,
+    /// Not signed at all.
+    None,
 }

@@ -357,8 +357,8 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ClockSpec;
     use crate::world::WorldSpec;
+    use crate::world::clock::ClockSpec;
 
     fn world(instances: Vec<BmcInstance>) -> (World, Account) {
         let account = Account {

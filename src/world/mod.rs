@@ -5,17 +5,32 @@
 //! (`GET /__terminus/world`) gives the same shape, with keys and tokens left out. [`World`] adds what runs: the clock,
 //! the rate limiter, the fault plan's counters and the request-id sequence. The business rules that change
 //! instances live in [`rules`], once, whatever the wire format of the request.
+//!
+//! The pieces: `account` and `instance` (the state's types, re-exported here), [`bmc`] (Zenlayer's bare-metal
+//! instances and their rules), [`clock`] (the one clock a world runs on), [`fault`] (the faults still to inject:
+//! world state, seeded by the world file and read back with it), [`rules`] (the CVM termination rules) and
+//! [`SharedWorld`] (the world behind its lock, and the one way a provider authenticates and then decides a request
+//! on the same world). Nothing here knows a wire format or the server.
 
+mod account;
 pub mod bmc;
+pub mod clock;
+pub mod fault;
+mod instance;
 pub mod rules;
+mod shared;
+
+pub use account::{Account, Mfa, SessionRefusal};
+pub use instance::{ChargeType, DataDisk, DiskState, Eip, Instance, InstanceState, Restriction};
+pub use shared::SharedWorld;
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{Clock, ClockSpec};
-use crate::mock::fault::{FaultPlan, FaultSpec};
 use crate::signing::Secret;
+use crate::world::clock::{Clock, ClockSpec};
+use crate::world::fault::{FaultPlan, FaultSpec};
 
 /// The whole world, as written in a world file.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -90,342 +105,14 @@ impl Default for RateLimitSpec {
     }
 }
 
-/// An account: a credential and what the provider knows about its owner.
-// Its key and tokens are `Secret`s, so the derived `Debug` masks them.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Account {
-    /// `SecretId` (`AKID…`).
-    pub secret_id: String,
-    /// `SecretKey`. Never written back by the control API, never logged.
-    #[serde(skip_serializing)]
-    pub secret_key: Secret,
-    /// A temporary credential's session token: requests must carry it (`X-TC-Token` / `Token`).
-    #[serde(default, skip_serializing)]
-    pub token: Option<Secret>,
-    /// The owner account (uin). Instances of another owner are not this account's to terminate.
-    #[serde(default = "default_owner")]
-    pub owner: String,
-    /// The account's AppId; a value that is not all digits stands for a broken one.
-    #[serde(default = "default_app_id")]
-    pub app_id: String,
-    /// A disabled key: `AuthFailure.SecretIdNotFound`, as for a deleted one.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub disabled: bool,
-    /// The session token has been revoked: `UnauthorizedOperation.InvalidToken`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub token_revoked: bool,
-    /// The account has unpaid orders: `InvalidAccount.UnpaidOrder`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub unpaid_orders: bool,
-    /// Multi-factor authentication state.
-    #[serde(default, skip_serializing_if = "Mfa::is_ok")]
-    pub mfa: Mfa,
-    /// Prepaid instances the account may still return; `None` is unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_quota: Option<u32>,
-    /// Quota of limited operations (each termination uses one); `None` is unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation_quota: Option<u32>,
-    /// Zenlayer: a personal access token that authenticates this account's `Authorization: Bearer` requests.
-    /// Never written back by the control API.
-    #[serde(default, skip_serializing)]
-    pub bearer_token: Option<Secret>,
-}
-
-/// Why an authenticated key may still not act: the rules after the signature, shared by every provider that has
-/// session tokens and MFA.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionRefusal {
-    /// The session token is missing, not this key's, or given for a permanent key.
-    Token,
-    /// The MFA check fails.
-    Mfa,
-}
-
-impl Account {
-    /// Checks the session token presented (an empty one counts as none), then MFA.
-    pub fn check_session(&self, presented_token: Option<&str>) -> Result<(), SessionRefusal> {
-        // `Secret`'s equality is constant-time.
-        let presented = presented_token
-            .filter(|token| !token.is_empty())
-            .map(Secret::from);
-        if self.token != presented {
-            return Err(SessionRefusal::Token);
-        }
-        if self.mfa == Mfa::Failure {
-            return Err(SessionRefusal::Mfa);
-        }
-        Ok(())
-    }
-
-    /// An account with every default and empty credentials, to fill in.
-    pub fn new_default() -> Self {
-        Self {
-            secret_id: String::new(),
-            secret_key: Secret::default(),
-            token: None,
-            owner: default_owner(),
-            app_id: default_app_id(),
-            disabled: false,
-            token_revoked: false,
-            unpaid_orders: false,
-            mfa: Mfa::Ok,
-            return_quota: None,
-            operation_quota: None,
-            bearer_token: None,
-        }
-    }
-}
-
-fn default_owner() -> String {
-    "100000000001".to_owned()
-}
-
-fn default_app_id() -> String {
-    "1250000000".to_owned()
-}
-
+/// Serde: leave a `false` flag out of a written world.
 fn is_false(value: &bool) -> bool {
     !value
 }
 
+/// Serde: leave a `true` flag (the default) out of a written world.
 fn is_true(value: &bool) -> bool {
     *value
-}
-
-/// The multi-factor authentication state of an account.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mfa {
-    /// Not required, or passed.
-    #[default]
-    Ok,
-    /// The MFA check fails at authentication: `AuthFailure.MFAFailure`.
-    Failure,
-    /// MFA is required but the account has none: `UnauthorizedOperation.MFANotFound`.
-    NotFound,
-    /// The MFA session expired: `UnauthorizedOperation.MFAExpired`.
-    Expired,
-}
-
-impl Mfa {
-    fn is_ok(&self) -> bool {
-        *self == Mfa::Ok
-    }
-}
-
-/// A CVM instance and everything termination depends on.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Instance {
-    /// `ins-` and 8 of `[a-z0-9]`.
-    pub id: String,
-    /// The region; default: the world's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// `InstanceState`, plus `TERMINATED` for destroyed instances (kept as tombstones, hidden from
-    /// DescribeInstances).
-    #[serde(default)]
-    pub state: InstanceState,
-    /// `InstanceChargeType`.
-    #[serde(default)]
-    pub charge: ChargeType,
-    /// Termination protection (`DisableApiTermination`).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub protected: bool,
-    /// The operating system's name; a Red Hat one has its own refusals.
-    #[serde(default = "default_os")]
-    pub os: String,
-    /// The owner (uin); default: the first account's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    /// The instance serves another product (`EMR`, `TKE`…) and is not terminated through CVM.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_role: Option<String>,
-    /// A special instance type (e.g. a bare-metal or CDH family) that this API does not terminate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub special_type: Option<String>,
-    /// A restriction of the instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restriction: Option<Restriction>,
-    /// The instance cannot be returned (`FailedOperation.Unreturnable`).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub unreturnable: bool,
-    /// The instance is of a kind this API does not support (`InvalidInstance.NotSupported`).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub unsupported: bool,
-    /// An operation running on the instance (e.g. `RebootInstances`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation_in_progress: Option<String>,
-    /// Prepaid: whether the instance meets the return policy for prepaid instances.
-    #[serde(default = "default_true", skip_serializing_if = "is_true")]
-    pub return_policy: bool,
-    /// Attached data disks.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub data_disks: Vec<DataDisk>,
-    /// The elastic IP on the primary network interface.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eip: Option<Eip>,
-}
-
-fn default_os() -> String {
-    "TencentOS Server 3.1 (TK4)".to_owned()
-}
-
-fn default_true() -> bool {
-    true
-}
-
-impl Instance {
-    /// A running pay-as-you-go instance with every default.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            region: None,
-            state: InstanceState::default(),
-            charge: ChargeType::default(),
-            protected: false,
-            os: default_os(),
-            owner: None,
-            application_role: None,
-            special_type: None,
-            restriction: None,
-            unreturnable: false,
-            unsupported: false,
-            operation_in_progress: None,
-            return_policy: true,
-            data_disks: Vec::new(),
-            eip: None,
-        }
-    }
-
-    /// Whether the operating system is Red Hat Enterprise Linux.
-    pub fn is_red_hat(&self) -> bool {
-        let os = self.os.to_ascii_lowercase();
-        os.contains("red hat") || os.contains("redhat") || os.contains("rhel")
-    }
-}
-
-/// `InstanceState` values ([CLI] api.json), plus `TERMINATED` for destroyed instances.
-#[allow(missing_docs)]
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum InstanceState {
-    Pending,
-    LaunchFailed,
-    #[default]
-    Running,
-    Stopped,
-    Starting,
-    Stopping,
-    Rebooting,
-    /// Shut down and waiting to be destroyed: the recycle bin.
-    Shutdown,
-    Terminating,
-    /// Destroyed: kept as a tombstone so a repeated call can say so.
-    Terminated,
-    EnterRescueMode,
-    RescueMode,
-    ExitRescueMode,
-    EnterServiceLiveMigrate,
-    ServiceLiveMigrate,
-    ExitServiceLiveMigrate,
-}
-
-impl InstanceState {
-    /// The name on the wire (`RUNNING`).
-    pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-}
-
-/// `InstanceChargeType` values.
-#[allow(missing_docs)]
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ChargeType {
-    /// Monthly or yearly subscription.
-    Prepaid,
-    /// Pay as you go.
-    #[default]
-    PostpaidByHour,
-    /// On a dedicated host.
-    Cdhpaid,
-    /// Spot.
-    Spotpaid,
-    /// On a CDC.
-    Cdcpaid,
-}
-
-/// Restrictions that refuse termination whatever the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Restriction {
-    /// Blocked by the provider (`UnsupportedOperation.InstanceStateBanning`).
-    Banned,
-    /// Frozen (`UnsupportedOperation.InstanceStateFreezing`).
-    Frozen,
-    /// Being isolated (`UnsupportedOperation.InstanceStateIsolating`).
-    Isolating,
-}
-
-/// A data disk attached to an instance.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct DataDisk {
-    /// `disk-…`.
-    pub id: String,
-    /// Its charge type: only prepaid disks follow `ReleasePrepaidDataDisks`.
-    #[serde(default)]
-    pub charge: ChargeType,
-    /// `ATTACHED`, `RECYCLED` (with its prepaid instance, on request) or `RELEASED`.
-    #[serde(default)]
-    pub state: DiskState,
-}
-
-/// Where a data disk is.
-#[allow(missing_docs)]
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DiskState {
-    #[default]
-    Attached,
-    Recycled,
-    Released,
-}
-
-/// An elastic IP.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Eip {
-    /// `eip-…`.
-    pub id: String,
-    /// The address type; `ReleaseAddress` releases only `HighQualityEIP`, `AntiDDoSEIP`, `EIPv6` and
-    /// `HighQualityEIPv6`.
-    #[serde(default = "default_eip_type", rename = "type")]
-    pub kind: String,
-    /// The public IP address (listed in `DescribeInstances`' `PublicIpAddresses` until released).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-    /// Released by a `ReleaseAddress` termination.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub released: bool,
-}
-
-fn default_eip_type() -> String {
-    "HighQualityEIP".to_owned()
 }
 
 /// Why a world file cannot be used.

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use terminus::case::SignForm;
+use terminus::provider::SignForm;
 use terminus::provider::{Call, ProviderId};
 use terminus::signing::Credentials;
 

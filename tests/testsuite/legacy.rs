@@ -6,9 +6,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use terminus::case::SignForm;
 use terminus::message::Request;
 use terminus::mock::MockServer;
+use terminus::provider::SignForm;
 use terminus::provider::{Call, ProviderId};
 use terminus::signing::Credentials;
 use terminus::world::WorldSpec;

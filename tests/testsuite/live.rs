@@ -194,7 +194,7 @@ fn every_safe_case_gives_live_the_codes_the_mock_gives() {
         .build()
         .unwrap();
     let mut ran = 0;
-    for provider in ProviderId::ALL {
+    for provider in ProviderId::ALL.iter().copied() {
         let cases: Vec<Loaded> = all_cases()
             .into_iter()
             .filter(|loaded| loaded.provider == provider)

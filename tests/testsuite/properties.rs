@@ -291,7 +291,7 @@ proptest! {
             token: None,
             timestamp: crate::common::SIGNED_AT,
             nonce,
-            sign: terminus::case::SignForm::HmacSha1,
+            sign: terminus::provider::SignForm::HmacSha1,
             method: if get { "GET" } else { "POST" },
             headers: &[],
         };

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use terminus::case;
+use terminus::harness::http1::Connection;
 use terminus::harness::{self, Outcome, Target, snapshot};
-use terminus::http1::Connection;
 use terminus::mock::MockServer;
 use terminus::world::WorldSpec;
 

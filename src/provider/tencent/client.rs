@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use super::ENDPOINT;
 use super::wire::VERSION;
-use crate::case::SignForm;
 use crate::message::Request;
 use crate::provider::Call;
+use crate::provider::SignForm;
 use crate::signing::{self, Scheme, SignOptions, Signed, Trace, Unusable};
 
 /// Builds and signs the request; the trace is `None` for unsigned requests.

@@ -25,25 +25,21 @@ use std::sync::MutexGuard;
 
 use serde_json::{Map, Value, json};
 
-use super::wire::{
-    self, ActionParams, ApiError, Language, OTHER_CVM_REGIONS, SUPPORTED_REGIONS, VERSION,
-    python_list,
+use super::codes::{
+    FORM_LIMIT, GET_LIMIT, TC3_LIMIT, check_region, check_size_of, missing, problem_error, refusal,
+    unusable_error,
 };
+use super::wire::{self, ActionParams, ApiError, Language, VERSION};
+use crate::message::Reply;
 use crate::message::Request;
-use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
-use crate::world::rules::{Refusal, Terminate};
-use crate::world::{Account, DiskState, InstanceState, Restriction, SessionRefusal, World};
+use crate::world::SharedWorld;
+use crate::world::rules::Terminate;
+use crate::world::{Account, DiskState, InstanceState, SessionRefusal, World};
 
 /// The credential-scope service of CVM.
 const SERVICE: &str = "cvm";
-/// Query string limit for GET.
-const GET_LIMIT: usize = 32 * 1024;
-/// Body limit for `Signature`-parameter POSTs.
-const FORM_LIMIT: usize = 1024 * 1024;
-/// Body limit for TC3 POSTs (also the most the server reads).
-pub(crate) const TC3_LIMIT: usize = 10 * 1024 * 1024;
 
 /// The common parameters of a request, wherever its form carries them; action parameters are read only after
 /// authentication, so a tampered body is a signature failure, not a parameter error.
@@ -66,8 +62,8 @@ struct Prepared {
 
 /// Answers one request. Everything about the world (authentication against its keys and clock, rate limit, rules,
 /// state change, request id, the answer's `Date`) is decided in one critical section of one world
-/// ([`Shared::authenticate`]).
-pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
+/// ([`SharedWorld::authenticate`]).
+pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     let (mut world, authenticated) = match prepare(request) {
         Err(error) => (shared.world(), Err(error)),
         Ok(prepared) => {
@@ -89,7 +85,7 @@ pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
 /// checks that come first in the precedence: the method, then the path.
-pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared) -> Reply {
+pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &SharedWorld) -> Reply {
     let (request_id, now) = {
         let mut world = shared.world();
         (world.next_request_id(), world.clock.now())
@@ -137,45 +133,6 @@ fn http_date(unix: i64) -> String {
         .ok()
         .and_then(|at| at.format(FORMAT).ok())
         .unwrap_or_default()
-}
-
-/// The status and error for a condition met before the handler, in API 3.0's codes (the legacy gateway shares
-/// them but for the code of an unreadable `Authorization`, which it names `authorization_code`).
-pub(crate) fn problem_error(problem: Problem, authorization_code: &str) -> (u16, ApiError) {
-    match problem {
-        Problem::Fault { code } => (
-            200,
-            ApiError::new(
-                code.as_deref().unwrap_or("InternalError"),
-                "Internal error.",
-            ),
-        ),
-        Problem::HttpFault { status } => {
-            (status, ApiError::new("InternalError", "Internal error."))
-        }
-        Problem::TooLarge { limit } => (
-            200,
-            ApiError::new(
-                "RequestSizeLimitExceeded",
-                format!("The request size exceeds the limit of {limit} bytes."),
-            ),
-        ),
-        Problem::HeaderEncoding(name) if name.eq_ignore_ascii_case("authorization") => (
-            200,
-            ApiError::new(
-                authorization_code,
-                "Authorization in the request header is not valid UTF-8.",
-            ),
-        ),
-        Problem::HeaderEncoding(name) => (
-            200,
-            ApiError::new(
-                "InvalidParameter",
-                format!("The value of header {name} is not valid UTF-8."),
-            ),
-        ),
-        Problem::Unreadable(why) => (200, ApiError::new("InvalidParameter", why)),
-    }
 }
 
 /// The most body bytes read for a request: the documented limit of its form (GET 32 KB, a `Signature`-form POST
@@ -509,22 +466,6 @@ fn check_size(request: &Request) -> Result<(), ApiError> {
     check_size_of(request, request.header("authorization").is_some())
 }
 
-/// The documented size limits: GET 32 KB, a TC3 POST (`tc3`) 10 MB, a `Signature`-form POST 1 MB.
-pub(crate) fn check_size_of(request: &Request, tc3: bool) -> Result<(), ApiError> {
-    let (limit, size) = match request.method.as_str() {
-        "GET" => (GET_LIMIT, request.target.len()),
-        _ if tc3 => (TC3_LIMIT, request.body.len()),
-        _ => (FORM_LIMIT, request.body.len()),
-    };
-    if size > limit {
-        return Err(ApiError::new(
-            "RequestSizeLimitExceeded",
-            format!("The request size {size} exceeds the limit of {limit} bytes."),
-        ));
-    }
-    Ok(())
-}
-
 /// Reads action, version, region and token from wherever the request's form keeps them.
 fn common_params(request: &Request, claim: &Claim) -> Result<Common, ApiError> {
     if claim.scheme == Scheme::Tc3 {
@@ -580,11 +521,11 @@ fn action_params(request: &Request, common: &Common) -> Result<ActionParams, Api
     }
 }
 
-/// Authentication, and the world locked for the decisions that follow ([`Shared::authenticate`]).
+/// Authentication, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]).
 fn authenticate<'a>(
     request: &Request,
     prepared: &Prepared,
-    shared: &'a Shared,
+    shared: &'a SharedWorld,
 ) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
     shared.authenticate(
@@ -705,38 +646,6 @@ fn claim_service(request: &Request) -> Option<String> {
     Some(authorization.service)
 }
 
-/// Region support: the 18 regions of `TerminateInstances`; other CVM regions refused for termination only.
-pub(crate) fn check_region(region: Option<&str>, terminate: bool) -> Result<&str, ApiError> {
-    let region = region
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| missing("Region"))?;
-    if SUPPORTED_REGIONS.contains(&region) {
-        Ok(region)
-    } else if OTHER_CVM_REGIONS.contains(&region) {
-        if terminate {
-            Err(ApiError::new(
-                "UnsupportedOperation.Region",
-                format!("The region `{region}` is unsupported."),
-            ))
-        } else {
-            Ok(region)
-        }
-    } else {
-        Err(ApiError::new(
-            "UnsupportedRegion",
-            format!("The API does not support the region `{region}`."),
-        ))
-    }
-}
-
-/// `MissingParameter`, naming the parameter.
-pub(crate) fn missing(name: &str) -> ApiError {
-    ApiError::new(
-        "MissingParameter",
-        format!("The request is missing a required parameter `{name}`."),
-    )
-}
-
 fn unusable(error: Unusable) -> ApiError {
     unusable_error(error, |error| match error {
         Unusable::NoSignature => ApiError::new(
@@ -748,214 +657,4 @@ fn unusable(error: Unusable) -> ApiError {
             format!("Authorization in the request header is invalid: {other}."),
         ),
     })
-}
-
-/// An unusable request's error: missing and unreadable parameters as API 3.0 names them, anything about the
-/// signature itself as the provider's `authentication` says (the legacy gateway shares the rest).
-pub(crate) fn unusable_error(
-    error: Unusable,
-    authentication: impl FnOnce(Unusable) -> ApiError,
-) -> ApiError {
-    match error {
-        Unusable::MissingParameter(name) | Unusable::MissingHeader(name) => missing(name),
-        Unusable::Timestamp { name, value } => ApiError::new(
-            "InvalidParameter",
-            format!("{name} {value:?} is not a Unix time in seconds."),
-        ),
-        Unusable::Parameters(why) => ApiError::new("InvalidParameter", why),
-        other => authentication(other),
-    }
-}
-
-/// The documented code and message for each refusal (the legacy gateway maps through it too).
-pub(crate) fn refusal(refusal: Refusal) -> ApiError {
-    use Refusal as R;
-    let (code, message) = match refusal {
-        R::EmptyBatch => (
-            "InvalidParameterValue",
-            "InstanceIds must name at least one instance.".to_owned(),
-        ),
-        R::BatchTooLarge(count) => (
-            "InvalidParameterValue.LimitExceeded",
-            format!(
-                "The number of parameter values exceeds the limit: {count} instances, at most 100."
-            ),
-        ),
-        R::DuplicateId(id) => (
-            "InvalidParameterValue",
-            format!("The instance ID `{id}` is given more than once."),
-        ),
-        R::MalformedId(id) => (
-            "InvalidInstanceId.Malformed",
-            format!("Invalid instance ID. The specified instance ID `{id}` has an invalid format."),
-        ),
-        R::IdCharacters(id) => (
-            "InvalidParameterValue.InstanceIdMalformed",
-            format!(
-                "Invalid instance ID `{id}`. Please enter a valid ID, such as ins-xxxxxxxx (x represents a lower-case letter or a number)."
-            ),
-        ),
-        R::NotFound(id) => {
-            let ids = python_list(&[&id]);
-            return ApiError::new(
-                "InvalidInstanceId.NotFound",
-                format!("The specified instance ID `{ids}` is not found."),
-            )
-            .zh(format!("请确认实例ID `{ids}`是否存在"));
-        }
-        R::NotOwned(id) => (
-            "UnsupportedOperation.InvalidInstancesOwner",
-            format!("The user does not have permissions to operate the instance `{id}`."),
-        ),
-        R::MixedCharge => (
-            "UnsupportedOperation.InstanceMixedPricingModel",
-            "A mixed payment mode is not supported.".to_owned(),
-        ),
-        R::Terminated(id) => (
-            "UnsupportedOperation.InstanceStateTerminated",
-            format!("Terminated instances are not supported: `{id}`."),
-        ),
-        R::State(id, state) => (
-            state_code(state),
-            format!(
-                "The instance `{id}` in the {} status is not supported.",
-                state.name()
-            ),
-        ),
-        R::Restricted(id, restriction) => match restriction {
-            Restriction::Banned => (
-                "UnsupportedOperation.InstanceStateBanning",
-                format!("The instance `{id}` is blocked. Please submit a ticket."),
-            ),
-            Restriction::Frozen => (
-                "UnsupportedOperation.InstanceStateFreezing",
-                format!("The operation is not supported for the frozen instance `{id}`."),
-            ),
-            Restriction::Isolating => (
-                "UnsupportedOperation.InstanceStateIsolating",
-                format!("The instance `{id}` is being isolated."),
-            ),
-        },
-        R::SameOperationRunning(id) => (
-            "MutexOperation.TaskRunning",
-            format!("An identical job is running on `{id}`."),
-        ),
-        R::OperationInProgress(id, _operation) => (
-            "OperationDenied.InstanceOperationInProgress",
-            format!(
-                "The instance `{}` already has operation in progress. Please try again later.",
-                python_list(&[&id])
-            ),
-        ),
-        R::Protected(id) => (
-            "UnsupportedOperation.InstancesProtected",
-            format!(
-                "The instance `{id}` is under termination protection and cannot be terminated. Disable the termination protection and try again."
-            ),
-        ),
-        R::ApplicationRole(id, role) if role.eq_ignore_ascii_case("EMR") => (
-            "FailedOperation.InvalidInstanceApplicationRoleEmr",
-            format!("The EMR instance `{id}` does not support this operation."),
-        ),
-        R::ApplicationRole(id, role) => (
-            "FailedOperation.InvalidInstanceApplicationRole",
-            format!("The {role} instance `{id}` does not support the operation."),
-        ),
-        R::SpecialType(id) => (
-            "UnsupportedOperation.SpecialInstanceType",
-            format!("The special instance type of `{id}` does not support the operation."),
-        ),
-        R::Unsupported(id) => (
-            "InvalidInstance.NotSupported",
-            format!("The instance `{id}` is not supported."),
-        ),
-        R::Unreturnable(id) => (
-            "FailedOperation.Unreturnable",
-            format!("The instance `{id}` is unreturnable."),
-        ),
-        R::RedHatReturn(id) => (
-            "UnsupportedOperation.RedHatInstanceTerminateUnsupported",
-            format!(
-                "The instance `{id}` has an enterprise operating system installed and cannot be returned."
-            ),
-        ),
-        R::RedHat(id) => (
-            "UnsupportedOperation.RedHatInstanceUnsupported",
-            format!(
-                "The operating system of the instance `{id}` is RedHat, so this operation is not supported."
-            ),
-        ),
-        R::ChargeType(id, _) => (
-            "UnsupportedOperation.InstanceChargeType",
-            format!("The billing mode of the instance `{id}` does not support the operation."),
-        ),
-        R::PrepaidPolicy(id) => (
-            "InvalidInstanceNotSupportedPrepaidInstance",
-            format!("The instance `{id}` does not meet the Return Policy for prepaid instances."),
-        ),
-        R::AddressType(id, kind) => (
-            "InvalidParameterValue.NotSupported",
-            format!("ReleaseAddress does not release the {kind} address of `{id}`."),
-        ),
-        R::UnpaidOrders => (
-            "InvalidAccount.UnpaidOrder",
-            "The account has unpaid orders.".to_owned(),
-        ),
-        R::AppIdFormat => (
-            "InvalidParameterValue.InvalidAppIdFormat",
-            "Invalid AppID.".to_owned(),
-        ),
-        R::MfaNotFound => (
-            "UnauthorizedOperation.MFANotFound",
-            "Unauthorized operation. Make sure Multi-Factor Authentication (MFA) exists."
-                .to_owned(),
-        ),
-        R::MfaExpired => (
-            "UnauthorizedOperation.MFAExpired",
-            "Unauthorized operation. Make sure Multi-Factor Authentication (MFA) is valid."
-                .to_owned(),
-        ),
-        R::TokenRevoked => (
-            "UnauthorizedOperation.InvalidToken",
-            "Check if the token is valid.".to_owned(),
-        ),
-        R::ReturnQuota => (
-            "LimitExceeded.UserReturnQuota",
-            "Failed to return instances because of the quota limit.".to_owned(),
-        ),
-        R::OperationQuota => (
-            "UnsupportedOperation.UserLimitOperationExceedQuota",
-            "The quota of user limit operations is insufficient.".to_owned(),
-        ),
-        R::UnknownCaller(_) => (
-            "AuthFailure.SecretIdNotFound",
-            "The SecretId is not found, please ensure that your SecretId is correct.".to_owned(),
-        ),
-    };
-    ApiError::new(code, message)
-}
-
-fn state_code(state: InstanceState) -> &'static str {
-    match state {
-        InstanceState::Pending => "UnsupportedOperation.InstanceStatePending",
-        InstanceState::LaunchFailed => "UnsupportedOperation.InstanceStateLaunchFailed",
-        InstanceState::Starting => "UnsupportedOperation.InstanceStateStarting",
-        InstanceState::Stopping => "UnsupportedOperation.InstanceStateStopping",
-        InstanceState::Rebooting => "UnsupportedOperation.InstanceStateRebooting",
-        InstanceState::Terminating => "UnsupportedOperation.InstanceStateTerminating",
-        InstanceState::Terminated => "UnsupportedOperation.InstanceStateTerminated",
-        InstanceState::EnterRescueMode => "UnsupportedOperation.InstanceStateEnterRescueMode",
-        InstanceState::ExitRescueMode => "UnsupportedOperation.InstanceStateExitRescueMode",
-        InstanceState::EnterServiceLiveMigrate => {
-            "UnsupportedOperation.InstanceStateEnterServiceLiveMigrate"
-        }
-        InstanceState::ExitServiceLiveMigrate => {
-            "UnsupportedOperation.InstanceStateExitServiceLiveMigrate"
-        }
-        // No state-specific code is documented for these: the generic one.
-        InstanceState::RescueMode | InstanceState::ServiceLiveMigrate => "UnsupportedOperation",
-        InstanceState::Running | InstanceState::Stopped | InstanceState::Shutdown => {
-            "UnsupportedOperation"
-        }
-    }
 }

@@ -12,9 +12,9 @@
 
 use super::wire;
 use super::{ENDPOINT, PATH};
-use crate::case::SignForm;
 use crate::message::Request;
 use crate::provider::Call;
+use crate::provider::SignForm;
 use crate::provider::tencent::client::flatten;
 use crate::signing::{self, Scheme, SignOptions, Signed, Trace, Unusable};
 

@@ -1,7 +1,7 @@
 //! The mock's legacy CVM API 2.0 gateway (`cvm.api.qcloud.com`, path `/v2/index.php` only): the `Signature`
 //! parameter scheme (HmacSHA1, HmacSHA256) over GET and POST form. Translates between the wire and the world; the
 //! rules that change instances are the world's ([`crate::world::rules`]), the same as API 3.0's, and their
-//! refusals map to API 3.0's codes ([`crate::provider::tencent::mock::refusal`]) except where the legacy
+//! refusals map to API 3.0's codes ([`crate::provider::tencent::codes::refusal`]) except where the legacy
 //! documents name others (below, and `wire`).
 //!
 //! # Precedence
@@ -53,12 +53,13 @@ use std::sync::MutexGuard;
 use serde_json::{Map, Value};
 
 use super::wire::{self, Envelope};
+use crate::message::Reply;
 use crate::message::Request;
-use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
-use crate::provider::tencent::mock::{self as api, missing, refusal as v3_refusal};
+use crate::provider::tencent::codes::{self as api, missing, refusal as v3_refusal};
 use crate::provider::tencent::wire::{ActionParams, ApiError, COMMON_PARAMS, VERSION};
 use crate::signing::{self, Claim, Policy, Rejection, Unusable, hmac_param};
+use crate::world::SharedWorld;
 use crate::world::rules::{Refusal, Terminate};
 use crate::world::{Account, ChargeType, SessionRefusal, World};
 
@@ -80,8 +81,8 @@ struct Prepared {
 }
 
 /// Answers one request. Everything about the world (authentication against its keys and clock, nonce, rate limit,
-/// rules, state change, request id) is decided in one critical section of one world ([`Shared::authenticate`]).
-pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
+/// rules, state change, request id) is decided in one critical section of one world ([`SharedWorld::authenticate`]).
+pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     let envelope = envelope_of(request);
     let (mut world, authenticated) = match prepare(request) {
         Err(error) => (shared.world(), Err(error)),
@@ -99,7 +100,7 @@ pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
 /// checks that come first in the precedence: the method, then the path.
-pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared) -> Reply {
+pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &SharedWorld) -> Reply {
     let envelope = envelope_of(request);
     let request_id = shared.world().next_request_id();
     let (status, error) = match check_method(request).and_then(|()| check_path(request)) {
@@ -342,11 +343,11 @@ fn check_size(request: &Request) -> Result<(), ApiError> {
     api::check_size_of(request, false)
 }
 
-/// The signature, and the world locked for the decisions that follow ([`Shared::authenticate`]).
+/// The signature, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]).
 fn authenticate<'a>(
     request: &Request,
     prepared: &Prepared,
-    shared: &'a Shared,
+    shared: &'a SharedWorld,
 ) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
     shared.authenticate(

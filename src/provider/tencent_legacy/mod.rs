@@ -5,6 +5,13 @@
 //! `wire` holds the two envelopes, the codes and the decisions where the documents are silent; `mock` the
 //! endpoint's handler; `client` requests as the legacy QcloudApi client builds them.
 
+use serde_json::{Map, Value};
+
+use crate::message::{Reply, Request};
+use crate::provider::{Call, Problem, Provider, SignForm};
+use crate::signing::{Trace, Unusable};
+use crate::world::{Account, SharedWorld};
+
 pub mod client;
 pub mod wire;
 
@@ -19,7 +26,7 @@ pub const PATH: &str = "/v2/index.php";
 /// Whether a request is the gateway's: anything addressed to its host, and `/v2/index.php` on any host but API 3.0's
 /// (`*.tencentcloudapi.com` has no such path: there it stays API 3.0's `InvalidAction`). A client pointed at the
 /// mock directly (`Host: 127.0.0.1:PORT`) reaches the gateway by its path.
-pub(crate) fn serves(request: &crate::message::Request) -> bool {
+pub(crate) fn serves(request: &Request) -> bool {
     let host = request.host().unwrap_or_default();
     let hostname = host
         .rsplit_once(':')
@@ -27,4 +34,52 @@ pub(crate) fn serves(request: &crate::message::Request) -> bool {
         .map_or(host, |(name, _)| name)
         .to_ascii_lowercase();
     hostname == ENDPOINT || (request.path() == PATH && !hostname.ends_with("tencentcloudapi.com"))
+}
+
+/// Tencent Cloud's legacy CVM API 2.0 gateway (`cvm.api.qcloud.com/v2/index.php`). Registered in [`crate::provider::ProviderId::ALL`].
+#[derive(Debug)]
+pub struct TencentLegacy;
+
+impl Provider for TencentLegacy {
+    fn name(&self) -> &'static str {
+        "tencent-legacy"
+    }
+
+    fn serves(&self, request: &Request) -> bool {
+        serves(request)
+    }
+
+    fn example_account(&self) -> Account {
+        // The legacy gateway serves API 3.0's world: the same accounts.
+        super::tencent::Tencent.example_account()
+    }
+
+    fn default_sign(&self) -> SignForm {
+        // QcloudApi's default.
+        SignForm::HmacSha1
+    }
+
+    fn body_limit(&self, request: &Request) -> usize {
+        mock::body_limit(request)
+    }
+
+    fn action_of(&self, request: &Request) -> Option<String> {
+        mock::action_of(request)
+    }
+
+    fn handle(&self, request: &Request, world: &SharedWorld) -> Reply {
+        mock::handle(request, world)
+    }
+
+    fn problem_reply(&self, problem: Problem, request: &Request, world: &SharedWorld) -> Reply {
+        mock::problem_reply(problem, request, world)
+    }
+
+    fn build_request(&self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
+        client::build(call)
+    }
+
+    fn read_answer(&self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String> {
+        wire::read_answer(body)
+    }
 }

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::wire::DEFAULT_VERSION;
 use super::{ENDPOINT, PATH};
-use crate::case::SignForm;
 use crate::message::Request;
 use crate::provider::Call;
+use crate::provider::SignForm;
 use crate::provider::tencent::client::python_json;
 use crate::signing::{self, Scheme, SignOptions, Signed, Trace, Unusable};
 

@@ -41,10 +41,11 @@ use serde_json::{Map, Value, json};
 
 use super::PATH;
 use super::wire::{self, ACTIONS, ApiError, BODY_LIMIT, MAX_SKEW, Params, VERSIONS, missing};
+use crate::message::Reply;
 use crate::message::Request;
-use crate::mock::{Reply, Shared};
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, zc2};
+use crate::world::SharedWorld;
 use crate::world::bmc::{BmcInstance, Describe, Refusal};
 use crate::world::{Account, World};
 
@@ -74,8 +75,8 @@ const DESCRIBE_NOT_MODELLED: [&str; 10] = [
 const MAX_PAGE_SIZE: i64 = 1000;
 
 /// Answers one request. Everything about the world (authentication against its keys and clock, rate limit, rules,
-/// state change, request id) is decided in one critical section of one world ([`Shared::authenticate`]).
-pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
+/// state change, request id) is decided in one critical section of one world ([`SharedWorld::authenticate`]).
+pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     let (mut world, authenticated) = match prepare(request) {
         Err(error) => (shared.world(), Err(error)),
         Ok(claim) => authenticate(request, claim, shared),
@@ -91,7 +92,7 @@ pub(crate) fn handle(request: &Request, shared: &Shared) -> Reply {
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
 /// checks that come first in the precedence: the method, then the path.
-pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared) -> Reply {
+pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &SharedWorld) -> Reply {
     let request_id = wire::request_id(&shared.world().next_request_id());
     let reply = |error: ApiError| Reply::json(error.status, wire::error(&request_id, &error));
     if let Err(error) = check_method_and_path(request) {
@@ -345,12 +346,12 @@ fn check_single_headers(request: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// Authentication, and the world locked for the decisions that follow ([`Shared::authenticate`]): ZC2 (key,
+/// Authentication, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]): ZC2 (key,
 /// window, signature) or Bearer (token).
 fn authenticate<'a>(
     request: &Request,
     claim: Claim,
-    shared: &'a Shared,
+    shared: &'a SharedWorld,
 ) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
     if claim.scheme == Scheme::Bearer {
         return shared.authenticate(

@@ -4,6 +4,13 @@
 //! endpoint's handler; `client` requests as the official Python SDK builds them. The rules are the world's
 //! ([`crate::world::bmc`]).
 
+use serde_json::{Map, Value};
+
+use crate::message::{Reply, Request};
+use crate::provider::{Call, Problem, Provider, SignForm};
+use crate::signing::{Trace, Unusable};
+use crate::world::{Account, SharedWorld};
+
 pub mod client;
 pub mod wire;
 
@@ -13,3 +20,56 @@ pub(crate) mod mock;
 pub const ENDPOINT: &str = "console.zenlayer.com";
 /// The path every Bare Metal action is posted to (`"/api/v2/%s" % _service` in the SDKs).
 pub const PATH: &str = "/api/v2/bmc";
+
+/// Zenlayer Cloud Bare Metal (`console.zenlayer.com`, `POST /api/v2/bmc`). Registered in [`crate::provider::ProviderId::ALL`].
+#[derive(Debug)]
+pub struct ZenlayerBmc;
+
+impl Provider for ZenlayerBmc {
+    fn name(&self) -> &'static str {
+        "zenlayer-bmc"
+    }
+
+    fn serves(&self, request: &Request) -> bool {
+        request.path().starts_with("/api/v2/")
+    }
+
+    fn example_account(&self) -> Account {
+        // The signing document's worked example (its prose names another id, but this one signs), and the
+        // personal access token of the captured Bearer vector (tests/vectors/bearer).
+        Account {
+            secret_id: "0D9UtpyKYcHxms5v".into(),
+            secret_key: "Gu5t9xGARNpq86cd98joQYCN3".into(),
+            bearer_token: Some("zlPATtokenEXAMPLE0123456789abcdef".into()),
+            ..Account::new_default()
+        }
+    }
+
+    fn default_sign(&self) -> SignForm {
+        SignForm::Zc2
+    }
+
+    fn body_limit(&self, request: &Request) -> usize {
+        mock::body_limit(request)
+    }
+
+    fn action_of(&self, request: &Request) -> Option<String> {
+        mock::action_of(request)
+    }
+
+    fn handle(&self, request: &Request, world: &SharedWorld) -> Reply {
+        mock::handle(request, world)
+    }
+
+    fn problem_reply(&self, problem: Problem, request: &Request, world: &SharedWorld) -> Reply {
+        mock::problem_reply(problem, request, world)
+    }
+
+    fn build_request(&self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
+        client::build(call)
+    }
+
+    fn read_answer(&self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String> {
+        wire::read_answer(body)
+    }
+}

@@ -1,4 +1,4 @@
-//! A raw HTTP/1.1 client connection: a tokio [`TcpStream`] (or TLS over one: live mode's endpoints), a request written whole as the bytes it was built as,
+//! A raw HTTP/1.1 client connection: a tokio [`TcpStream`], a request written whole as the bytes it was built as,
 //! one response read by its `Content-Length` (or, without one, until the server closes). Not for `HEAD`, whose
 //! answer announces a length it does not send.
 //!
@@ -10,10 +10,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::exchange::Response;
@@ -42,60 +39,25 @@ pub enum ExchangeError {
     Io(#[from] std::io::Error),
 }
 
-/// What a connection runs over.
-#[derive(Debug)]
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
+/// A byte stream a connection runs over: TCP, or TLS over TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        buffer: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_read(context, buffer),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        bytes: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_write(context, bytes),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, bytes),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_flush(context),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(context),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(context),
-        }
-    }
-}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// A keep-alive connection and its read buffer, which holds the last answer.
-#[derive(Debug)]
 pub struct Connection {
-    stream: Stream,
+    stream: Box<dyn Stream>,
     buffer: Vec<u8>,
     head: usize,
     body: Range<usize>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("buffered", &self.buffer.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connection {
@@ -103,22 +65,13 @@ impl Connection {
     pub async fn open(address: SocketAddr) -> std::io::Result<Self> {
         let stream = TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
-        Ok(Self::over(Stream::Plain(stream)))
+        Ok(Self::over(stream))
     }
 
-    /// Connects over TLS, checking the server's certificate for `server_name` against `config`'s roots.
-    pub async fn open_tls(
-        address: SocketAddr,
-        server_name: &str,
-        config: std::sync::Arc<rustls::ClientConfig>,
-    ) -> std::io::Result<Self> {
-        let stream = crate::tls::connect(address, server_name, config).await?;
-        Ok(Self::over(Stream::Tls(Box::new(stream))))
-    }
-
-    fn over(stream: Stream) -> Self {
+    /// A connection over a stream already open (a TLS stream: [`crate::tls::connect`]).
+    pub fn over(stream: impl Stream + 'static) -> Self {
         Self {
-            stream,
+            stream: Box::new(stream),
             buffer: Vec::with_capacity(4096),
             head: 0,
             body: 0..0,
@@ -129,8 +82,6 @@ impl Connection {
     /// [`Connection::body`], the whole answer in [`Connection::response`].
     pub async fn exchange(&mut self, request: &[u8]) -> Result<u16, ExchangeError> {
         self.stream.write_all(request).await?;
-        // TLS holds records until flushed; a plain socket's flush does nothing.
-        self.stream.flush().await?;
         self.buffer.clear();
         loop {
             if self.buffer.capacity() - self.buffer.len() < 1024 {
@@ -159,6 +110,11 @@ impl Connection {
                 )));
             }
         }
+    }
+
+    /// The last answer as it came: head and body bytes.
+    pub fn raw(&self) -> &[u8] {
+        &self.buffer[..self.body.end]
     }
 
     /// The last answer's body.

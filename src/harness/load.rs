@@ -1,6 +1,6 @@
 //! The load driver behind `terminus bench`: signed `TerminateInstances` over keep-alive HTTP/1.1 connections.
 //!
-//! The client is deliberately raw ([`crate::http1`]: a pre-built request written whole, one response read by its
+//! The client is deliberately raw ([`crate::harness::http1`]: a pre-built request written whole, one response read by its
 //! `Content-Length`) so that what is measured is the server, not a client library. Every request is signed up
 //! front ([`sign_pool`]); the server verifies each one as it would any client's.
 //!
@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::clock::ClockSpec;
-use crate::http1::Connection;
+use crate::harness::http1::Connection;
 use crate::message::Request;
 use crate::signing::{self, Credentials, Scheme, SignOptions, Unusable};
+use crate::world::clock::ClockSpec;
 use crate::world::{Instance, InstanceState, RateLimitSpec, WorldSpec};
 
 /// The documentation's example SecretId (the default world's first account).

@@ -1,0 +1,78 @@
+//! `terminus record`: the recording proxy (README, "The recorder").
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::unusable;
+use crate::record::{Recorder, RecorderConfig};
+use crate::tls::Trust;
+
+/// Record a client's traffic to the providers through a forward proxy: plain HTTP (absolute form) is sent on over
+/// HTTPS, CONNECT is intercepted with a CA generated for this run. Every exchange is redacted (the request
+/// re-signed with the fixture key) and appended to the cassette DIR.
+#[derive(Debug, clap::Args)]
+pub(super) struct Args {
+    /// Address to listen on (loopback only: every request through the proxy carries a live credential).
+    #[arg(long, default_value = "127.0.0.1:18443")]
+    listen: SocketAddr,
+    /// The cassette directory to create (refused if it already holds one).
+    #[arg(long)]
+    out: PathBuf,
+    /// Send every request here instead of the host the client addressed (https://… or http://…).
+    #[arg(long)]
+    upstream: Option<String>,
+    /// Trust only the CA certificates in this PEM file for the upstream's TLS [default: the public web roots].
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Write this run's CA certificate (PEM) here, for CONNECT clients to trust.
+    #[arg(long)]
+    ca_out: Option<PathBuf>,
+    /// A string to redact wherever it appears (repeatable), e.g. a project name; becomes [REDACTED-n].
+    #[arg(long = "redact", value_name = "STRING")]
+    redact: Vec<String>,
+}
+
+pub(super) fn run(args: Args) -> ExitCode {
+    if !args.listen.ip().is_loopback() {
+        return unusable(format!(
+            "--listen {}: the recorder listens on loopback only (an open port would relay its clients' credentials)",
+            args.listen
+        ));
+    }
+    let trust = match Trust::from_ca_file(args.ca_cert.as_deref()) {
+        Ok(trust) => trust,
+        Err(error) => return unusable(error),
+    };
+    let recorder = match Recorder::start(RecorderConfig {
+        listen: args.listen,
+        out: args.out.clone(),
+        upstream: args.upstream.clone(),
+        trust,
+        redact: args.redact,
+    }) {
+        Ok(recorder) => recorder,
+        Err(error) => return unusable(error),
+    };
+    if let Some(path) = &args.ca_out
+        && let Err(error) = std::fs::write(path, recorder.ca_pem())
+    {
+        return unusable(format!("cannot write {}: {error}", path.display()));
+    }
+    out!(
+        "terminus record: proxy on {} -> {}, cassette {}",
+        recorder.uri(),
+        args.upstream
+            .as_deref()
+            .unwrap_or("the providers' hosts over HTTPS"),
+        args.out.display()
+    );
+    if let Some(path) = &args.ca_out {
+        out!(
+            "CA certificate (trust it in CONNECT clients): {}",
+            path.display()
+        );
+    }
+    recorder.wait();
+    ExitCode::SUCCESS
+}

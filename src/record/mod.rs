@@ -1,0 +1,22 @@
+//! The recorder: capture what a real client sends to a provider and what the provider answers, redacted so it
+//! still verifies, and ask of it later whether the mock answers the same (`terminus replay`) or play it back as a
+//! server (`terminus serve --cassette`).
+//!
+//! - [`proxy`]: the recording forward proxy (`terminus record`): plain HTTP upgraded to HTTPS, and `CONNECT`
+//!   intercepted with a generated CA; only the providers' hosts are forwarded.
+//! - [`redact`]: the only way to a cassette: fixture id and re-signing, tokens, account ids, trace ids, extras.
+//! - [`cassette`]: the directory format, written and read.
+//! - [`playback`]: a cassette as a server (`terminus serve --cassette`).
+//! - [`replay`]: re-sending a cassette to the mock (or a URL) and reporting drift.
+//!
+//! This module depends on the core (signing, providers, the mock, the TLS module); nothing in the core depends
+//! on it.
+
+pub mod cassette;
+pub mod playback;
+pub mod proxy;
+pub mod redact;
+pub mod replay;
+
+pub use playback::Playback;
+pub use proxy::{Recorder, RecorderConfig};

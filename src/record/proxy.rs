@@ -1,0 +1,602 @@
+//! The recording proxy: a forward proxy for the providers' hosts that keeps every exchange in a cassette.
+//!
+//! Two inbound modes (`reference/recorder.md` §1.3):
+//! - **plain HTTP, upgraded**: the client sends absolute-form `POST http://cvm.tencentcloudapi.com/ HTTP/1.1`; the
+//!   proxy sends the same bytes (origin-form target) over HTTPS. No scheme is signed, so signatures stay valid.
+//! - **`CONNECT` with interception**: the proxy answers `200`, then terminates TLS with a leaf for the named host
+//!   minted by its generated CA ([`crate::tls::Authority`]), and forwards each request inside over its own TLS.
+//!
+//! Only the providers' hosts are forwarded ([`crate::provider::is_provider_host`], failover roots included);
+//! anything else is answered `403` and never leaves. `--upstream URL` sends everything to one server instead
+//! (a `terminus serve --tls`, a private deployment), trusting `--ca-cert` for its TLS.
+//!
+//! It is a byte proxy on purpose: the request is read with `httparse` and forwarded as the exact bytes the client
+//! sent (header case and order kept; an HTTP library would rewrite them), and the answer is returned as the exact
+//! bytes received. Heads, bodies and waits are bounded; a chunked request body is refused (`411`: every official
+//! client sends `Content-Length`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::cassette::{Entry, Writer, now_rfc3339};
+use super::redact::Redactor;
+use crate::harness::http1::{Connection, ExchangeError, Stream};
+use crate::message::Request;
+use crate::provider::{ProviderId, is_provider_host};
+use crate::tls::{Authority, NamePolicy, Trust};
+
+/// The largest request head read.
+const MAX_HEAD: usize = 64 * 1024;
+/// The largest request body read.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// How long a client may take to send a request (head and body) once it has started, and to finish a handshake.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an idle keep-alive connection is kept.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the upstream may take to answer.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the proxy is set up with.
+#[derive(Debug)]
+pub struct RecorderConfig {
+    /// Where to listen (loopback by default: every request through it carries a live credential).
+    pub listen: SocketAddr,
+    /// The cassette directory.
+    pub out: PathBuf,
+    /// Send everything here instead of the real hosts (`https://127.0.0.1:8443`, `http://…`).
+    pub upstream: Option<String>,
+    /// Whom the upstream TLS trusts.
+    pub trust: Trust,
+    /// Extra strings to redact.
+    pub redact: Vec<String>,
+}
+
+/// A running recorder.
+#[derive(Debug)]
+pub struct Recorder {
+    address: SocketAddr,
+    authority: Arc<Authority>,
+    state: Arc<State>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Where requests go.
+#[derive(Debug)]
+enum Upstream {
+    /// The host the client addressed, on 443, over TLS.
+    Providers,
+    /// One server.
+    Fixed { tls: bool, host: String, port: u16 },
+}
+
+struct State {
+    authority: Arc<Authority>,
+    upstream: Upstream,
+    client_tls: Arc<rustls::ClientConfig>,
+    cassette: Mutex<(Writer, Redactor)>,
+    /// Exchanges not written because redaction refused them.
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Creates the cassette directory, generates the CA and starts listening.
+    pub fn start(config: RecorderConfig) -> Result<Self, String> {
+        let upstream = match &config.upstream {
+            None => Upstream::Providers,
+            Some(url) => parse_upstream(url)?,
+        };
+        let upstream_name = config
+            .upstream
+            .clone()
+            .unwrap_or_else(|| "https://<host>".into());
+        let writer = Writer::create(&config.out, &upstream_name).map_err(|error| {
+            format!(
+                "cannot create the cassette {}: {error}",
+                config.out.display()
+            )
+        })?;
+        let authority = Authority::generate().map_err(|error| error.to_string())?;
+        let client_tls = config
+            .trust
+            .client_config()
+            .map_err(|error| error.to_string())?;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|error| error.to_string())?;
+        let address = listener.local_addr().map_err(|error| error.to_string())?;
+        let state = Arc::new(State {
+            authority: Arc::clone(&authority),
+            upstream,
+            client_tls,
+            cassette: Mutex::new((writer, Redactor::new(config.redact))),
+            refused: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("terminus-record")
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())?;
+        let (shutdown, stop) = tokio::sync::oneshot::channel();
+        let serving = Arc::clone(&state);
+        let thread = std::thread::Builder::new()
+            .name("terminus-record".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    if let Ok(listener) = TcpListener::from_std(listener) {
+                        accept_loop(listener, serving, stop).await;
+                    }
+                });
+            })
+            .map_err(|error| error.to_string())?;
+        Ok(Self {
+            address,
+            authority,
+            state,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// `http://127.0.0.1:PORT`, the proxy URL clients are given.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The generated CA's certificate (PEM), for `CONNECT` clients to trust.
+    pub fn ca_pem(&self) -> &str {
+        self.authority.certificate_pem()
+    }
+
+    /// Exchanges recorded so far.
+    pub fn recorded(&self) -> usize {
+        let cassette = self
+            .state
+            .cassette
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cassette.0.len()
+    }
+
+    /// Exchanges forwarded but not written because a secret would have been.
+    pub fn refused(&self) -> usize {
+        self.state
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Blocks until the process is stopped.
+    pub fn wait(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn parse_upstream(url: &str) -> Result<Upstream, String> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(format!("--upstream {url}: expected http:// or https://"));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = split_port(authority, if tls { 443 } else { 80 })
+        .ok_or_else(|| format!("--upstream {url}: bad host or port"))?;
+    Ok(Upstream::Fixed { tls, host, port })
+}
+
+/// `host[:port]` (IPv6 in brackets) into the host and port.
+fn split_port(authority: &str, default: u16) -> Option<(String, u16)> {
+    if authority.is_empty() {
+        return None;
+    }
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(port) => port.parse().ok()?,
+            None if after.is_empty() => default,
+            None => return None,
+        };
+        return Some((host.to_owned(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_owned(), port.parse().ok()?)),
+        None => Some((authority.to_owned(), default)),
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(client_connection(Box::new(stream), Arc::clone(&state), None));
+                } else {
+                    // Out of descriptors or a connection gone before it was accepted: breathe, then go on.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            _ = &mut stop => break,
+        }
+    }
+}
+
+/// A request read off a client connection.
+pub(super) struct Incoming {
+    pub(super) bytes: Vec<u8>,
+    pub(super) method: String,
+    pub(super) target: String,
+}
+
+/// Why no request could be read.
+pub(super) enum ReadError {
+    /// The client closed or went idle: nothing to answer.
+    Gone,
+    /// The client sent something the proxy answers with this status and message, then closes.
+    Refuse(u16, String),
+}
+
+/// Reads one request (head and `Content-Length` body) from `stream`; `buffer` keeps bytes read past it.
+pub(super) async fn read_request(
+    stream: &mut Box<dyn Stream>,
+    buffer: &mut Vec<u8>,
+) -> Result<Incoming, ReadError> {
+    let mut chunk = [0u8; 16 * 1024];
+    // The head.
+    let (head_len, method, target, body_len) = loop {
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut parsed = httparse::Request::new(&mut headers);
+        match parsed.parse(buffer) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let mut length = 0usize;
+                for header in parsed.headers.iter() {
+                    if header.name.eq_ignore_ascii_case("transfer-encoding") {
+                        return Err(ReadError::Refuse(
+                            411,
+                            "chunked request bodies are not recorded: send Content-Length".into(),
+                        ));
+                    }
+                    if header.name.eq_ignore_ascii_case("content-length") {
+                        length = std::str::from_utf8(header.value)
+                            .ok()
+                            .and_then(|value| value.trim().parse().ok())
+                            .ok_or_else(|| ReadError::Refuse(400, "bad Content-Length".into()))?;
+                    }
+                }
+                if length > MAX_BODY {
+                    return Err(ReadError::Refuse(
+                        413,
+                        format!("the body is larger than the {MAX_BODY} bytes the recorder reads"),
+                    ));
+                }
+                break (
+                    head_len,
+                    parsed.method.unwrap_or_default().to_owned(),
+                    parsed.path.unwrap_or_default().to_owned(),
+                    length,
+                );
+            }
+            Ok(httparse::Status::Partial) if buffer.len() > MAX_HEAD => {
+                return Err(ReadError::Refuse(
+                    431,
+                    format!("the head is over {MAX_HEAD} bytes"),
+                ));
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(error) => {
+                return Err(ReadError::Refuse(
+                    400,
+                    format!("not an HTTP/1.1 request: {error}"),
+                ));
+            }
+        }
+        let wait = if buffer.is_empty() {
+            IDLE_TIMEOUT
+        } else {
+            REQUEST_TIMEOUT
+        };
+        match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Err(ReadError::Gone),
+            Ok(Ok(read)) => buffer.extend_from_slice(&chunk[..read]),
+        }
+    };
+    let total = head_len + body_len;
+    while buffer.len() < total {
+        match tokio::time::timeout(REQUEST_TIMEOUT, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Err(ReadError::Gone),
+            Ok(Ok(read)) => buffer.extend_from_slice(&chunk[..read]),
+        }
+    }
+    let bytes: Vec<u8> = buffer.drain(..total).collect();
+    Ok(Incoming {
+        bytes,
+        method,
+        target,
+    })
+}
+
+/// A short answer of the proxy's own (never the upstream's), then the connection closes.
+pub(super) fn own_answer(status: u16, message: &str) -> Vec<u8> {
+    let body = serde_json::json!({ "error": format!("terminus: {message}") }).to_string();
+    let reason = hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("");
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Serves one client connection (or, with `tunnel`, the TLS inside a `CONNECT` to that host).
+async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunnel: Option<String>) {
+    let mut buffer = Vec::new();
+    let mut upstream: Option<(String, Connection)> = None;
+    loop {
+        let incoming = match read_request(&mut stream, &mut buffer).await {
+            Ok(incoming) => incoming,
+            Err(ReadError::Gone) => return,
+            Err(ReadError::Refuse(status, message)) => {
+                let _ = stream.write_all(&own_answer(status, &message)).await;
+                return;
+            }
+        };
+        if incoming.method.eq_ignore_ascii_case("CONNECT") {
+            if tunnel.is_some() {
+                let _ = stream
+                    .write_all(&own_answer(400, "CONNECT inside a CONNECT tunnel"))
+                    .await;
+                return;
+            }
+            let Some((host, _port)) = split_port(&incoming.target, 443) else {
+                let _ = stream
+                    .write_all(&own_answer(400, "CONNECT needs host:port"))
+                    .await;
+                return;
+            };
+            if !is_provider_host(&host) {
+                let _ = stream
+                    .write_all(&own_answer(
+                        403,
+                        &format!("{host} is not a provider host: not forwarded"),
+                    ))
+                    .await;
+                return;
+            }
+            if stream
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let policy: NamePolicy = Arc::new(is_provider_host);
+            let acceptor = tokio_rustls::TlsAcceptor::from(state.authority.server_config(policy));
+            let Ok(Ok(tls)) = tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            Box::pin(client_connection(Box::new(tls), state, Some(host))).await;
+            return;
+        }
+        let answer = forward(&incoming, &state, tunnel.as_deref(), &mut upstream).await;
+        let close = matches!(answer, Forwarded::Refused(_));
+        let bytes = match answer {
+            Forwarded::Answer(bytes) | Forwarded::Refused(bytes) => bytes,
+        };
+        if stream.write_all(&bytes).await.is_err() || close {
+            return;
+        }
+    }
+}
+
+enum Forwarded {
+    Answer(Vec<u8>),
+    Refused(Vec<u8>),
+}
+
+/// Forwards one request upstream, records it, and returns the bytes for the client.
+async fn forward(
+    incoming: &Incoming,
+    state: &State,
+    tunnel: Option<&str>,
+    upstream: &mut Option<(String, Connection)>,
+) -> Forwarded {
+    let refuse = |status, message: &str| Forwarded::Refused(own_answer(status, message));
+    let Ok(mut request) = Request::parse(&incoming.bytes) else {
+        return refuse(400, "the request does not parse as HTTP/1.1");
+    };
+    // The host the client addressed: the CONNECT's, or the absolute-form target's.
+    let host = match tunnel {
+        Some(host) => host.to_owned(),
+        None => {
+            let Some(rest) = incoming
+                .target
+                .strip_prefix("http://")
+                .or_else(|| incoming.target.strip_prefix("https://"))
+            else {
+                return refuse(
+                    400,
+                    "origin-form request to a proxy: configure the client with this address as its HTTP(S) proxy",
+                );
+            };
+            let authority = rest.split(['/', '?']).next().unwrap_or_default();
+            match split_port(authority, 80) {
+                Some((host, _)) => host,
+                None => return refuse(400, "bad host in the absolute-form target"),
+            }
+        }
+    };
+    if !is_provider_host(&host) {
+        return refuse(
+            403,
+            &format!("{host} is not a provider host: not forwarded"),
+        );
+    }
+    // Upstream gets origin form; so does the cassette (the request as the client would send it to the host).
+    let origin = match request.query() {
+        "" => request.path().to_owned(),
+        query => format!("{}?{query}", request.path()),
+    };
+    request.target = origin;
+
+    let (key, tls, connect_host, port) = match &state.upstream {
+        Upstream::Providers => (format!("https://{host}"), true, host.clone(), 443),
+        Upstream::Fixed { tls, host, port } => {
+            (format!("{host}:{port}"), *tls, host.clone(), *port)
+        }
+    };
+    let sent_at = now_rfc3339();
+    let started = Instant::now();
+    let bytes = request.to_bytes();
+    let result = tokio::time::timeout(UPSTREAM_TIMEOUT, async {
+        for attempt in 0..2 {
+            if upstream.as_ref().is_none_or(|(open, _)| *open != key) {
+                *upstream = Some((
+                    key.clone(),
+                    open_upstream(&connect_host, port, tls, &state.client_tls).await?,
+                ));
+            }
+            let (_, connection) = upstream.as_mut().expect("opened above");
+            match connection.exchange(&bytes).await {
+                Ok(_) => return Ok((connection.raw().to_vec(), connection.response())),
+                // A kept connection the server closed meanwhile: once more on a new one.
+                Err(ExchangeError::Closed { got: 0 } | ExchangeError::Io(_)) if attempt == 0 => {
+                    *upstream = None;
+                }
+                Err(error) => {
+                    *upstream = None;
+                    return Err(error.to_string());
+                }
+            }
+        }
+        Err("the upstream closed the connection twice".to_owned())
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer within {}s", UPSTREAM_TIMEOUT.as_secs())));
+    let elapsed = started.elapsed();
+
+    let provider = ProviderId::route(ProviderId::ALL, &request);
+    let entry = Entry {
+        name: String::new(),
+        provider: provider.name().to_owned(),
+        host: host.clone(),
+        action: provider.action_of(&request),
+        // Filled from the redacted request by the writer: nothing here may carry a client string unredacted.
+        user_agent: None,
+        request_client: None,
+        sent_at,
+        elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        status: result.as_ref().ok().map(|(_, response)| response.status),
+        no_answer: result.as_ref().err().cloned(),
+    };
+    record(
+        state,
+        &request,
+        result.as_ref().ok().map(|(_, response)| response),
+        entry,
+    );
+    match result {
+        Ok((raw, _)) => Forwarded::Answer(raw),
+        Err(error) => refuse(502, &format!("upstream {key}: {error}")),
+    }
+}
+
+/// Redacts and appends one exchange; a refusal is counted and reported (without the secret), never written.
+fn record(
+    state: &State,
+    request: &Request,
+    response: Option<&crate::exchange::Response>,
+    entry: Entry,
+) {
+    let mut cassette = state
+        .cassette
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let (writer, redactor) = &mut *cassette;
+    match redactor.redact(request, response) {
+        Ok(redacted) => {
+            if let Err(error) = writer.append(&redacted, entry) {
+                state
+                    .refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                report(&format!("cannot write an exchange: {error}"));
+            }
+        }
+        Err(error) => {
+            state
+                .refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            report(&error.to_string());
+        }
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn report(message: &str) {
+    eprintln!("terminus record: {message}");
+}
+
+async fn open_upstream(
+    host: &str,
+    port: u16,
+    tls: bool,
+    config: &Arc<rustls::ClientConfig>,
+) -> Result<Connection, String> {
+    let address = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|error| format!("cannot resolve {host}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("{host} resolves to no address"))?;
+    if tls {
+        let stream = crate::tls::connect(address, host, Arc::clone(config))
+            .await
+            .map_err(|error| format!("TLS to {host}:{port}: {error}"))?;
+        Ok(Connection::over(stream))
+    } else {
+        Connection::open(address)
+            .await
+            .map_err(|error| format!("cannot connect to {host}:{port}: {error}"))
+    }
+}

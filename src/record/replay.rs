@@ -1,0 +1,353 @@
+//! Replay: re-send each recorded request to the mock (or any server with the control API) and compare each answer
+//! with the recorded one.
+//!
+//! The stored requests are fixture-signed ([`super::redact`]), so the mock verifies them as they are: replay seeds
+//! a world whose accounts are the fixture accounts and, before each request, sets the world's clock to the time the
+//! request was signed at, so neither the signature nor its timestamp needs to change and the bytes sent are the
+//! bytes stored.
+//!
+//! The world comes from `--world`, or is derived from the recording: the region of the first request, the fixture
+//! accounts (with `[TOKEN]` as the session token when the recording carried one), and every Tencent instance at
+//! the state it was first seen in: listed by a recorded `DescribeInstances` (`InstanceState`), or `RUNNING` when
+//! first seen terminated successfully. What cannot be derived (refusals that depend on an instance's protection,
+//! charge type, owner…) needs `--world`.
+//!
+//! Compared per exchange: the status, the error code (`Response.Error.Code`, Zenlayer's `code`, the 2.0 gateway's
+//! `codeDesc`), and the answer's shape: the set of JSON field paths (`Response.InstanceSet[].InstanceId`), which is
+//! what a success's fields and an envelope's layout are. Values are not compared (ids, times and request ids
+//! differ by nature), nor messages (the mock's wording is its own).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::cassette::Recorded;
+use super::redact::{FIXTURE_TENCENT, FIXTURE_ZENLAYER, TOKEN};
+use crate::exchange::Response;
+use crate::harness::http1::Connection;
+use crate::mock::MockServer;
+use crate::signing;
+use crate::world::WorldSpec;
+
+/// How long one replayed exchange may take.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The verdict on one exchange.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// The exchange's name in the cassette (`0002-TerminateInstances`).
+    pub name: String,
+    /// Its action.
+    pub action: Option<String>,
+    /// Whether the answer is the recorded one in every compared respect.
+    pub same: bool,
+    /// How it differs, one sentence each.
+    pub differences: Vec<String>,
+}
+
+/// The world a recording implies (see the module documentation).
+pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
+    let region = recorded
+        .iter()
+        .find_map(|exchange| exchange.request.header("x-tc-region").map(str::to_owned))
+        .unwrap_or_else(|| "ap-guangzhou".to_owned());
+    let token = recorded.iter().any(|exchange| {
+        exchange.request.header("x-tc-token") == Some(TOKEN)
+            || String::from_utf8_lossy(&exchange.request.body).contains("Token=%5BTOKEN%5D")
+    });
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for exchange in recorded {
+        let Some(response) = &exchange.response else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_slice::<Value>(&response.body) else {
+            continue;
+        };
+        let answer = &json["Response"];
+        if answer.get("Error").is_some() {
+            continue;
+        }
+        match exchange.entry.action.as_deref() {
+            Some("DescribeInstances") => {
+                for instance in answer["InstanceSet"].as_array().into_iter().flatten() {
+                    if let (Some(id), Some(state)) = (
+                        instance["InstanceId"].as_str(),
+                        instance["InstanceState"].as_str(),
+                    ) && !seen.iter().any(|(known, _)| known == id)
+                    {
+                        seen.push((id.to_owned(), state.to_owned()));
+                    }
+                }
+            }
+            Some("TerminateInstances") => {
+                for id in requested_instances(&exchange.request) {
+                    if !seen.iter().any(|(known, _)| *known == id) {
+                        seen.push((id, "RUNNING".to_owned()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let quote = |text: &str| Value::from(text).to_string();
+    let mut toml = format!(
+        "region = {}\nclock = {{ mode = \"real\" }}\n\n[[accounts]]\nsecret-id = {}\nsecret-key = {}\nowner = \"100000000001\"\n",
+        quote(&region),
+        quote(FIXTURE_TENCENT.0),
+        quote(FIXTURE_TENCENT.1)
+    );
+    if token {
+        toml.push_str(&format!("token = {}\n", quote(TOKEN)));
+    }
+    toml.push_str(&format!(
+        "\n[[accounts]]\nsecret-id = {}\nsecret-key = {}\nowner = \"200000000001\"\n",
+        quote(FIXTURE_ZENLAYER.0),
+        quote(FIXTURE_ZENLAYER.1)
+    ));
+    for (id, state) in seen {
+        toml.push_str(&format!(
+            "\n[[instances]]\nid = {}\nstate = {}\n",
+            quote(&id),
+            quote(&state)
+        ));
+    }
+    WorldSpec::from_toml(&toml, "the world derived from the recording").map_err(|e| e.to_string())
+}
+
+/// The instance ids a recorded `TerminateInstances` names (TC3 JSON body, or `InstanceIds.N` parameters).
+fn requested_instances(request: &crate::message::Request) -> Vec<String> {
+    if let Ok(json) = serde_json::from_slice::<Value>(&request.body) {
+        return json["InstanceIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect();
+    }
+    signing::hmac_param::Params::read(request)
+        .map(|params| {
+            params
+                .pairs()
+                .filter(|(key, _)| key.starts_with("InstanceIds."))
+                .map(|(_, value)| value.to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Replays every exchange against a fresh embedded mock seeded with `world`.
+pub async fn replay_on_mock(
+    recorded: &[Recorded],
+    world: WorldSpec,
+) -> Result<Vec<Verdict>, String> {
+    let server = MockServer::builder()
+        .world(world)
+        .workers(1)
+        .start()
+        .map_err(|error| format!("cannot start the embedded mock: {error}"))?;
+    let mut verdicts = Vec::with_capacity(recorded.len());
+    for exchange in recorded {
+        if let Some(at) = signed_at(exchange) {
+            server.with_world(|world| world.clock.set(at));
+        }
+        let answer = send(server.address(), &exchange.request).await;
+        verdicts.push(judge(exchange, answer));
+    }
+    Ok(verdicts)
+}
+
+/// Replays every exchange against a running server (`http://host:port`) through its control API.
+pub async fn replay_on_url(
+    recorded: &[Recorded],
+    world: WorldSpec,
+    base: &str,
+) -> Result<Vec<Verdict>, String> {
+    let base = base.trim_end_matches('/');
+    let authority = base
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("--target {base}: only http:// targets are replayed to"))?;
+    let address = tokio::net::lookup_host(authority)
+        .await
+        .map_err(|error| format!("--target {base}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("--target {base}: resolves to no address"))?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(EXCHANGE_TIMEOUT)
+        .build()
+        .map_err(|error| error.to_string())?;
+    let world_toml = crate::harness::world_toml_with_keys(&world)?;
+    control(
+        &client,
+        reqwest::Method::PUT,
+        &format!("{base}/__terminus/world"),
+        world_toml,
+        "application/toml",
+    )
+    .await?;
+    let mut verdicts = Vec::with_capacity(recorded.len());
+    for exchange in recorded {
+        if let Some(at) = signed_at(exchange) {
+            control(
+                &client,
+                reqwest::Method::POST,
+                &format!("{base}/__terminus/clock"),
+                serde_json::json!({ "set": at }).to_string(),
+                "application/json",
+            )
+            .await?;
+        }
+        let answer = send(address, &exchange.request).await;
+        verdicts.push(judge(exchange, answer));
+    }
+    Ok(verdicts)
+}
+
+async fn control(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: String,
+    content_type: &str,
+) -> Result<(), String> {
+    let mut request = client
+        .request(method, url)
+        .header("Content-Type", content_type)
+        .body(body);
+    if let Ok(token) = std::env::var("TERMINUS_CONTROL_TOKEN") {
+        request = request.header("X-Terminus-Token", token);
+    }
+    let answer = request
+        .send()
+        .await
+        .map_err(|error| format!("{url}: {error}"))?;
+    if answer.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{url}: answered {}", answer.status()))
+    }
+}
+
+/// When the stored request was signed (its timestamp), if it says.
+fn signed_at(exchange: &Recorded) -> Option<i64> {
+    signing::inspect(&exchange.request).ok()?.timestamp
+}
+
+async fn send(
+    address: std::net::SocketAddr,
+    request: &crate::message::Request,
+) -> Result<Response, String> {
+    let exchange = async {
+        let mut connection = Connection::open(address)
+            .await
+            .map_err(|error| error.to_string())?;
+        connection
+            .exchange(&request.to_bytes())
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(connection.response())
+    };
+    tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", EXCHANGE_TIMEOUT.as_secs())))
+}
+
+/// Compares one replayed answer with the recorded one.
+pub fn judge(exchange: &Recorded, answer: Result<Response, String>) -> Verdict {
+    let mut differences = Vec::new();
+    match (&exchange.response, &answer) {
+        (None, Err(_)) => {}
+        (None, Ok(response)) => differences.push(format!(
+            "recorded no answer, replay answered {}",
+            response.status
+        )),
+        (Some(recorded), Err(error)) => differences.push(format!(
+            "recorded {}, replay got no answer: {error}",
+            recorded.status
+        )),
+        (Some(recorded), Ok(response)) => {
+            if recorded.status != response.status {
+                differences.push(format!(
+                    "status: recorded {}, replay {}",
+                    recorded.status, response.status
+                ));
+            }
+            let (before, after) = (json_of(recorded), json_of(response));
+            let (code_before, code_after) = (error_code(&before), error_code(&after));
+            if code_before != code_after {
+                differences.push(format!(
+                    "error code: recorded {}, replay {}",
+                    code_before.as_deref().unwrap_or("none (success)"),
+                    code_after.as_deref().unwrap_or("none (success)")
+                ));
+            }
+            let (shape_before, shape_after) = (shape(&before), shape(&after));
+            let missing: Vec<_> = shape_before.difference(&shape_after).cloned().collect();
+            let extra: Vec<_> = shape_after.difference(&shape_before).cloned().collect();
+            if !missing.is_empty() {
+                differences.push(format!("fields missing in replay: {}", missing.join(", ")));
+            }
+            if !extra.is_empty() {
+                differences.push(format!("fields only in replay: {}", extra.join(", ")));
+            }
+        }
+    }
+    Verdict {
+        name: exchange.entry.name.clone(),
+        action: exchange.entry.action.clone(),
+        same: differences.is_empty(),
+        differences,
+    }
+}
+
+fn json_of(response: &Response) -> Value {
+    serde_json::from_slice(&response.body).unwrap_or(Value::Null)
+}
+
+/// The provider's error code: Tencent API 3.0 `Response.Error.Code`; Zenlayer `code`; the 2.0 gateway's
+/// `codeDesc` when `code` is not 0.
+fn error_code(json: &Value) -> Option<String> {
+    if let Some(code) = json["Response"]["Error"]["Code"].as_str() {
+        return Some(code.to_owned());
+    }
+    if let Some(code) = json["code"].as_str() {
+        return Some(code.to_owned());
+    }
+    if json["code"].as_i64().is_some_and(|code| code != 0) {
+        return Some(json["codeDesc"].as_str().unwrap_or("?").to_owned());
+    }
+    None
+}
+
+/// Every field path of a JSON value (`Response.InstanceSet[].InstanceId`).
+fn shape(json: &Value) -> BTreeSet<String> {
+    fn walk(value: &Value, path: &str, out: &mut BTreeSet<String>, depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                for (key, item) in map {
+                    let here = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    out.insert(here.clone());
+                    walk(item, &here, out, depth + 1);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    walk(item, &format!("{path}[]"), out, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(json, "", &mut out, 0);
+    out
+}

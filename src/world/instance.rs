@@ -1,0 +1,216 @@
+//! CVM instances and the state termination depends on (disks, addresses, restrictions, charge types).
+
+use serde::{Deserialize, Serialize};
+
+use super::{is_false, is_true};
+
+/// A CVM instance and everything termination depends on.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Instance {
+    /// `ins-` and 8 of `[a-z0-9]`.
+    pub id: String,
+    /// The region; default: the world's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `InstanceState`, plus `TERMINATED` for destroyed instances (kept as tombstones, hidden from
+    /// DescribeInstances).
+    #[serde(default)]
+    pub state: InstanceState,
+    /// `InstanceChargeType`.
+    #[serde(default)]
+    pub charge: ChargeType,
+    /// Termination protection (`DisableApiTermination`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub protected: bool,
+    /// The operating system's name; a Red Hat one has its own refusals.
+    #[serde(default = "default_os")]
+    pub os: String,
+    /// The owner (uin); default: the first account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The instance serves another product (`EMR`, `TKE`…) and is not terminated through CVM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_role: Option<String>,
+    /// A special instance type (e.g. a bare-metal or CDH family) that this API does not terminate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_type: Option<String>,
+    /// A restriction of the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restriction: Option<Restriction>,
+    /// The instance cannot be returned (`FailedOperation.Unreturnable`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unreturnable: bool,
+    /// The instance is of a kind this API does not support (`InvalidInstance.NotSupported`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unsupported: bool,
+    /// An operation running on the instance (e.g. `RebootInstances`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_in_progress: Option<String>,
+    /// Prepaid: whether the instance meets the return policy for prepaid instances.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub return_policy: bool,
+    /// Attached data disks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_disks: Vec<DataDisk>,
+    /// The elastic IP on the primary network interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip: Option<Eip>,
+}
+
+fn default_os() -> String {
+    "TencentOS Server 3.1 (TK4)".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Instance {
+    /// A running pay-as-you-go instance with every default.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            region: None,
+            state: InstanceState::default(),
+            charge: ChargeType::default(),
+            protected: false,
+            os: default_os(),
+            owner: None,
+            application_role: None,
+            special_type: None,
+            restriction: None,
+            unreturnable: false,
+            unsupported: false,
+            operation_in_progress: None,
+            return_policy: true,
+            data_disks: Vec::new(),
+            eip: None,
+        }
+    }
+
+    /// Whether the operating system is Red Hat Enterprise Linux.
+    pub fn is_red_hat(&self) -> bool {
+        let os = self.os.to_ascii_lowercase();
+        os.contains("red hat") || os.contains("redhat") || os.contains("rhel")
+    }
+}
+
+/// `InstanceState` values ([CLI] api.json), plus `TERMINATED` for destroyed instances.
+#[allow(missing_docs)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InstanceState {
+    Pending,
+    LaunchFailed,
+    #[default]
+    Running,
+    Stopped,
+    Starting,
+    Stopping,
+    Rebooting,
+    /// Shut down and waiting to be destroyed: the recycle bin.
+    Shutdown,
+    Terminating,
+    /// Destroyed: kept as a tombstone so a repeated call can say so.
+    Terminated,
+    EnterRescueMode,
+    RescueMode,
+    ExitRescueMode,
+    EnterServiceLiveMigrate,
+    ServiceLiveMigrate,
+    ExitServiceLiveMigrate,
+}
+
+impl InstanceState {
+    /// The name on the wire (`RUNNING`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// `InstanceChargeType` values.
+#[allow(missing_docs)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChargeType {
+    /// Monthly or yearly subscription.
+    Prepaid,
+    /// Pay as you go.
+    #[default]
+    PostpaidByHour,
+    /// On a dedicated host.
+    Cdhpaid,
+    /// Spot.
+    Spotpaid,
+    /// On a CDC.
+    Cdcpaid,
+}
+
+/// Restrictions that refuse termination whatever the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Restriction {
+    /// Blocked by the provider (`UnsupportedOperation.InstanceStateBanning`).
+    Banned,
+    /// Frozen (`UnsupportedOperation.InstanceStateFreezing`).
+    Frozen,
+    /// Being isolated (`UnsupportedOperation.InstanceStateIsolating`).
+    Isolating,
+}
+
+/// A data disk attached to an instance.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DataDisk {
+    /// `disk-…`.
+    pub id: String,
+    /// Its charge type: only prepaid disks follow `ReleasePrepaidDataDisks`.
+    #[serde(default)]
+    pub charge: ChargeType,
+    /// `ATTACHED`, `RECYCLED` (with its prepaid instance, on request) or `RELEASED`.
+    #[serde(default)]
+    pub state: DiskState,
+}
+
+/// Where a data disk is.
+#[allow(missing_docs)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DiskState {
+    #[default]
+    Attached,
+    Recycled,
+    Released,
+}
+
+/// An elastic IP.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Eip {
+    /// `eip-…`.
+    pub id: String,
+    /// The address type; `ReleaseAddress` releases only `HighQualityEIP`, `AntiDDoSEIP`, `EIPv6` and
+    /// `HighQualityEIPv6`.
+    #[serde(default = "default_eip_type", rename = "type")]
+    pub kind: String,
+    /// The public IP address (listed in `DescribeInstances`' `PublicIpAddresses` until released).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Released by a `ReleaseAddress` termination.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub released: bool,
+}
+
+fn default_eip_type() -> String {
+    "HighQualityEIP".to_owned()
+}

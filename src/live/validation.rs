@@ -49,16 +49,57 @@ pub fn write(path: &Path, record: &Record) -> Result<(), String> {
     std::fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
 }
 
-/// Per error code, the latest date a case saw it from a live endpoint.
-pub fn last_seen(record: &Record) -> BTreeMap<String, String> {
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    for validation in record.values() {
+/// Per (provider, error code), the latest date a case of that provider saw it from a live endpoint.
+pub fn last_seen(record: &Record) -> BTreeMap<(String, String), String> {
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (case, validation) in record {
+        let provider = case.split('/').next().unwrap_or_default().to_owned();
         for code in &validation.codes {
-            let date = seen.entry(code.clone()).or_default();
+            let date = seen.entry((provider.clone(), code.clone())).or_default();
             if validation.date > *date {
                 date.clone_from(&validation.date);
             }
         }
     }
     seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_date_per_provider_and_code_is_kept() {
+        let validation = |date: &str, codes: &[&str]| Validation {
+            date: date.into(),
+            endpoint: "https://cvm.tencentcloudapi.com".into(),
+            region: Some("ap-guangzhou".into()),
+            result: "passed".into(),
+            terminus: "0.1.0".into(),
+            codes: codes.iter().map(|code| (*code).to_owned()).collect(),
+        };
+        let record = Record::from([
+            (
+                "tencent/terminate-instances/a".to_owned(),
+                validation("2026-11-01", &["MissingParameter"]),
+            ),
+            (
+                "tencent/terminate-instances/b".to_owned(),
+                validation("2026-11-20", &["MissingParameter"]),
+            ),
+            (
+                "tencent-legacy/terminate-instances/c".to_owned(),
+                validation("2026-10-01", &["MissingParameter"]),
+            ),
+        ]);
+        let seen = last_seen(&record);
+        assert_eq!(
+            seen[&("tencent".to_owned(), "MissingParameter".to_owned())],
+            "2026-11-20"
+        );
+        assert_eq!(
+            seen[&("tencent-legacy".to_owned(), "MissingParameter".to_owned())],
+            "2026-10-01"
+        );
+    }
 }

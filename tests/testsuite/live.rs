@@ -357,3 +357,57 @@ fn no_live_secret_in_any_output_or_file() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A live run's validation record names each case's date, endpoint, region, result and version, and `terminus
+/// coverage` then says, per documented code, when it was last seen live (and `never` for the others).
+#[test]
+fn coverage_shows_when_each_code_was_last_seen_live() {
+    let dir = scratch("validation");
+    let log = dir.join("log.jsonl");
+    let server = stand_in(
+        WorldSpec {
+            accounts: vec![live_account()],
+            ..WorldSpec::default()
+        },
+        &log,
+    );
+    let validation = dir.join("live.json");
+    let output = run_live_cli(
+        "tencent",
+        &server.uri(),
+        &ca_of(&log),
+        &[
+            "--filter",
+            "missing-instance-ids-is-a-missing-parameter",
+            "--validation",
+            validation.to_str().unwrap(),
+        ],
+        false,
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&validation).unwrap()).unwrap();
+    let entry = &record["tencent/terminate-instances/missing-instance-ids-is-a-missing-parameter"];
+    let today = entry["date"].as_str().unwrap().to_owned();
+    assert_eq!(entry["result"], "passed");
+    assert_eq!(entry["endpoint"], server.uri().as_str());
+    assert_eq!(entry["region"], "ap-guangzhou");
+    assert_eq!(entry["codes"], serde_json::json!(["MissingParameter"]));
+    let coverage = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args([
+            "coverage",
+            "--cases",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/cases"),
+        ])
+        .arg("--validation")
+        .arg(&validation)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&coverage.stdout);
+    assert!(
+        table.contains(&format!("| tencent | MissingParameter | {today} |"))
+            && table.contains("| tencent | InvalidInstanceId.NotFound | never |"),
+        "{table}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -19,6 +19,7 @@ mod replay;
 mod run;
 mod serve;
 mod sign;
+mod sweep;
 mod verify;
 
 use std::io::{Read, Write};
@@ -48,6 +49,7 @@ enum Command {
     Run(run::Args),
     Serve(serve::Args),
     Sign(sign::Args),
+    Sweep(sweep::Args),
     Verify(verify::Args),
 }
 
@@ -120,6 +122,7 @@ impl Cli {
             Command::Run(args) => run::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Sign(args) => sign::run(args),
+            Command::Sweep(args) => sweep::run(args),
             Command::Verify(args) => verify::run(args),
         }
     }

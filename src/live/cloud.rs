@@ -348,3 +348,136 @@ pub async fn sweep<T: Transport>(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::exchange::{NoAnswer, Response};
+    use crate::message::Request;
+
+    /// An account as the real API would list it (DescribeInstances' documented fields), recording every action
+    /// and the ids it named.
+    struct Account {
+        instances: Vec<Value>,
+        sent: Mutex<Vec<(String, Value)>>,
+    }
+
+    impl Transport for Account {
+        async fn send(&self, request: &Request, _: Duration) -> Result<Response, NoAnswer> {
+            let action = request.header("x-tc-action").unwrap_or_default().to_owned();
+            let params: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            self.sent
+                .lock()
+                .unwrap()
+                .push((action.clone(), params.clone()));
+            let fields = match action.as_str() {
+                "DescribeInstances" => {
+                    let set: Vec<&Value> = match params.get("InstanceIds") {
+                        Some(ids) => self
+                            .instances
+                            .iter()
+                            .filter(|i| ids.as_array().unwrap().contains(&i["InstanceId"]))
+                            .collect(),
+                        None => self
+                            .instances
+                            .iter()
+                            .filter(|i| i["Tags"].as_array().is_some_and(|t| !t.is_empty()))
+                            .collect(),
+                    };
+                    json!({ "TotalCount": set.len(), "InstanceSet": set })
+                }
+                _ => json!({}),
+            };
+            let mut body = json!({ "Response": fields });
+            body["Response"]["RequestId"] = json!("6a4f8f6e-3c1b-4f7e-9a4b-1c2d3e4f5a6b");
+            Ok(Response {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: body.to_string().into_bytes(),
+            })
+        }
+    }
+
+    fn listed(id: &str, run: Option<&str>, created: &str) -> Value {
+        let tags = run.map_or(json!([]), |run| json!([{ "Key": RUN_TAG, "Value": run }]));
+        json!({ "InstanceId": id, "InstanceState": "RUNNING", "CreatedTime": created, "Tags": tags })
+    }
+
+    #[tokio::test]
+    async fn sweep_terminates_only_tagged_ledgered_old_instances_and_lists_by_default() {
+        let account = Account {
+            instances: vec![
+                listed("ins-oursold1", Some("run-a"), "2020-01-01T00:00:00Z"),
+                listed("ins-untagged", None, "2020-01-01T00:00:00Z"),
+                listed("ins-otherrun", Some("run-b"), "2099-01-01T00:00:00Z"),
+                listed("ins-notledgr", Some("run-a"), "2020-01-01T00:00:00Z"),
+            ],
+            sent: Mutex::new(Vec::new()),
+        };
+        let credentials =
+            LiveCredentials::new("AKIDsweep", "key", None, Some("ap-guangzhou".into()));
+        let cloud = Cloud {
+            transport: &account,
+            credentials: &credentials,
+        };
+        let entry = |id: &str, run: &str| {
+            (
+                id.to_owned(),
+                Entry {
+                    run: run.into(),
+                    id: id.into(),
+                    region: "ap-guangzhou".into(),
+                    created: 0,
+                },
+            )
+        };
+        let ledgers = std::collections::BTreeMap::from([
+            entry("ins-oursold1", "run-a"),
+            entry("ins-otherrun", "run-b"),
+        ]);
+        let terminated = |account: &Account| -> Vec<Value> {
+            account
+                .sent
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(action, _)| action == "TerminateInstances")
+                .map(|(_, params)| params["InstanceIds"].clone())
+                .collect()
+        };
+
+        let listing = sweep(&cloud, &ledgers, 7200, false).await.unwrap();
+        assert_eq!(
+            listing.len(),
+            3,
+            "the untagged instance is not even listed: {listing:?}"
+        );
+        assert!(
+            terminated(&account).is_empty(),
+            "without --yes nothing is terminated"
+        );
+
+        let done = sweep(&cloud, &ledgers, 7200, true).await.unwrap();
+        assert_eq!(terminated(&account), [json!(["ins-oursold1"])]);
+        let verdicts: Vec<(&str, bool)> = done
+            .iter()
+            .map(|(listed, verdict, _)| (listed.id.as_str(), *verdict == ledger::Verdict::Destroy))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("ins-oursold1", true),
+                ("ins-otherrun", false),
+                ("ins-notledgr", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_api_time_format_reads_back() {
+        assert_eq!(parse_iso(&iso(1_700_000_000)), Some(1_700_000_000));
+        assert_eq!(parse_iso("2023-11-14T22:13:20"), None);
+    }
+}

@@ -42,14 +42,15 @@ pub trait Transport: Sync {
     ) -> impl Future<Output = Result<Response, NoAnswer>> + Send;
 }
 
-/// Whether a request for `action` (with these extra headers) needs the proof: every action but the reads
-/// (`Describe…`, `Get…`, `Inquiry…`), and any request whose headers could name another action.
-pub fn needs_proof<'a>(action: &str, headers: impl IntoIterator<Item = &'a String>) -> bool {
+/// Whether a request for `action` needs the proof: every action but the reads (`Describe…`, `Get…`,
+/// `Inquiry…`), and any request whose extra headers or parameter names could name another action (an
+/// `X-TC-Action` header, an `Action` parameter that the legacy gateway reads from the query).
+pub fn needs_proof<'a>(action: &str, names: impl IntoIterator<Item = &'a String>) -> bool {
     let read = ["Describe", "Get", "Inquiry"]
         .iter()
         .any(|prefix| action.starts_with(prefix));
     !read
-        || headers
+        || names
             .into_iter()
             .any(|name| name.to_ascii_lowercase().contains("action"))
 }
@@ -85,11 +86,12 @@ pub async fn prove_absent(
     transport: &impl Transport,
     provider: ProviderId,
     credentials: &LiveCredentials,
+    region: Option<&str>,
     ids: &[String],
     timeout: Duration,
 ) -> Result<(), String> {
     for batch in ids.chunks(BATCH) {
-        match describe(transport, provider, credentials, batch, timeout).await? {
+        match describe(transport, provider, credentials, region, batch, timeout).await? {
             Found::None => {}
             // A batch that found something or was refused: which id? Each is asked alone.
             _ if batch.len() > 1 => {
@@ -98,6 +100,7 @@ pub async fn prove_absent(
                         transport,
                         provider,
                         credentials,
+                        region,
                         std::slice::from_ref(id),
                         timeout,
                     )
@@ -141,6 +144,7 @@ async fn describe(
     transport: &impl Transport,
     provider: ProviderId,
     credentials: &LiveCredentials,
+    region: Option<&str>,
     ids: &[String],
     timeout: Duration,
 ) -> Result<Found, String> {
@@ -165,7 +169,7 @@ async fn describe(
     let call = Call {
         action: "DescribeInstances",
         params: &params,
-        region: credentials.region.as_deref(),
+        region: region.or(credentials.region.as_deref()),
         version: None,
         credentials: &signing,
         token: credentials.token().map(|token| token.expose()),

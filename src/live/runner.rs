@@ -288,11 +288,19 @@ async fn run_safe(
             .action
             .clone()
             .unwrap_or_else(|| crate::case::pascal_case(&live.action));
-        if guard::needs_proof(&action, step.headers.keys()) {
+        if guard::needs_proof(&action, step.headers.keys().chain(step.params.keys())) {
             let ids = guard::candidates(&step.params);
-            if let Err(why) =
-                guard::prove_absent(proofs, config.provider, &config.credentials, &ids, TIMEOUT)
-                    .await
+            // In the region the request goes to: an id absent here may exist there.
+            let region = step.region.as_deref().filter(|region| !region.is_empty());
+            if let Err(why) = guard::prove_absent(
+                proofs,
+                config.provider,
+                &config.credentials,
+                region,
+                &ids,
+                TIMEOUT,
+            )
+            .await
             {
                 outcome = Outcome::Error {
                     step: number,
@@ -361,4 +369,120 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::case::Case;
+
+    /// An account that holds `ins-exists01` in `ap-shanghai` only, and records every request it is sent.
+    #[derive(Default)]
+    struct Account {
+        sent: Mutex<Vec<(String, Option<String>, Value)>>,
+    }
+
+    impl Transport for Account {
+        async fn send(&self, request: &Request, _: Duration) -> Result<Response, NoAnswer> {
+            let action = request.header("x-tc-action").unwrap_or_default().to_owned();
+            let region = request.header("x-tc-region").map(str::to_owned);
+            let params: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            self.sent
+                .lock()
+                .unwrap()
+                .push((action.clone(), region.clone(), params.clone()));
+            let found = action == "DescribeInstances"
+                && region.as_deref() == Some("ap-shanghai")
+                && params["InstanceIds"]
+                    .as_array()
+                    .is_some_and(|ids| ids.contains(&json!("ins-exists01")));
+            let body = json!({ "Response": {
+                "TotalCount": u8::from(found),
+                "InstanceSet": [],
+                "RequestId": "6a4f8f6e-3c1b-4f7e-9a4b-1c2d3e4f5a6b",
+            }});
+            Ok(Response {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: body.to_string().into_bytes(),
+            })
+        }
+    }
+
+    fn loaded(text: &str) -> Loaded {
+        let mut case: Case = toml::from_str(text).unwrap();
+        case.world
+            .accounts
+            .push(ProviderId::Tencent.example_account());
+        Loaded {
+            id: "tencent/terminate-instances/synthetic".into(),
+            provider: ProviderId::Tencent,
+            action: "terminate-instances".into(),
+            scenario: "synthetic".into(),
+            path: "synthetic.toml".into(),
+            case,
+        }
+    }
+
+    const HEAD: &str = "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\n";
+
+    async fn run(
+        text: &str,
+    ) -> (
+        Vec<(Loaded, LiveResult)>,
+        Vec<(String, Option<String>, Value)>,
+        Account,
+    ) {
+        let (endpoint, proofs) = (Account::default(), Account::default());
+        let config = LiveConfig {
+            provider: ProviderId::Tencent,
+            endpoint: "https://cvm.tencentcloudapi.com".into(),
+            proof_endpoint: "https://cvm.tencentcloudapi.com".into(),
+            credentials: LiveCredentials::new("AKIDlive", "key", None, Some("ap-guangzhou".into())),
+            tiers: Tiers::default(),
+        };
+        let results = run_live(vec![loaded(text)], &config, &endpoint, &proofs, |_, _| {}).await;
+        let proved = proofs.sent.lock().unwrap().clone();
+        (results, proved, endpoint)
+    }
+
+    #[tokio::test]
+    async fn an_id_that_exists_in_the_steps_region_is_proven_there_and_nothing_is_sent() {
+        let (results, proved, endpoint) = run(&format!(
+            "{HEAD}[[step]]\nregion = \"ap-shanghai\"\nparams = {{ InstanceIds = [\"ins-exists01\"] }}\n\
+             expect.error = \"InvalidInstanceId.NotFound\"\n"
+        ))
+        .await;
+        assert_eq!(proved[0].1.as_deref(), Some("ap-shanghai"), "{proved:?}");
+        let run = results[0].1.run.as_ref().unwrap();
+        assert!(
+            matches!(&run.outcome, Outcome::Error { message, .. } if message.contains("names an existing instance")),
+            "{:?}",
+            run.outcome
+        );
+        assert!(
+            endpoint.sent.lock().unwrap().is_empty(),
+            "not one byte reaches the endpoint"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_that_names_another_action_in_its_parameters_is_proven_too() {
+        let (_, proved, endpoint) = run(&format!(
+            "{HEAD}[[step]]\naction = \"DescribeInstances\"\nparams = {{ Action = \"TerminateInstances\", \
+             InstanceIds = [\"ins-00000000\"] }}\nexpect.error = \"UnknownParameter\"\n"
+        ))
+        .await;
+        assert!(!proved.is_empty(), "the proof ran");
+        assert_eq!(endpoint.sent.lock().unwrap().len(), 1);
+        let (_, proved_plain, _) = run(&format!(
+            "{HEAD}[[step]]\naction = \"DescribeInstances\"\nparams = {{ InstanceIds = [\"ins-00000000\"] }}\n"
+        ))
+        .await;
+        assert!(proved_plain.is_empty(), "a plain read needs no proof");
+    }
 }

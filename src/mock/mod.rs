@@ -258,7 +258,15 @@ impl MockServerBuilder {
             self.world.seed = u64::from_le_bytes(seed);
             self.world.clock = crate::world::clock::ClockSpec::Real;
         }
-        let log = self.log.as_deref().map(log::RequestLog::open).transpose()?;
+        let log = match self.log.as_deref() {
+            Some(path) => Some(log::RequestLog::open(path).map_err(|error| {
+                std::io::Error::new(
+                    error.kind(),
+                    format!("cannot open the request log {}: {error}", path.display()),
+                )
+            })?),
+            None => None,
+        };
         let listener = TcpListener::bind(self.listen)?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;

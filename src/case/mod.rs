@@ -177,7 +177,8 @@ pub struct Expect {
     /// Elastic IPs after the step: `released` or `kept`.
     #[serde(default)]
     pub addresses: BTreeMap<String, String>,
-    /// Response fields that must be present with these values (`TotalCount = 2`).
+    /// Response fields that must be present with these values (`TotalCount = 2`); a name with a leading `/` is a
+    /// JSON pointer into the answer (`"/InstanceSet/0/InstanceState" = "RUNNING"`).
     #[serde(default)]
     pub response: serde_json::Map<String, serde_json::Value>,
     /// The signed request's stages, copied from an outside source (official examples, `tests/vectors`).

@@ -61,7 +61,8 @@ fn instance_id(prefix: char, mut n: usize) -> String {
 
 /// The bench world as a world file: `terminus serve --world` serves the same world `terminus bench` embeds.
 ///
-/// Rate limit off, clock fixed at [`BENCH_CLOCK`], the example account, `fresh` running pay-as-you-go
+/// Rate limit off, clock fixed at [`BENCH_CLOCK`], immediate lifecycle timings (a destroyed instance is gone at
+/// once, so a repeat call meets `InstanceStateTerminated`), the example account, `fresh` running pay-as-you-go
 /// instances ([`fresh_id`]) and [`TOMBSTONES`] destroyed ones ([`tombstone_id`]).
 pub fn bench_world_toml(fresh: usize) -> String {
     let mut text = format!(
@@ -69,7 +70,8 @@ pub fn bench_world_toml(fresh: usize) -> String {
          # {fresh} fresh instances (ins-f…) and {TOMBSTONES} destroyed ones (ins-t…).\n\
          region = \"{BENCH_REGION}\"\n\
          clock = {{ mode = \"fixed\", at = {BENCH_CLOCK} }}\n\
-         rate-limit = {{ terminate-per-second = 0 }}\n\n\
+         rate-limit = {{ terminate-per-second = 0 }}\n\
+         timings = \"immediate\"\n\n\
          [[accounts]]\n\
          secret-id = \"{EXAMPLE_SECRET_ID}\"\n\
          secret-key = \"{EXAMPLE_SECRET_KEY}\"\n\

@@ -424,12 +424,17 @@ pub(crate) fn check_answer(
         }
     }
     if let Ok(fields) = &answer {
+        let whole = Value::Object(fields.clone());
         for (name, expected) in &step.expect.response {
-            if fields.get(name) != Some(expected) {
-                let diff = diff(
-                    &pretty(expected),
-                    &pretty(fields.get(name).unwrap_or(&Value::Null)),
-                );
+            // A name is a field of the answer, or with a leading `/` a JSON pointer into it
+            // (`/InstanceSet/0/InstanceState`).
+            let received = if name.starts_with('/') {
+                whole.pointer(name)
+            } else {
+                fields.get(name)
+            };
+            if received != Some(expected) {
+                let diff = diff(&pretty(expected), &pretty(received.unwrap_or(&Value::Null)));
                 return Err(format!(
                     "response field {name} differs (- expected, + received):\n{diff}"
                 ));

@@ -29,6 +29,8 @@
 //! | `GET /__terminus/clock` | `{"now": …}` |
 //! | `POST /__terminus/clock` | `{"advance": seconds}` or `{"set": unix_seconds}`, answers `{"now": …}` |
 //! | `GET`, `POST`, `DELETE /__terminus/faults` | lists, adds (one fault, in the `[[faults]]` shape), clears |
+//! | `GET /__terminus/timings` | the lifecycle's timings, `{"timings": …}` |
+//! | `PUT /__terminus/timings` | `{"timings": "immediate"}` or `{"timings": {"stop": 30, …}}`: for transitions started from then on |
 
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{HeaderMap, Uri};
@@ -39,6 +41,7 @@ use serde_json::{Value, json};
 use super::Shared;
 use crate::message::Reply;
 use crate::world::fault::FaultSpec;
+use crate::world::lifecycle::TimingsSpec;
 use crate::world::{World, WorldSpec, toml_error, without_values};
 
 /// Where the control API lives.
@@ -156,6 +159,13 @@ pub(super) fn too_large() -> Reply {
     )
 }
 
+/// `PUT /__terminus/timings`: `{"timings": "immediate"}` or `{"timings": {"stop": 30}}`, as in a world file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimingsChange {
+    timings: TimingsSpec,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct ClockChange {
@@ -186,6 +196,13 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             // Requests that verified their timestamps against the old clock verify again.
             world.mark_changed();
             json!({ "now": world.clock.now() })
+        }),
+        ("GET", "timings") => Ok(json!({ "timings": shared.world().spec.timings })),
+        // New timings apply to the transitions actions start from now on; those under way keep their end.
+        ("PUT", "timings") => parse::<TimingsChange>(body).map(|change| {
+            let mut world = shared.world();
+            world.spec.timings = change.timings;
+            json!({ "timings": world.spec.timings })
         }),
         ("GET", "faults") => Ok(json!({ "faults": shared.world().faults.remaining() })),
         ("POST", "faults") => parse::<FaultSpec>(body).and_then(|fault| {
@@ -224,7 +241,7 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
                 },
             };
         }
-        (_, "world" | "clock" | "faults") => {
+        (_, "world" | "clock" | "faults" | "timings") => {
             return reply(
                 405,
                 json!({ "error": format!("{method} is not allowed on {}", uri.path()) }),

@@ -81,6 +81,16 @@ pub struct BmcInstance {
     /// instance without it stays in the bin until `ReleaseInstances`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recycled_at: Option<i64>,
+    /// A `CREATING` instance of `CreateInstances`: when it is `RUNNING` (the lifecycle's launch timing,
+    /// `src/world/lifecycle.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at: Option<i64>,
+    /// `instanceTypeId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// `imageId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
 }
 
 fn default_zone() -> String {
@@ -103,6 +113,9 @@ impl BmcInstance {
             commitment: false,
             name: None,
             recycled_at: None,
+            ready_at: None,
+            instance_type: None,
+            image_id: None,
         }
     }
 }
@@ -211,9 +224,14 @@ pub struct Describe<'a> {
     pub name: Option<&'a str>,
 }
 
-/// Releases every instance whose 24 hours in the recycle bin are over by `now`.
+/// Releases every instance whose 24 hours in the recycle bin are over by `now`, and makes created instances whose
+/// time has come `RUNNING`.
 pub(super) fn settle(instances: &mut [BmcInstance], now: i64) {
     for instance in instances {
+        if instance.status == BmcStatus::Creating && instance.ready_at.is_some_and(|at| now >= at) {
+            instance.status = BmcStatus::Running;
+            instance.ready_at = None;
+        }
         if instance.status.in_recycle_bin()
             && instance
                 .recycled_at

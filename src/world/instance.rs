@@ -56,6 +56,42 @@ pub struct Instance {
     /// The elastic IP on the primary network interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eip: Option<Eip>,
+    /// `InstanceName`; default `Unnamed` (what the real API shows for an instance created without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `Placement.Zone`; default: the region's zone 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// `InstanceType`; default `S5.MEDIUM4` (2 cores, 4 GB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// `ImageId`; default `img-eb30mz89` (TencentOS Server 3.1, as recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// `CreatedTime`, Unix seconds; default: when the world started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// `ExpiredTime` of a prepaid instance, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    /// `Tags`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<super::lifecycle::Tag>,
+    /// A passing state's end (`PENDING` → `RUNNING`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<super::lifecycle::Transition>,
+    /// For a destroyed instance: until when `DescribeInstances` still lists it, as `TERMINATING`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gone_at: Option<i64>,
+    /// `ActionTimer`: when the instance is terminated (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminate_at: Option<i64>,
+    /// `LatestOperation`, `LatestOperationState`, `LatestOperationRequestId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_operation: Option<super::lifecycle::Operation>,
+    /// Stopped with `StoppedMode` `STOP_CHARGING` (`StopChargingMode`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stop_charging: bool,
 }
 
 fn default_os() -> String {
@@ -86,6 +122,18 @@ impl Instance {
             return_policy: true,
             data_disks: Vec::new(),
             eip: None,
+            name: None,
+            zone: None,
+            instance_type: None,
+            image_id: None,
+            created: None,
+            expires: None,
+            tags: Vec::new(),
+            transition: None,
+            gone_at: None,
+            terminate_at: None,
+            latest_operation: None,
+            stop_charging: false,
         }
     }
 

@@ -17,8 +17,10 @@ pub mod bmc;
 pub mod clock;
 pub mod fault;
 mod instance;
+pub mod lifecycle;
 pub mod rules;
 mod shared;
+pub mod stubs;
 
 pub use account::{Account, Mfa, SessionRefusal};
 pub use instance::{ChargeType, DataDisk, DiskState, Eip, Instance, InstanceState, Restriction};
@@ -61,6 +63,13 @@ pub struct WorldSpec {
     /// Faults to inject, in order.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// How long the lifecycle's transitions take (`src/world/lifecycle.rs`): seconds per transition, or
+    /// `"immediate"`. Default: the durations measured on the real API.
+    #[serde(default)]
+    pub timings: lifecycle::TimingsSpec,
+    /// Answers for actions terminus does not serve (`src/world/stubs.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stubs: Vec<stubs::Stub>,
 }
 
 fn default_region() -> String {
@@ -79,6 +88,8 @@ impl Default for WorldSpec {
             instances: Vec::new(),
             bmc_instances: Vec::new(),
             faults: Vec::new(),
+            timings: lifecycle::TimingsSpec::default(),
+            stubs: Vec::new(),
         }
     }
 }
@@ -314,12 +325,22 @@ pub struct World {
     nonces: NonceLog,
     /// Which world this is, for a request that verified outside the lock (see [`World::generation`]).
     generation: u64,
+    /// The earliest time a lifecycle transition, listing or timer falls due (`lifecycle`); `None`: nothing.
+    next_due: Option<i64>,
+    /// Instances created so far, for fresh ids.
+    launched: u64,
+    /// `RunInstances`' `ClientToken`s and what they created.
+    client_tokens: lifecycle::ClientTokens,
 }
 
 impl World {
     /// Starts a world from its spec.
-    pub fn new(spec: WorldSpec) -> Self {
+    pub fn new(mut spec: WorldSpec) -> Self {
         let clock = Clock::new(spec.clock);
+        let started = clock.now();
+        for instance in &mut spec.instances {
+            instance.created.get_or_insert(started);
+        }
         let faults = FaultPlan::new(spec.faults.clone(), spec.seed);
         Self {
             spec,
@@ -330,6 +351,10 @@ impl World {
             index: rules::InstanceIndex::default(),
             nonces: NonceLog::default(),
             generation: 0,
+            // Anything a world file schedules is settled at the first lock.
+            next_due: Some(i64::MIN),
+            launched: 0,
+            client_tokens: lifecycle::ClientTokens::default(),
         }
     }
 

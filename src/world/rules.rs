@@ -217,7 +217,7 @@ impl World {
     ///
     /// Each is the first instance with that id in that region, as a scan from the start finds it; the
     /// [`InstanceIndex`] only saves the scan when its hint checks out.
-    fn find(&mut self, region: &str, ids: &[String]) -> Result<Vec<usize>, Refusal> {
+    pub(super) fn find(&mut self, region: &str, ids: &[String]) -> Result<Vec<usize>, Refusal> {
         if self.index.built_for != Some(self.spec.instances.len()) {
             self.index.rebuild(&self.spec.instances);
         }
@@ -323,7 +323,7 @@ impl World {
             .filter(|instance| {
                 self.region_of(instance) == region && self.owner_of(instance) == account.owner
             })
-            .filter(|instance| instance.state != InstanceState::Terminated)
+            .filter(|instance| World::listed(instance))
             .filter(|instance| ids.is_none_or(|ids| ids.contains(&instance.id)))
             .collect())
     }
@@ -373,6 +373,10 @@ fn apply(instance: &mut Instance, request: &Terminate<'_>) {
 fn check_instance(instance: &Instance, request: &Terminate<'_>) -> Result<(), Refusal> {
     let id = || instance.id.clone();
     match instance.state {
+        // Destroyed, and still listed as terminating (`super::lifecycle`).
+        InstanceState::Terminated if instance.gone_at.is_some() => {
+            return Err(Refusal::State(id(), InstanceState::Terminating));
+        }
         InstanceState::Terminated => return Err(Refusal::Terminated(id())),
         InstanceState::Running | InstanceState::Stopped | InstanceState::Shutdown => {}
         refusing => {

@@ -27,8 +27,13 @@ impl SharedWorld {
     }
 
     /// The world, locked. A panic elsewhere never leaves it unusable: the state is kept as it was.
+    ///
+    /// Whoever looks at the world sees it at the clock's time: the lifecycle's due transitions have happened
+    /// ([`World::settle`], one comparison when nothing is due).
     pub fn lock(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut world = self.world.lock().unwrap_or_else(PoisonError::into_inner);
+        world.settle();
+        world
     }
 
     /// The world, locked: [`SharedWorld::lock`] under the name the providers' handlers read best.

@@ -642,7 +642,7 @@ fn coverage_json_rows_carry_their_proof_and_message_source() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(rows.len(), 89);
+    assert_eq!(rows.len(), 101);
     for row in &rows {
         assert!(
             ["behaviour", "switch", "fault", "reason"]
@@ -673,7 +673,7 @@ fn coverage_json_rows_carry_their_proof_and_message_source() {
         .unwrap();
     let text = String::from_utf8_lossy(&markdown.stdout);
     assert!(
-        text.contains("Proved by behaviour (the mock derives them from state and input): 63; only through a world switch that exists to produce them: 21; only by an injected fault: 5"),
+        text.contains("Proved by behaviour (the mock derives them from state and input): 75; only through a world switch that exists to produce them: 21; only by an injected fault: 5"),
         "{text}"
     );
 }

@@ -206,7 +206,8 @@ fn a_captured_request_sent_twice_is_a_replay_here_but_not_on_api_3_0() {
     assert_eq!(error_code(&second), Some("InvalidRequest.ReplayAttack"));
 
     // API 3.0 (the Python SDK's v1 capture, the same Nonce and Timestamp): no replay check, so the second copy
-    // reaches the rules and finds the instance destroyed. Adding the gateway changed nothing there.
+    // reaches the rules and finds the instance destroyed, still listed as terminating (the lifecycle's 5 s).
+    // Adding the gateway changed nothing there.
     let mock = server(world(&text));
     let bytes = captured("hmac-sha1/v1-py-hmacsha1-get-1id").to_bytes();
     let (_, first) = send(mock.address(), &bytes);
@@ -214,7 +215,7 @@ fn a_captured_request_sent_twice_is_a_replay_here_but_not_on_api_3_0() {
     let (_, second) = send(mock.address(), &bytes);
     assert_eq!(
         error_code(&second),
-        Some("UnsupportedOperation.InstanceStateTerminated")
+        Some("UnsupportedOperation.InstanceStateTerminating")
     );
 }
 

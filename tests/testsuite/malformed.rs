@@ -21,6 +21,7 @@ use serde_json::Value;
 use terminus::message::Request;
 use terminus::mock::MockServer;
 use terminus::signing::{self, Credentials, Scheme, SignOptions};
+use terminus::world::lifecycle::Operation;
 use terminus::world::{InstanceState, WorldSpec};
 
 use crate::common::raw::{self, Answer, Response};
@@ -517,6 +518,15 @@ fn every_malformed_request_is_refused_as_documented_and_changes_nothing() {
         .instances
         .iter_mut()
         .filter(|instance| instance.id == "ins-3jaw1j8m")
-        .for_each(|instance| instance.state = InstanceState::Terminated);
+        .for_each(|instance| {
+            // Destroyed, and listed as terminating for the default 5 s, stamped with the call's RequestId.
+            instance.state = InstanceState::Terminated;
+            instance.gone_at = Some(1_700_000_000 + 5);
+            instance.latest_operation = Some(Operation {
+                action: "TerminateInstances".into(),
+                state: "OPERATING".into(),
+                request_id: body["Response"]["RequestId"].as_str().map(str::to_owned),
+            });
+        });
     assert_eq!(server.snapshot(), expected);
 }

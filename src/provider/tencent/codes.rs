@@ -292,7 +292,7 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
     ApiError::new(code, message)
 }
 
-fn state_code(state: InstanceState) -> &'static str {
+pub(crate) fn state_code(state: InstanceState) -> &'static str {
     match state {
         InstanceState::Pending => "UnsupportedOperation.InstanceStatePending",
         InstanceState::LaunchFailed => "UnsupportedOperation.InstanceStateLaunchFailed",
@@ -309,10 +309,11 @@ fn state_code(state: InstanceState) -> &'static str {
         InstanceState::ExitServiceLiveMigrate => {
             "UnsupportedOperation.InstanceStateExitServiceLiveMigrate"
         }
+        // Documented for the lifecycle actions (the SDK's errorcodes.py).
+        InstanceState::Running => "UnsupportedOperation.InstanceStateRunning",
+        InstanceState::Stopped => "UnsupportedOperation.InstanceStateStopped",
+        InstanceState::Shutdown => "UnsupportedOperation.InstanceStateShutdown",
         // No state-specific code is documented for these: the generic one.
         InstanceState::RescueMode | InstanceState::ServiceLiveMigrate => "UnsupportedOperation",
-        InstanceState::Running | InstanceState::Stopped | InstanceState::Shutdown => {
-            "UnsupportedOperation"
-        }
     }
 }

@@ -23,12 +23,13 @@
 
 use std::sync::MutexGuard;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::codes::{
     FORM_LIMIT, GET_LIMIT, TC3_LIMIT, check_region, check_size_of, missing, problem_error, refusal,
     unusable_error,
 };
+use super::lifecycle;
 use super::wire::{self, ActionParams, ApiError, Language, VERSION};
 use crate::message::Reply;
 use crate::message::Request;
@@ -36,7 +37,8 @@ use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
 use crate::world::SharedWorld;
 use crate::world::rules::Terminate;
-use crate::world::{Account, DiskState, InstanceState, SessionRefusal, World};
+use crate::world::stubs::Stubbed;
+use crate::world::{Account, SessionRefusal, World};
 
 /// The credential-scope service of CVM.
 const SERVICE: &str = "cvm";
@@ -73,8 +75,9 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     };
     let request_id = world.next_request_id();
     let now = world.clock.now();
-    let outcome = authenticated
-        .and_then(|(prepared, account)| decide(request, &prepared, &account, &mut world));
+    let outcome = authenticated.and_then(|(prepared, account)| {
+        decide(request, &prepared, &account, &mut world, &request_id)
+    });
     drop(world);
     let body = match outcome {
         Ok(fields) => wire::success(&request_id, fields),
@@ -198,16 +201,16 @@ fn decide(
     }: &Prepared,
     account: &Account,
     world: &mut World,
+    request_id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
     if *product == Product::Sts {
         return caller_identity(request, common, account);
     }
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
-    if action != "TerminateInstances" && action != "DescribeInstances" {
-        return Err(ApiError::new(
-            "InvalidAction",
-            "The request `Action` is invalid or not found.",
-        ));
+    let served = action == "TerminateInstances" || lifecycle::ACTIONS.contains(&action);
+    let stubbed = !served && world.spec.stubs.iter().any(|stub| stub.action == action);
+    if !served && !stubbed {
+        return Err(unserved(action));
     }
     match common.version.as_deref() {
         None => return Err(missing("Version")),
@@ -220,11 +223,44 @@ fn decide(
         }
     }
     let params = action_params(request, common)?;
-    if action == "TerminateInstances" {
-        terminate(common, &params, account, world)
-    } else {
-        describe(common, &params, account, world)
+    if stubbed {
+        return match world.stubbed(action, &params.values) {
+            Some(Stubbed::Response(fields)) => Ok(fields),
+            Some(Stubbed::Error(error)) => Err(ApiError::new(&error.code, error.message)),
+            None => Err(unserved(action)),
+        };
     }
+    if action == "TerminateInstances" {
+        terminate(common, &params, account, world, request_id)
+    } else {
+        lifecycle::handle(
+            action,
+            common.region.as_deref(),
+            &params,
+            account,
+            world,
+            request_id,
+        )
+    }
+}
+
+/// An action terminus does not serve: `InvalidAction`, as the real API answers a name it does not have
+/// (real-wire.md §6.7's message); for an action CVM does have ([`lifecycle::CVM_ACTIONS`]), a message that says
+/// terminus does not serve it yet and how to stub it.
+fn unserved(action: &str) -> ApiError {
+    if !lifecycle::CVM_ACTIONS.contains(&action) {
+        return ApiError::new(
+            "InvalidAction",
+            "The request `Action` is invalid or not found.",
+        );
+    }
+    ApiError::new(
+        "InvalidAction",
+        format!(
+            "CVM has the action `{action}` but terminus does not serve it: it serves TerminateInstances, {}. A [[stubs]] entry in the world file can answer it.",
+            lifecycle::ACTIONS.join(", ")
+        ),
+    )
 }
 
 /// The products this endpoint serves, by the production host a request names (`cvm.tencentcloudapi.com`,
@@ -273,7 +309,7 @@ impl Product {
             other => Err(ApiError::new(
                 "InvalidAction",
                 format!(
-                    "terminus does not serve the product `{other}` ({hostname}): it serves cvm (TerminateInstances, DescribeInstances) and sts (GetCallerIdentity)."
+                    "terminus does not serve the product `{other}` ({hostname}): it serves cvm (TerminateInstances and the instance lifecycle) and sts (GetCallerIdentity)."
                 ),
             )),
         }
@@ -334,6 +370,7 @@ fn terminate(
     params: &ActionParams,
     account: &Account,
     world: &mut World,
+    request_id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
     let per_second = world.spec.rate_limit.terminate_per_second;
     if !world.admit(&account.secret_id, "TerminateInstances", per_second) {
@@ -364,59 +401,8 @@ fn terminate(
         release_prepaid_data_disks,
     };
     world.terminate(&call).map_err(refusal)?;
+    world.record_termination(region, &ids, request_id);
     Ok(Map::new())
-}
-
-fn describe(
-    common: &Common,
-    params: &ActionParams,
-    account: &Account,
-    world: &World,
-) -> Result<Map<String, Value>, ApiError> {
-    params.only(&["InstanceIds", "Offset", "Limit"])?;
-    let ids = params.strings("InstanceIds")?;
-    let offset = params.integer("Offset")?.unwrap_or(0) as usize;
-    let limit = params.integer("Limit")?.unwrap_or(20) as usize;
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            "InvalidParameterValue",
-            format!("The value `{limit}` specified in the parameter `Limit` is not valid."),
-        ));
-    }
-    let region = check_region(common.region.as_deref(), false)?;
-    let found = world
-        .describe(account, region, ids.as_deref())
-        .map_err(refusal)?;
-    let set: Vec<Value> = found
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|instance| {
-            json!({
-                "InstanceId": instance.id,
-                "InstanceState": instance.state.name(),
-                "InstanceChargeType": serde_json::to_value(instance.charge).unwrap_or_default(),
-                "Placement": { "Zone": format!("{region}-1") },
-                "OsName": instance.os,
-                "DisableApiTermination": instance.protected,
-                "IsolatedSource": if instance.state == InstanceState::Shutdown { "MANMADE" } else { "NOTISOLATED" },
-                "RestrictState": "NORMAL",
-                // Only fields of the API's own `DataDisk`; the disks' states are read through the control API.
-                "DataDisks": instance.data_disks.iter()
-                    .filter(|disk| disk.state != DiskState::Released)
-                    .map(|disk| json!({ "DiskId": disk.id }))
-                    .collect::<Vec<_>>(),
-                "PublicIpAddresses": instance.eip.iter()
-                    .filter(|eip| !eip.released)
-                    .filter_map(|eip| eip.address.clone())
-                    .collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let mut fields = Map::new();
-    fields.insert("TotalCount".into(), Value::from(found.len()));
-    fields.insert("InstanceSet".into(), Value::Array(set));
-    Ok(fields)
 }
 
 /// Only GET and POST, and only on `/`: API 3.0 serves every action there.

@@ -13,6 +13,7 @@ pub mod client;
 pub mod wire;
 
 pub(crate) mod codes;
+mod lifecycle;
 pub(crate) mod mock;
 
 /// The production endpoint.

@@ -187,6 +187,7 @@ fn decide(
     match action {
         "TerminateInstance" => terminate(request, account, world),
         "ReleaseInstances" => release(request, account, world),
+        "CreateInstances" => super::create::create(request, account, world),
         _ => describe(request, account, world),
     }
 }

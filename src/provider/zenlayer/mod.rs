@@ -14,6 +14,7 @@ use crate::world::{Account, SharedWorld};
 pub mod client;
 pub mod wire;
 
+mod create;
 pub(crate) mod mock;
 
 /// The production host.

@@ -25,7 +25,12 @@ pub const VERSIONS: [&str; 2] = ["2022-11-20", "2026-02-01"];
 pub const DEFAULT_VERSION: &str = "2026-02-01";
 
 /// The actions the mock serves.
-pub const ACTIONS: [&str; 3] = ["TerminateInstance", "ReleaseInstances", "DescribeInstances"];
+pub const ACTIONS: [&str; 4] = [
+    "TerminateInstance",
+    "ReleaseInstances",
+    "DescribeInstances",
+    "CreateInstances",
+];
 
 /// Seed 003, 404: the instance does not exist (for the caller).
 pub const INSTANCE_NOT_FOUND: &str = "INVALID_INSTANCE_NOT_FOUND";
@@ -249,6 +254,22 @@ impl Params {
                 .collect::<Result<_, _>>()
                 .map(Some),
             Some(_) => Err(wrong_type(name, "an array of strings")),
+        }
+    }
+
+    /// An integer field of an object parameter (`instanceChargePrepaid.period`); `None` when either is absent.
+    pub fn object_integer(&self, name: &str, field: &str) -> Result<Option<i64>, ApiError> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(fields)) => match fields.get(field) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(number)) => number
+                    .as_i64()
+                    .map(Some)
+                    .ok_or_else(|| wrong_type(&format!("{name}.{field}"), "an integer")),
+                Some(_) => Err(wrong_type(&format!("{name}.{field}"), "an integer")),
+            },
+            Some(_) => Err(wrong_type(name, "an object")),
         }
     }
 

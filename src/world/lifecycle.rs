@@ -1,0 +1,783 @@
+//! The instance lifecycle around termination: creating instances (`RunInstances`), starting, stopping, rebooting
+//! and renaming them, and the asynchronous transitions each starts, on the world's clock.
+//!
+//! # Transitions
+//!
+//! An action that the real API carries out asynchronously puts the instance in a passing state and schedules the
+//! end state ([`Transition`]); the world settles due transitions whenever it is locked ([`World::settle`]), so a
+//! request sees the world as it is at the clock's time, whether the clock runs or is advanced.
+//!
+//! | action                | passing state | end state  | default duration |
+//! |-----------------------|---------------|------------|------------------|
+//! | `RunInstances`        | `PENDING`     | `RUNNING`  | 15 s |
+//! | `StartInstances`      | `STARTING`    | `RUNNING`  | 15 s |
+//! | `StopInstances`       | `STOPPING`    | `STOPPED`  | 15 s |
+//! | `RebootInstances`     | `REBOOTING`   | `RUNNING`  | 15 s |
+//! | `TerminateInstances`  | `TERMINATING` | gone       | 5 s  |
+//!
+//! The defaults come from recorded real traffic (`shared/reference/real-wire.md` §6.8, §6.9): 10 s after
+//! `StartInstances` the instance was still `STARTING` (C7N-09), 6 s and 11 s after `StopInstances` still
+//! `STOPPING` (C7N-13, C7N-06), so both take longer than 11 s: 15 s. 10 s after `TerminateInstances` of
+//! pay-as-you-go instances they were no longer listed (C7N-17): the listing ends within 10 s, 5 s here. No sample
+//! dates `PENDING` or `REBOOTING`: they take the start's 15 s. A world file's `timings` (or the control API's
+//! `PUT /__terminus/timings`) changes them, `"immediate"` makes every transition end at once.
+//!
+//! A terminated instance is destroyed at once in the world's state (`TERMINATED`, so that every rule about
+//! destroyed instances holds as before), and stays listed by `DescribeInstances` as `TERMINATING` until its
+//! [`Instance::gone_at`]; while it is listed, a second termination is `InstanceStateTerminating`, afterwards
+//! `InstanceStateTerminated`. A prepaid instance's first termination moves it to the recycle bin (`SHUTDOWN`) at
+//! once, as before.
+//!
+//! `LatestOperation`, `LatestOperationState` and `LatestOperationRequestId` are the last action's name, `OPERATING`
+//! until its transition ends then `SUCCESS`, and the action's own `RequestId` (a batch stamps the same id on every
+//! instance, C7N-14). The real API sometimes reports `SUCCESS` a little before the state settles (C7N-06); here the
+//! two move together.
+//!
+//! # ActionTimer
+//!
+//! `RunInstances`' `ActionTimer` schedules a termination (the only `TimerAction` documented): when the world's
+//! clock reaches it, the instance is terminated as `TerminateInstances` would, whatever its protection (the timer
+//! was set by the owner), with `LatestOperation` `TerminateInstances` and no request id.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::rules::{Refusal, check_batch};
+use super::{ChargeType, Instance, InstanceState, World};
+
+/// How long each transition takes, in seconds of the world's clock; `timings = "immediate"` is every one 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum TimingsSpec {
+    /// `"immediate"`: every transition ends within the action that starts it.
+    Preset(Preset),
+    /// The seconds of each transition.
+    Seconds(Timings),
+}
+
+/// A named set of timings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// Every transition ends at once: for tests that do not exercise the waiting.
+    Immediate,
+}
+
+impl Default for TimingsSpec {
+    fn default() -> Self {
+        TimingsSpec::Seconds(Timings::default())
+    }
+}
+
+impl TimingsSpec {
+    /// The seconds of each transition.
+    pub fn resolve(self) -> Timings {
+        match self {
+            TimingsSpec::Preset(Preset::Immediate) => Timings {
+                launch: 0,
+                start: 0,
+                stop: 0,
+                reboot: 0,
+                terminate: 0,
+            },
+            TimingsSpec::Seconds(timings) => timings,
+        }
+    }
+}
+
+/// Seconds per transition (see the module docs for where the defaults come from).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Timings {
+    /// `PENDING` → `RUNNING` after `RunInstances`.
+    #[serde(default = "default_fifteen")]
+    pub launch: u32,
+    /// `STARTING` → `RUNNING`.
+    #[serde(default = "default_fifteen")]
+    pub start: u32,
+    /// `STOPPING` → `STOPPED`.
+    #[serde(default = "default_fifteen")]
+    pub stop: u32,
+    /// `REBOOTING` → `RUNNING`.
+    #[serde(default = "default_fifteen")]
+    pub reboot: u32,
+    /// Listed as `TERMINATING` → gone.
+    #[serde(default = "default_five")]
+    pub terminate: u32,
+}
+
+fn default_fifteen() -> u32 {
+    15
+}
+
+fn default_five() -> u32 {
+    5
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            launch: 15,
+            start: 15,
+            stop: 15,
+            reboot: 15,
+            terminate: 5,
+        }
+    }
+}
+
+/// A scheduled end state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Transition {
+    /// The state the instance reaches.
+    pub to: InstanceState,
+    /// When (Unix seconds of the world's clock).
+    pub at: i64,
+}
+
+/// The last operation on an instance: `LatestOperation*`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Operation {
+    /// The action, e.g. `StopInstances`.
+    pub action: String,
+    /// `OPERATING`, `SUCCESS` or `FAILED`.
+    #[serde(default = "default_success")]
+    pub state: String,
+    /// The RequestId of the call that started it; none for a timer's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+fn default_success() -> String {
+    "SUCCESS".to_owned()
+}
+
+/// A tag on an instance.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Tag {
+    /// `Key`.
+    pub key: String,
+    /// `Value`.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Why a lifecycle action is refused, mapped to codes by each provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LifeRefusal {
+    /// A refusal shared with termination (batch, id format, not found, owner).
+    Rule(Refusal),
+    /// The instance's state does not allow the action.
+    State(String, InstanceState),
+    /// The instance is listed as terminating.
+    Terminating(String),
+}
+
+impl From<Refusal> for LifeRefusal {
+    fn from(refusal: Refusal) -> Self {
+        LifeRefusal::Rule(refusal)
+    }
+}
+
+/// One instance to create, as `RunInstances` describes it after its parameters are checked.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// `Placement.Zone`.
+    pub zone: String,
+    /// `ImageId`.
+    pub image_id: String,
+    /// `InstanceType`.
+    pub instance_type: String,
+    /// `InstanceChargeType`.
+    pub charge: ChargeType,
+    /// Months of a prepaid instance (`InstanceChargePrepaid.Period`).
+    pub period_months: Option<u32>,
+    /// `InstanceCount`.
+    pub count: u32,
+    /// `InstanceName`, with its `{R:x}` / `{R:x,F:y}` pattern unexpanded.
+    pub name: Option<String>,
+    /// Tags of `TagSpecification` for `ResourceType` `instance`.
+    pub tags: Vec<Tag>,
+    /// `DisableApiTermination`.
+    pub protected: bool,
+    /// `ActionTimer`'s termination time.
+    pub terminate_at: Option<i64>,
+    /// `ClientToken`.
+    pub client_token: Option<String>,
+}
+
+/// The state-changing actions on existing instances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// `StartInstances`.
+    Start,
+    /// `StopInstances`; `stop_charging` for `StoppedMode` `STOP_CHARGING`.
+    Stop {
+        /// `StoppedMode=STOP_CHARGING`.
+        stop_charging: bool,
+    },
+    /// `RebootInstances`.
+    Reboot,
+}
+
+impl Change {
+    fn action(self) -> &'static str {
+        match self {
+            Change::Start => "StartInstances",
+            Change::Stop { .. } => "StopInstances",
+            Change::Reboot => "RebootInstances",
+        }
+    }
+}
+
+/// Idempotency records: `ClientToken` → the ids its first call created, per owner.
+#[derive(Debug, Default)]
+pub(super) struct ClientTokens {
+    by_owner: HashMap<(String, String), Vec<String>>,
+}
+
+/// The instance's name by the documented pattern: `{R:x}` numbers the `n`th of a batch `x + n`, `{R:x,F:y}` pads
+/// it to `y` digits; a name without a pattern is the same for every instance.
+pub fn expand_name(pattern: &str, n: u32) -> String {
+    let Some(start) = pattern.find("{R:") else {
+        return pattern.to_owned();
+    };
+    let Some(end) = pattern[start..].find('}').map(|at| start + at) else {
+        return pattern.to_owned();
+    };
+    let inner = &pattern[start + 3..end];
+    let (first, width) = match inner.split_once(",F:") {
+        Some((first, width)) => (first, width.parse::<usize>().ok()),
+        None => (inner, Some(0)),
+    };
+    let (Ok(first), Some(width)) = (first.parse::<u64>(), width.filter(|w| *w <= 8)) else {
+        return pattern.to_owned();
+    };
+    let number = first.saturating_add(u64::from(n));
+    format!(
+        "{}{number:0width$}{}",
+        &pattern[..start],
+        &pattern[end + 1..]
+    )
+}
+
+impl World {
+    /// The timings in force.
+    pub fn timings(&self) -> Timings {
+        self.spec.timings.resolve()
+    }
+
+    /// Ends every transition, listing and timer due at the clock's time. Cheap when nothing is due: the earliest
+    /// due time is kept.
+    pub fn settle(&mut self) {
+        let now = self.clock.now();
+        if self.next_due.is_some_and(|due| due > now) {
+            return;
+        }
+        let mut next: Option<i64> = None;
+        let mut later = |at: i64| next = Some(next.map_or(at, |n| n.min(at)));
+        let terminate_seconds = i64::from(self.timings().terminate);
+        for instance in &mut self.spec.instances {
+            if let Some(at) = instance.terminate_at {
+                if at <= now {
+                    instance.terminate_at = None;
+                    if !matches!(
+                        instance.state,
+                        InstanceState::Terminated | InstanceState::LaunchFailed
+                    ) {
+                        destroy(instance, at, terminate_seconds, None);
+                    }
+                } else {
+                    later(at);
+                }
+            }
+            if let Some(transition) = instance.transition {
+                if transition.at <= now {
+                    instance.state = transition.to;
+                    instance.transition = None;
+                    if let Some(operation) = &mut instance.latest_operation {
+                        operation.state = "SUCCESS".to_owned();
+                    }
+                } else {
+                    later(transition.at);
+                }
+            }
+            if let Some(at) = instance.gone_at {
+                if at <= now {
+                    instance.gone_at = None;
+                    if let Some(operation) = &mut instance.latest_operation {
+                        operation.state = "SUCCESS".to_owned();
+                    }
+                } else {
+                    later(at);
+                }
+            }
+        }
+        self.next_due = next;
+    }
+
+    /// Notes that something falls due at `at`.
+    fn due_at(&mut self, at: i64) {
+        self.next_due = Some(self.next_due.map_or(at, |due| due.min(at)));
+    }
+
+    /// Stamps a successful `TerminateInstances` on the instances it named: `LatestOperation*`, and for destroyed
+    /// ones the time they stop being listed.
+    pub fn record_termination(&mut self, region: &str, ids: &[String], request_id: &str) {
+        let now = self.clock.now();
+        let seconds = i64::from(self.timings().terminate);
+        // The call was just accepted for these ids in this region: they are found (through the index).
+        let found = self.find(region, ids).unwrap_or_default();
+        let mut due = None;
+        for at in found {
+            let instance = &mut self.spec.instances[at];
+            instance.transition = None;
+            instance.terminate_at = None;
+            if instance.state == InstanceState::Terminated {
+                destroy(instance, now, seconds, Some(request_id));
+                due = instance.gone_at;
+            } else {
+                instance.latest_operation = Some(Operation {
+                    action: "TerminateInstances".to_owned(),
+                    state: "SUCCESS".to_owned(),
+                    request_id: Some(request_id.to_owned()),
+                });
+            }
+        }
+        if let Some(at) = due {
+            self.due_at(at);
+        }
+    }
+
+    /// Whether the instance is listed: not destroyed, or destroyed and still `TERMINATING`.
+    pub fn listed(instance: &Instance) -> bool {
+        instance.state != InstanceState::Terminated || instance.gone_at.is_some()
+    }
+
+    /// The state `DescribeInstances` shows.
+    pub fn shown_state(instance: &Instance) -> InstanceState {
+        if instance.state == InstanceState::Terminated && instance.gone_at.is_some() {
+            InstanceState::Terminating
+        } else {
+            instance.state
+        }
+    }
+
+    /// Creates the instances of a `RunInstances` call (or with `dry_run`, only checks that it could); the ids
+    /// created, or for a `ClientToken` already used by this owner, the ids its first call created.
+    pub fn run_instances(
+        &mut self,
+        owner: &str,
+        region: &str,
+        launch: &Launch,
+        dry_run: bool,
+        request_id: &str,
+    ) -> Vec<String> {
+        let token_key = launch
+            .client_token
+            .as_ref()
+            .map(|token| (owner.to_owned(), token.clone()));
+        if let Some(ids) = token_key
+            .as_ref()
+            .and_then(|key| self.client_tokens.by_owner.get(key))
+        {
+            return ids.clone();
+        }
+        if dry_run {
+            return Vec::new();
+        }
+        let now = self.clock.now();
+        let timings = self.timings();
+        let mut ids = Vec::with_capacity(launch.count as usize);
+        for n in 0..launch.count {
+            let id = self.fresh_instance_id();
+            let mut instance = Instance::new(id.clone());
+            instance.region = (region != self.spec.region).then(|| region.to_owned());
+            instance.owner = Some(owner.to_owned());
+            instance.charge = launch.charge;
+            instance.protected = launch.protected;
+            instance.zone = Some(launch.zone.clone());
+            instance.image_id = Some(launch.image_id.clone());
+            instance.instance_type = Some(launch.instance_type.clone());
+            instance.name = launch.name.as_deref().map(|name| expand_name(name, n));
+            instance.tags = launch.tags.clone();
+            instance.created = Some(now);
+            instance.expires = launch
+                .period_months
+                .map(|months| now + i64::from(months) * 30 * 86_400);
+            instance.terminate_at = launch.terminate_at;
+            instance.latest_operation = Some(Operation {
+                action: "RunInstances".to_owned(),
+                state: "OPERATING".to_owned(),
+                request_id: Some(request_id.to_owned()),
+            });
+            instance.state = InstanceState::Pending;
+            instance.transition = Some(Transition {
+                to: InstanceState::Running,
+                at: now + i64::from(timings.launch),
+            });
+            self.spec.instances.push(instance);
+            ids.push(id);
+        }
+        self.due_at(now + i64::from(timings.launch));
+        if let Some(at) = launch.terminate_at {
+            self.due_at(at);
+        }
+        if let Some(key) = token_key {
+            self.client_tokens.by_owner.insert(key, ids.clone());
+        }
+        // Settle at once what is already due (immediate timings).
+        self.next_due = Some(i64::MIN);
+        self.settle();
+        ids
+    }
+
+    /// An id no instance has: `ins-` and 8 of `[a-z0-9]`, the same sequence for the same seed.
+    fn fresh_instance_id(&mut self) -> String {
+        loop {
+            self.launched += 1;
+            let uuid = super::request_id(self.spec.seed ^ 0x1a57_cafe, self.launched);
+            let id = format!("ins-{}", &uuid[..8]);
+            if !self.spec.instances.iter().any(|instance| instance.id == id) {
+                return id;
+            }
+        }
+    }
+
+    /// The caller's instances named, in a request's region, for an action on existing instances: batch, format,
+    /// existence (gone instances are not found), ownership.
+    fn find_own(
+        &mut self,
+        owner: &str,
+        region: &str,
+        ids: &[String],
+    ) -> Result<Vec<usize>, LifeRefusal> {
+        check_batch(ids)?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let at = self
+                .spec
+                .instances
+                .iter()
+                .position(|instance| {
+                    instance.id == *id
+                        && self.region_of(instance) == region
+                        && World::listed(instance)
+                })
+                .ok_or_else(|| Refusal::NotFound(id.clone()))?;
+            if self.owner_or_first(self.spec.instances[at].owner.as_deref()) != owner {
+                return Err(Refusal::NotOwned(id.clone()).into());
+            }
+            found.push(at);
+        }
+        Ok(found)
+    }
+
+    /// Starts, stops or reboots a batch, all or nothing.
+    pub fn change_state(
+        &mut self,
+        owner: &str,
+        region: &str,
+        ids: &[String],
+        change: Change,
+        request_id: &str,
+    ) -> Result<(), LifeRefusal> {
+        let found = self.find_own(owner, region, ids)?;
+        let (from, passing, to) = match change {
+            Change::Start => (
+                InstanceState::Stopped,
+                InstanceState::Starting,
+                InstanceState::Running,
+            ),
+            Change::Stop { .. } => (
+                InstanceState::Running,
+                InstanceState::Stopping,
+                InstanceState::Stopped,
+            ),
+            Change::Reboot => (
+                InstanceState::Running,
+                InstanceState::Rebooting,
+                InstanceState::Running,
+            ),
+        };
+        for &at in &found {
+            let instance = &self.spec.instances[at];
+            if instance.state == InstanceState::Terminated {
+                return Err(LifeRefusal::Terminating(instance.id.clone()));
+            }
+            if instance.state != from {
+                return Err(LifeRefusal::State(instance.id.clone(), instance.state));
+            }
+        }
+        let timings = self.timings();
+        let seconds = match change {
+            Change::Start => timings.start,
+            Change::Stop { .. } => timings.stop,
+            Change::Reboot => timings.reboot,
+        };
+        let now = self.clock.now();
+        for at in found {
+            let instance = &mut self.spec.instances[at];
+            instance.state = passing;
+            instance.transition = Some(Transition {
+                to,
+                at: now + i64::from(seconds),
+            });
+            instance.stop_charging = match change {
+                Change::Stop { stop_charging } => stop_charging,
+                _ => false,
+            };
+            instance.latest_operation = Some(Operation {
+                action: change.action().to_owned(),
+                state: "OPERATING".to_owned(),
+                request_id: Some(request_id.to_owned()),
+            });
+        }
+        self.next_due = Some(i64::MIN);
+        self.settle();
+        Ok(())
+    }
+
+    /// `ModifyInstancesAttribute`: a new name and/or termination protection for a batch, all or nothing.
+    pub fn modify_attributes(
+        &mut self,
+        owner: &str,
+        region: &str,
+        ids: &[String],
+        name: Option<&str>,
+        protected: Option<bool>,
+        request_id: &str,
+    ) -> Result<(), LifeRefusal> {
+        let found = self.find_own(owner, region, ids)?;
+        for &at in &found {
+            let instance = &self.spec.instances[at];
+            if instance.state == InstanceState::Terminated {
+                return Err(LifeRefusal::Terminating(instance.id.clone()));
+            }
+        }
+        for at in found {
+            let instance = &mut self.spec.instances[at];
+            if let Some(name) = name {
+                instance.name = Some(name.to_owned());
+            }
+            if let Some(protected) = protected {
+                instance.protected = protected;
+            }
+            // Only a change that nothing waits for: the state's own operation, if any, stays the latest one.
+            if instance.transition.is_none() {
+                instance.latest_operation = Some(Operation {
+                    action: "ModifyInstancesAttribute".to_owned(),
+                    state: "SUCCESS".to_owned(),
+                    request_id: Some(request_id.to_owned()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One Zenlayer Bare Metal `CreateInstances` call, as the world sees it after its parameters are checked.
+#[derive(Clone, Debug)]
+pub struct BmcLaunch {
+    /// `zoneId`.
+    pub zone: String,
+    /// `instanceTypeId`.
+    pub instance_type: String,
+    /// `imageId`.
+    pub image_id: Option<String>,
+    /// `instanceChargeType`.
+    pub charge: super::bmc::BmcCharge,
+    /// `instanceName`.
+    pub name: Option<String>,
+    /// `amount`.
+    pub count: u32,
+}
+
+impl World {
+    /// Creates Zenlayer Bare Metal instances: `CREATING` until the launch timing has passed, then `RUNNING`. Ids
+    /// are 18 digits, as the recorded ones (`564212148932313088`), drawn from the seed.
+    pub fn bmc_create(&mut self, owner: &str, launch: &BmcLaunch) -> Vec<String> {
+        let now = self.clock.now();
+        let ready = now + i64::from(self.timings().launch);
+        let mut ids = Vec::with_capacity(launch.count as usize);
+        for _ in 0..launch.count {
+            let id = loop {
+                self.launched += 1;
+                let uuid = super::request_id(self.spec.seed ^ 0x2e41_a7e5, self.launched);
+                let bits =
+                    u64::from_str_radix(&uuid[..16].replace('-', ""), 16).unwrap_or_default();
+                let id = format!(
+                    "{}",
+                    500_000_000_000_000_000 + bits % 100_000_000_000_000_000
+                );
+                if !self
+                    .spec
+                    .bmc_instances
+                    .iter()
+                    .any(|instance| instance.id == id)
+                {
+                    break id;
+                }
+            };
+            let mut instance = super::bmc::BmcInstance::new(id.clone());
+            instance.zone = launch.zone.clone();
+            instance.charge = launch.charge;
+            instance.owner = Some(owner.to_owned());
+            instance.name = launch.name.clone();
+            instance.instance_type = Some(launch.instance_type.clone());
+            instance.image_id = launch.image_id.clone();
+            instance.status = super::bmc::BmcStatus::Creating;
+            instance.ready_at = Some(ready);
+            self.spec.bmc_instances.push(instance);
+            ids.push(id);
+        }
+        super::bmc::settle(&mut self.spec.bmc_instances, now);
+        ids
+    }
+}
+
+/// Destroys an instance at `at`: `TERMINATED`, listed as `TERMINATING` for `seconds`.
+fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&str>) {
+    instance.state = InstanceState::Terminated;
+    instance.transition = None;
+    instance.gone_at = (seconds > 0).then_some(at + seconds);
+    instance.latest_operation = Some(Operation {
+        action: "TerminateInstances".to_owned(),
+        state: if seconds > 0 { "OPERATING" } else { "SUCCESS" }.to_owned(),
+        request_id: request_id.map(str::to_owned),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::clock::ClockSpec;
+    use crate::world::WorldSpec;
+
+    fn world(timings: TimingsSpec) -> World {
+        World::new(WorldSpec {
+            clock: ClockSpec::Fixed { at: 1_700_000_000 },
+            timings,
+            ..WorldSpec::default_world()
+        })
+    }
+
+    fn launch() -> Launch {
+        Launch {
+            zone: "ap-guangzhou-3".into(),
+            image_id: "img-eb30mz89".into(),
+            instance_type: "S5.MEDIUM4".into(),
+            charge: ChargeType::PostpaidByHour,
+            period_months: None,
+            count: 2,
+            name: Some("web-{R:8,F:2}".into()),
+            tags: Vec::new(),
+            protected: false,
+            terminate_at: None,
+            client_token: None,
+        }
+    }
+
+    fn state(world: &World, id: &str) -> InstanceState {
+        let instance = world.spec.instances.iter().find(|i| i.id == id).unwrap();
+        World::shown_state(instance)
+    }
+
+    #[test]
+    fn names_follow_the_documented_patterns() {
+        // RunInstances' InstanceName: "server_{R:3}" → server_3, server_4; "server_{R:3,F:3}" → server_003.
+        assert_eq!(expand_name("server_{R:3}", 0), "server_3");
+        assert_eq!(expand_name("server_{R:3}", 1), "server_4");
+        assert_eq!(expand_name("server_{R:3,F:3}", 1), "server_004");
+        assert_eq!(expand_name("app_{R:99,F:2}", 1), "app_100");
+        assert_eq!(expand_name("plain", 5), "plain");
+        assert_eq!(expand_name("broken_{R:x}", 0), "broken_{R:x}");
+    }
+
+    #[test]
+    fn a_launch_is_pending_until_its_time_then_running() {
+        let mut world = world(TimingsSpec::default());
+        let ids = world.run_instances("100000000001", "ap-guangzhou", &launch(), false, "r-1");
+        assert_eq!(ids.len(), 2);
+        assert_eq!(state(&world, &ids[0]), InstanceState::Pending);
+        world.clock.advance(14);
+        world.settle();
+        assert_eq!(state(&world, &ids[0]), InstanceState::Pending);
+        world.clock.advance(1);
+        world.settle();
+        assert_eq!(state(&world, &ids[1]), InstanceState::Running);
+        let names: Vec<_> = world
+            .spec
+            .instances
+            .iter()
+            .rev()
+            .take(2)
+            .map(|i| i.name.clone().unwrap())
+            .collect();
+        assert_eq!(names, ["web-09", "web-08"]);
+    }
+
+    #[test]
+    fn immediate_timings_end_every_transition_within_the_call() {
+        let mut world = world(TimingsSpec::Preset(Preset::Immediate));
+        let ids = world.run_instances("100000000001", "ap-guangzhou", &launch(), false, "r-1");
+        assert_eq!(state(&world, &ids[0]), InstanceState::Running);
+        world
+            .change_state(
+                "100000000001",
+                "ap-guangzhou",
+                &ids,
+                Change::Stop {
+                    stop_charging: true,
+                },
+                "r-2",
+            )
+            .unwrap();
+        assert_eq!(state(&world, &ids[1]), InstanceState::Stopped);
+    }
+
+    #[test]
+    fn a_client_token_creates_once() {
+        let mut world = world(TimingsSpec::default());
+        let with_token = Launch {
+            client_token: Some("token-1".into()),
+            ..launch()
+        };
+        let first = world.run_instances("100000000001", "ap-guangzhou", &with_token, false, "r-1");
+        let count = world.spec.instances.len();
+        let second = world.run_instances("100000000001", "ap-guangzhou", &with_token, false, "r-2");
+        assert_eq!(first, second);
+        assert_eq!(world.spec.instances.len(), count);
+    }
+
+    #[test]
+    fn an_action_timer_terminates_on_the_clock() {
+        let mut world = world(TimingsSpec::default());
+        let timed = Launch {
+            terminate_at: Some(1_700_000_000 + 600),
+            protected: true,
+            count: 1,
+            ..launch()
+        };
+        let ids = world.run_instances("100000000001", "ap-guangzhou", &timed, false, "r-1");
+        world.clock.advance(599);
+        world.settle();
+        assert_eq!(state(&world, &ids[0]), InstanceState::Running);
+        world.clock.advance(1);
+        world.settle();
+        assert_eq!(state(&world, &ids[0]), InstanceState::Terminating);
+        world.clock.advance(5);
+        world.settle();
+        let instance = world
+            .spec
+            .instances
+            .iter()
+            .find(|i| i.id == ids[0])
+            .unwrap();
+        assert!(!World::listed(instance));
+    }
+}

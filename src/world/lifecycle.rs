@@ -655,8 +655,8 @@ fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::clock::ClockSpec;
     use crate::world::WorldSpec;
+    use crate::world::clock::ClockSpec;
 
     fn world(timings: TimingsSpec) -> World {
         World::new(WorldSpec {

@@ -411,3 +411,139 @@ fn coverage_shows_when_each_code_was_last_seen_live() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// What a killed live run leaves behind, and `terminus sweep`: the run's tagged, ledgered instances older than the
+/// window are listed, then (with --yes) destroyed, while an untagged instance of the same age, another run's recent
+/// instance (tagged, ledgered, created now through RunInstances) and a tagged instance in no ledger survive.
+#[test]
+fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
+    let dir = scratch("sweep");
+    let log = dir.join("log.jsonl");
+    let ledgers = dir.join("ledger");
+    let three_hours_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 3 * 3600;
+    let tagged = |id: &str, run: &str| {
+        let mut instance = Instance::new(id);
+        instance.created = Some(three_hours_ago);
+        instance.tags = vec![terminus::world::lifecycle::Tag {
+            key: live::ledger::RUN_TAG.into(),
+            value: run.into(),
+        }];
+        instance
+    };
+    let mut untagged = Instance::new("ins-untagged");
+    untagged.created = Some(three_hours_ago);
+    let world = WorldSpec {
+        accounts: vec![live_account()],
+        instances: vec![
+            tagged("ins-deadrun1", "dead-run"),
+            tagged("ins-deadrun2", "dead-run"),
+            tagged("ins-noledger", "dead-run"),
+            untagged,
+        ],
+        ..WorldSpec::default()
+    };
+    let server = stand_in(world, &log);
+    // The dead run's ledger, as `Cloud::create` writes it.
+    let dead = live::ledger::Ledger::create(&ledgers, "dead-run").unwrap();
+    for id in ["ins-deadrun1", "ins-deadrun2"] {
+        dead.record(&live::ledger::Entry {
+            run: "dead-run".into(),
+            id: id.into(),
+            region: "ap-guangzhou".into(),
+            created: three_hours_ago,
+        })
+        .unwrap();
+    }
+    // Another run, still going: its instance is created now, through the provision tier's own call.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let credentials = LiveCredentials::new(LIVE_ID, LIVE_KEY, None, Some("ap-guangzhou".into()));
+    let recent = runtime.block_on(async {
+        let endpoint = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
+            .await
+            .unwrap();
+        let cloud = live::cloud::Cloud {
+            transport: &endpoint,
+            credentials: &credentials,
+        };
+        let other = live::ledger::Ledger::create(&ledgers, "live-run").unwrap();
+        let provisioning = live::cloud::Provisioning {
+            zone: "ap-guangzhou-3".into(),
+            image: "img-eb30mz89".into(),
+            instance_type: "S5.SMALL1".into(),
+            deadline: std::time::Duration::from_secs(3600),
+        };
+        cloud.create(&other, &provisioning, false).await.unwrap()
+    });
+
+    let sweep = |yes: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_terminus"));
+        command
+            .args(["sweep", "--endpoint", &server.uri(), "--older-than", "2h"])
+            .arg("--ca-cert")
+            .arg(ca_of(&log))
+            .arg("--ledger-dir")
+            .arg(&ledgers)
+            .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
+            .env("TENCENTCLOUD_REGION", "ap-guangzhou");
+        if yes {
+            command.arg("--yes");
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let state = |id: &str| {
+        server
+            .snapshot()
+            .instances
+            .iter()
+            .find(|instance| instance.id == id)
+            .map(|instance| instance.state.name())
+            .unwrap()
+    };
+
+    let listing = sweep(false);
+    assert!(
+        listing.contains("destroy  ins-deadrun1 (run dead-run): pass --yes")
+            && listing.contains("keep     ins-noledger (run dead-run): tagged, but in no ledger")
+            && listing.contains(&format!(
+                "keep     {recent} (run live-run): younger than the window"
+            ))
+            && !listing.contains("ins-untagged"),
+        "{listing}"
+    );
+    assert_eq!(state("ins-deadrun1"), "RUNNING", "listing changes nothing");
+
+    let swept = sweep(true);
+    assert!(
+        swept.contains("destroy  ins-deadrun2 (run dead-run): terminated"),
+        "{swept}"
+    );
+    for id in ["ins-deadrun1", "ins-deadrun2"] {
+        assert_eq!(state(id), "TERMINATED", "{id}\n{swept}");
+    }
+    for id in ["ins-untagged", "ins-noledger", recent.as_str()] {
+        assert_ne!(state(id), "TERMINATED", "{id} survives\n{swept}");
+    }
+    let terminated: Vec<serde_json::Value> = log_lines(&log)
+        .into_iter()
+        .filter(|line| line["action"] == "TerminateInstances")
+        .map(|line| line["names-existing"].clone())
+        .collect();
+    assert_eq!(
+        terminated,
+        [
+            serde_json::json!(["ins-deadrun1"]),
+            serde_json::json!(["ins-deadrun2"])
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -35,9 +35,25 @@ pub(super) struct LiveArgs {
     /// Also run rate-limit cases (they throttle the whole account for a second).
     #[arg(long, requires = "live")]
     rate_limit: bool,
-    /// The most instances a --provision run may create (the --provision runner is not built yet).
+    /// The most instances a --provision run may create.
     #[arg(long, default_value_t = 2, requires = "live")]
     max_instances: u32,
+    /// With --provision: the zone instances are created in (`Placement.Zone`, e.g. ap-guangzhou-3).
+    #[arg(long, requires = "provision")]
+    zone: Option<String>,
+    /// With --provision: the image they boot (a public image id, e.g. img-eb30mz89).
+    #[arg(long, requires = "provision")]
+    image: Option<String>,
+    /// With --provision: the instance type (the cheapest the zone sells).
+    #[arg(long, default_value = "S5.SMALL1", requires = "provision")]
+    instance_type: String,
+    /// With --provision: the server-side deadline after which each created instance's ActionTimer terminates it,
+    /// even if terminus dies (at least 5 minutes, the API's minimum).
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration, requires = "provision")]
+    deadline: std::time::Duration,
+    /// Where the run's ledger of created instances is written (`terminus sweep` reads it).
+    #[arg(long, value_name = "DIR", default_value = ".terminus/ledger")]
+    ledger_dir: PathBuf,
     /// Record each live case's result in this validation record (kept in the repository: validation/live.json).
     #[arg(long, value_name = "FILE", requires = "live")]
     validation: Option<PathBuf>,
@@ -88,9 +104,21 @@ pub(super) fn run(
             provision: args.provision,
             rate_limit: args.rate_limit,
         },
+        provision: match (&args.zone, &args.image) {
+            (Some(zone), Some(image)) => Some(live::runner::ProvisionConfig {
+                provisioning: live::cloud::Provisioning {
+                    zone: zone.clone(),
+                    image: image.clone(),
+                    instance_type: args.instance_type.clone(),
+                    deadline: args.deadline,
+                },
+                ledger_dir: args.ledger_dir.clone(),
+                max_instances: usize::try_from(args.max_instances).unwrap_or(usize::MAX),
+                wait: std::time::Duration::from_secs(600),
+            }),
+            _ => None,
+        },
     };
-    // Read by the --provision runner, which is not built yet: every such case is reported `opt-in` and sent nothing.
-    let _ = args.max_instances;
 
     let mut runnable = Vec::new();
     let provider_dir = cases_dir.join(provider.name());

@@ -31,6 +31,21 @@ pub struct LiveConfig {
     pub credentials: LiveCredentials,
     /// Opt-ins beyond the safe tier.
     pub tiers: Tiers,
+    /// With `--provision`: what to create, where the ledger goes, how many at most.
+    pub provision: Option<ProvisionConfig>,
+}
+
+/// The `--provision` tier's settings.
+#[derive(Clone, Debug)]
+pub struct ProvisionConfig {
+    /// What each created instance is.
+    pub provisioning: super::cloud::Provisioning,
+    /// Where the run's ledger is written.
+    pub ledger_dir: std::path::PathBuf,
+    /// The most instances the run may create.
+    pub max_instances: usize,
+    /// How long to wait for a state (`RUNNING` after creation, a step's expected states, gone at teardown).
+    pub wait: Duration,
 }
 
 impl LiveConfig {
@@ -136,6 +151,32 @@ pub async fn run_live(
     progress: impl Fn(&Loaded, &LiveResult),
 ) -> Vec<(Loaded, LiveResult)> {
     let mut results = Vec::with_capacity(cases.len());
+    // One ledger for the run, written before any instance is used.
+    let mut provision = match &config.provision {
+        Some(settings) if config.tiers.provision => {
+            match super::ledger::new_run_id()
+                .and_then(|run| super::ledger::Ledger::create(&settings.ledger_dir, &run))
+            {
+                Ok(ledger) => Some((settings, ledger, 0_usize)),
+                Err(error) => {
+                    return cases
+                        .into_iter()
+                        .map(|loaded| {
+                            let result = LiveResult {
+                                plan: Plan::OptIn(format!(
+                                    "cannot write the run's ledger: {error}"
+                                )),
+                                run: None,
+                            };
+                            progress(&loaded, &result);
+                            (loaded, result)
+                        })
+                        .collect();
+                }
+            }
+        }
+        _ => None,
+    };
     for loaded in cases {
         let mut plan = plan::plan(&loaded.case, config.tiers);
         if plan == Plan::Safe
@@ -151,12 +192,51 @@ pub async fn run_live(
                     run: Some(run),
                 }
             }
-            Plan::Provision => LiveResult {
-                plan: Plan::OptIn(
-                    "--provision needs the lifecycle (RunInstances with tags and ActionTimer), not in this build"
-                        .into(),
-                ),
-                run: None,
+            Plan::Provision => match provision.as_mut() {
+                Some((settings, ledger, created)) if config.provider == ProviderId::Tencent => {
+                    let needed = loaded.case.world.instances.len();
+                    let unmade =
+                        loaded.case.world.instances.iter().find(|instance| {
+                            instance.state != crate::world::InstanceState::Running
+                        });
+                    if let Some(instance) = unmade {
+                        LiveResult {
+                            plan: Plan::NotLiveVerifiable(format!(
+                                "needs a {} instance; the provision tier creates RUNNING ones",
+                                instance.state.name()
+                            )),
+                            run: None,
+                        }
+                    } else if *created + needed > settings.max_instances {
+                        LiveResult {
+                            plan: Plan::OptIn(format!(
+                                "needs {needed} instances; --max-instances {} allows {} more",
+                                settings.max_instances,
+                                settings.max_instances.saturating_sub(*created)
+                            )),
+                            run: None,
+                        }
+                    } else {
+                        *created += needed;
+                        let run =
+                            super::provision::run(&loaded, config, settings, ledger, endpoint)
+                                .await;
+                        LiveResult {
+                            plan,
+                            run: Some(run),
+                        }
+                    }
+                }
+                Some(_) => LiveResult {
+                    plan: Plan::OptIn(
+                        "--provision creates Tencent Cloud API 3.0 instances only".into(),
+                    ),
+                    run: None,
+                },
+                None => LiveResult {
+                    plan: Plan::OptIn("--provision needs --zone and --image".into()),
+                    run: None,
+                },
             },
             other => LiveResult {
                 plan: other,
@@ -192,7 +272,7 @@ async fn depends_on_seeded_instances(loaded: &Loaded) -> Option<String> {
 
 /// The case as the live account sees it: the world's first account is the live identity (a step naming that
 /// account names it too; any other SecretId a step names, a fake one, is sent as written), in the live region.
-fn rewrite(loaded: &Loaded, credentials: &LiveCredentials) -> Loaded {
+pub(super) fn rewrite(loaded: &Loaded, credentials: &LiveCredentials) -> Loaded {
     let mut live = loaded.clone();
     let world = &mut live.case.world;
     let original = world
@@ -352,7 +432,7 @@ async fn run_safe(
 }
 
 /// Text built from requests and answers, with every secret of the run replaced.
-fn scrub(text: &str, credentials: &LiveCredentials) -> String {
+pub(super) fn scrub(text: &str, credentials: &LiveCredentials) -> String {
     crate::signing::redact_all(text, credentials.secrets())
 }
 
@@ -444,6 +524,7 @@ mod tests {
             proof_endpoint: "https://cvm.tencentcloudapi.com".into(),
             credentials: LiveCredentials::new("AKIDlive", "key", None, Some("ap-guangzhou".into())),
             tiers: Tiers::default(),
+            provision: None,
         };
         let results = run_live(vec![loaded(text)], &config, &endpoint, &proofs, |_, _| {}).await;
         let proved = proofs.sent.lock().unwrap().clone();

@@ -205,6 +205,7 @@ fn every_safe_case_gives_live_the_codes_the_mock_gives() {
             proof_endpoint: server.uri(),
             credentials: LiveCredentials::new(LIVE_ID, LIVE_KEY, None, Some("ap-guangzhou".into())),
             tiers: Tiers::default(),
+            provision: None,
         };
         let results = runtime.block_on(async {
             let endpoint = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
@@ -545,5 +546,82 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
             serde_json::json!(["ins-deadrun2"])
         ]
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// With --provision, a destructive case runs on an instance the run creates (tagged, ledgered, with its
+/// ActionTimer): only that instance is terminated, it is gone at the end, and an instance that was there before
+/// is untouched.
+#[test]
+fn with_provision_only_instances_created_in_the_run_are_terminated_and_all_are_gone() {
+    let dir = scratch("provision");
+    let log = dir.join("log.jsonl");
+    let ledgers = dir.join("ledger");
+    let mut world: WorldSpec = toml::from_str("timings = \"immediate\"").unwrap();
+    world.accounts = vec![live_account()];
+    world.instances = vec![Instance::new("ins-r8hr2upy"), Instance::new("ins-bystand1")];
+    let server = stand_in(world, &log);
+    let output = run_live_cli(
+        "tencent",
+        &server.uri(),
+        &ca_of(&log),
+        &[
+            "--provision",
+            "--zone",
+            "ap-guangzhou-3",
+            "--image",
+            "img-eb30mz89",
+            "--ledger-dir",
+            ledgers.to_str().unwrap(),
+            "--filter",
+            "terminate-instances/running-instance-is-destroyed",
+            "--filter",
+            "terminate-instances/stopped-instance-is-destroyed",
+        ],
+        false,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ok   tencent/terminate-instances/running-instance-is-destroyed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SKIP tencent/terminate-instances/stopped-instance-is-destroyed: not live-verifiable: needs a STOPPED instance"),
+        "{stdout}"
+    );
+    let (ledgered, _) = live::ledger::read_all(&ledgers);
+    assert!(!ledgered.is_empty(), "{stdout}");
+    let after = server.snapshot();
+    for id in ledgered.keys() {
+        let state = after
+            .instances
+            .iter()
+            .find(|i| &i.id == id)
+            .map(|i| i.state.name());
+        assert_eq!(state.as_deref(), Some("TERMINATED"), "{id} is gone");
+    }
+    for id in ["ins-r8hr2upy", "ins-bystand1"] {
+        let state = after
+            .instances
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.state.name());
+        assert_eq!(
+            state.as_deref(),
+            Some("RUNNING"),
+            "{id} was there before: untouched"
+        );
+    }
+    for line in log_lines(&log) {
+        if line["action"] == "TerminateInstances" {
+            for id in line["names-existing"].as_array().unwrap() {
+                assert!(
+                    ledgered.contains_key(id.as_str().unwrap()),
+                    "a terminate named {id}, not created in the run"
+                );
+            }
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

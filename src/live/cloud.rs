@@ -194,14 +194,29 @@ impl<T: Transport> Cloud<'_, T> {
             )
             .await?;
         }
-        match self
-            .call("TerminateInstances", object(json!({ "InstanceIds": [id] })))
-            .await
-        {
-            Ok(_) => Ok(()),
-            // Already on its way out (a second call, or its ActionTimer).
-            Err(code) if code.starts_with("UnsupportedOperation.InstanceStateTermin") => Ok(()),
-            Err(code) => Err(format!("TerminateInstances {id}: {code}")),
+        // An instance in a passing state (PENDING right after creation, STOPPING…) is refused until it settles:
+        // asked again with back-off, for at most five minutes.
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_secs(1);
+        loop {
+            match self
+                .call("TerminateInstances", object(json!({ "InstanceIds": [id] })))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                // Already on its way out (a second call, or its ActionTimer).
+                Err(code) if code.starts_with("UnsupportedOperation.InstanceStateTermin") => {
+                    return Ok(());
+                }
+                Err(code)
+                    if PASSING.iter().any(|state| code.ends_with(state))
+                        && started.elapsed() + pause < Duration::from_secs(300) =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(8));
+                }
+                Err(code) => return Err(format!("TerminateInstances {id}: {code}")),
+            }
         }
     }
 
@@ -250,6 +265,14 @@ impl<T: Transport> Cloud<'_, T> {
         Ok(found)
     }
 }
+
+/// The refusals of an instance in a passing state (`UnsupportedOperation.InstanceState…`), which end by waiting.
+const PASSING: [&str; 4] = [
+    "InstanceStatePending",
+    "InstanceStateStarting",
+    "InstanceStateStopping",
+    "InstanceStateRebooting",
+];
 
 /// Whether a listing says the instance is gone: not listed, or on its way out (the Terraform provider's rule).
 pub fn gone(listed: Option<&Map<String, Value>>) -> bool {

@@ -625,3 +625,91 @@ fn with_provision_only_instances_created_in_the_run_are_terminated_and_all_are_g
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A --provision run SIGKILLed while it waits for its instance leaves it behind; `terminus sweep --yes` finds it
+/// (tagged, in the dead run's ledger) and destroys it, while an untagged instance and another run's recent tagged
+/// instance (in no ledger of this machine) survive.
+#[test]
+fn a_run_killed_mid_way_leaves_instances_that_sweep_destroys() {
+    let dir = scratch("killed");
+    let log = dir.join("log.jsonl");
+    let ledgers = dir.join("ledger");
+    // Launches take three seconds: the run is still waiting for RUNNING when it is killed, and the sweep meets
+    // the instance PENDING (refused until it settles: the sweep waits with back-off).
+    let mut world: WorldSpec = toml::from_str("timings = { launch = 3, terminate = 0 }").unwrap();
+    world.accounts = vec![live_account()];
+    let mut other_run = Instance::new("ins-otherrun");
+    other_run.tags = vec![terminus::world::lifecycle::Tag {
+        key: live::ledger::RUN_TAG.into(),
+        value: "other-run".into(),
+    }];
+    world.instances = vec![Instance::new("ins-untagged"), other_run];
+    let server = stand_in(world, &log);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(["run", "--live", "--provision", "--endpoint", &server.uri()])
+        .args(["--zone", "ap-guangzhou-3", "--image", "img-eb30mz89"])
+        .args([
+            "--filter",
+            "terminate-instances/running-instance-is-destroyed",
+        ])
+        .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
+        .arg("--ca-cert")
+        .arg(ca_of(&log))
+        .arg("--ledger-dir")
+        .arg(&ledgers)
+        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
+        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) as soon as its ledger names an instance: within a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while live::ledger::read_all(&ledgers).0.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run created nothing in 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (ledgered, _) = live::ledger::read_all(&ledgers);
+    let left = ledgered.keys().next().unwrap().clone();
+    let state = |id: &str| {
+        server
+            .snapshot()
+            .instances
+            .iter()
+            .find(|instance| instance.id == id)
+            .map(|instance| instance.state.name())
+            .unwrap()
+    };
+    assert_ne!(state(&left), "TERMINATED", "the killed run left {left}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args([
+            "sweep",
+            "--endpoint",
+            &server.uri(),
+            "--older-than",
+            "0s",
+            "--yes",
+        ])
+        .arg("--ca-cert")
+        .arg(ca_of(&log))
+        .arg("--ledger-dir")
+        .arg(&ledgers)
+        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
+        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
+        .output()
+        .unwrap();
+    let swept = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{swept}");
+    assert!(swept.contains(&format!("destroy  {left} ")), "{swept}");
+    assert_eq!(state(&left), "TERMINATED", "{swept}");
+    assert_ne!(state("ins-untagged"), "TERMINATED", "{swept}");
+    assert_ne!(state("ins-otherrun"), "TERMINATED", "{swept}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -32,6 +32,13 @@ const NOT_AN_ID: [&str; 4] = [
     "INVALID_PARAMETER_VALUE",
 ];
 
+/// Codes with which an API refuses a region it does not serve.
+const NO_SUCH_REGION: [&str; 3] = [
+    "UnsupportedRegion",
+    "UnsupportedOperation.Region",
+    "InvalidParameterValue.Region",
+];
+
 /// Sends one request and reads its answer: the live endpoint, or a test's stand-in for it.
 pub trait Transport: Sync {
     /// Sends `request` and waits at most `timeout` for the answer.
@@ -93,6 +100,9 @@ pub async fn prove_absent(
     for batch in ids.chunks(BATCH) {
         match describe(transport, provider, credentials, region, batch, timeout).await? {
             Found::None => {}
+            // A region the API does not serve holds no instance to name.
+            Found::Refused(code) if region.is_some() && NO_SUCH_REGION.contains(&code.as_str()) => {
+            }
             // A batch that found something or was refused: which id? Each is asked alone.
             _ if batch.len() > 1 => {
                 for id in batch {

@@ -179,7 +179,17 @@ pub fn load(root: &Path, path: &Path) -> Result<Loaded, LoadError> {
             source,
         },
     })?;
-    let relative = path.strip_prefix(root).unwrap_or(path).with_extension("");
+    parse(path.strip_prefix(root).unwrap_or(path), path, &text)
+}
+
+/// Reads one case from its text: `relative` is its place below the cases directory
+/// (`tencent/terminate-instances/x.toml`), `path` the name messages give it.
+pub fn parse(relative: &Path, path: &Path, text: &str) -> Result<Loaded, LoadError> {
+    let invalid = |why: String| LoadError::Invalid {
+        path: path.to_path_buf(),
+        why,
+    };
+    let relative = relative.with_extension("");
     let parts: Vec<String> = relative
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -196,9 +206,8 @@ pub fn load(root: &Path, path: &Path) -> Result<Loaded, LoadError> {
             known.join(", ")
         ))
     })?;
-    let raw: toml::Table =
-        toml::from_str(&text).map_err(|error| parse_error(path, &text, &error))?;
-    let mut case: Case = toml::from_str(&text).map_err(|error| parse_error(path, &text, &error))?;
+    let raw: toml::Table = toml::from_str(text).map_err(|error| parse_error(path, text, &error))?;
+    let mut case: Case = toml::from_str(text).map_err(|error| parse_error(path, text, &error))?;
 
     // Defaults a case gets unless it says otherwise: a fixed clock, the provider's example account.
     let world = raw.get("world").and_then(toml::Value::as_table);

@@ -6,7 +6,10 @@
 //! tamper with it, and what must come back. Everything here is data: adding a scenario is adding a file.
 //! `schema.json` at the repository root is the JSON schema of this format, kept in step by a test.
 
+pub mod export;
 mod load;
+mod source;
+mod states;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,8 +19,9 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{
     CASE_EPOCH, LoadError, Loaded, MAX_ADVANCE, MAX_CASE_BYTES, MAX_DEPTH, MAX_REPEAT, discover,
-    load, pascal_case, read_bounded, regular_file, walk,
+    load, parse, pascal_case, read_bounded, regular_file, walk,
 };
+pub use source::{CaseSource, Found};
 
 pub use crate::provider::SignForm;
 use crate::signing::Secret;

@@ -2,7 +2,7 @@
 //! provider's environment variables only; what runs is decided by `live::plan`, every request of a safe case is
 //! proven unable to name an existing instance first (`live::guard`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -60,7 +60,7 @@ pub(super) struct LiveArgs {
 }
 
 pub(super) fn run(
-    cases_dir: &Path,
+    source: &case::CaseSource,
     filter: &[String],
     tags: &[String],
     args: &LiveArgs,
@@ -120,23 +120,21 @@ pub(super) fn run(
         },
     };
 
-    let mut runnable = Vec::new();
-    let provider_dir = cases_dir.join(provider.name());
-    for path in case::discover(cases_dir) {
-        if let Ok(loaded) = case::load(cases_dir, &path) {
-            let chosen = loaded.provider == provider
+    let runnable: Vec<case::Loaded> = source
+        .cases()
+        .into_iter()
+        .filter_map(|found| found.loaded.ok())
+        .filter(|loaded| {
+            loaded.provider == provider
                 && (filter.is_empty() || filter.iter().any(|f| loaded.id.contains(f)))
-                && (tags.is_empty() || tags.iter().any(|t| loaded.case.tags.contains(t)));
-            if chosen {
-                runnable.push(loaded);
-            }
-        }
-    }
+                && (tags.is_empty() || tags.iter().any(|t| loaded.case.tags.contains(t)))
+        })
+        .collect();
     if runnable.is_empty() {
         return unusable(format!(
-            "no {} case selected under {}",
+            "no {} case selected in {}",
             provider.name(),
-            provider_dir.display()
+            source.describe()
         ));
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -152,6 +150,7 @@ pub(super) fn run(
         provider.name()
     );
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let results = runtime.block_on(async {
         let endpoint = Endpoint::resolve(&config.endpoint, args.ca_cert.as_deref()).await?;
         let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref()).await?;
@@ -189,7 +188,7 @@ pub(super) fn run(
             reports.push(CaseReport::skipped(loaded.id.clone(), reason(&result.plan)));
             continue;
         };
-        let mut report = CaseReport::from_run(run);
+        let mut report = CaseReport::from_run(run, Some(loaded.path.display().to_string()));
         if let Outcome::Failed { .. } = run.outcome {
             report.message = report.message.map(|message| {
                 format!(
@@ -220,7 +219,12 @@ pub(super) fn run(
         });
         unwritten.extend(written.err());
     }
-    let report = Report::new(format!("live {endpoint}"), reports, started.elapsed());
+    let report = Report::new(
+        format!("live {endpoint}"),
+        reports,
+        started_at,
+        started.elapsed(),
+    );
     let failures: Vec<&CaseReport> = report
         .cases
         .iter()

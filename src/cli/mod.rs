@@ -17,6 +17,7 @@ mod live;
 mod record;
 mod replay;
 mod run;
+mod scenarios;
 mod serve;
 mod sign;
 mod sweep;
@@ -47,6 +48,7 @@ enum Command {
     Record(record::Args),
     Replay(replay::Args),
     Run(Box<run::Args>),
+    Scenarios(scenarios::Args),
     Serve(serve::Args),
     Sign(sign::Args),
     Sweep(sweep::Args),
@@ -120,6 +122,7 @@ impl Cli {
             Command::Record(args) => record::run(args),
             Command::Replay(args) => replay::run(args),
             Command::Run(args) => run::run(*args),
+            Command::Scenarios(args) => scenarios::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Sign(args) => sign::run(args),
             Command::Sweep(args) => sweep::run(args),

@@ -1,20 +1,29 @@
 //! `terminus run`: the main job. Runs the cases against the embedded mock (default) or a running server.
+//!
+//! The cases are the ones built into the binary unless `--cases DIR` or case files are given; they run in parallel
+//! but print in id order, each as it and every one before it has finished.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
 
 use super::{MAX_THREADS, count_in, starting, unusable};
-use crate::case::{self, Loaded};
+use crate::case::{CaseSource, Loaded};
 use crate::harness::report::{CaseReport, Report};
 use crate::harness::{self, Outcome, Target, snapshot};
 
 /// Run the conformance cases and report.
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
-    /// The cases directory.
-    #[arg(long, default_value = "cases")]
-    cases: PathBuf,
+    /// Run only these case files (`cases/tencent/terminate-instances/x.toml`; each at
+    /// `…/<provider>/<action>/<scenario>.toml`).
+    #[arg(value_name = "CASE_FILE", conflicts_with = "cases")]
+    files: Vec<PathBuf>,
+    /// Run the cases of this directory instead of the ones built into the binary.
+    #[arg(long, value_name = "DIR")]
+    cases: Option<PathBuf>,
     /// Run against this server (e.g. `terminus serve` at http://127.0.0.1:18080) instead of the embedded mock.
     /// It must offer the control API; cases then run one at a time.
     #[arg(long, value_name = "URL")]
@@ -42,9 +51,20 @@ pub(super) struct Args {
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
+    let source = match (&args.cases, args.files.is_empty()) {
+        (Some(dir), _) if !dir.is_dir() => {
+            return unusable(format!(
+                "no cases directory at {}; pass --cases DIR, or no --cases for the built-in cases",
+                dir.display()
+            ));
+        }
+        (Some(dir), _) => CaseSource::Directory(dir.clone()),
+        (None, false) => CaseSource::Files(args.files.clone()),
+        (None, true) => CaseSource::Embedded,
+    };
     if args.live.live {
         return super::live::run(
-            &args.cases,
+            &source,
             &args.filter,
             &args.tag,
             &args.live,
@@ -52,12 +72,6 @@ pub(super) fn run(args: Args) -> ExitCode {
             &args.json,
             &args.junit,
         );
-    }
-    if !args.cases.is_dir() {
-        return unusable(format!(
-            "no cases directory at {}; pass --cases DIR",
-            args.cases.display()
-        ));
     }
     let runtime = match starting("a runtime", || {
         tokio::runtime::Builder::new_multi_thread()
@@ -74,25 +88,28 @@ pub(super) fn run(args: Args) -> ExitCode {
         args.jobs.max(1)
     };
     let started = Instant::now();
+    let started_at = SystemTime::now();
 
     let mut reports = Vec::new();
     let mut runnable = Vec::new();
-    let discovered = case::discover(&args.cases);
+    let mut files = BTreeMap::new();
+    let found = source.cases();
     // A tree with no file where a case lives is the wrong root (a provider's directory given as `--cases`), not a
     // tree of broken cases.
-    let holds_cases = discovered.iter().any(|path| {
-        path.strip_prefix(&args.cases)
-            .is_ok_and(|relative| relative.components().count() == 3)
-    });
-    for path in discovered {
-        match case::load(&args.cases, &path) {
-            Ok(loaded) if selected(&loaded, &args) => runnable.push(loaded),
+    let holds_cases = found.iter().any(|found| found.id.matches('/').count() == 2);
+    for found in found {
+        let file = found.file.display().to_string();
+        match found.loaded {
+            Ok(loaded) if selected(&loaded, &args) => {
+                files.insert(found.id, file);
+                runnable.push(loaded);
+            }
             Ok(_) => {}
             Err(error) => {
-                let id = case_id(&args.cases, &path);
+                let id = found.id;
                 if args.filter.is_empty() || args.filter.iter().any(|filter| id.contains(filter)) {
                     out!("ERR  {id}: unreadable case file");
-                    reports.push(CaseReport::unreadable(id, error.to_string()));
+                    reports.push(CaseReport::unreadable(id, Some(file), error_chain(&error)));
                 }
             }
         }
@@ -104,7 +121,7 @@ pub(super) fn run(args: Args) -> ExitCode {
             .collect();
         return unusable(format!(
             "no case selected: {} holds no case{}{}",
-            args.cases.display(),
+            source.describe(),
             selection(&args),
             if refused.is_empty() {
                 String::new()
@@ -119,13 +136,17 @@ pub(super) fn run(args: Args) -> ExitCode {
         args.target.as_deref().unwrap_or("the embedded mock")
     );
 
-    let progress = |run: &harness::CaseRun| {
+    let in_order = InOrder::new(runnable.iter().map(|loaded| loaded.id.clone()));
+    let progress = move |run: &harness::CaseRun| {
         let mark = match run.outcome {
             Outcome::Passed => "ok  ",
             Outcome::Failed { .. } => "FAIL",
             Outcome::Error { .. } => "ERR ",
         };
-        out!("{mark} {} ({} ms)", run.id, run.duration.as_millis());
+        in_order.finished(
+            &run.id,
+            format!("{mark} {} ({} ms)", run.id, run.duration.as_millis()),
+        );
     };
     let selected = runnable.len() + reports.len();
     let runs = runtime.block_on(harness::run_cases(runnable, &target, jobs, progress));
@@ -141,11 +162,12 @@ pub(super) fn run(args: Args) -> ExitCode {
                 unwritten.push(format!("cannot write {}: {error}", record.display()));
             }
         }
-        reports.push(CaseReport::from_run(run));
+        reports.push(CaseReport::from_run(run, files.get(&run.id).cloned()));
     }
     let report = Report::new(
         args.target.clone().unwrap_or_else(|| "mock".into()),
         reports,
+        started_at,
         started.elapsed(),
     );
 
@@ -210,17 +232,52 @@ fn selection(args: &Args) -> String {
     }
 }
 
+/// Prints each case's line once it and every case before it (in id order) have finished.
+struct InOrder {
+    state: Mutex<(usize, BTreeMap<usize, String>)>,
+    positions: BTreeMap<String, usize>,
+}
+
+impl InOrder {
+    fn new(ids: impl Iterator<Item = String>) -> Self {
+        Self {
+            state: Mutex::new((0, BTreeMap::new())),
+            positions: ids.enumerate().map(|(index, id)| (id, index)).collect(),
+        }
+    }
+
+    fn finished(&self, id: &str, line: String) {
+        let Some(&position) = self.positions.get(id) else {
+            out!("{line}");
+            return;
+        };
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (next, waiting) = &mut *state;
+        waiting.insert(position, line);
+        while let Some(line) = waiting.remove(next) {
+            out!("{line}");
+            *next += 1;
+        }
+    }
+}
+
+/// An error and its causes, on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 fn selected(loaded: &Loaded, args: &Args) -> bool {
     (args.filter.is_empty() || args.filter.iter().any(|filter| loaded.id.contains(filter)))
         && (args.tag.is_empty() || args.tag.iter().any(|tag| loaded.case.tags.contains(tag)))
-}
-
-fn case_id(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .with_extension("")
-        .display()
-        .to_string()
 }
 
 fn record_path(dir: &Option<PathBuf>, id: &str, target: &Target) -> Option<PathBuf> {

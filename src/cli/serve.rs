@@ -1,7 +1,11 @@
 //! `terminus serve`: the stateful mock as a server, for SDKs and CLIs to point at.
+//!
+//! Its first line of output is, and stays, `listening on http://ADDRESS:PORT` and nothing else, so that a script
+//! that started it on port 0 learns the port the system chose; `--ready-file` writes the same URL to a file once the
+//! server accepts connections, for scripts that would rather wait for a file than read a pipe.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -16,9 +20,13 @@ use crate::world::WorldSpec;
 /// API's access rules: README, "Limits" and "Control API").
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
-    /// Address to listen on.
+    /// Address to listen on; port 0 lets the system choose a free port (the first line printed names it).
     #[arg(long, default_value = "127.0.0.1:18080")]
     listen: SocketAddr,
+    /// Once listening, write the server's URL (`http://127.0.0.1:PORT`, one line) to this file; it appears whole
+    /// (written beside it, then renamed).
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
     /// World file (TOML) to start with [default: the built-in world described in the README].
     #[arg(long)]
     world: Option<PathBuf>,
@@ -132,7 +140,15 @@ pub(super) fn run(args: Args) -> ExitCode {
         Ok(server) => server,
         Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
     };
-    out!("terminus serve: listening on {} ({summary})", server.uri());
+    // The ready file before the first line: whoever has read the line finds the file.
+    if let Some(path) = &args.ready_file
+        && let Err(error) = write_whole(path, &format!("{}\n", server.uri()))
+    {
+        return unusable(format!("cannot write {}: {error}", path.display()));
+    }
+    // The first line, in a form scripts may rely on: `listening on <URL>`, nothing more.
+    out!("listening on {}", server.uri());
+    out!("terminus serve: {summary}");
     if args.cloud {
         out!("cloud profile: no control API, real clock, random request ids");
     } else {
@@ -158,4 +174,15 @@ pub(super) fn run(args: Args) -> ExitCode {
     }
     server.wait();
     ExitCode::SUCCESS
+}
+
+/// Writes a file so that a reader sees nothing or all of it: into a temporary file beside it, then renamed.
+fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
 }

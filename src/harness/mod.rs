@@ -26,7 +26,6 @@ use crate::message::Request;
 use crate::provider::ProviderId;
 use crate::provider::SignForm;
 use crate::signing::{Credentials, Secret, Step as Stage, redact_all};
-use crate::world::WorldSpec;
 
 /// What running one case gave.
 #[derive(Clone, Debug)]
@@ -235,7 +234,7 @@ async fn run_steps(
             && expect.addresses.is_empty())
         {
             let world = session.world().await.map_err(fail)?;
-            check_instances(step, &world).map_err(fail)?;
+            step.expect.check_states(&world).map_err(fail)?;
         }
     }
     Ok(())
@@ -486,65 +485,6 @@ fn check_signed(number: usize, step: &Step, trace: &crate::signing::Trace) -> Re
         }
     }
     Ok(())
-}
-
-/// Checks instance, disk and address states against the target's world.
-fn check_instances(step: &Step, world: &WorldSpec) -> Result<(), String> {
-    let mut actual: Vec<(&str, String, String)> = Vec::new();
-    for instance in &world.bmc_instances {
-        actual.push(("instance", instance.id.clone(), instance.status.name()));
-    }
-    for instance in &world.instances {
-        actual.push(("instance", instance.id.clone(), instance.state.name()));
-        for disk in &instance.data_disks {
-            let state = serde_json::to_value(disk.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned));
-            actual.push(("disk", disk.id.clone(), state.unwrap_or_default()));
-        }
-        if let Some(eip) = &instance.eip {
-            actual.push((
-                "address",
-                eip.id.clone(),
-                if eip.released { "released" } else { "kept" }.to_owned(),
-            ));
-        }
-    }
-    let expected = [
-        ("instance", &step.expect.instances),
-        ("disk", &step.expect.disks),
-        ("address", &step.expect.addresses),
-    ];
-    let mut wrong = Vec::new();
-    if let Some(state) = &step.expect.every_instance {
-        let instances = actual.iter().filter(|(kind, _, _)| *kind == "instance");
-        for (_, id, is) in instances.filter(|(_, _, is)| is != state) {
-            wrong.push(format!(
-                "  instance {id}: expected {state} (every instance), is {is}"
-            ));
-        }
-        if !actual.iter().any(|(kind, _, _)| *kind == "instance") {
-            wrong.push(format!(
-                "  every instance: expected {state}, but the world has none"
-            ));
-        }
-    }
-    for (what, states) in expected {
-        for (id, state) in states {
-            let is = actual
-                .iter()
-                .find(|(kind, known, _)| *kind == what && known == id)
-                .map_or("<absent>", |(_, _, s)| s);
-            if is != state {
-                wrong.push(format!("  {what} {id}: expected {state}, is {is}"));
-            }
-        }
-    }
-    if wrong.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("world state differs:\n{}", wrong.join("\n")))
-    }
 }
 
 fn body_text(response: &Response) -> String {

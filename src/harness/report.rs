@@ -1,7 +1,14 @@
 //! The result of a run: one entry per case, sorted by case id, serialisable as JSON and as JUnit XML. Durations
-//! sit in their own fields, so everything else is deterministic.
+//! and the start time sit in their own fields, so everything else is deterministic.
+//!
+//! The JUnit file is what CI test reporters read (Jenkins, GitLab, the GitHub Actions JUnit reporters): one
+//! `testsuite` with its `timestamp` and `time`; one `testcase` per case with `classname` `<provider>.<action>`
+//! (Jenkins shows the provider as the package and the action as the class), `name` the scenario, `file` the case
+//! file, `time`; a `failure` or `error` whose `message` is the one-line expected-versus-received summary, with the
+//! whole explanation as its text. It validates against the Jenkins xUnit plugin's `junit-10.xsd`
+//! (`tests/junit/`), plus the testcase `file` attribute that GitLab and the GitHub reporters read.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -16,6 +23,9 @@ pub struct Report {
     pub cases: Vec<CaseReport>,
     /// Wall time of the run, in milliseconds.
     pub duration_ms: u64,
+    /// When the run started (JUnit's suite `timestamp`; not in the JSON, which stays deterministic but for times).
+    #[serde(skip)]
+    pub started: SystemTime,
 }
 
 /// One case's result.
@@ -23,6 +33,9 @@ pub struct Report {
 pub struct CaseReport {
     /// The case id.
     pub id: String,
+    /// The case file, as given (`cases/tencent/terminate-instances/x.toml` for the embedded cases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     /// `passed`, `failed` (an expectation did not hold), `error` (the case could not be carried out), or, in a
     /// live run, `skipped` (not live-verifiable, or needing an opt-in the run did not give; never a pass).
     pub status: &'static str,
@@ -38,7 +51,7 @@ pub struct CaseReport {
 
 impl CaseReport {
     /// The report of a case that ran.
-    pub fn from_run(run: &CaseRun) -> Self {
+    pub fn from_run(run: &CaseRun, file: Option<String>) -> Self {
         let (status, step, message) = match &run.outcome {
             Outcome::Passed => ("passed", None, None),
             Outcome::Failed { step, message } => ("failed", Some(*step), Some(message.clone())),
@@ -46,6 +59,7 @@ impl CaseReport {
         };
         Self {
             id: run.id.clone(),
+            file,
             status,
             step,
             message,
@@ -54,9 +68,10 @@ impl CaseReport {
     }
 
     /// The report of a case file that could not be read: an error, since nothing was checked.
-    pub fn unreadable(id: String, message: String) -> Self {
+    pub fn unreadable(id: String, file: Option<String>, message: String) -> Self {
         Self {
             id,
+            file,
             status: "error",
             step: Some(0),
             message: Some(message),
@@ -68,6 +83,7 @@ impl CaseReport {
     pub fn skipped(id: String, reason: String) -> Self {
         Self {
             id,
+            file: None,
             status: "skipped",
             step: None,
             message: Some(reason),
@@ -79,16 +95,45 @@ impl CaseReport {
     pub fn passed(&self) -> bool {
         self.status == "passed"
     }
+
+    /// One line for a reporter's list of failures: the step and the first line of the message, which states what
+    /// was expected and what came instead (`step 2: expected error UnauthorizedOperation, received success`).
+    pub fn summary(&self) -> Option<String> {
+        let message = self.message.as_deref()?;
+        let first = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(':');
+        Some(match self.step {
+            Some(0) | None => first.to_owned(),
+            Some(step) => format!("step {step}: {first}"),
+        })
+    }
+
+    /// `<provider>.<action>`, JUnit's class name, and the scenario, its test name.
+    fn junit_names(&self) -> (String, String) {
+        match self.id.rsplit_once('/') {
+            Some((directory, scenario)) => (directory.replace('/', "."), scenario.to_owned()),
+            None => (String::new(), self.id.clone()),
+        }
+    }
 }
 
 impl Report {
     /// A report of these cases, sorted.
-    pub fn new(target: String, mut cases: Vec<CaseReport>, duration: Duration) -> Self {
+    pub fn new(
+        target: String,
+        mut cases: Vec<CaseReport>,
+        started: SystemTime,
+        duration: Duration,
+    ) -> Self {
         cases.sort_by(|a, b| a.id.cmp(&b.id));
         Self {
             target,
             cases,
             duration_ms: millis(duration),
+            started,
         }
     }
 
@@ -140,17 +185,34 @@ impl Report {
                 };
                 let mut status = quick_junit::TestCaseStatus::non_success(kind);
                 status.set_description(case.message.clone().unwrap_or_default());
-                status.set_message(format!("step {}", case.step.unwrap_or(0)));
+                status.set_message(case.summary().unwrap_or_default());
+                status.set_type(if kind == quick_junit::NonSuccessKind::Error {
+                    "error"
+                } else {
+                    "failure"
+                });
                 status
             };
-            let mut test_case = quick_junit::TestCase::new(case.id.clone(), status);
+            let (classname, name) = case.junit_names();
+            let mut test_case = quick_junit::TestCase::new(name, status);
+            test_case.set_classname(classname);
             test_case.set_time(Duration::from_millis(case.duration_ms));
+            if let Some(file) = &case.file {
+                test_case.extra.insert("file".into(), file.clone().into());
+            }
             suite.add_test_case(test_case);
         }
+        suite.set_time(Duration::from_millis(self.duration_ms));
+        suite.set_timestamp(utc(self.started));
         let mut report = quick_junit::Report::new("terminus");
         report.add_test_suite(suite);
         report.to_string().unwrap_or_default()
     }
+}
+
+/// A time as JUnit writes it, in UTC (`2026-11-27T09:42:55.123+00:00`).
+fn utc(at: SystemTime) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::<chrono::Utc>::from(at).fixed_offset()
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -31,6 +31,7 @@
 //! | `GET`, `POST`, `DELETE /__terminus/faults` | lists, adds (one fault, in the `[[faults]]` shape), clears |
 //! | `GET /__terminus/timings` | the lifecycle's timings, `{"timings": …}` |
 //! | `PUT /__terminus/timings` | `{"timings": "immediate"}` or `{"timings": {"stop": 30, …}}`: for transitions started from then on |
+//! | `PUT /__terminus/scenario/{id}`, `GET …/{id}/verdict` | loads a scenario's world, judges a client's run (`scenario`) |
 
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{HeaderMap, Uri};
@@ -175,6 +176,9 @@ struct ClockChange {
 
 pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> Reply {
     let path = uri.path().trim_start_matches(PREFIX).trim_end_matches('/');
+    if let Some(reply) = super::scenario::handle(method, path, shared) {
+        return reply;
+    }
     let answer = match (method, path) {
         ("GET", "world") => Ok(world_json(&shared.world())),
         ("PUT", "world") => parse::<WorldSpec>(body).and_then(|spec| {

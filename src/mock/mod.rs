@@ -22,6 +22,7 @@
 mod control;
 pub use control::TOKEN_HEADER;
 mod log;
+mod scenario;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
@@ -335,6 +336,8 @@ pub(crate) struct Shared {
     log: Option<log::RequestLog>,
     /// The providers served; the first answers what no other one serves.
     pub(crate) providers: Vec<ProviderId>,
+    /// The scenario a client is running, and the answers since it was loaded.
+    scenario: scenario::Tracker,
 }
 
 impl Shared {
@@ -353,6 +356,7 @@ impl Shared {
             cloud: false,
             log: None,
             providers,
+            scenario: scenario::Tracker::default(),
         }
     }
 

@@ -242,6 +242,7 @@ async fn answer(
         Some(problem) => provider.error(problem, &request, &shared.world),
         None => provider.handle(&request, &shared.world),
     };
+    super::scenario::observe(&shared, provider, &request, &reply);
     if let (Some(log), Some((at, names_existing))) = (&shared.log, named) {
         log.write(&super::log::Entry {
             at,

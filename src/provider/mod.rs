@@ -49,6 +49,11 @@ pub trait Provider: Sync + std::fmt::Debug {
     fn example_account(&self) -> Account;
     /// How a step signs when its case names no form: the provider's usual one.
     fn default_sign(&self) -> SignForm;
+    /// The version a request of this action carries when its caller names none (`None`, the default: it carries
+    /// none); `terminus scenarios` writes it out.
+    fn default_version(&self, _action: &str) -> Option<&'static str> {
+        None
+    }
     /// The most body bytes the server reads for this request (it may depend on the request's form).
     fn body_limit(&self, request: &Request) -> usize;
     /// The action a request names, read without verifying anything (fault filters use it).
@@ -141,6 +146,11 @@ impl ProviderId {
     /// Builds and signs the request a harness step describes, as the provider's official SDK would.
     pub fn build_request(self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
         self.0.build_request(call)
+    }
+
+    /// The version a request of this action carries when its caller names none (`None`: it carries none).
+    pub fn default_version(self, action: &str) -> Option<&'static str> {
+        self.0.default_version(action)
     }
 
     /// How a step signs when its case names no form: the provider's usual one.

@@ -17,7 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("provider", &["message", "signing", "world"]),
     ("case", &["message", "signing", "world", "provider"]),
     ("coverage", &["case"]),
-    ("mock", &["message", "signing", "world", "provider"]),
+    ("mock", &["message", "signing", "world", "provider", "case"]),
     (
         "harness",
         &[

@@ -41,6 +41,10 @@ impl Provider for Tencent {
         }
     }
 
+    fn default_version(&self, _action: &str) -> Option<&'static str> {
+        Some(wire::VERSION)
+    }
+
     fn default_sign(&self) -> SignForm {
         SignForm::Tc3
     }

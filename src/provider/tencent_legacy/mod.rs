@@ -54,6 +54,10 @@ impl Provider for TencentLegacy {
         super::tencent::Tencent.example_account()
     }
 
+    fn default_version(&self, action: &str) -> Option<&'static str> {
+        wire::default_version(action)
+    }
+
     fn default_sign(&self) -> SignForm {
         // QcloudApi's default.
         SignForm::HmacSha1

@@ -46,6 +46,10 @@ impl Provider for ZenlayerBmc {
         }
     }
 
+    fn default_version(&self, _action: &str) -> Option<&'static str> {
+        Some(wire::DEFAULT_VERSION)
+    }
+
     fn default_sign(&self) -> SignForm {
         SignForm::Zc2
     }

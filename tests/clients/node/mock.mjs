@@ -51,6 +51,9 @@ export const mock = {
   state: async (id) => (await control("GET", `/__terminus/instances/${id}`)).state,
   clock: (change) => control("POST", "/__terminus/clock", change),
   fault: (spec) => control("POST", "/__terminus/faults", spec),
+  /** Loads a scenario of `terminus scenarios` and starts following it; its verdict after the calls. */
+  scenario: (id) => control("PUT", `/__terminus/scenario/${id}`),
+  verdict: (id) => control("GET", `/__terminus/scenario/${id}/verdict`),
   /** Does what a case needs done through the control API before the client's call. */
   async prepare(testCase) {
     switch (testCase.setup) {

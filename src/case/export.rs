@@ -1,0 +1,254 @@
+//! The cases as scenarios any client can run (`terminus scenarios --format json`): every default made explicit,
+//! in a language-neutral JSON form described by `scenarios.schema.json` (kept in step by a test).
+//!
+//! A case file leaves much to defaults: the action comes from its directory, the version and signing form from the
+//! provider, the credentials from the world's first account, the clock and account from the case defaults. An
+//! export step names all of them, with the key material a client signs with (the mock's fixture keys: they open
+//! nothing real). A client runs a scenario by loading its world (`PUT /__terminus/scenario/<id>`), doing each step
+//! (moving the clock first when `advance-seconds` says so), checking each answer against `expect`, and asking the
+//! server whether what it received matched (`GET /__terminus/scenario/<id>/verdict`).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{Elapsed, Expect, Live, Loaded, Method, SignForm, Source, Tamper, pascal_case};
+
+/// The version of this format; a change that breaks readers changes it.
+pub const FORMAT: &str = "terminus-scenarios/1";
+
+/// Every scenario.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Scenarios {
+    /// `terminus-scenarios/1`.
+    pub format: &'static str,
+    /// Every scenario, sorted by id.
+    pub scenarios: Vec<Scenario>,
+}
+
+/// One scenario: a case with its defaults made explicit.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Scenario {
+    /// The case id, `<provider>/<action>/<scenario>`; also its id on the control API.
+    pub id: String,
+    /// `tencent`, `tencent-legacy` or `zenlayer-bmc`.
+    pub provider: String,
+    /// What the scenario shows.
+    pub title: String,
+    /// The documentary source.
+    pub source: Source,
+    /// Documented error codes it proves.
+    pub covers: Vec<String>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// What running it against a real account would do.
+    pub live: Live,
+    /// The world it starts from, in the world-file shape (`terminus serve --world`, `PUT /__terminus/world`),
+    /// every default explicit and every account with its `secret-key` (and `token`, `bearer-token`). `PUT
+    /// /__terminus/scenario/<id>` loads it with a fixed clock moved to the server's time, so that a client
+    /// signing with its own clock is in time.
+    pub world: Value,
+    /// The steps, in order.
+    pub steps: Vec<ScenarioStep>,
+}
+
+/// One step, every default explicit.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct ScenarioStep {
+    /// The action (`TerminateInstances`).
+    pub action: String,
+    /// The API version sent; `null`: none (legacy API 2.0 actions).
+    pub version: Option<String>,
+    /// The region sent; `null`: none.
+    pub region: Option<String>,
+    /// The action's parameters, as the API names them.
+    pub params: Map<String, Value>,
+    /// Who signs.
+    pub credentials: Credentials,
+    /// How the request is signed.
+    pub sign: SignForm,
+    /// The HTTP method.
+    pub method: Method,
+    /// Extra headers, added before signing.
+    pub headers: BTreeMap<String, String>,
+    /// Move the world's clock by this many seconds before the step (`POST /__terminus/clock {"advance": N}`).
+    pub advance_seconds: i64,
+    /// Sign at the world's time plus this many seconds (0: the world's time).
+    pub skew_seconds: i64,
+    /// A change made after signing, which an SDK cannot make (`null`: none).
+    pub tamper: Option<Tamper>,
+    /// The same request, this many times.
+    pub repeat: u32,
+    /// The `Nonce` to send every time (`null`: a fresh one each request).
+    pub nonce: Option<u64>,
+    /// What must come back.
+    pub expect: ScenarioExpect,
+}
+
+/// The credentials a step signs with.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Credentials {
+    /// The SecretId (`AKID…`), or Zenlayer's access key id.
+    pub secret_id: String,
+    /// The key it signs with (a wrong one when the step means it); for `bearer`, the token sent.
+    pub secret_key: String,
+    /// The session token sent (`X-TC-Token` / `Token`), if any.
+    pub token: Option<String>,
+    /// Whether `secret-id` is an account of the world (otherwise the step uses an unknown one on purpose).
+    pub known: bool,
+}
+
+/// What must come back from a step, defaults explicit.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct ScenarioExpect {
+    /// The error code; `null`: success.
+    pub error: Option<String>,
+    /// The HTTP status.
+    pub status: u16,
+    /// The server closes the connection without an answer.
+    pub dropped: bool,
+    /// Bounds on how long each answer takes.
+    pub elapsed: Option<Elapsed>,
+    /// Instance states after the step.
+    pub instances: BTreeMap<String, String>,
+    /// The state every instance is in after the step.
+    pub every_instance: Option<String>,
+    /// Data disk states after the step.
+    pub disks: BTreeMap<String, String>,
+    /// Elastic IPs after the step: `released` or `kept`.
+    pub addresses: BTreeMap<String, String>,
+    /// Response fields that must be present with these values.
+    pub response: Map<String, Value>,
+}
+
+/// A case as a scenario.
+pub fn scenario(loaded: &Loaded) -> Scenario {
+    let case = &loaded.case;
+    let world = &case.world;
+    let steps = case
+        .steps
+        .iter()
+        .map(|step| {
+            let account = match &step.credentials {
+                Some(id) => world
+                    .accounts
+                    .iter()
+                    .find(|account| &account.secret_id == id),
+                None => world.accounts.first(),
+            };
+            let sign = step.sign.unwrap_or(loaded.provider.default_sign());
+            let secret_key = step
+                .secret_key
+                .clone()
+                .or_else(|| match sign {
+                    SignForm::Bearer => account.and_then(|a| a.bearer_token.clone()),
+                    _ => account.map(|a| a.secret_key.clone()),
+                })
+                .unwrap_or_default();
+            let action = step
+                .action
+                .clone()
+                .unwrap_or_else(|| pascal_case(&loaded.action));
+            let expect: &Expect = &step.expect;
+            ScenarioStep {
+                version: step
+                    .version
+                    .clone()
+                    .or_else(|| loaded.provider.default_version(&action).map(str::to_owned)),
+                region: match step.region.as_deref() {
+                    Some("") => None,
+                    Some(region) => Some(region.to_owned()),
+                    None => Some(world.region.clone()),
+                },
+                params: step.params.clone(),
+                credentials: Credentials {
+                    secret_id: step
+                        .credentials
+                        .clone()
+                        .or_else(|| account.map(|a| a.secret_id.clone()))
+                        .unwrap_or_default(),
+                    secret_key: secret_key.expose().to_owned(),
+                    token: step
+                        .token
+                        .clone()
+                        .or_else(|| account.and_then(|a| a.token.clone()))
+                        .map(|token| token.expose().to_owned()),
+                    known: account.is_some(),
+                },
+                sign,
+                method: step.method,
+                headers: step.headers.clone(),
+                advance_seconds: step.advance.map_or(0, |advance| {
+                    i64::try_from(advance.as_secs()).unwrap_or(i64::MAX)
+                }),
+                skew_seconds: step.skew.unwrap_or(0),
+                tamper: step.tamper.clone(),
+                repeat: step.repeat.unwrap_or(1),
+                nonce: step.nonce,
+                expect: ScenarioExpect {
+                    error: expect.error.clone(),
+                    status: expect.status.unwrap_or(200),
+                    dropped: expect.dropped,
+                    elapsed: expect.elapsed,
+                    instances: expect.instances.clone(),
+                    every_instance: expect.every_instance.clone(),
+                    disks: expect.disks.clone(),
+                    addresses: expect.addresses.clone(),
+                    response: expect.response.clone(),
+                },
+                action,
+            }
+        })
+        .collect();
+    Scenario {
+        id: loaded.id.clone(),
+        provider: loaded.provider.name().to_owned(),
+        title: case.title.clone(),
+        source: case.source.clone(),
+        covers: case.covers.clone(),
+        tags: case.tags.clone(),
+        live: case.live,
+        world: world_with_keys(world),
+        steps,
+    }
+}
+
+/// The world in the world-file shape, with the keys the control API never writes back: these are the mock's
+/// fixture keys, which a client needs to sign, and which open nothing real.
+fn world_with_keys(world: &crate::world::WorldSpec) -> Value {
+    let mut value = serde_json::to_value(world).unwrap_or_default();
+    if let Some(accounts) = value.get_mut("accounts").and_then(Value::as_array_mut) {
+        for (json, account) in accounts.iter_mut().zip(&world.accounts) {
+            if let Some(json) = json.as_object_mut() {
+                json.insert("secret-key".into(), account.secret_key.expose().into());
+                if let Some(token) = &account.token {
+                    json.insert("token".into(), token.expose().into());
+                }
+                if let Some(token) = &account.bearer_token {
+                    json.insert("bearer-token".into(), token.expose().into());
+                }
+            }
+        }
+    }
+    value
+}
+
+/// Every case of a source as a scenario; the ones that cannot be read, with why.
+pub fn scenarios(cases: Vec<Loaded>) -> Scenarios {
+    Scenarios {
+        format: FORMAT,
+        scenarios: cases.iter().map(scenario).collect(),
+    }
+}
+
+/// The JSON schema of the export.
+pub fn schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(Scenarios)).expect("a schema serialises")
+}

@@ -191,7 +191,7 @@ fn the_junit_report_validates_and_says_what_ci_reporters_read() {
     );
     assert!(
         xml.contains(
-            "<failure message=\"step 2: expected success, received error UnsupportedOperation.InstanceStateTerminated\" type=\"failure\">"
+            "<failure message=\"step 2: expected success, received error UnsupportedOperation.InstanceStateTerminating\" type=\"failure\">"
         ),
         "{xml}"
     );

@@ -4,6 +4,12 @@
 //! order and in their original case, and the body bytes. Nothing is normalised on the way in, so a verifier
 //! hashes what the client hashed, and a recorder writes back what it received. Parsing of the head is
 //! `httparse`'s; this module only decides what to do with the body and how to serialise.
+//!
+//! A [`Reply`] may also carry a [`Diagnosis`] of its request's signature: never sent, it is what the mock's journal
+//! and log say about a rejected signature (built in `signing::diagnose`; it lives here, below signing, so that a
+//! reply can hold it).
+
+use std::borrow::Cow;
 
 use std::fmt;
 
@@ -252,6 +258,97 @@ impl fmt::Debug for Request {
     }
 }
 
+/// An answer: a status, its headers in wire order, and a body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// Every header, in the order it is sent (the server adds none but the ones HTTP requires and these lack).
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Why the request's signature was rejected (or accepted only in a client's quirk): for the mock's journal and
+    /// log, never on the wire unless the request asks for it (`X-Terminus-Explain`).
+    pub diagnosis: Option<Box<Diagnosis>>,
+}
+
+impl Reply {
+    /// A JSON answer: `Content-Type: application/json` exactly (the Python SDK ignores errors under any other
+    /// Content-Type) and its `Content-Length`.
+    pub fn json(status: u16, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("Content-Type", "application/json".into()),
+                ("Content-Length", body.len().to_string().into()),
+            ],
+            body,
+            diagnosis: None,
+        }
+    }
+
+    /// The connection closes after this answer: a `Connection` header the reply carries says `close`.
+    pub(crate) fn close(&mut self) {
+        for (name, value) in &mut self.headers {
+            if name.eq_ignore_ascii_case("connection") {
+                *value = "close".into();
+            }
+        }
+    }
+
+    /// `{"error": message}`: the mock's own answer, outside any provider's envelope (control API, limits).
+    pub(crate) fn error(status: u16, message: &str) -> Self {
+        Self::json(
+            status,
+            serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
+        )
+    }
+}
+
+/// The explanation of one rejected signature, as a reply carries it (built by `signing::diagnose`, which tries the
+/// common client mistakes).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Diagnosis {
+    /// The scheme the request was signed with (`TC3-HMAC-SHA256`).
+    pub scheme: &'static str,
+    /// The known mistake whose signature is the request's (`host-without-port`, …); `None` when none is.
+    pub mistake: Option<&'static str>,
+    /// The likely cause, in words.
+    pub cause: String,
+    /// The first step at which what the client signed departs from what the server computes (`canonical-request`),
+    /// or `signature` when no mistake explains it.
+    pub step: &'static str,
+    /// How that step differs (quoting both sides where the mistake is known).
+    pub difference: String,
+    /// The canonical request the server computed (TC3, ZC2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canonical_request: Option<String>,
+    /// The string to sign the server computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub string_to_sign: Option<String>,
+}
+
+impl Diagnosis {
+    /// One line for a log or an HTTP header: the cause, the step, and its difference, in visible ASCII.
+    pub fn summary(&self) -> String {
+        let line = match self.mistake {
+            Some(mistake) => format!(
+                "{mistake}: {}; first difference at {}: {}",
+                self.cause, self.step, self.difference
+            ),
+            None => format!("{} (at {})", self.cause, self.step),
+        };
+        line.chars()
+            .map(|c| match c {
+                '\u{2026}' => '~',
+                ' '..='~' => c,
+                _ => ' ',
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,48 +390,5 @@ mod tests {
     fn serialising_a_crlf_request_gives_back_its_bytes() {
         let raw = b"POST / HTTP/1.1\r\nhost: a\r\nContent-Length: 2\r\n\r\n{}";
         assert_eq!(Request::parse(raw).unwrap().to_bytes(), raw);
-    }
-}
-
-/// An answer: a status, its headers in wire order, and a body.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
-    /// The HTTP status.
-    pub status: u16,
-    /// Every header, in the order it is sent (the server adds none but the ones HTTP requires and these lack).
-    pub headers: Vec<(&'static str, String)>,
-    /// The body.
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    /// A JSON answer: `Content-Type: application/json` exactly (the Python SDK ignores errors under any other
-    /// Content-Type) and its `Content-Length`.
-    pub fn json(status: u16, body: Vec<u8>) -> Self {
-        Self {
-            status,
-            headers: vec![
-                ("Content-Type", "application/json".to_owned()),
-                ("Content-Length", body.len().to_string()),
-            ],
-            body,
-        }
-    }
-
-    /// The connection closes after this answer: a `Connection` header the reply carries says `close`.
-    pub(crate) fn close(&mut self) {
-        for (name, value) in &mut self.headers {
-            if name.eq_ignore_ascii_case("connection") {
-                *value = "close".to_owned();
-            }
-        }
-    }
-
-    /// `{"error": message}`: the mock's own answer, outside any provider's envelope (control API, limits).
-    pub(crate) fn error(status: u16, message: &str) -> Self {
-        Self::json(
-            status,
-            serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
-        )
     }
 }

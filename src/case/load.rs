@@ -6,9 +6,10 @@ use super::Case;
 use crate::provider::ProviderId;
 use crate::world::clock::ClockSpec;
 
-/// The time a case's clock stands at unless the case sets one: 2023-11-14 22:13:20 UTC, the timestamp of the
-/// official clients' captured vectors.
-pub const CASE_EPOCH: i64 = 1_700_000_000;
+/// The time a case's clock stands at unless the case sets one: the default of every world
+/// ([`crate::world::DEFAULT_EPOCH`]), 2023-11-14 22:13:20 UTC, the timestamp of the official clients' captured
+/// vectors.
+pub const CASE_EPOCH: i64 = crate::world::DEFAULT_EPOCH;
 
 /// The most times a step may send its request (`repeat`): enough to exhaust any rate limit or quota a case
 /// seeds, few enough that a typo cannot run for minutes (every exchange is kept for the snapshot).
@@ -209,13 +210,15 @@ pub fn parse(relative: &Path, path: &Path, text: &str) -> Result<Loaded, LoadErr
     let raw: toml::Table = toml::from_str(text).map_err(|error| parse_error(path, text, &error))?;
     let mut case: Case = toml::from_str(text).map_err(|error| parse_error(path, text, &error))?;
 
-    // Defaults a case gets unless it says otherwise: a fixed clock, the provider's example account.
+    // The defaults of every world (crate::world): a fixed clock at CASE_EPOCH; of the example accounts, the
+    // provider's only, so that a step's default credentials are its provider's.
     let world = raw.get("world").and_then(toml::Value::as_table);
     if !world.is_some_and(|world| world.contains_key("clock")) {
         case.world.clock = ClockSpec::Fixed { at: CASE_EPOCH };
     }
-    if case.world.accounts.is_empty() {
-        case.world.accounts.push(provider_id.example_account());
+    if case.world.accounts.is_empty() || !world.is_some_and(|world| world.contains_key("accounts"))
+    {
+        case.world.accounts = vec![provider_id.example_account()];
     }
     case.world
         .check(&path.display().to_string())

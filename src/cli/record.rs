@@ -17,8 +17,12 @@ pub(super) struct Args {
     #[arg(long, default_value = "127.0.0.1:18443")]
     listen: SocketAddr,
     /// The cassette directory to create (refused if it already holds one).
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "to_case")]
+    out: Option<PathBuf>,
+    /// Instead of recording: print a case file skeleton for one recorded exchange, given as
+    /// CASSETTE/NAME (`cassettes/run/0002-TerminateInstances`, or any of its files).
+    #[arg(long, value_name = "EXCHANGE", conflicts_with_all = ["out", "upstream", "ca_cert", "ca_out", "redact"])]
+    to_case: Option<PathBuf>,
     /// Send every request here instead of the host the client addressed (https://… or http://…).
     #[arg(long)]
     upstream: Option<String>,
@@ -34,6 +38,12 @@ pub(super) struct Args {
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
+    if let Some(exchange) = &args.to_case {
+        return to_case(exchange);
+    }
+    let Some(out) = args.out.clone() else {
+        return unusable("--out DIR is required to record");
+    };
     if !args.listen.ip().is_loopback() {
         return unusable(format!(
             "--listen {}: the recorder listens on loopback only (an open port would relay its clients' credentials)",
@@ -46,7 +56,7 @@ pub(super) fn run(args: Args) -> ExitCode {
     };
     let recorder = match Recorder::start(RecorderConfig {
         listen: args.listen,
-        out: args.out.clone(),
+        out: out.clone(),
         upstream: args.upstream.clone(),
         trust,
         redact: args.redact,
@@ -65,7 +75,7 @@ pub(super) fn run(args: Args) -> ExitCode {
         args.upstream
             .as_deref()
             .unwrap_or("the providers' hosts over HTTPS"),
-        args.out.display()
+        out.display()
     );
     if let Some(path) = &args.ca_out {
         out!(
@@ -75,4 +85,27 @@ pub(super) fn run(args: Args) -> ExitCode {
     }
     recorder.wait();
     ExitCode::SUCCESS
+}
+
+/// Prints the skeleton for `CASSETTE/NAME[.request|.response|@recorded.snap]`.
+fn to_case(exchange: &std::path::Path) -> ExitCode {
+    let Some(file) = exchange.file_name().and_then(|name| name.to_str()) else {
+        return unusable(format!(
+            "--to-case {}: expected CASSETTE/NAME",
+            exchange.display()
+        ));
+    };
+    let name = file
+        .split_once('@')
+        .map_or(file, |(name, _)| name)
+        .trim_end_matches(".request")
+        .trim_end_matches(".response");
+    let dir = exchange.parent().unwrap_or(std::path::Path::new("."));
+    match crate::record::to_case::skeleton(dir, name) {
+        Ok((text, _)) => {
+            out!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(error) => unusable(error),
+    }
 }

@@ -46,6 +46,16 @@ pub(super) struct Args {
     /// once on any other address]. Prefer the environment variable: a flag's value shows in `ps`.
     #[arg(long, env = "TERMINUS_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
+    /// Log more: -v adds the server's debug lines, -vv everything. One line per request is logged by default (to
+    /// stderr); RUST_LOG, when set, decides instead (e.g. RUST_LOG=terminus::request=warn).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Log only what went wrong: rejected signatures (with their diagnosis) and errors.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// How log lines are written: text, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Serve HTTPS: a certificate authority is generated for this run (its key stays in memory) and issues a
     /// leaf for localhost/127.0.0.1/::1, and for the providers' host names clients ask for by SNI.
     #[arg(long)]
@@ -63,11 +73,43 @@ pub(super) struct Args {
     log: Option<PathBuf>,
     /// Play this cassette (`terminus record --out`) back instead of running the mock: requests are matched on
     /// provider, action, version, region and parameters, repeats answered in recorded order.
-    #[arg(long, conflicts_with_all = ["world", "tls", "control_token"])]
+    #[arg(long, conflicts_with_all = ["world", "tls"])]
     cassette: Option<PathBuf>,
 }
 
+/// The shape of log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (fields: timestamp, level, target, fields).
+    Json,
+}
+
+/// Sends `tracing` events to stderr: RUST_LOG when set, else the level the flags ask for.
+fn start_logging(args: &Args) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (args.quiet, args.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // Colours only on a terminal: a CI log file gets plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    // A second subscriber (a test that runs `serve` in-process twice) keeps the first.
+    let _ = match args.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
 pub(super) fn run(args: Args) -> ExitCode {
+    start_logging(&args);
     if let Some(dir) = &args.cassette {
         return match Playback::start(dir, args.listen) {
             Ok(playback) => {

@@ -31,9 +31,9 @@ pub(super) struct Args {
     /// then explained by the first step at which the two differ.
     #[arg(long, value_name = "TRACE")]
     expect: Option<PathBuf>,
-    /// Print the recomputed steps after the verdict. The derived keys (`k-date`, `k-service`, `k-signing`) and a
-    /// Bearer token's step are secret material: printed only with --trace (JSON output holds the other steps
-    /// without it).
+    /// Print the recomputed steps after the verdict, on a rejection too (with the TC3 scope the server expects).
+    /// The derived keys (`k-date`, `k-service`, `k-signing`) and a Bearer token's step are secret material:
+    /// printed only with --trace (JSON output holds the other steps without it).
     #[arg(long)]
     trace: bool,
     /// Output format.
@@ -67,7 +67,8 @@ pub(super) fn run(args: Args) -> ExitCode {
     });
     let policy = Policy {
         max_skew: args.max_skew,
-        service,
+        service: service.map(Into::into),
+        derived_keys: true,
     };
     let scheme = claim.scheme.name();
     let outcome = claim.verify(
@@ -77,24 +78,52 @@ pub(super) fn run(args: Args) -> ExitCode {
         &policy,
         reference.as_ref(),
     );
+    // On a rejection: the steps the key gives, and the common client mistake that explains it, if one does.
+    let (recomputed, diagnosis) = match &outcome {
+        Ok(_) => (None, None),
+        Err(_) => (
+            claim.recompute(&request, &args.secret_key, &policy).ok(),
+            Some(claim.diagnose(&request, &args.secret_key, &policy))
+                .filter(|diagnosis| diagnosis.mistake.is_some()),
+        ),
+    };
     let output = match (&outcome, args.format) {
         (Ok(trace), Format::Json) => format!(
             "{:#}\n",
             json!({"ok": true, "scheme": scheme, "trace": trace_json(trace, args.trace)})
         ),
-        (Err(rejection), Format::Json) => format!(
-            "{:#}\n",
-            json!({"ok": false, "scheme": scheme, "step": rejection.step(), "reason": rejection.to_string()})
-        ),
+        (Err(rejection), Format::Json) => {
+            let mut document = json!({"ok": false, "scheme": scheme, "step": rejection.step(), "reason": rejection.to_string()});
+            if let Some(diagnosis) = &diagnosis {
+                document["mistake"] = diagnosis.mistake.into();
+                document["cause"] = diagnosis.cause.clone().into();
+            }
+            if let Some(trace) = recomputed.as_ref().filter(|_| args.trace) {
+                document["trace"] = trace_json(trace, true);
+            }
+            format!("{document:#}\n")
+        }
         (Ok(trace), Format::Text) if args.trace => {
             format!("signature ok ({scheme})\n{}", trace_text(trace))
         }
         (Ok(_), Format::Text) => format!("signature ok ({scheme})\n"),
         (Err(rejection), Format::Text) => {
-            format!(
+            let mut text = format!(
                 "signature rejected ({scheme}) at {}: {rejection}\n",
                 rejection.step()
-            )
+            );
+            if let Some(diagnosis) = &diagnosis {
+                text.push_str(&format!(
+                    "likely cause ({}): {}\n",
+                    diagnosis.mistake.unwrap_or_default(),
+                    diagnosis.cause
+                ));
+            }
+            if let Some(trace) = recomputed.as_ref().filter(|_| args.trace) {
+                text.push_str("recomputed with the given key:\n");
+                text.push_str(&trace_text(trace));
+            }
+            text
         }
     };
     write_stdout(output.as_bytes());

@@ -621,7 +621,7 @@ mod tests {
         assert!(report.latency.p50_us > 0.0 && report.latency.p99_us <= report.latency.max_us);
         let terminated = server.with_world(|world| {
             world
-                .spec
+                .spec()
                 .instances
                 .iter()
                 .filter(|instance| instance.state == InstanceState::Terminated)

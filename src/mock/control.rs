@@ -23,8 +23,12 @@
 //!
 //! | request | does |
 //! |---|---|
-//! | `GET /__terminus/world` | the world's state, in the world-file shape, without keys and tokens |
-//! | `PUT /__terminus/world` | replaces the world with the one in the body |
+//! | `GET /__terminus/health` | `{"status": "ok", …}`: the server is up and answering |
+//! | `GET /__terminus/world` | the world's state, in the world-file shape, keys `[REDACTED]` and tokens `[TOKEN]` |
+//! | `PUT /__terminus/world` | replaces the world with the one in the body; a `[REDACTED]` key or `[TOKEN]` token keeps the current account's, so a `GET` puts back as it was |
+//! | `POST /__terminus/reset` | back to the world the server started with (the journal stays) |
+//! | `GET /__terminus/requests` | the journal (`super::journal`), filtered by `provider`, `action`, `secret-id`, `verdict`, `code`, `since`, `limit` |
+//! | `DELETE /__terminus/requests` | clears the journal |
 //! | `GET /__terminus/instances/{id}` | one instance (CVM or Zenlayer Bare Metal) |
 //! | `GET /__terminus/clock` | `{"now": …}` |
 //! | `POST /__terminus/clock` | `{"advance": seconds}` or `{"set": unix_seconds}`, answers `{"now": …}` |
@@ -40,7 +44,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::journal::Filter;
 use crate::message::Reply;
+use crate::signing::Secret;
 use crate::world::fault::FaultSpec;
 use crate::world::lifecycle::TimingsSpec;
 use crate::world::{World, WorldSpec, toml_error, without_values};
@@ -180,14 +186,36 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
         return reply;
     }
     let answer = match (method, path) {
+        ("GET", "health") => Ok(json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "requests": shared.journal().select(&Filter::default()).len(),
+        })),
         ("GET", "world") => Ok(world_json(&shared.world())),
-        ("PUT", "world") => parse::<WorldSpec>(body).and_then(|spec| {
+        ("PUT", "world") => parse::<WorldSpec>(body).and_then(|mut spec| {
+            let mut world = shared.world();
+            keep_elided_secrets(&mut spec, &world)?;
             spec.check("request body")
                 .map_err(|error| error.to_string())?;
-            let mut world = shared.world();
             world.replace(spec);
             Ok(world_json(&world))
         }),
+        ("POST", "reset") => {
+            let mut world = shared.world();
+            world.replace(shared.initial.clone());
+            Ok(world_json(&world))
+        }
+        ("GET", "requests") => Filter::from_query(uri.query().unwrap_or_default()).map(|filter| {
+            let journal = shared.journal();
+            json!({
+                "requests": journal.select(&filter),
+                "evicted": journal.evicted(),
+            })
+        }),
+        ("DELETE", "requests") => {
+            shared.journal().clear();
+            Ok(json!({ "requests": [] }))
+        }
         ("GET", "clock") => Ok(json!({ "now": shared.world().clock.now() })),
         ("POST", "clock") => parse::<ClockChange>(body).map(|change| {
             let mut world = shared.world();
@@ -201,12 +229,12 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             world.mark_changed();
             json!({ "now": world.clock.now() })
         }),
-        ("GET", "timings") => Ok(json!({ "timings": shared.world().spec.timings })),
+        ("GET", "timings") => Ok(json!({ "timings": shared.world().spec().timings })),
         // New timings apply to the transitions actions start from now on; those under way keep their end.
         ("PUT", "timings") => parse::<TimingsChange>(body).map(|change| {
             let mut world = shared.world();
-            world.spec.timings = change.timings;
-            json!({ "timings": world.spec.timings })
+            world.set_timings(change.timings);
+            json!({ "timings": world.spec().timings })
         }),
         ("GET", "faults") => Ok(json!({ "faults": shared.world().faults.remaining() })),
         ("POST", "faults") => parse::<FaultSpec>(body).and_then(|fault| {
@@ -223,29 +251,21 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
         }
         ("GET", path) if path.starts_with("instances/") => {
             let id = &path["instances/".len()..];
-            let world = shared.world();
-            return match world
-                .spec
-                .instances
-                .iter()
-                .find(|instance| instance.id == id)
-            {
-                Some(instance) => reply(200, serde_json::to_value(instance).unwrap_or_default()),
-                // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
-                None => match world
-                    .snapshot()
-                    .bmc_instances
-                    .iter()
-                    .find(|instance| instance.id == id)
-                {
-                    Some(instance) => {
-                        reply(200, serde_json::to_value(instance).unwrap_or_default())
-                    }
-                    None => reply(404, json!({ "error": format!("no instance {id}") })),
-                },
+            let mut world = shared.world();
+            if let Some(instance) = world.instance(id) {
+                return reply(200, serde_json::to_value(instance).unwrap_or_default());
+            }
+            // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
+            world.bmc_settle();
+            return match world.bmc_position(id) {
+                Some(at) => reply(
+                    200,
+                    serde_json::to_value(&world.spec().bmc_instances[at]).unwrap_or_default(),
+                ),
+                None => reply(404, json!({ "error": format!("no instance {id}") })),
             };
         }
-        (_, "world" | "clock" | "faults" | "timings") => {
+        (_, "world" | "clock" | "faults" | "health" | "reset" | "requests" | "timings") => {
             return reply(
                 405,
                 json!({ "error": format!("{method} is not allowed on {}", uri.path()) }),
@@ -264,8 +284,64 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
     }
 }
 
+/// What stands for a secret key in `GET /__terminus/world` (what a [`Secret`] prints as), and keeps it in a `PUT`.
+const ELIDED_KEY: &str = crate::signing::REDACTED;
+/// What stands for a session or bearer token, likewise.
+const ELIDED_TOKEN: &str = "[TOKEN]";
+
+/// The world in the world-file shape, its secrets elided: every account's `secret-key` is `[REDACTED]`, and a
+/// `token` or `bearer-token` it has is `[TOKEN]`, so the answer puts back as it is.
 fn world_json(world: &World) -> Value {
-    serde_json::to_value(world.snapshot()).unwrap_or_default()
+    let mut value = serde_json::to_value(world.snapshot()).unwrap_or_default();
+    if let Some(accounts) = value.get_mut("accounts").and_then(Value::as_array_mut) {
+        for (json, account) in accounts.iter_mut().zip(&world.spec().accounts) {
+            let Some(fields) = json.as_object_mut() else {
+                continue;
+            };
+            fields.insert("secret-key".into(), ELIDED_KEY.into());
+            if account.token.is_some() {
+                fields.insert("token".into(), ELIDED_TOKEN.into());
+            }
+            if account.bearer_token.is_some() {
+                fields.insert("bearer-token".into(), ELIDED_TOKEN.into());
+            }
+        }
+    }
+    value
+}
+
+/// Puts back the secrets a `PUT` world elides (`[REDACTED]`, `[TOKEN]`) from the current world's account with the
+/// same SecretId; an elided secret of an account the world does not have is an error that names it.
+fn keep_elided_secrets(spec: &mut WorldSpec, world: &World) -> Result<(), String> {
+    for account in &mut spec.accounts {
+        let current = world.account(&account.secret_id);
+        let unknown = |what: &str| {
+            format!(
+                "request body: account {}: {what} is elided, and the world has no such account to keep it from; give it",
+                account.secret_id
+            )
+        };
+        if account.secret_key.expose() == ELIDED_KEY {
+            account.secret_key = current
+                .map(|current| current.secret_key.clone())
+                .ok_or_else(|| unknown("secret-key"))?;
+        }
+        if account.token.as_ref().map(Secret::expose) == Some(ELIDED_TOKEN) {
+            account.token = Some(
+                current
+                    .and_then(|current| current.token.clone())
+                    .ok_or_else(|| unknown("token"))?,
+            );
+        }
+        if account.bearer_token.as_ref().map(Secret::expose) == Some(ELIDED_TOKEN) {
+            account.bearer_token = Some(
+                current
+                    .and_then(|current| current.bearer_token.clone())
+                    .ok_or_else(|| unknown("bearer-token"))?,
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Reads a body as JSON when it is a JSON object, otherwise as TOML (whose first line may well be `[[accounts]]`).

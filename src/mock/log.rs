@@ -78,13 +78,13 @@ pub(crate) fn named_existing(world: &World, request: &Request) -> Vec<String> {
     let body = String::from_utf8_lossy(&request.body);
     let named = |id: &str| !id.is_empty() && (request.target.contains(id) || body.contains(id));
     let cvm = world
-        .spec
+        .spec()
         .instances
         .iter()
         .filter(|instance| instance.state != InstanceState::Terminated)
         .map(|instance| instance.id.as_str());
     let bmc = world
-        .spec
+        .spec()
         .bmc_instances
         .iter()
         .filter(|instance| instance.status != BmcStatus::Released)

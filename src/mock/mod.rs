@@ -2,7 +2,8 @@
 //!
 //! [`MockServer`] is the front end: built with [`MockServer::builder`], it binds (port 0 by default), runs on its
 //! own thread with its own tokio runtime (so any test, sync or async, can use it), and shuts down when dropped.
-//! Private: `server` (the HTTP wiring, hyper), `control` (the `/__terminus/…` API). All mutable state is the
+//! Private: `server` (the HTTP wiring, hyper), `control` (the `/__terminus/…` API); public: [`journal`] (the last
+//! requests and their answers, with a diagnosis of each rejected signature, for `GET /__terminus/requests`). All mutable state is the
 //! [`World`] behind one lock ([`SharedWorld`], which also gives providers their one way to authenticate and decide
 //! a request on one world); the server hands each request to its provider with that and nothing else of its own.
 //!
@@ -21,12 +22,13 @@
 
 mod control;
 pub use control::TOKEN_HEADER;
+pub mod journal;
 mod log;
 mod scenario;
 mod server;
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use tokio::sync::Semaphore;
@@ -34,6 +36,7 @@ use tokio::sync::Semaphore;
 use crate::provider::ProviderId;
 use crate::signing::Secret;
 use crate::world::{SharedWorld, World, WorldSpec};
+use journal::Journal;
 
 /// A running mock server.
 #[derive(Debug)]
@@ -336,6 +339,11 @@ pub(crate) struct Shared {
     log: Option<log::RequestLog>,
     /// The providers served; the first answers what no other one serves.
     pub(crate) providers: Vec<ProviderId>,
+    /// The world the server started with, for `POST /__terminus/reset` (keys included: it never leaves the
+    /// process).
+    pub(crate) initial: WorldSpec,
+    /// The last requests and their answers (`GET /__terminus/requests`).
+    journal: Mutex<Journal>,
     /// The scenario a client is running, and the answers since it was loaded.
     scenario: scenario::Tracker,
 }
@@ -348,6 +356,7 @@ impl Shared {
         providers: Vec<ProviderId>,
     ) -> Self {
         Self {
+            initial: world.spec().clone(),
             world: SharedWorld::new(world),
             limits,
             connections: Arc::new(Semaphore::new(limits.connections)),
@@ -356,8 +365,14 @@ impl Shared {
             cloud: false,
             log: None,
             providers,
+            journal: Mutex::new(Journal::default()),
             scenario: scenario::Tracker::default(),
         }
+    }
+
+    /// The journal, locked (never across the world's lock: entries are built first).
+    pub(crate) fn journal(&self) -> MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The world, locked.

@@ -16,6 +16,7 @@
 //! When accepting fails for want of resources (no file descriptor left, no buffer space), the loop waits, doubling
 //! from [`ACCEPT_BACKOFF_FIRST`] to [`ACCEPT_BACKOFF_MOST`], instead of trying again at once.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::journal::{Entry, Received, Verdict};
 use super::{Shared, control};
 use crate::message::Reply;
 use crate::message::Request;
@@ -168,12 +170,14 @@ async fn answer(
             )),
         });
     }
+    let arrived = std::time::Instant::now();
+    let arrived_at = time::OffsetDateTime::now_utc();
     let (head, body) = request.into_parts();
-    let target = head.uri.to_string();
-    let path = head.uri.path().to_owned();
-    if path.starts_with(control::PREFIX) && !shared.cloud {
+    // The cloud-like profile has no control API: its paths are provider paths like any other.
+    if head.uri.path().starts_with(control::PREFIX) && !shared.cloud {
         return Ok(respond(control_call(head, body, &shared, place).await));
     }
+    let target = head.uri.to_string();
 
     // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host is answered 400, before any provider sees it.
     if head.version == hyper::Version::HTTP_11 && head.headers.get_all(HOST).iter().count() != 1 {
@@ -218,17 +222,19 @@ async fn answer(
         }
     };
 
-    let strike = shared
-        .world()
-        .faults
-        .strike(provider.action_of(&request).as_deref());
+    let action = provider.action_of(&request);
+    let (strike, world_time) = {
+        let mut world = shared.world();
+        (world.faults.strike(action.as_deref()), world.clock.now())
+    };
     if !strike.delay.is_zero() {
         tokio::time::sleep(strike.delay).await;
     }
+    let faulted = strike.outcome.is_some();
     let problem = match strike.outcome {
-        Some(Outcome::Drop) => return Err(Dropped),
-        Some(Outcome::Error(code)) => Some(Problem::Fault { code }),
-        Some(Outcome::Http(status)) => Some(Problem::HttpFault { status }),
+        Some(Outcome::Drop) => None,
+        Some(Outcome::Error { code, message }) => Some(Problem::Fault { code, message }),
+        Some(Outcome::Http { status, message }) => Some(Problem::HttpFault { status, message }),
         None => problem,
     };
     let named = shared.log.as_ref().map(|_| {
@@ -238,10 +244,24 @@ async fn answer(
             super::log::named_existing(&world, &request),
         )
     });
-    let mut reply = match problem {
-        Some(problem) => provider.error(problem, &request, &shared.world),
-        None => provider.handle(&request, &shared.world),
+    let reply = match (faulted, problem) {
+        (true, None) => None,
+        (_, Some(problem)) => Some(provider.error(problem, &request, &shared.world)),
+        (false, None) => Some(provider.handle(&request, &shared.world)),
     };
+    let heard = Heard {
+        request: &request,
+        provider,
+        action,
+        arrived_at,
+        world_time,
+        faulted,
+    };
+    let Some(mut reply) = reply else {
+        heard.record(None, arrived, &shared);
+        return Err(Dropped);
+    };
+    let id = heard.record(Some(&reply), arrived, &shared);
     super::scenario::observe(&shared, provider, &request, &reply);
     if let (Some(log), Some((at, names_existing))) = (&shared.log, named) {
         log.write(&super::log::Entry {
@@ -253,10 +273,124 @@ async fn answer(
             names_existing,
         });
     }
+    if request
+        .header(EXPLAIN_HEADER)
+        .is_some_and(|value| !value.trim().is_empty() && value.trim() != "0")
+    {
+        reply
+            .headers
+            .push(("X-Terminus-Journal-Id", id.to_string().into()));
+        if let Some(diagnosis) = &reply.diagnosis {
+            let mut summary = diagnosis.summary();
+            // A quoted canonical line can be a whole query string; clients cap header lines (Python: 64 KiB).
+            if summary.len() > DIAGNOSIS_HEADER_BYTES {
+                summary.truncate(DIAGNOSIS_HEADER_BYTES);
+                summary.push_str("... (the journal entry has it whole)");
+            }
+            reply.headers.push(("X-Terminus-Diagnosis", summary.into()));
+        }
+    }
     if !keeps_alive(head.version, &head.headers) {
         reply.close();
     }
     Ok(respond(reply))
+}
+
+/// The request header that asks for the diagnosis of a rejected signature in the answer (`X-Terminus-Diagnosis`)
+/// and the answer's journal entry (`X-Terminus-Journal-Id`); without it the answer is exactly the provider's.
+const EXPLAIN_HEADER: &str = "x-terminus-explain";
+/// The most bytes of a diagnosis sent in `X-Terminus-Diagnosis` (the summary is ASCII, so any cut is a boundary).
+const DIAGNOSIS_HEADER_BYTES: usize = 2048;
+
+/// A provider request as the journal and the log see it.
+struct Heard<'r> {
+    request: &'r Request,
+    provider: ProviderId,
+    action: Option<String>,
+    arrived_at: time::OffsetDateTime,
+    world_time: i64,
+    faulted: bool,
+}
+
+impl Heard<'_> {
+    /// Writes the journal entry and the log line of this request and its answer (`None`: dropped); the entry's id.
+    fn record(self, reply: Option<&Reply>, arrived: std::time::Instant, shared: &Shared) -> u64 {
+        let latency_us = u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let code = reply.and_then(|reply| match self.provider.read_answer(&reply.body) {
+            Ok(Err(code)) => Some(code),
+            _ => None,
+        });
+        let verdict = match (reply, self.faulted, &code) {
+            (None, _, _) => Verdict::Dropped,
+            (Some(_), true, _) => Verdict::Fault,
+            (Some(_), false, Some(_)) => Verdict::Error,
+            (Some(reply), false, None) if reply.status < 400 => Verdict::Ok,
+            (Some(_), false, None) => Verdict::Error,
+        };
+        let secret_id = crate::signing::inspect(self.request)
+            .ok()
+            .and_then(|claim| claim.secret_id);
+        let diagnosis = reply.and_then(|reply| reply.diagnosis.as_deref().cloned());
+        let entry = Entry {
+            id: 0,
+            time: self
+                .arrived_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            world_time: self.world_time,
+            provider: self.provider.name(),
+            action: self.action,
+            secret_id,
+            verdict,
+            status: reply.map(|reply| reply.status),
+            code,
+            latency_us,
+            request: Received::of(self.request),
+            diagnosis,
+        };
+        log(&entry);
+        shared.journal().push(entry)
+    }
+}
+
+/// The log line of a request: `info` for an answer, `warn` for a rejected signature (with its diagnosis).
+fn log(entry: &Entry) {
+    let action = entry.action.as_deref().unwrap_or("-");
+    let secret_id = entry.secret_id.as_deref().unwrap_or("-");
+    let code = entry.code.as_deref().unwrap_or("-");
+    let status = entry.status.map_or(0, u16::from);
+    match &entry.diagnosis {
+        Some(diagnosis) => tracing::warn!(
+            target: "terminus::request",
+            provider = entry.provider,
+            action,
+            secret_id,
+            verdict = entry.verdict.name(),
+            status,
+            code,
+            latency_us = entry.latency_us,
+            mistake = diagnosis.mistake.unwrap_or("-"),
+            diagnosis = %diagnosis.summary(),
+            "{} {} {} {code}",
+            entry.request.method,
+            entry.request.target,
+            status,
+        ),
+        None => tracing::info!(
+            target: "terminus::request",
+            provider = entry.provider,
+            action,
+            secret_id,
+            verdict = entry.verdict.name(),
+            status,
+            code,
+            latency_us = entry.latency_us,
+            "{} {} {} {code}",
+            entry.request.method,
+            entry.request.target,
+            status,
+        ),
+    }
 }
 
 /// Whether the client keeps the connection open after this exchange (RFC 9112 §9.3): HTTP/1.1 unless it says
@@ -339,7 +473,7 @@ fn over_body_cap(shared: &Shared) -> Reply {
         ),
     );
     // An answer to load, not to the request.
-    reply.headers.push(("Retry-After", "1".to_owned()));
+    reply.headers.push(("Retry-After", "1".into()));
     reply
 }
 
@@ -378,10 +512,20 @@ fn respond(reply: Reply) -> Response<Full<Bytes>> {
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in reply.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::try_from(value),
-        ) {
+        let value = match value {
+            // A constant of ours: no copy (`from_static` takes only visible ASCII, checked here rather than by its
+            // panic).
+            Cow::Borrowed(text)
+                if text
+                    .bytes()
+                    .all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) =>
+            {
+                Ok(HeaderValue::from_static(text))
+            }
+            Cow::Borrowed(text) => HeaderValue::from_str(text),
+            Cow::Owned(text) => HeaderValue::try_from(text),
+        };
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), value) {
             response.headers_mut().append(name, value);
         }
     }

@@ -71,6 +71,55 @@ pub trait Provider: Sync + std::fmt::Debug {
     fn read_answer(&self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String>;
 }
 
+/// The methods of [`Provider`] every built-in provider implements the same way, by the functions of the same
+/// names in its `mock`, `client` and `wire` modules; invoked inside `impl Provider for …` in its `mod.rs`.
+macro_rules! served_by_its_modules {
+    () => {
+        fn body_limit(&self, request: &$crate::message::Request) -> usize {
+            mock::body_limit(request)
+        }
+
+        fn action_of(&self, request: &$crate::message::Request) -> Option<String> {
+            mock::action_of(request)
+        }
+
+        fn handle(
+            &self,
+            request: &$crate::message::Request,
+            world: &$crate::world::SharedWorld,
+        ) -> $crate::message::Reply {
+            mock::handle(request, world)
+        }
+
+        fn problem_reply(
+            &self,
+            problem: $crate::provider::Problem,
+            request: &$crate::message::Request,
+            world: &$crate::world::SharedWorld,
+        ) -> $crate::message::Reply {
+            mock::problem_reply(problem, request, world)
+        }
+
+        fn build_request(
+            &self,
+            call: &$crate::provider::Call<'_>,
+        ) -> Result<
+            ($crate::message::Request, Option<$crate::signing::Trace>),
+            $crate::signing::Unusable,
+        > {
+            client::build(call)
+        }
+
+        fn read_answer(
+            &self,
+            body: &[u8],
+        ) -> Result<Result<serde_json::Map<String, serde_json::Value>, String>, String> {
+            wire::read_answer(body)
+        }
+    };
+}
+pub(crate) use served_by_its_modules;
+
 /// A provider's API, as served by the mock: a handle on its [`Provider`], compared by name.
 #[derive(Clone, Copy)]
 pub struct ProviderId(&'static dyn Provider);
@@ -191,6 +240,18 @@ impl std::fmt::Debug for ProviderId {
     }
 }
 
+/// The first parameter of `values` that is not in `known`: an action's unknown parameter, whatever the provider
+/// calls it.
+pub(crate) fn unknown_parameter<'v>(
+    values: &'v Map<String, Value>,
+    known: &[&str],
+) -> Option<&'v str> {
+    values
+        .keys()
+        .map(String::as_str)
+        .find(|name| !known.contains(name))
+}
+
 /// Everything the harness builds a provider request from; each provider turns it into its wire format.
 #[derive(Clone, Debug)]
 pub struct Call<'a> {
@@ -222,15 +283,19 @@ pub struct Call<'a> {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Problem {
-    /// An injected error (`None`: the provider's internal error).
+    /// An injected error (`None`: the provider's internal error, its code and message).
     Fault {
         /// The code to answer.
         code: Option<String>,
+        /// The message to answer.
+        message: Option<String>,
     },
-    /// An injected HTTP status.
+    /// An injected HTTP status (with this message, when given).
     HttpFault {
         /// The status to answer.
         status: u16,
+        /// The message to answer.
+        message: Option<String>,
     },
     /// The body is larger than the server reads.
     TooLarge {

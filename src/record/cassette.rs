@@ -1,7 +1,7 @@
 //! Cassettes: a directory of recorded exchanges, in order, readable and diffable.
 //!
 //! ```text
-//! DIR/cassette.json                       the index: one entry per exchange, in order (below)
+//! DIR/cassette.jsonl                      the index: a header line, then one line per exchange, in order
 //! DIR/0001-TerminateInstances.request     the request as the client sent it, redacted and fixture-signed (HTTP/1.1)
 //! DIR/0001-TerminateInstances.response    the answer as received, redacted (HTTP/1.1)
 //! DIR/0001-TerminateInstances@recorded.snap   the same exchange in the rendering of `snapshots/`
@@ -11,6 +11,7 @@
 //! --record` output) exchange by exchange; the raw files are what replay and `serve --cassette` send and answer.
 //! Only [`Redacted`] exchanges can be appended.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -21,20 +22,27 @@ use crate::harness::snapshot;
 use crate::message::Request;
 
 /// The index file's name.
-pub const INDEX: &str = "cassette.json";
+pub const INDEX: &str = "cassette.jsonl";
 /// The most exchanges one cassette holds (a bound on what replay and playback load).
 pub const MOST_EXCHANGES: usize = 100_000;
 /// The largest raw file read back (a request or an answer).
 const LARGEST_FILE: u64 = 64 * 1024 * 1024;
 
-/// The index.
+/// The index's first line.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Index {
+pub struct Header {
     /// Where the requests went (`https://<host>` for the real providers, or the `--upstream` URL).
     pub upstream: String,
     /// When recording started (RFC 3339).
     pub recorded_at: String,
-    /// The exchanges, in the order the answers arrived.
+}
+
+/// The index: its header and the exchanges, in the order the answers arrived.
+#[derive(Clone, Debug, Default)]
+pub struct Index {
+    /// The first line.
+    pub header: Header,
+    /// One per line after it.
     pub exchanges: Vec<Entry>,
 }
 
@@ -47,6 +55,8 @@ pub struct Entry {
     pub provider: String,
     /// The host the client addressed.
     pub host: String,
+    /// How the client reached the proxy: `http` (absolute form, upgraded) or `connect` (TLS intercepted).
+    pub via: String,
     /// The action, when the request names one.
     pub action: Option<String>,
     /// The client's `User-Agent` (as redacted).
@@ -67,50 +77,56 @@ pub struct Entry {
 #[derive(Debug)]
 pub struct Writer {
     dir: PathBuf,
-    index: Index,
+    index: std::fs::File,
+    written: usize,
 }
 
 impl Writer {
     /// Creates `dir` (and its parents); refuses a directory that already holds a cassette.
     pub fn create(dir: &Path, upstream: &str) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        if dir.join(INDEX).exists() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("{} already holds a cassette", dir.display()),
-            ));
-        }
-        let writer = Self {
-            dir: dir.to_path_buf(),
-            index: Index {
-                upstream: upstream.to_owned(),
-                recorded_at: now_rfc3339(),
-                exchanges: Vec::new(),
-            },
+        let header = Header {
+            upstream: upstream.to_owned(),
+            recorded_at: now_rfc3339(),
         };
-        writer.write_index()?;
-        Ok(writer)
+        let line = serde_json::to_string(&header).map_err(std::io::Error::other)? + "\n";
+        let mut index = std::fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(dir.join(INDEX))
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::AlreadyExists => std::io::Error::new(
+                    error.kind(),
+                    format!("{} already holds a cassette", dir.display()),
+                ),
+                _ => error,
+            })?;
+        index.write_all(line.as_bytes())?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            index,
+            written: 0,
+        })
     }
 
     /// Exchanges written so far.
     pub fn len(&self) -> usize {
-        self.index.exchanges.len()
+        self.written
     }
 
     /// Whether nothing was written yet.
     pub fn is_empty(&self) -> bool {
-        self.index.exchanges.is_empty()
+        self.written == 0
     }
 
-    /// Appends one exchange: its three files, then the index (written whole and renamed into place, so a reader
-    /// never sees half an index).
+    /// Appends one exchange: its three files, then its index line (one `write` of a whole line, appended).
     pub fn append(&mut self, exchange: &Redacted, mut entry: Entry) -> std::io::Result<()> {
-        if self.index.exchanges.len() >= MOST_EXCHANGES {
+        if self.written >= MOST_EXCHANGES {
             return Err(std::io::Error::other(format!(
                 "the cassette holds {MOST_EXCHANGES} exchanges already"
             )));
         }
-        let number = self.index.exchanges.len() + 1;
+        let number = self.written + 1;
         // The client, read from the redacted request only (a User-Agent can carry a redacted string).
         let request = exchange.request();
         entry.user_agent = request.header("user-agent").map(str::to_owned);
@@ -166,15 +182,10 @@ impl Writer {
             self.dir.join(format!("{}@recorded.snap", entry.name)),
             header + &rendered,
         )?;
-        self.index.exchanges.push(entry);
-        self.write_index()
-    }
-
-    fn write_index(&self) -> std::io::Result<()> {
-        let text = serde_json::to_string_pretty(&self.index).map_err(std::io::Error::other)?;
-        let temporary = self.dir.join(format!(".{INDEX}.new"));
-        std::fs::write(&temporary, text + "\n")?;
-        std::fs::rename(temporary, self.dir.join(INDEX))
+        let line = serde_json::to_string(&entry).map_err(std::io::Error::other)? + "\n";
+        self.index.write_all(line.as_bytes())?;
+        self.written += 1;
+        Ok(())
     }
 }
 
@@ -208,13 +219,34 @@ pub struct Recorded {
 pub fn read(dir: &Path) -> Result<(Index, Vec<Recorded>), String> {
     let index_path = dir.join(INDEX);
     let text = read_bounded(&index_path)?;
-    let index: Index = serde_json::from_slice(&text)
-        .map_err(|error| format!("{}: not a cassette index: {error}", index_path.display()))?;
-    if index.exchanges.len() > MOST_EXCHANGES {
-        return Err(format!(
-            "{}: more than {MOST_EXCHANGES} exchanges",
-            index_path.display()
-        ));
+    let text =
+        String::from_utf8(text).map_err(|_| format!("{}: not UTF-8", index_path.display()))?;
+    let mut lines = text.lines().enumerate();
+    let header: Header = match lines.next() {
+        Some((_, line)) => serde_json::from_str(line).map_err(|error| {
+            format!("{}:1: not a cassette header: {error}", index_path.display())
+        })?,
+        None => return Err(format!("{}: empty", index_path.display())),
+    };
+    let mut index = Index {
+        header,
+        exchanges: Vec::new(),
+    };
+    for (number, line) in lines {
+        if index.exchanges.len() >= MOST_EXCHANGES {
+            return Err(format!(
+                "{}: more than {MOST_EXCHANGES} exchanges",
+                index_path.display()
+            ));
+        }
+        let entry: Entry = serde_json::from_str(line).map_err(|error| {
+            format!(
+                "{}:{}: not an exchange entry: {error}",
+                index_path.display(),
+                number + 1
+            )
+        })?;
+        index.exchanges.push(entry);
     }
     let mut recorded = Vec::with_capacity(index.exchanges.len());
     for entry in &index.exchanges {

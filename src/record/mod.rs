@@ -7,6 +7,7 @@
 //! - [`redact`]: the only way to a cassette: fixture id and re-signing, tokens, account ids, trace ids, extras.
 //! - [`cassette`]: the directory format, written and read.
 //! - [`playback`]: a cassette as a server (`terminus serve --cassette`).
+//! - [`to_case`]: a recorded exchange as a case file skeleton (`terminus record --to-case`).
 //! - [`replay`]: re-sending a cassette to the mock (or a URL) and reporting drift.
 //!
 //! This module depends on the core (signing, providers, the mock, the TLS module); nothing in the core depends
@@ -17,6 +18,7 @@ pub mod playback;
 pub mod proxy;
 pub mod redact;
 pub mod replay;
+pub mod to_case;
 
 pub use playback::Playback;
 pub use proxy::{Recorder, RecorderConfig};

@@ -522,6 +522,7 @@ async fn forward(
         name: String::new(),
         provider: provider.name().to_owned(),
         host: host.clone(),
+        via: if tunnel.is_some() { "connect" } else { "http" }.to_owned(),
         action: provider.action_of(&request),
         // Filled from the redacted request by the writer: nothing here may carry a client string unredacted.
         user_agent: None,

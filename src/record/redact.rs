@@ -547,4 +547,38 @@ mod tests {
             )
             .expect("verifies with the fixture key");
     }
+
+    #[test]
+    fn a_zc2_request_is_re_signed_with_the_zenlayer_fixture_key() {
+        let body = r#"{"instanceIds":["564212148932313088"]}"#;
+        let text = format!(
+            "POST /api/v2/bmc HTTP/1.1\r\nHost: console.zenlayer.com\r\nContent-Type: application/json; charset=utf-8\r\n\
+             X-ZC-Action: TerminateInstance\r\nX-ZC-Timestamp: 1673361177\r\nX-ZC-Signature-Method: ZC2-HMAC-SHA256\r\n\
+             X-ZC-Version: 2022-11-20\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let request = signing::sign(
+            &Request::parse(text.as_bytes()).unwrap(),
+            &Credentials::new("zlREALaccessKEY01", "zlREALpassword0001"),
+            Scheme::Zc2,
+            &SignOptions::default(),
+        )
+        .unwrap()
+        .request;
+        let redacted = Redactor::new(vec![]).redact(&request, None).unwrap();
+        let stored = redacted.request();
+        let bytes = String::from_utf8_lossy(&stored.to_bytes()).into_owned();
+        assert!(!bytes.contains("zlREALaccessKEY01"), "{bytes}");
+        let claim = signing::inspect(stored).unwrap();
+        assert_eq!(claim.secret_id.as_deref(), Some(FIXTURE_ZENLAYER.0));
+        claim
+            .verify(
+                stored,
+                &Secret::new(FIXTURE_ZENLAYER.1),
+                None,
+                &signing::Policy::default(),
+                None,
+            )
+            .expect("verifies with the Zenlayer fixture key");
+    }
 }

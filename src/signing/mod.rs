@@ -17,6 +17,7 @@
 //! `[REDACTED]` and is read only through [`Secret::expose`], where an HMAC key or a header value is computed.
 //! [`redact_all`] scrubs known secrets from text built out of requests (a failed case's message).
 
+pub mod diagnose;
 pub mod hash;
 pub mod hmac_param;
 mod secret;
@@ -207,6 +208,62 @@ pub(crate) fn with_authorization(request: &Request, value: &str) -> Request {
     signed
 }
 
+/// Steps 1 and 2 of TC3, and of ZC2, which copies TC3's canonical request (with the query always empty): the
+/// payload hash, the canonical request, and its hash.
+pub(crate) struct Canonical {
+    pub(crate) hashed_payload: String,
+    pub(crate) canonical_request: String,
+    pub(crate) hashed_canonical_request: String,
+}
+
+impl Canonical {
+    /// Computes them over `payload` (the body, or TC3's literal `UNSIGNED-PAYLOAD`); fails only when a signed
+    /// header is absent, naming it.
+    pub(crate) fn of(
+        request: &Request,
+        query: &str,
+        signed_headers: &str,
+        payload: &[u8],
+    ) -> Result<Self, String> {
+        let canonical_headers = canonical_headers(request, signed_headers)?;
+        Ok(Self::with_headers(
+            request,
+            query,
+            &canonical_headers,
+            signed_headers,
+            payload,
+        ))
+    }
+
+    /// The same from canonical headers the caller computed (a diagnosis tries other spellings of them).
+    pub(crate) fn with_headers(
+        request: &Request,
+        query: &str,
+        canonical_headers: &str,
+        signed_headers: &str,
+        payload: &[u8],
+    ) -> Self {
+        let hashed_payload = hash::sha256_hex(payload);
+        let canonical_request = format!(
+            "{method}\n/\n{query}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}",
+            method = request.method,
+        );
+        let hashed_canonical_request = hash::sha256_hex(canonical_request.as_bytes());
+        Self {
+            hashed_payload,
+            canonical_request,
+            hashed_canonical_request,
+        }
+    }
+
+    /// Records the three steps, in computation order.
+    pub(crate) fn record(self, trace: &mut Trace) {
+        trace.record(Step::HashedPayload, self.hashed_payload);
+        trace.record(Step::CanonicalRequest, self.canonical_request);
+        trace.record(Step::HashedCanonicalRequest, self.hashed_canonical_request);
+    }
+}
+
 /// `name:value\n` for each header `SignedHeaders` names, in that order, names and values lowercased and trimmed
 /// (the TC3 and ZC2 documents both say so). `Err` names a header the request does not carry.
 pub(crate) fn canonical_headers(request: &Request, signed_headers: &str) -> Result<String, String> {
@@ -218,9 +275,9 @@ pub(crate) fn canonical_headers(request: &Request, signed_headers: &str) -> Resu
             request.header(name)
         };
         let value = value.ok_or_else(|| name.to_owned())?;
-        canonical.push_str(&name.to_ascii_lowercase());
+        canonical.extend(name.chars().map(|c| c.to_ascii_lowercase()));
         canonical.push(':');
-        canonical.push_str(&value.trim().to_ascii_lowercase());
+        canonical.extend(value.trim().chars().map(|c| c.to_ascii_lowercase()));
         canonical.push('\n');
     }
     Ok(canonical)

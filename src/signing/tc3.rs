@@ -10,10 +10,10 @@
 //! - header values are lowercased and trimmed, as the documentation's example does (`x-tc-action:describeinstances`);
 //! - `X-TC-Content-SHA256: UNSIGNED-PAYLOAD` replaces the body by the literal `UNSIGNED-PAYLOAD` in the payload hash.
 
-use super::hash::{hmac_sha256, sha256_hex};
+use super::hash::hmac_sha256;
 use super::{
-    Claim, ClaimDetail, Credentials, Policy, Rejection, Scheme, SignOptions, Signed, Step, Trace,
-    Unusable,
+    Canonical, Claim, ClaimDetail, Credentials, Policy, Rejection, Scheme, SignOptions, Signed,
+    Step, Trace, Unusable,
 };
 use crate::message::Request;
 
@@ -79,8 +79,14 @@ impl Authorization {
         let signature = signature
             .filter(|v| !v.is_empty())
             .ok_or_else(|| malformed("no Signature="))?;
-        let scope: Vec<&str> = credential.split('/').collect();
-        let [secret_id, date, service, terminator] = scope[..] else {
+        let mut scope = credential.split('/');
+        let (Some(secret_id), Some(date), Some(service), Some(terminator), None) = (
+            scope.next(),
+            scope.next(),
+            scope.next(),
+            scope.next(),
+            scope.next(),
+        ) else {
             return Err(malformed(
                 "Credential is not SecretId/date/service/tc3_request",
             ));
@@ -149,34 +155,66 @@ struct Inputs<'a> {
     signed_headers: &'a str,
 }
 
-/// Computes every step. Fails only when a signed header is absent, naming it.
-fn compute(request: &Request, inputs: &Inputs<'_>, secret_key: &str) -> Result<Trace, String> {
-    let mut trace = Trace::new(Scheme::Tc3);
+/// Computes every step (the derived keys' hex only when `derived_keys`). Fails only when a signed header is absent,
+/// naming it.
+fn compute(
+    request: &Request,
+    inputs: &Inputs<'_>,
+    secret_key: &str,
+    derived_keys: bool,
+) -> Result<Trace, String> {
+    // Steps 1 and 2: the payload hash, the canonical request.
+    let canonical = Canonical::of(
+        request,
+        request.query(),
+        inputs.signed_headers,
+        payload(request),
+    )?;
+    Ok(finish(inputs, secret_key, derived_keys, canonical))
+}
 
-    // Step 1: the payload hash, of the body bytes as received (or of the literal UNSIGNED-PAYLOAD).
+/// Every step, from canonical headers computed by the caller (a diagnosis tries other spellings of them).
+fn compute_with(
+    request: &Request,
+    inputs: &Inputs<'_>,
+    secret_key: &str,
+    canonical_headers: &str,
+    derived_keys: bool,
+) -> Trace {
+    let canonical = Canonical::with_headers(
+        request,
+        request.query(),
+        canonical_headers,
+        inputs.signed_headers,
+        payload(request),
+    );
+    finish(inputs, secret_key, derived_keys, canonical)
+}
+
+/// Step 1's payload: the body bytes as received, or the literal UNSIGNED-PAYLOAD.
+fn payload(request: &Request) -> &[u8] {
     let unsigned = request.header("x-tc-content-sha256").map(str::trim) == Some(UNSIGNED_PAYLOAD);
-    let payload: &[u8] = if unsigned {
+    if unsigned {
         UNSIGNED_PAYLOAD.as_bytes()
     } else {
         &request.body
-    };
-    let hashed_payload = sha256_hex(payload);
+    }
+}
 
-    // Step 2: the canonical request.
-    let canonical_headers = super::canonical_headers(request, inputs.signed_headers)?;
-    let canonical_request = format!(
-        "{method}\n/\n{query}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}",
-        method = request.method,
-        query = request.query(),
-        signed_headers = inputs.signed_headers,
-    );
-    let hashed_canonical_request = sha256_hex(canonical_request.as_bytes());
+/// Steps 3 to 5 from the canonical request, and the trace of all of them.
+fn finish(
+    inputs: &Inputs<'_>,
+    secret_key: &str,
+    derived_keys: bool,
+    canonical: Canonical,
+) -> Trace {
+    let mut trace = Trace::new(Scheme::Tc3);
 
     // Step 3: the string to sign.
     let scope = format!("{}/{}/{TERMINATOR}", inputs.date, inputs.service);
     let string_to_sign = format!(
-        "{ALGORITHM}\n{}\n{scope}\n{hashed_canonical_request}",
-        inputs.timestamp
+        "{ALGORITHM}\n{}\n{scope}\n{}",
+        inputs.timestamp, canonical.hashed_canonical_request
     );
 
     // Step 4: the derived keys and the signature.
@@ -192,17 +230,17 @@ fn compute(request: &Request, inputs: &Inputs<'_>, secret_key: &str) -> Result<T
     let authorization =
         Authorization::render(inputs.secret_id, &scope, inputs.signed_headers, &signature);
 
-    trace.record(Step::HashedPayload, hashed_payload);
-    trace.record(Step::CanonicalRequest, canonical_request);
-    trace.record(Step::HashedCanonicalRequest, hashed_canonical_request);
+    canonical.record(&mut trace);
     trace.record(Step::CredentialScope, scope);
     trace.record(Step::StringToSign, string_to_sign);
-    trace.record(Step::KDate, hex::encode(k_date));
-    trace.record(Step::KService, hex::encode(k_service));
-    trace.record(Step::KSigning, hex::encode(k_signing));
+    if derived_keys {
+        trace.record(Step::KDate, hex::encode(k_date));
+        trace.record(Step::KService, hex::encode(k_service));
+        trace.record(Step::KSigning, hex::encode(k_signing));
+    }
     trace.record(Step::Signature, signature);
     trace.record(Step::Authorization, authorization);
-    Ok(trace)
+    trace
 }
 
 fn timestamp(request: &Request) -> Result<(&str, i64), Unusable> {
@@ -238,7 +276,7 @@ pub(super) fn sign(
             .as_deref()
             .unwrap_or(DEFAULT_SIGNED_HEADERS),
     };
-    let trace = compute(request, &inputs, credentials.secret_key().expose())
+    let trace = compute(request, &inputs, credentials.secret_key().expose(), true)
         .map_err(Unusable::SignedHeaderAbsent)?;
     let request =
         super::with_authorization(request, trace.get(Step::Authorization).unwrap_or_default());
@@ -261,8 +299,18 @@ pub(super) fn verify(
     authorization: &Authorization,
     secret_key: &str,
     policy: &Policy,
+    derived_keys: bool,
 ) -> Result<Trace, Rejection> {
     let (raw_timestamp, seconds) = timestamp(request).expect("inspect() read the timestamp");
+    if authorization
+        .signed_headers
+        .bytes()
+        .any(|b| b.is_ascii_uppercase())
+    {
+        return Err(Rejection::SignedHeaderNames(
+            authorization.signed_headers.clone(),
+        ));
+    }
     let names: Vec<&str> = authorization.signed_headers.split(';').collect();
     if let Some(missing) = REQUIRED_SIGNED_HEADERS
         .into_iter()
@@ -301,7 +349,195 @@ pub(super) fn verify(
         service: &authorization.service,
         signed_headers: &authorization.signed_headers,
     };
-    compute(request, &inputs, secret_key).map_err(Rejection::SignedHeaderAbsent)
+    compute(request, &inputs, secret_key, derived_keys).map_err(Rejection::SignedHeaderAbsent)
+}
+
+/// The trace the server computes for the request, whatever its signature: the UTC date of its timestamp and the
+/// endpoint's service (`policy`, else the scope's) in the scope; `Err` only when a signed header is absent.
+pub(super) fn recompute(
+    request: &Request,
+    authorization: &Authorization,
+    secret_key: &str,
+    policy: &Policy,
+) -> Result<Trace, Rejection> {
+    let (raw_timestamp, seconds) = timestamp(request).map_err(|_| Rejection::ScopeDate {
+        scope: authorization.date.clone(),
+        expected: "no date (the timestamp is unreadable)".to_owned(),
+        timestamp: 0,
+    })?;
+    let utc = utc_date(seconds).unwrap_or_default();
+    let inputs = Inputs {
+        secret_id: &authorization.secret_id,
+        timestamp: raw_timestamp,
+        date: &utc,
+        service: policy.service.as_deref().unwrap_or(&authorization.service),
+        signed_headers: &authorization.signed_headers,
+    };
+    compute(request, &inputs, secret_key, policy.derived_keys)
+        .map_err(Rejection::SignedHeaderAbsent)
+}
+
+/// A known client mistake: how to rebuild the request its client signed, and what to call it.
+struct Mistake {
+    id: &'static str,
+    cause: String,
+    trace: Trace,
+}
+
+/// Explains a rejected TC3 signature: recomputes the request as the server reads it (the UTC scope date, the
+/// endpoint's service) and as each common client mistake would have signed it, and reports the mistake whose
+/// signature is the one the request carries (the tries are in the module docs of [`super::diagnose`]).
+pub(super) fn diagnose(
+    request: &Request,
+    authorization: &Authorization,
+    secret_key: &str,
+    policy: &Policy,
+) -> super::diagnose::Diagnosis {
+    let Ok((raw_timestamp, seconds)) = timestamp(request) else {
+        return super::diagnose::unexplained(Scheme::Tc3, "X-TC-Timestamp is not a Unix time");
+    };
+    let utc = utc_date(seconds).unwrap_or_default();
+    let service = policy.service.as_deref().unwrap_or(&authorization.service);
+    let server_inputs = Inputs {
+        secret_id: &authorization.secret_id,
+        timestamp: raw_timestamp,
+        date: &utc,
+        service,
+        signed_headers: &authorization.signed_headers,
+    };
+    let server = match compute(request, &server_inputs, secret_key, false) {
+        Ok(trace) => trace,
+        Err(header) => {
+            return super::diagnose::unexplained(
+                Scheme::Tc3,
+                &format!("SignedHeaders names {header}, which the request does not carry"),
+            );
+        }
+    };
+    let claimed = Inputs {
+        date: &authorization.date,
+        service: &authorization.service,
+        ..server_inputs
+    };
+    let signed_headers = &authorization.signed_headers;
+    let mut tries: Vec<Mistake> = Vec::new();
+    // The scope as the request states it: a local date, another service.
+    if (authorization.date != utc || authorization.service != service)
+        && let Ok(trace) = compute(request, &claimed, secret_key, false)
+    {
+        let cause = if authorization.date != utc {
+            format!(
+                "the scope date is the local date, not UTC: the credential scope says {}, and the UTC date of \
+                 X-TC-Timestamp {seconds} is {utc}",
+                authorization.date
+            )
+        } else {
+            format!(
+                "the credential scope names the service {:?}; this endpoint's is {service:?}",
+                authorization.service
+            )
+        };
+        let id = if authorization.date != utc {
+            "scope-date-not-utc"
+        } else {
+            "scope-service"
+        };
+        tries.push(Mistake { id, cause, trace });
+    }
+    // The host without its port (clients that sign the endpoint's host name only).
+    if let Some(host) = request.host()
+        && let Some((name, port)) = host.rsplit_once(':')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+    {
+        let mut portless = request.clone();
+        portless.set_header("Host", name);
+        if let Ok(trace) = compute(&portless, &claimed, secret_key, false) {
+            tries.push(Mistake {
+                id: "host-without-port",
+                cause: format!(
+                    "the host was signed without its port: the request was signed for host {name}, and it was sent \
+                     to {host}"
+                ),
+                trace,
+            });
+        }
+    }
+    // Header values not lowercased (`x-tc-action:TerminateInstances`).
+    if let Ok(as_sent) = canonical_headers_as_sent(request, signed_headers)
+        && super::canonical_headers(request, signed_headers)
+            .ok()
+            .as_deref()
+            != Some(as_sent.as_str())
+    {
+        let trace = compute_with(request, &claimed, secret_key, &as_sent, false);
+        let upper: Vec<&str> = signed_headers
+            .split(';')
+            .filter(|name| {
+                request
+                    .header(name)
+                    .is_some_and(|value| value.bytes().any(|b| b.is_ascii_uppercase()))
+            })
+            .collect();
+        tries.push(Mistake {
+            id: "header-value-case",
+            cause: format!(
+                "{} signed in upper case: TC3 lowercases the values of signed headers in the canonical request \
+                 (x-tc-action:terminateinstances)",
+                upper.join(", ")
+            ),
+            trace,
+        });
+    }
+    // The body re-serialised after signing: the client signed one JSON text and sent another.
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&request.body) {
+        for (id, form, text) in super::diagnose::reserialisations(&value) {
+            if text == request.body {
+                continue;
+            }
+            let mut other = request.clone();
+            other.body = text;
+            if let Ok(trace) = compute(&other, &claimed, secret_key, false) {
+                tries.push(Mistake {
+                    id,
+                    cause: format!(
+                        "the body was re-serialised after signing: the signature is over the {form} JSON text of \
+                         the body, and the body sent is another text of the same JSON"
+                    ),
+                    trace,
+                });
+            }
+        }
+    }
+    let found = tries.into_iter().find(|mistake| {
+        mistake.trace.get(Step::Signature).is_some_and(|signature| {
+            super::hash::constant_time_eq(signature, &authorization.signature)
+        })
+    });
+    super::diagnose::from_traces(
+        Scheme::Tc3,
+        &server,
+        found.map(|mistake| (mistake.id, mistake.cause, mistake.trace)),
+    )
+}
+
+/// The canonical headers with values as sent (trimmed, not lowercased): what a client that forgets to lowercase
+/// them signs.
+fn canonical_headers_as_sent(request: &Request, signed_headers: &str) -> Result<String, String> {
+    let mut canonical = String::new();
+    for name in signed_headers.split(';') {
+        let value = if name.eq_ignore_ascii_case("host") {
+            request.host()
+        } else {
+            request.header(name)
+        };
+        let value = value.ok_or_else(|| name.to_owned())?;
+        canonical.push_str(&name.to_ascii_lowercase());
+        canonical.push(':');
+        canonical.push_str(value.trim());
+        canonical.push('\n');
+    }
+    Ok(canonical)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{Scheme, Secret, Step, Trace, hash, hmac_param, tc3, zc2};
+use super::{Scheme, Secret, Step, Trace, diagnose, hash, hmac_param, tc3, zc2};
 use crate::message::Request;
 
 /// What a signed request claims about its signature, read without any key.
@@ -55,7 +55,10 @@ pub struct Policy {
     /// The largest accepted distance, in seconds, between the request's timestamp and now (TC3: 300).
     pub max_skew: u64,
     /// TC3: the only credential-scope service accepted; `None` accepts the one the request names.
-    pub service: Option<String>,
+    pub service: Option<std::borrow::Cow<'static, str>>,
+    /// TC3: record the derived keys (`kDate`, `kService`, `kSigning`, hex) in the trace, for a reader of it (a
+    /// reference to compare with always gets them). A server that only needs the verdict leaves them out.
+    pub derived_keys: bool,
 }
 
 impl Default for Policy {
@@ -64,11 +67,20 @@ impl Default for Policy {
         Self {
             max_skew: 300,
             service: None,
+            derived_keys: true,
         }
     }
 }
 
 impl Claim {
+    /// TC3: the credential-scope service the `Authorization` header names, as read (`None` for other schemes).
+    pub fn scope_service(&self) -> Option<&str> {
+        match &self.detail {
+            ClaimDetail::Tc3(authorization) => Some(&authorization.service),
+            _ => None,
+        }
+    }
+
     /// Verifies the request with `secret_key`: accepts with the recomputed trace, or names what differs.
     ///
     /// Expiry is checked only when `now` (Unix seconds) is given. With a `reference` trace, a signature
@@ -93,7 +105,8 @@ impl Claim {
         let secret_key = secret_key.expose();
         let (trace, claimed) = match &self.detail {
             ClaimDetail::Tc3(authorization) => {
-                let trace = tc3::verify(request, authorization, secret_key, policy)?;
+                let derived_keys = policy.derived_keys || reference.is_some();
+                let trace = tc3::verify(request, authorization, secret_key, policy, derived_keys)?;
                 (trace, authorization.signature.as_str())
             }
             ClaimDetail::Param(claimed) => (
@@ -114,6 +127,56 @@ impl Claim {
             .and_then(|reference| trace.first_difference(reference))
             .unwrap_or_else(|| Difference::signature(claimed, computed, reference.is_some()));
         Err(Rejection::Differs(Box::new(difference)))
+    }
+}
+
+impl Claim {
+    /// The steps the key gives for this request, whether or not its signature is the one it carries (what
+    /// `verify --trace` shows on a rejection): TC3 with the UTC date of its timestamp and `policy`'s service in
+    /// the scope. `Err` when nothing can be computed (a signed header the request lacks).
+    pub fn recompute(
+        &self,
+        request: &Request,
+        secret_key: &Secret,
+        policy: &Policy,
+    ) -> Result<Trace, Rejection> {
+        let key = secret_key.expose();
+        match &self.detail {
+            ClaimDetail::Tc3(authorization) => tc3::recompute(request, authorization, key, policy),
+            ClaimDetail::Param(claimed) => Ok(hmac_param::compute(
+                request,
+                &claimed.params,
+                self.scheme,
+                key,
+            )),
+            ClaimDetail::Zc2(authorization) => zc2::verify(request, authorization, key),
+            ClaimDetail::Bearer => zc2::verify_bearer(request, key),
+        }
+    }
+
+    /// Explains why the request's signature is not the one `secret_key` gives ([`diagnose`]): the server's
+    /// canonical request and string to sign, and the common client mistake that produced the signature, if one did.
+    /// Call it on a rejected request only (it recomputes the signature several times).
+    pub fn diagnose(
+        &self,
+        request: &Request,
+        secret_key: &Secret,
+        policy: &Policy,
+    ) -> diagnose::Diagnosis {
+        match &self.detail {
+            ClaimDetail::Tc3(authorization) => {
+                tc3::diagnose(request, authorization, secret_key.expose(), policy)
+            }
+            ClaimDetail::Bearer => {
+                diagnose::unexplained(self.scheme, "the bearer token is not the account's")
+            }
+            ClaimDetail::Param(claimed) => {
+                diagnose::by_variants(self, request, secret_key, policy, &claimed.signature)
+            }
+            ClaimDetail::Zc2(authorization) => {
+                diagnose::by_variants(self, request, secret_key, policy, &authorization.signature)
+            }
+        }
     }
 }
 
@@ -210,6 +273,11 @@ pub enum Rejection {
     /// A header named in `SignedHeaders` is not in the request.
     #[error("signed header {0} is not in the request")]
     SignedHeaderAbsent(String),
+    /// `SignedHeaders` names a header with upper-case letters: the canonical header names are lowercase.
+    #[error(
+        "SignedHeaders {0:?} names headers in upper case; the canonical header names, and SignedHeaders, are lowercase (content-type;host)"
+    )]
+    SignedHeaderNames(String),
     /// The recomputed signature differs; the first differing step is named.
     #[error("{0}")]
     Differs(Box<Difference>),
@@ -223,7 +291,9 @@ impl Rejection {
             Self::ScopeDate { .. } | Self::ScopeService { .. } | Self::ScopeTerminator(_) => {
                 Step::CredentialScope.name()
             }
-            Self::SignedHeaders { .. } | Self::SignedHeaderAbsent(_) => "signed-headers",
+            Self::SignedHeaders { .. }
+            | Self::SignedHeaderAbsent(_)
+            | Self::SignedHeaderNames(_) => "signed-headers",
             Self::Differs(difference) => difference.step.name(),
         }
     }

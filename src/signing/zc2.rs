@@ -6,10 +6,10 @@
 //! canonical request, and the HMAC key is the raw AccessKeyPassword. A `Bearer` personal access token replaces
 //! the whole signature; its requests carry no timestamp.
 
-use super::hash::{constant_time_eq, hmac_sha256, sha256_hex};
+use super::hash::{constant_time_eq, hmac_sha256};
 use super::{
-    Claim, ClaimDetail, Credentials, Difference, Rejection, Scheme, SignOptions, Signed, Step,
-    Trace, Unusable,
+    Canonical, Claim, ClaimDetail, Credentials, Difference, Rejection, Scheme, SignOptions, Signed,
+    Step, Trace, Unusable,
 };
 use crate::message::Request;
 
@@ -81,19 +81,15 @@ fn compute(
 ) -> Result<Trace, String> {
     let mut trace = Trace::new(Scheme::Zc2);
 
-    // Step 1: the payload hash, of the body bytes as received.
-    let hashed_payload = sha256_hex(&request.body);
-
-    // Step 2: the canonical request; URI always `/`, query always empty.
-    let canonical_headers = super::canonical_headers(request, signed_headers)?;
-    let canonical_request = format!(
-        "{}\n/\n\n{canonical_headers}\n{signed_headers}\n{hashed_payload}",
-        request.method
-    );
-    let hashed_canonical_request = sha256_hex(canonical_request.as_bytes());
+    // Steps 1 and 2: the payload hash, of the body bytes as received; the canonical request, URI always `/`, query
+    // always empty.
+    let canonical = Canonical::of(request, "", signed_headers, &request.body)?;
 
     // Step 3: the string to sign.
-    let string_to_sign = format!("{ALGORITHM}\n{timestamp}\n{hashed_canonical_request}");
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{timestamp}\n{}",
+        canonical.hashed_canonical_request
+    );
 
     // Step 4: the signature, keyed by the raw password.
     let signature = hex::encode(hmac_sha256(password.as_bytes(), string_to_sign.as_bytes()));
@@ -101,9 +97,7 @@ fn compute(
         "{ALGORITHM} Credential={access_key_id}, SignedHeaders={signed_headers}, Signature={signature}"
     );
 
-    trace.record(Step::HashedPayload, hashed_payload);
-    trace.record(Step::CanonicalRequest, canonical_request);
-    trace.record(Step::HashedCanonicalRequest, hashed_canonical_request);
+    canonical.record(&mut trace);
     trace.record(Step::StringToSign, string_to_sign);
     trace.record(Step::Signature, signature);
     trace.record(Step::Authorization, authorization);

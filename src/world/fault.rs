@@ -1,6 +1,16 @@
 //! Injected faults: errors, HTTP 5xx, latency and dropped connections, for the next N requests or a fraction
 //! of them. Applied before a request reaches its provider, as a flaky gateway would. Fractions draw from a
 //! generator seeded by the world, so a run with the same seed strikes the same requests.
+//!
+//! # The queue
+//!
+//! Counted faults (`count`, default 1) form a queue, in the order they were given: a request meets only the first
+//! one that applies to it (its `action` filter), which consumes one of its count; the next fault strikes only once
+//! that one is used up. So `[error, http, drop]` strike the first, second and third requests, one each, and a
+//! fault for `DescribeInstances` waits, without blocking the faults behind it, until such a request comes.
+//! Fractional faults (`fraction`) stand beside the queue: each is drawn for every request it applies to, until
+//! cleared. A request's latencies add up; of the faults that replace its answer, the queued one wins, then the
+//! first standing one.
 
 use std::time::Duration;
 
@@ -15,6 +25,10 @@ pub struct FaultSpec {
     /// `error`: the provider's error code to answer with (default: its internal error, e.g. `InternalError`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// `error` and `http`: the message of the provider's error envelope (default: its internal error's,
+    /// e.g. `Internal error.`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// `http`: the status to answer with (default 503).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -34,11 +48,14 @@ pub struct FaultSpec {
 
 /// The longest injected latency: 10 minutes, longer than any client waits.
 pub const MAX_LATENCY_MILLIS: u64 = 600_000;
+/// The longest message a fault may carry (a real error message is a sentence or two).
+pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 impl FaultSpec {
     /// Checks what the TOML and JSON shapes cannot, naming the field: `status` an HTTP error status (400 to 599)
     /// and only on `http`, `millis` at most [`MAX_LATENCY_MILLIS`] and only on `latency`, `code` only on `error`,
-    /// `count` at least 1, `fraction` a number from 0 to 1 (not NaN, not infinite).
+    /// `message` only on `error` and `http` and at most [`MAX_MESSAGE_BYTES`], `count` at least 1, `fraction` a
+    /// number from 0 to 1 (not NaN, not infinite).
     pub fn check(&self) -> Result<(), String> {
         let only_on =
             |field: &str, kind: &str| format!("{field} applies only to kind = \"{kind}\"");
@@ -64,6 +81,17 @@ impl FaultSpec {
         }
         if self.code.is_some() && self.kind != FaultKind::Error {
             return Err(only_on("code", "error"));
+        }
+        if let Some(message) = &self.message {
+            if !matches!(self.kind, FaultKind::Error | FaultKind::Http) {
+                return Err("message applies only to kind = \"error\" or \"http\"".into());
+            }
+            if message.len() > MAX_MESSAGE_BYTES {
+                return Err(format!(
+                    "message is {} bytes; at most {MAX_MESSAGE_BYTES}",
+                    message.len()
+                ));
+            }
         }
         if self.count == Some(0) {
             return Err("count = 0 strikes nothing; give at least 1".into());
@@ -103,10 +131,20 @@ pub struct Strike {
 /// A fault that replaces the answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The provider's error envelope with this code (`None`: its internal error).
-    Error(Option<String>),
-    /// This HTTP status with the provider's internal-error envelope.
-    Http(u16),
+    /// The provider's error envelope with this code and message (`None`: its internal error's).
+    Error {
+        /// The error code.
+        code: Option<String>,
+        /// The error message.
+        message: Option<String>,
+    },
+    /// This HTTP status with the provider's internal-error envelope (and this message, when given).
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The error message.
+        message: Option<String>,
+    },
     /// No answer: the connection is closed.
     Drop,
 }
@@ -155,44 +193,47 @@ impl FaultPlan {
             .collect()
     }
 
-    /// What the next request (for `action`, when known) runs into. Latencies add up; the first fault that
-    /// replaces the answer wins.
+    /// What the next request (for `action`, when known) runs into (the rules are in the module docs): the first
+    /// counted fault that applies, consuming one of its count, and every standing (fractional) fault drawn.
     pub fn strike(&mut self, action: Option<&str>) -> Strike {
         let mut strike = Strike::default();
         if self.faults.is_empty() {
             return strike;
         }
+        let applies = |spec: &FaultSpec| {
+            spec.action
+                .as_deref()
+                .is_none_or(|wanted| Some(wanted) == action)
+        };
+        let head = self
+            .faults
+            .iter()
+            .position(|(spec, remaining)| remaining.is_some_and(|left| left > 0) && applies(spec));
+        if let Some(index) = head {
+            // A counted fault with a fraction strikes its request with that probability, and is used up only
+            // by the requests it strikes.
+            let drawn = self.faults[index]
+                .0
+                .fraction
+                .is_none_or(|fraction| self.next_unit() < fraction);
+            if drawn {
+                let (spec, remaining) = &mut self.faults[index];
+                if let Some(left) = remaining {
+                    *left -= 1;
+                }
+                hit(&mut strike, spec);
+            }
+        }
         for index in 0..self.faults.len() {
             let (spec, remaining) = &self.faults[index];
-            if strike.outcome.is_some() && spec.kind != FaultKind::Latency {
+            let Some(fraction) = spec.fraction.filter(|_| remaining.is_none()) else {
+                continue;
+            };
+            if !applies(spec) || self.next_unit() >= fraction {
                 continue;
             }
-            if spec
-                .action
-                .as_deref()
-                .is_some_and(|wanted| Some(wanted) != action)
-                || *remaining == Some(0)
-            {
-                continue;
-            }
-            let fraction = spec.fraction;
-            if let Some(fraction) = fraction
-                && self.next_unit() >= fraction
-            {
-                continue;
-            }
-            let (spec, remaining) = &mut self.faults[index];
-            if let Some(left) = remaining {
-                *left -= 1;
-            }
-            match spec.kind {
-                FaultKind::Latency => {
-                    strike.delay += Duration::from_millis(spec.millis.unwrap_or(0))
-                }
-                FaultKind::Error => strike.outcome = Some(Outcome::Error(spec.code.clone())),
-                FaultKind::Http => strike.outcome = Some(Outcome::Http(spec.status.unwrap_or(503))),
-                FaultKind::Drop => strike.outcome = Some(Outcome::Drop),
-            }
+            let spec = self.faults[index].0.clone();
+            hit(&mut strike, &spec);
         }
         self.faults.retain(|(_, remaining)| *remaining != Some(0));
         strike
@@ -209,6 +250,26 @@ impl FaultPlan {
     }
 }
 
+/// Adds what one fault does to a request's strike: its latency, or its answer unless one is already decided.
+fn hit(strike: &mut Strike, spec: &FaultSpec) {
+    let outcome = match spec.kind {
+        FaultKind::Latency => {
+            strike.delay += Duration::from_millis(spec.millis.unwrap_or(0));
+            return;
+        }
+        FaultKind::Error => Outcome::Error {
+            code: spec.code.clone(),
+            message: spec.message.clone(),
+        },
+        FaultKind::Http => Outcome::Http {
+            status: spec.status.unwrap_or(503),
+            message: spec.message.clone(),
+        },
+        FaultKind::Drop => Outcome::Drop,
+    };
+    strike.outcome.get_or_insert(outcome);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +278,7 @@ mod tests {
         FaultSpec {
             kind,
             code: None,
+            message: None,
             status: None,
             millis: Some(5),
             count: None,
@@ -257,14 +319,81 @@ mod tests {
     }
 
     #[test]
-    fn latency_adds_up_and_does_not_replace_the_answer() {
-        let mut plan = FaultPlan::new(vec![spec(FaultKind::Latency), spec(FaultKind::Latency)], 1);
+    fn standing_latencies_add_up_and_do_not_replace_the_answer() {
+        let always = FaultSpec {
+            fraction: Some(1.0),
+            ..spec(FaultKind::Latency)
+        };
+        let mut plan = FaultPlan::new(vec![always.clone(), always, spec(FaultKind::Drop)], 1);
         assert_eq!(
             plan.strike(None),
             Strike {
                 delay: Duration::from_millis(10),
-                outcome: None
+                outcome: Some(Outcome::Drop)
             }
         );
+        assert_eq!(plan.strike(None).outcome, None);
+    }
+
+    #[test]
+    fn queued_faults_strike_one_request_each_in_order() {
+        let mut plan = FaultPlan::new(
+            vec![
+                FaultSpec {
+                    code: Some("ResourceInsufficient".into()),
+                    message: Some("No room.".into()),
+                    ..spec(FaultKind::Error)
+                },
+                FaultSpec {
+                    count: Some(2),
+                    status: Some(502),
+                    ..spec(FaultKind::Http)
+                },
+                spec(FaultKind::Drop),
+            ],
+            1,
+        );
+        let outcomes: Vec<_> = (0..5).map(|_| plan.strike(None).outcome).collect();
+        let bad_gateway = Some(Outcome::Http {
+            status: 502,
+            message: None,
+        });
+        assert_eq!(
+            outcomes,
+            vec![
+                Some(Outcome::Error {
+                    code: Some("ResourceInsufficient".into()),
+                    message: Some("No room.".into())
+                }),
+                bad_gateway.clone(),
+                bad_gateway,
+                Some(Outcome::Drop),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fault_for_another_action_waits_without_holding_up_the_queue() {
+        let mut plan = FaultPlan::new(
+            vec![
+                FaultSpec {
+                    action: Some("DescribeInstances".into()),
+                    ..spec(FaultKind::Drop)
+                },
+                spec(FaultKind::Error),
+            ],
+            1,
+        );
+        assert!(matches!(
+            plan.strike(Some("TerminateInstances")).outcome,
+            Some(Outcome::Error { .. })
+        ));
+        assert_eq!(plan.strike(Some("TerminateInstances")).outcome, None);
+        assert_eq!(
+            plan.strike(Some("DescribeInstances")).outcome,
+            Some(Outcome::Drop)
+        );
+        assert!(plan.remaining().is_empty());
     }
 }

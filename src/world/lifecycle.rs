@@ -175,7 +175,14 @@ pub enum LifeRefusal {
     State(String, InstanceState),
     /// The instance is listed as terminating.
     Terminating(String),
+    /// `RunInstances` would take the owner over [`INSTANCE_QUOTA`]: the instances it holds, the count asked.
+    Quota(usize, u32),
 }
+
+/// The most listed CVM instances one owner may hold through `RunInstances` (terminus's choice: the real quota is
+/// per account, zone and charge type and not published as a number; this one keeps a client that creates in a
+/// loop from growing the world without bound).
+pub const INSTANCE_QUOTA: usize = 10_000;
 
 impl From<Refusal> for LifeRefusal {
     fn from(refusal: Refusal) -> Self {
@@ -266,6 +273,11 @@ pub fn expand_name(pattern: &str, n: u32) -> String {
 }
 
 impl World {
+    /// Changes the timings, for transitions started from now on (those under way keep their end).
+    pub fn set_timings(&mut self, timings: TimingsSpec) {
+        self.spec.timings = timings;
+    }
+
     /// The timings in force.
     pub fn timings(&self) -> Timings {
         self.spec.timings.resolve()
@@ -315,6 +327,16 @@ impl World {
                 } else {
                     later(at);
                 }
+            }
+        }
+        for instance in &mut self.spec.bmc_instances {
+            match instance.ready_at {
+                Some(at) if at <= now && instance.status == super::bmc::BmcStatus::Creating => {
+                    instance.status = super::bmc::BmcStatus::Running;
+                    instance.ready_at = None;
+                }
+                Some(at) if at > now => later(at),
+                _ => {}
             }
         }
         self.next_due = next;
@@ -376,7 +398,7 @@ impl World {
         launch: &Launch,
         dry_run: bool,
         request_id: &str,
-    ) -> Vec<String> {
+    ) -> Result<Vec<String>, LifeRefusal> {
         let token_key = launch
             .client_token
             .as_ref()
@@ -385,10 +407,21 @@ impl World {
             .as_ref()
             .and_then(|key| self.client_tokens.by_owner.get(key))
         {
-            return ids.clone();
+            return Ok(ids.clone());
+        }
+        let held = self
+            .spec
+            .instances
+            .iter()
+            .filter(|instance| {
+                World::listed(instance) && self.owner_or_first(instance.owner.as_deref()) == owner
+            })
+            .count();
+        if held + launch.count as usize > INSTANCE_QUOTA {
+            return Err(LifeRefusal::Quota(held, launch.count));
         }
         if dry_run {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let now = self.clock.now();
         let timings = self.timings();
@@ -420,7 +453,8 @@ impl World {
                 to: InstanceState::Running,
                 at: now + i64::from(timings.launch),
             });
-            self.spec.instances.push(instance);
+            // A fresh id: always added (and indexed).
+            self.add_instance(instance);
             ids.push(id);
         }
         self.due_at(now + i64::from(timings.launch));
@@ -433,7 +467,7 @@ impl World {
         // Settle at once what is already due (immediate timings).
         self.next_due = Some(i64::MIN);
         self.settle();
-        ids
+        Ok(ids)
     }
 
     /// An id no instance has: `ins-` and 8 of `[a-z0-9]`, the same sequence for the same seed.
@@ -442,7 +476,7 @@ impl World {
             self.launched += 1;
             let uuid = super::request_id(self.spec.seed ^ 0x1a57_cafe, self.launched);
             let id = format!("ins-{}", &uuid[..8]);
-            if !self.spec.instances.iter().any(|instance| instance.id == id) {
+            if self.instance_position(&id).is_none() {
                 return id;
             }
         }
@@ -614,12 +648,7 @@ impl World {
                     "{}",
                     500_000_000_000_000_000 + bits % 100_000_000_000_000_000
                 );
-                if !self
-                    .spec
-                    .bmc_instances
-                    .iter()
-                    .any(|instance| instance.id == id)
-                {
+                if self.bmc_position(&id).is_none() {
                     break id;
                 }
             };
@@ -633,9 +662,13 @@ impl World {
             instance.status = super::bmc::BmcStatus::Creating;
             instance.ready_at = Some(ready);
             self.spec.bmc_instances.push(instance);
+            let at = self.spec.bmc_instances.len() - 1;
+            self.bmc_instances
+                .insert(&self.spec.bmc_instances, at, |instance| &instance.id);
             ids.push(id);
         }
-        super::bmc::settle(&mut self.spec.bmc_instances, now);
+        self.due_at(ready);
+        self.settle();
         ids
     }
 }
@@ -701,7 +734,9 @@ mod tests {
     #[test]
     fn a_launch_is_pending_until_its_time_then_running() {
         let mut world = world(TimingsSpec::default());
-        let ids = world.run_instances("100000000001", "ap-guangzhou", &launch(), false, "r-1");
+        let ids = world
+            .run_instances("100000000001", "ap-guangzhou", &launch(), false, "r-1")
+            .unwrap();
         assert_eq!(ids.len(), 2);
         assert_eq!(state(&world, &ids[0]), InstanceState::Pending);
         world.clock.advance(14);
@@ -724,7 +759,9 @@ mod tests {
     #[test]
     fn immediate_timings_end_every_transition_within_the_call() {
         let mut world = world(TimingsSpec::Preset(Preset::Immediate));
-        let ids = world.run_instances("100000000001", "ap-guangzhou", &launch(), false, "r-1");
+        let ids = world
+            .run_instances("100000000001", "ap-guangzhou", &launch(), false, "r-1")
+            .unwrap();
         assert_eq!(state(&world, &ids[0]), InstanceState::Running);
         world
             .change_state(
@@ -747,9 +784,13 @@ mod tests {
             client_token: Some("token-1".into()),
             ..launch()
         };
-        let first = world.run_instances("100000000001", "ap-guangzhou", &with_token, false, "r-1");
+        let first = world
+            .run_instances("100000000001", "ap-guangzhou", &with_token, false, "r-1")
+            .unwrap();
         let count = world.spec.instances.len();
-        let second = world.run_instances("100000000001", "ap-guangzhou", &with_token, false, "r-2");
+        let second = world
+            .run_instances("100000000001", "ap-guangzhou", &with_token, false, "r-2")
+            .unwrap();
         assert_eq!(first, second);
         assert_eq!(world.spec.instances.len(), count);
     }
@@ -763,7 +804,9 @@ mod tests {
             count: 1,
             ..launch()
         };
-        let ids = world.run_instances("100000000001", "ap-guangzhou", &timed, false, "r-1");
+        let ids = world
+            .run_instances("100000000001", "ap-guangzhou", &timed, false, "r-1")
+            .unwrap();
         world.clock.advance(599);
         world.settle();
         assert_eq!(state(&world, &ids[0]), InstanceState::Running);
@@ -779,5 +822,34 @@ mod tests {
             .find(|i| i.id == ids[0])
             .unwrap();
         assert!(!World::listed(instance));
+    }
+
+    #[test]
+    fn an_owner_cannot_create_past_the_quota() {
+        let mut world = world(TimingsSpec::default());
+        let many = Launch {
+            count: 500,
+            name: None,
+            ..launch()
+        };
+        let owner = "100000000001";
+        // The default world's owner already holds 6 instances in the region.
+        let held = world
+            .spec
+            .instances
+            .iter()
+            .filter(|i| world.owner_or_first(i.owner.as_deref()) == owner)
+            .count();
+        for _ in 0..(INSTANCE_QUOTA - held) / 500 {
+            world
+                .run_instances(owner, "ap-guangzhou", &many, false, "r")
+                .unwrap();
+        }
+        let refused = world.run_instances(owner, "ap-guangzhou", &many, false, "r");
+        assert!(
+            matches!(refused, Err(LifeRefusal::Quota(_, 500))),
+            "{refused:?}"
+        );
+        assert!(world.spec.instances.len() <= INSTANCE_QUOTA + 10);
     }
 }

@@ -16,6 +16,7 @@ mod account;
 pub mod bmc;
 pub mod clock;
 pub mod fault;
+mod index;
 mod instance;
 pub mod lifecycle;
 pub mod rules;
@@ -25,6 +26,8 @@ pub mod stubs;
 pub use account::{Account, Mfa, SessionRefusal};
 pub use instance::{ChargeType, DataDisk, DiskState, Eip, Instance, InstanceState, Restriction};
 pub use shared::SharedWorld;
+
+use index::IdIndex;
 
 use std::collections::HashMap;
 
@@ -41,8 +44,9 @@ pub struct WorldSpec {
     /// The region of instances that name none.
     #[serde(default = "default_region")]
     pub region: String,
-    /// How the clock runs. Default: the machine's time.
-    #[serde(default)]
+    /// How the clock runs. Default (a world that names no clock, in a file, a `PUT` or a case): fixed at
+    /// 1700000000 (2023-11-14 22:13:20 UTC, `DEFAULT_EPOCH`).
+    #[serde(default = "default_clock")]
     pub clock: ClockSpec,
     /// Request limits.
     #[serde(default)]
@@ -50,8 +54,9 @@ pub struct WorldSpec {
     /// Seed for request ids and for faults that strike a fraction of requests.
     #[serde(default)]
     pub seed: u64,
-    /// The accounts, keyed by their credentials.
-    #[serde(default)]
+    /// The accounts, keyed by their credentials. Default (a world that names no accounts): the documentation's
+    /// example accounts, Tencent Cloud's then Zenlayer's (a case: its provider's only).
+    #[serde(default = "example_accounts")]
     pub accounts: Vec<Account>,
     /// The instances.
     #[serde(default)]
@@ -76,8 +81,38 @@ fn default_region() -> String {
     "ap-guangzhou".to_owned()
 }
 
+/// Where a world's clock stands when it names none: 2023-11-14 22:13:20 UTC, the timestamp of the official clients'
+/// captured vectors. The same default for a world file (`serve --world`), a `PUT /__terminus/world` and a case's
+/// `[world]`, so that one world behaves the same wherever it is loaded.
+pub const DEFAULT_EPOCH: i64 = 1_700_000_000;
+
+fn default_clock() -> ClockSpec {
+    ClockSpec::Fixed { at: DEFAULT_EPOCH }
+}
+
+/// The accounts of a world that names none: the providers' documented example credentials, Tencent Cloud's (which
+/// the legacy gateway shares) then Zenlayer's, the same as each provider's `example_account` (a test holds them
+/// equal; the world cannot ask the providers, which sit above it).
+pub fn example_accounts() -> Vec<Account> {
+    vec![
+        Account {
+            secret_id: "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE".into(),
+            secret_key: "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE".into(),
+            ..Account::new_default()
+        },
+        Account {
+            secret_id: "0D9UtpyKYcHxms5v".into(),
+            secret_key: "Gu5t9xGARNpq86cd98joQYCN3".into(),
+            bearer_token: Some("zlPATtokenEXAMPLE0123456789abcdef".into()),
+            ..Account::new_default()
+        },
+    ]
+}
+
 impl Default for WorldSpec {
-    /// An empty world in `ap-guangzhou` on the real clock: the same as an empty world file.
+    /// An empty world in `ap-guangzhou` on the real clock, with no accounts: for code that builds a world field by
+    /// field. A world read from text (a file, a `PUT`, a case) gets the defaults of its fields instead: a fixed
+    /// clock at [`DEFAULT_EPOCH`] and the example accounts.
     fn default() -> Self {
         Self {
             region: default_region(),
@@ -310,8 +345,8 @@ mod redaction_tests {
 /// A running world: the spec's state plus the clock, rate limiter, fault plan, request ids and the nonces seen.
 #[derive(Debug)]
 pub struct World {
-    /// Current state.
-    pub spec: WorldSpec,
+    /// Current state: private, so that the indexes below stay exact (read it with [`World::spec`]).
+    spec: WorldSpec,
     /// The world's clock.
     pub clock: Clock,
     /// Faults still to strike.
@@ -319,8 +354,14 @@ pub struct World {
     /// Calls per (account, action) in the current clock second.
     window: HashMap<(String, &'static str), (i64, u32)>,
     requests: u64,
-    /// Where each instance is in `spec.instances`, for the rules' lookups.
-    index: rules::InstanceIndex,
+    /// Where each account is in `spec.accounts`, by SecretId.
+    accounts: IdIndex,
+    /// Where each CVM instance is in `spec.instances`, by id.
+    instances: IdIndex,
+    /// Where each Zenlayer Bare Metal instance is in `spec.bmc_instances`, by id.
+    bmc_instances: IdIndex,
+    /// `(entered the recycle bin, position)` of the Bare Metal instances in the bin, earliest first.
+    bmc_recycling: std::collections::BTreeSet<(i64, usize)>,
     /// Nonces of authenticated requests whose window is still open (the legacy gateway's replay check).
     nonces: NonceLog,
     /// Which world this is, for a request that verified outside the lock (see [`World::generation`]).
@@ -343,12 +384,15 @@ impl World {
         }
         let faults = FaultPlan::new(spec.faults.clone(), spec.seed);
         Self {
+            accounts: IdIndex::build(&spec.accounts, |account| &account.secret_id),
+            instances: IdIndex::build(&spec.instances, |instance| &instance.id),
+            bmc_instances: IdIndex::build(&spec.bmc_instances, |instance| &instance.id),
+            bmc_recycling: bmc::recycle_queue(&spec.bmc_instances),
             spec,
             clock,
             faults,
             window: HashMap::new(),
             requests: 0,
-            index: rules::InstanceIndex::default(),
             nonces: NonceLog::default(),
             generation: 0,
             // Anything a world file schedules is settled at the first lock.
@@ -388,10 +432,52 @@ impl World {
 
     /// The account with this SecretId.
     pub fn account(&self, secret_id: &str) -> Option<&Account> {
-        self.spec
-            .accounts
-            .iter()
-            .find(|account| account.secret_id == secret_id)
+        self.accounts
+            .get(&self.spec.accounts, secret_id, |account| &account.secret_id)
+            .map(|at| &self.spec.accounts[at])
+    }
+
+    /// The account with this SecretId, to change (its quotas).
+    fn account_mut(&mut self, secret_id: &str) -> Option<&mut Account> {
+        self.accounts
+            .get(&self.spec.accounts, secret_id, |account| &account.secret_id)
+            .map(|at| &mut self.spec.accounts[at])
+    }
+
+    /// The state as it is: accounts, instances, settings. Read-only: the world changes only through its rules,
+    /// which keep its indexes exact.
+    pub fn spec(&self) -> &WorldSpec {
+        &self.spec
+    }
+
+    /// Where the CVM instance with this id is in [`WorldSpec::instances`], in constant time.
+    pub fn instance_position(&self, id: &str) -> Option<usize> {
+        self.instances
+            .get(&self.spec.instances, id, |instance| &instance.id)
+    }
+
+    /// The CVM instance with this id.
+    pub fn instance(&self, id: &str) -> Option<&Instance> {
+        self.instance_position(id)
+            .map(|at| &self.spec.instances[at])
+    }
+
+    /// Where the Zenlayer Bare Metal instance with this id is in [`WorldSpec::bmc_instances`], in constant time.
+    pub fn bmc_position(&self, id: &str) -> Option<usize> {
+        self.bmc_instances
+            .get(&self.spec.bmc_instances, id, |instance| &instance.id)
+    }
+
+    /// Adds a CVM instance (indexed at once); `false`, changing nothing, when the world has one with its id.
+    pub fn add_instance(&mut self, instance: Instance) -> bool {
+        if self.instance_position(&instance.id).is_some() {
+            return false;
+        }
+        self.spec.instances.push(instance);
+        let at = self.spec.instances.len() - 1;
+        self.instances
+            .insert(&self.spec.instances, at, |instance| &instance.id);
+        true
     }
 
     /// The next request id in the real gateways' format, a random-looking lowercase UUID version 4
@@ -450,14 +536,13 @@ fn request_id(seed: u64, n: u64) -> String {
         & !(0xF000_u128 << 64 | 0xC000_u128 << 48)
         | 0x4000_u128 << 64
         | 0x8000_u128 << 48;
-    let hex = format!("{bits:032x}");
     format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        bits >> 96,
+        (bits >> 80) & 0xFFFF,
+        (bits >> 64) & 0xFFFF,
+        (bits >> 48) & 0xFFFF,
+        bits & 0xFFFF_FFFF_FFFF
     )
 }
 
@@ -492,6 +577,30 @@ mod tests {
                 .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
             && groups[2].starts_with('4')
             && groups[3].starts_with(['8', '9', 'a', 'b'])
+    }
+
+    /// `request_id(0, 1)`, computed independently (Python, from the SplitMix64 definition) and by every earlier
+    /// version of terminus.
+    const FIRST_ID_OF_SEED_0: &str = "5e41ab08-7439-411e-af44-608c27fc27af";
+
+    #[test]
+    fn a_request_id_is_its_128_bits_in_hex_grouped_8_4_4_4_12() {
+        for (seed, n) in [(0, 1), (7, 2), (u64::MAX, 1_000_000)] {
+            let id = request_id(seed, n);
+            let hex: String = id.chars().filter(|c| *c != '-').collect();
+            assert_eq!(hex.len(), 32, "{id}");
+            let regrouped = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            );
+            assert_eq!(id, regrouped);
+        }
+        // The first id of seed 0, as every earlier version of terminus gave it.
+        assert_eq!(request_id(0, 1), FIRST_ID_OF_SEED_0);
     }
 
     #[test]

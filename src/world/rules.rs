@@ -27,8 +27,6 @@
 //! with its prepaid data disks when `ReleasePrepaidDataDisks` is set, and is destroyed by a second call.
 //! `ReleaseAddress` releases the instance's elastic IP.
 
-use std::collections::HashMap;
-
 use super::{Account, ChargeType, DiskState, Instance, InstanceState, Restriction, World};
 
 /// The most instances one call may name.
@@ -122,41 +120,6 @@ pub enum Refusal {
     UnknownCaller(String),
 }
 
-/// Where each instance id sits in `spec.instances`, so that [`World::terminate`] finds the instances it names
-/// without scanning them all (a world of 100,000 instances otherwise spends ~100 µs per call under the lock).
-///
-/// A hint, never trusted blindly, since `spec.instances` is public and may change under it: it is rebuilt when
-/// the number of instances changes, `find` uses a position only when the instance there has the id and the
-/// region, and falls back to the scan otherwise (marking the index stale when the scan finds what it missed).
-/// Built from the start, it keeps an id's first position, the one a scan finds; it could differ from a scan
-/// only in a world with an id twice (which [`super::WorldSpec::check`] refuses) made by renaming an instance in
-/// place after the index was built.
-#[derive(Default)]
-pub(super) struct InstanceIndex {
-    positions: HashMap<String, usize>,
-    /// The number of instances it was built for; `None` when stale.
-    built_for: Option<usize>,
-}
-
-impl InstanceIndex {
-    fn rebuild(&mut self, instances: &[Instance]) {
-        self.positions.clear();
-        for (at, instance) in instances.iter().enumerate() {
-            self.positions.entry(instance.id.clone()).or_insert(at);
-        }
-        self.built_for = Some(instances.len());
-    }
-}
-
-impl std::fmt::Debug for InstanceIndex {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InstanceIndex")
-            .field("ids", &self.positions.len())
-            .field("built_for", &self.built_for)
-            .finish()
-    }
-}
-
 /// Whether `id` is `ins-` and 8 of `[a-z0-9]`; the refusal for it if not.
 pub fn check_instance_id(id: &str) -> Result<(), Refusal> {
     let Some(suffix) = id
@@ -213,46 +176,16 @@ impl World {
         instance.region.as_deref().unwrap_or(&self.spec.region)
     }
 
-    /// Indexes of the instances named, in the request's region; refuses unknown ids.
-    ///
-    /// Each is the first instance with that id in that region, as a scan from the start finds it; the
-    /// [`InstanceIndex`] only saves the scan when its hint checks out.
-    pub(super) fn find(&mut self, region: &str, ids: &[String]) -> Result<Vec<usize>, Refusal> {
-        if self.index.built_for != Some(self.spec.instances.len()) {
-            self.index.rebuild(&self.spec.instances);
-        }
-        let mut found = Vec::with_capacity(ids.len());
-        let mut stale = false;
-        for id in ids {
-            let hint = self.index.positions.get(id.as_str()).copied();
-            let hinted = hint.filter(|&at| {
-                self.spec.instances.get(at).is_some_and(|instance| {
-                    instance.id == *id && self.region_of(instance) == region
-                })
-            });
-            let at = match hinted {
-                Some(at) => at,
-                None => {
-                    let scanned = self.spec.instances.iter().position(|instance| {
-                        instance.id == *id && self.region_of(instance) == region
-                    });
-                    // The index named no instance, or one without this id: `spec.instances` changed under it.
-                    let moved = hint.is_none_or(|at| {
-                        self.spec
-                            .instances
-                            .get(at)
-                            .is_none_or(|instance| instance.id != *id)
-                    });
-                    stale |= scanned.is_some() && moved;
-                    scanned.ok_or_else(|| Refusal::NotFound(id.clone()))?
-                }
-            };
-            found.push(at);
-        }
-        if stale {
-            self.index.built_for = None;
-        }
-        Ok(found)
+    /// Indexes of the instances named, in the request's region; refuses unknown ids. Constant time per id,
+    /// whatever the world's size (the world's index is exact: see `index.rs`).
+    pub(super) fn find(&self, region: &str, ids: &[String]) -> Result<Vec<usize>, Refusal> {
+        ids.iter()
+            .map(|id| {
+                self.instance_position(id)
+                    .filter(|&at| self.region_of(&self.spec.instances[at]) == region)
+                    .ok_or_else(|| Refusal::NotFound(id.clone()))
+            })
+            .collect()
     }
 
     /// Terminates a batch of instances, all or nothing (see the module docs for the order of the rules); a
@@ -260,8 +193,7 @@ impl World {
     pub fn terminate(&mut self, request: &Terminate<'_>) -> Result<(), Refusal> {
         let account = self
             .account(request.secret_id)
-            .ok_or_else(|| Refusal::UnknownCaller(request.secret_id.to_owned()))?
-            .clone();
+            .ok_or_else(|| Refusal::UnknownCaller(request.secret_id.to_owned()))?;
         check_batch(request.instance_ids)?;
         let found = self.find(request.region, request.instance_ids)?;
         let instances: Vec<&Instance> = found
@@ -280,19 +212,14 @@ impl World {
         for instance in &instances {
             check_instance(instance, request)?;
         }
-        check_account(&account, &instances)?;
+        check_account(account, &instances)?;
 
         let returns = prepaid_returns(&instances);
         for index in found {
             apply(&mut self.spec.instances[index], request);
         }
         // Found above, under the same borrow of the world: the account is still there.
-        if let Some(account) = self
-            .spec
-            .accounts
-            .iter_mut()
-            .find(|account| account.secret_id == request.secret_id)
-        {
+        if let Some(account) = self.account_mut(request.secret_id) {
             if let Some(quota) = &mut account.return_quota {
                 *quota = quota.saturating_sub(returns);
             }
@@ -489,37 +416,32 @@ mod tests {
     }
 
     #[test]
-    fn the_index_finds_what_a_scan_finds_when_instances_change_under_it() {
+    fn an_instance_is_found_by_id_in_its_region_only_and_an_added_one_at_once() {
         let spec = crate::world::WorldSpec::from_toml(
-            "[[instances]]\nid = \"ins-aaaaaaaa\"\n\n[[instances]]\nid = \"ins-bbbbbbbb\"\n",
+            "[[instances]]\nid = \"ins-aaaaaaaa\"\n\n[[instances]]\nid = \"ins-bbbbbbbb\"\nregion = \"ap-shanghai\"\n",
             "test",
         )
         .unwrap();
         let mut world = World::new(spec);
         let ids = |id: &str| vec![id.to_owned()];
         let gz = "ap-guangzhou";
-        assert_eq!(world.find(gz, &ids("ins-bbbbbbbb")), Ok(vec![1]));
-        world.spec.instances.swap(0, 1);
-        assert_eq!(world.find(gz, &ids("ins-bbbbbbbb")), Ok(vec![0]));
-        assert_eq!(world.find(gz, &ids("ins-aaaaaaaa")), Ok(vec![1]));
-        world.spec.instances.push(Instance::new("ins-cccccccc"));
-        assert_eq!(world.find(gz, &ids("ins-cccccccc")), Ok(vec![2]));
-        world.spec.instances[2].id = "ins-dddddddd".into();
-        assert_eq!(
-            world.find(gz, &ids("ins-cccccccc")),
-            Err(Refusal::NotFound("ins-cccccccc".into()))
-        );
-        assert_eq!(world.find(gz, &ids("ins-dddddddd")), Ok(vec![2]));
-        world.spec.instances[0].region = Some("ap-shanghai".into());
+        assert_eq!(world.find(gz, &ids("ins-aaaaaaaa")), Ok(vec![0]));
+        assert_eq!(world.find("ap-shanghai", &ids("ins-bbbbbbbb")), Ok(vec![1]));
         assert_eq!(
             world.find(gz, &ids("ins-bbbbbbbb")),
             Err(Refusal::NotFound("ins-bbbbbbbb".into()))
         );
-        assert_eq!(world.find("ap-shanghai", &ids("ins-bbbbbbbb")), Ok(vec![0]));
-        // An id twice (refused in world files): the first in the region, as a scan finds.
-        world.spec.instances.push(Instance::new("ins-bbbbbbbb"));
-        assert_eq!(world.find(gz, &ids("ins-bbbbbbbb")), Ok(vec![3]));
-        assert_eq!(world.find("ap-shanghai", &ids("ins-bbbbbbbb")), Ok(vec![0]));
+        assert_eq!(
+            world.find(gz, &ids("ins-cccccccc")),
+            Err(Refusal::NotFound("ins-cccccccc".into()))
+        );
+        assert!(world.add_instance(Instance::new("ins-cccccccc")));
+        assert!(
+            !world.add_instance(Instance::new("ins-aaaaaaaa")),
+            "an id twice"
+        );
+        assert_eq!(world.spec().instances.len(), 3);
+        assert_eq!(world.find(gz, &ids("ins-cccccccc")), Ok(vec![2]));
     }
 
     #[test]

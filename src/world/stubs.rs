@@ -3,8 +3,8 @@
 //!
 //! A stub names an action, optionally the parameters a request must carry (each one equal to the request's, as
 //! JSON; a form or query carries every value as a string), and either the `response` fields to answer (the
-//! `RequestId` is added) or an `error` (code and message, in the provider's envelope), and optionally how many
-//! times it answers. The first stub that matches answers; one whose `times` are used up no longer matches. Stubs
+//! `RequestId` is added) or an `error` (code and message, in the provider's envelope; given both, the error is
+//! answered; given neither, an empty success), and optionally how many times it answers. The first stub that matches answers; one whose `times` are used up no longer matches. Stubs
 //! answer after authentication and the action's version, so a stubbed call is signed and checked like any other;
 //! they answer only actions terminus does not serve (a served action's rules are never bypassed). API 3.0 CVM
 //! only.

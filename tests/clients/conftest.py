@@ -84,6 +84,10 @@ class Mock:
         """`set=unix_seconds` or `advance=seconds`."""
         return self._call("POST", "/__terminus/clock", change)
 
+    def timings(self, timings):
+        """The lifecycle's timings: "immediate" or {"launch": seconds, …} (PUT /__terminus/timings)."""
+        return self._call("PUT", "/__terminus/timings", {"timings": timings})
+
     def fault(self, **spec):
         return self._call("POST", "/__terminus/faults", spec)
 

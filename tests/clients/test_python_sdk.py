@@ -86,7 +86,10 @@ def test_terminate_succeeds_and_describe_shows_it(mock, mode, sign, method):
     assert mock.state("ins-r8hr2upy") == "TERMINATED"
     assert mock.state("ins-09dx96dg") == "TERMINATED"
     assert mock.state("ins-5d8a23rs") == "RUNNING"
-    # Destroyed instances are no longer listed.
+    # Destroyed instances are listed as TERMINATING for 5 s (the lifecycle's default), then no longer.
+    listed = describe(client, ["ins-r8hr2upy", "ins-09dx96dg", "ins-5d8a23rs"])
+    assert [i.InstanceState for i in listed.InstanceSet] == ["TERMINATING", "TERMINATING", "RUNNING"]
+    mock.clock(advance=5)
     after = describe(client, ["ins-r8hr2upy", "ins-09dx96dg", "ins-5d8a23rs"])
     assert after.TotalCount == 1
     assert [i.InstanceId for i in after.InstanceSet] == ["ins-5d8a23rs"]
@@ -106,6 +109,7 @@ def test_prepaid_goes_to_the_recycle_bin_then_is_destroyed(mock, mode, method):
 
     terminate(client, ["ins-prepaid1"])
     assert mock.state("ins-prepaid1") == "TERMINATED"
+    mock.clock(advance=5)  # past the 5 s it is listed as TERMINATING
     assert describe(client, ["ins-prepaid1"]).TotalCount == 0
 
 

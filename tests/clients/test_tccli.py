@@ -83,6 +83,7 @@ def test_terminate_succeeds_and_describe_shows_it(mock, home, mode):
     assert list(output) == ["RequestId"]
     assert REQUEST_ID.match(output["RequestId"])
     assert mock.state("ins-r8hr2upy") == "TERMINATED"
+    mock.clock(advance=5)  # past the 5 s it is listed as TERMINATING
     after = succeeded(cvm(home, mock.port, mode, "DescribeInstances", {"InstanceIds": ["ins-r8hr2upy"]}))
     assert after["TotalCount"] == 0
 

@@ -384,10 +384,10 @@ fn concurrent_overlapping_terminations_are_serializable() {
         calls.iter().partition(|call| call.refused.is_none());
     let ids: Vec<String> = initial.instances.iter().map(|i| i.id.clone()).collect();
     for call in won.iter().chain(&lost) {
-        let previous = replay.with_world(|world| fingerprint(&world.spec.instances));
+        let previous = replay.with_world(|world| fingerprint(&world.spec().instances));
         let (refused, _) = connection.call(&call.bytes());
         assert_eq!(refused, call.refused, "replaying {call:?}");
-        let current = replay.with_world(|world| fingerprint(&world.spec.instances));
+        let current = replay.with_world(|world| fingerprint(&world.spec().instances));
         for ((id, was), is) in ids.iter().zip(&previous).zip(&current) {
             if call.refused.is_some() || !call.ids.contains(id) {
                 assert_eq!(is, was, "{id} changed, but {call:?} does not change it");

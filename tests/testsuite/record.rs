@@ -263,6 +263,8 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
             "0003-TerminateInstances"
         ]
     );
+    let via: Vec<_> = recorded.iter().map(|r| r.entry.via.as_str()).collect();
+    assert_eq!(via, ["http", "connect", "connect"]);
     for exchange in &recorded {
         let claim = signing::inspect(&exchange.request).unwrap();
         assert_eq!(claim.secret_id.as_deref(), Some(FIXTURE_TENCENT.0));
@@ -311,6 +313,19 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
             );
         }
     }
+
+    // A recorded exchange as a case skeleton that the case loader's model reads.
+    let (skeleton, path) =
+        terminus::record::to_case::skeleton(&out, "0001-TerminateInstances").unwrap();
+    assert_eq!(path, "cases/tencent/terminate-instances/TODO-scenario.toml");
+    let case: terminus::case::Case =
+        toml::from_str(&skeleton).unwrap_or_else(|e| panic!("{e}\n{skeleton}"));
+    assert_eq!(case.steps.len(), 1);
+    assert_eq!(
+        case.steps[0].params["InstanceIds"],
+        serde_json::json!(["ins-r8hr2upy"])
+    );
+    assert!(case.steps[0].expect.error.is_none(), "{skeleton}");
 
     // Replay against the mock in the world derived from the recording: no drift.
     let world = replay::derive_world(&recorded).unwrap();

@@ -24,16 +24,20 @@ pub(crate) const TC3_LIMIT: usize = 10 * 1024 * 1024;
 /// them but for the code of an unreadable `Authorization`, which it names `authorization_code`).
 pub(crate) fn problem_error(problem: Problem, authorization_code: &str) -> (u16, ApiError) {
     match problem {
-        Problem::Fault { code } => (
+        Problem::Fault { code, message } => (
             200,
             ApiError::new(
                 code.as_deref().unwrap_or("InternalError"),
-                "Internal error.",
+                message.unwrap_or_else(|| "Internal error.".to_owned()),
             ),
         ),
-        Problem::HttpFault { status } => {
-            (status, ApiError::new("InternalError", "Internal error."))
-        }
+        Problem::HttpFault { status, message } => (
+            status,
+            ApiError::new(
+                "InternalError",
+                message.unwrap_or_else(|| "Internal error.".to_owned()),
+            ),
+        ),
         Problem::TooLarge { limit } => (
             200,
             ApiError::new(

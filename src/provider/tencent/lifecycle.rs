@@ -33,6 +33,8 @@
 //!   `tag-value` and `tag:<key>`; another name is `InvalidFilter`, whose message says whether the real API
 //!   documents it (terminus does not serve it) or not. `Limit` in [1, 100], default 20; an `Offset` past the end
 //!   gives the true `TotalCount` and an empty set (real-wire.md §6.10).
+//! - `RunInstances` past [`crate::world::lifecycle::INSTANCE_QUOTA`] listed instances of one owner is
+//!   `LimitExceeded.InstanceQuota` (terminus's bound; the real quota is per account and zone).
 //! - A state that refuses an action is `UnsupportedOperation.InstanceState<State>`; an instance listed as
 //!   terminating is `UnsupportedOperation.InstanceStateTerminating`.
 
@@ -359,6 +361,13 @@ fn life_refusal(refused: LifeRefusal) -> ApiError {
             state_code(InstanceState::Terminating),
             format!("The instance `{id}` in the TERMINATING status is not supported."),
         ),
+        LifeRefusal::Quota(held, count) => ApiError::new(
+            "LimitExceeded.InstanceQuota",
+            format!(
+                "The quota is not enough to create {count} instances: the account holds {held}, terminus allows {}.",
+                crate::world::lifecycle::INSTANCE_QUOTA
+            ),
+        ),
         LifeRefusal::State(id, state) => ApiError::new(
             state_code(state),
             format!(
@@ -612,7 +621,9 @@ fn run(
         terminate_at: timer,
         client_token,
     };
-    let ids = world.run_instances(&account.owner, region, &launch, dry_run, request_id);
+    let ids = world
+        .run_instances(&account.owner, region, &launch, dry_run, request_id)
+        .map_err(life_refusal)?;
     let mut fields = Map::new();
     if !dry_run {
         fields.insert("InstanceIdSet".into(), json!(ids));
@@ -812,7 +823,7 @@ fn listed<'a>(
     }
     let owner = &account.owner;
     Ok(world
-        .spec
+        .spec()
         .instances
         .iter()
         .filter(|instance| world.region_of(instance) == region && World::listed(instance))
@@ -833,7 +844,7 @@ fn listed<'a>(
 
 fn first_owner(world: &World) -> &str {
     world
-        .spec
+        .spec()
         .accounts
         .first()
         .map_or("", |account| account.owner.as_str())
@@ -950,7 +961,10 @@ fn uuid(hash: u64) -> String {
 }
 
 /// An instance as `DescribeInstances` shows it: the fields and order of the recorded answers (real-wire.md
-/// C7N-06, C7N-14), with values terminus does not model at the recorded ones.
+/// C7N-06, C7N-14), with values terminus does not model at the recorded ones. The 2022 recordings also carry
+/// `OperatorUin`, `PlatformProjectId`, `SystemDisk.ThroughputPerformance` and, in each tag, `tagKey`/`tagValue`
+/// beside `Key`/`Value`; the pinned Python SDK (3.1.195) no longer models them (it warns on each), so they are
+/// left out, as today's API answers what its SDK models.
 fn instance_json(world: &World, instance: &Instance) -> Value {
     let hash = digest(&instance.id);
     let instance_type = instance.instance_type.as_deref().unwrap_or("S5.MEDIUM4");
@@ -969,7 +983,6 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
         "Placement": { "Zone": zone_of(world, instance), "HostId": null, "ProjectId": 0 },
         "InstanceId": instance.id,
         "Uuid": uuid(hash),
-        "OperatorUin": "",
         "InstanceState": state.name(),
         "RestrictState": "NORMAL",
         "InstanceType": instance_type,
@@ -983,7 +996,6 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
             "DiskSize": 50,
             "Encrypt": false,
             "KmsKeyId": null,
-            "ThroughputPerformance": 0,
             "CdcId": null,
         },
         // Only fields of the API's own `DataDisk`; the disks' states are read through the control API.
@@ -1006,9 +1018,8 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
         "CreatedTime": instance.created.map_or(Value::Null, iso_time),
         "ExpiredTime": instance.expires.filter(|_| prepaid).map_or(Value::Null, iso_time),
         "Tags": instance.tags.iter()
-            .map(|tag| json!({ "tagKey": tag.key, "tagValue": tag.value, "Key": tag.key, "Value": tag.value }))
+            .map(|tag| json!({ "Key": tag.key, "Value": tag.value }))
             .collect::<Vec<_>>(),
-        "PlatformProjectId": null,
         "DisasterRecoverGroupId": "",
         "DedicatedClusterId": "",
         "CamRoleName": "",

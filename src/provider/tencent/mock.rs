@@ -34,9 +34,8 @@ use super::wire::{self, ActionParams, ApiError, Language, VERSION};
 use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::Problem;
-use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, hmac_param, tc3};
+use crate::signing::{self, Claim, Policy, Rejection, Scheme, Secret, Unusable, hmac_param};
 use crate::world::SharedWorld;
-use crate::world::rules::Terminate;
 use crate::world::stubs::Stubbed;
 use crate::world::{Account, SessionRefusal, World};
 
@@ -66,25 +65,52 @@ struct Prepared {
 /// state change, request id, the answer's `Date`) is decided in one critical section of one world
 /// ([`SharedWorld::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
-    let (mut world, authenticated) = match prepare(request) {
-        Err(error) => (shared.world(), Err(error)),
+    let prepared = prepare(request);
+    let (mut world, authenticated) = match &prepared {
+        Err(error) => (shared.world(), Err(error.clone())),
         Ok(prepared) => {
-            let (world, account) = authenticate(request, &prepared, shared);
-            (world, account.map(|account| (prepared, account)))
+            let (world, verified) = authenticate(request, prepared, shared);
+            let session =
+                verified.and_then(|strictly| check_session(&world, prepared).map(|()| strictly));
+            (world, session)
         }
     };
     let request_id = world.next_request_id();
     let now = world.clock.now();
-    let outcome = authenticated.and_then(|(prepared, account)| {
-        decide(request, &prepared, &account, &mut world, &request_id)
-    });
+    // A rejected signature, or one accepted only in a client's quirk, is explained with the key it was checked
+    // against, after the lock (the key is read only on those two paths).
+    let explain_key = match (&prepared, &authenticated) {
+        (Ok(prepared), Err(error)) if error.code == SIGNATURE_FAILURE => Some(prepared),
+        (Ok(prepared), Ok(Strictly::NoHostWasSignedWithoutItsPort)) => Some(prepared),
+        _ => None,
+    }
+    .and_then(|prepared| prepared.claim.secret_id.as_deref())
+    .and_then(|id| world.account(id))
+    .map(|account| account.secret_key.clone());
+    let outcome = match (&prepared, authenticated) {
+        (Ok(prepared), Ok(_)) => decide(request, prepared, &mut world, &request_id),
+        (_, Err(error)) => Err(error),
+        (Err(error), Ok(_)) => Err(error.clone()),
+    };
     drop(world);
     let body = match outcome {
         Ok(fields) => wire::success(&request_id, fields),
         Err(error) => wire::error(&request_id, &error, Language::of(request)),
     };
-    gateway_reply(200, body, request, now)
+    let mut reply = gateway_reply(200, body, request, now);
+    if let (Ok(prepared), Some(key)) = (&prepared, explain_key) {
+        let policy = Policy {
+            service: Some(prepared.product.service().into()),
+            derived_keys: false,
+            ..Policy::default()
+        };
+        reply.diagnosis = Some(Box::new(prepared.claim.diagnose(request, &key, &policy)));
+    }
+    reply
 }
+
+/// The code of a signature that is not the key's.
+const SIGNATURE_FAILURE: &str = "AuthFailure.SignatureFailure";
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
 /// checks that come first in the precedence: the method, then the path.
@@ -111,19 +137,20 @@ fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, now: i64) -> Rep
         .filter(|value| !value.is_empty());
     let mut headers = Vec::with_capacity(6);
     if trace_id.is_none() {
-        headers.push(("Server", "nginx".to_owned()));
+        headers.push(("Server", "nginx".into()));
     }
-    headers.push(("Date", http_date(now)));
-    headers.push(("Content-Type", "application/json".to_owned()));
-    headers.push(("Content-Length", body.len().to_string()));
-    headers.push(("Connection", "keep-alive".to_owned()));
+    headers.push(("Date", http_date(now).into()));
+    headers.push(("Content-Type", "application/json".into()));
+    headers.push(("Content-Length", body.len().to_string().into()));
+    headers.push(("Connection", "keep-alive".into()));
     if let Some(trace_id) = trace_id {
-        headers.push(("X-TC-TraceId", trace_id.to_owned()));
+        headers.push(("X-TC-TraceId", trace_id.to_owned().into()));
     }
     Reply {
         status,
         headers,
         body,
+        diagnosis: None,
     }
 }
 
@@ -185,7 +212,7 @@ fn prepare(request: &Request) -> Result<Prepared, ApiError> {
         ));
     }
     let common = common_params(request, &claim)?;
-    let product = Product::of(request)?;
+    let product = Product::of(request, &claim)?;
     Ok(Prepared {
         claim,
         common,
@@ -193,22 +220,25 @@ fn prepare(request: &Request) -> Result<Prepared, ApiError> {
     })
 }
 
-/// Everything after authentication, on the locked world.
+/// Everything after authentication, on the locked world (the one the request authenticated against, so its
+/// account is there).
 fn decide(
     request: &Request,
     Prepared {
-        common, product, ..
+        claim,
+        common,
+        product,
     }: &Prepared,
-    account: &Account,
     world: &mut World,
     request_id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
+    let secret_id = claim.secret_id.as_deref().unwrap_or_default();
     if *product == Product::Sts {
-        return caller_identity(request, common, account);
+        return caller_identity(request, common, known_account(world, secret_id)?);
     }
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
     let served = action == "TerminateInstances" || lifecycle::ACTIONS.contains(&action);
-    let stubbed = !served && world.spec.stubs.iter().any(|stub| stub.action == action);
+    let stubbed = !served && world.spec().stubs.iter().any(|stub| stub.action == action);
     if !served && !stubbed {
         return Err(unserved(action));
     }
@@ -231,13 +261,14 @@ fn decide(
         };
     }
     if action == "TerminateInstances" {
-        terminate(common, &params, account, world, request_id)
+        terminate(common, &params, secret_id, world, request_id)
     } else {
+        let account = known_account(world, secret_id)?.clone();
         lifecycle::handle(
             action,
             common.region.as_deref(),
             &params,
-            account,
+            &account,
             world,
             request_id,
         )
@@ -263,6 +294,21 @@ fn unserved(action: &str) -> ApiError {
     )
 }
 
+/// The account a request authenticated as, on the world it authenticated against.
+fn known_account<'w>(world: &'w World, secret_id: &str) -> Result<&'w Account, ApiError> {
+    world
+        .account(secret_id)
+        .filter(|account| !account.disabled)
+        .ok_or_else(secret_id_not_found)
+}
+
+fn secret_id_not_found() -> ApiError {
+    ApiError::new(
+        "AuthFailure.SecretIdNotFound",
+        "The SecretId is not found, please ensure that your SecretId is correct.",
+    )
+}
+
 /// The products this endpoint serves, by the production host a request names (`cvm.tencentcloudapi.com`,
 /// `cvm.ap-guangzhou.tencentcloudapi.com`, `sts.tencentcloudapi.com`); at any other host (the mock's own address)
 /// a TC3 request scoped to `sts` is STS's and anything else CVM's. Each product verifies TC3 against its own
@@ -282,7 +328,7 @@ const STS_VERSION: &str = "2018-08-13";
 impl Product {
     /// The product a request's host names; another product of `tencentcloudapi.com` is refused by name, since
     /// terminus does not serve it (its signature is not what is wrong).
-    fn of(request: &Request) -> Result<Self, ApiError> {
+    fn of(request: &Request, claim: &Claim) -> Result<Self, ApiError> {
         let host = request.host().unwrap_or_default();
         let host = host
             .strip_prefix("http://")
@@ -298,7 +344,7 @@ impl Product {
             .map(|rest| rest.split('.').next().unwrap_or_default())
         else {
             // Direct addressing (the mock's own address): only a TC3 credential scope can name STS.
-            return Ok(match claim_service(request).as_deref() {
+            return Ok(match claim.scope_service() {
                 Some("sts") => Product::Sts,
                 _ => Product::Cvm,
             });
@@ -368,12 +414,12 @@ fn caller_identity(
 fn terminate(
     common: &Common,
     params: &ActionParams,
-    account: &Account,
+    secret_id: &str,
     world: &mut World,
     request_id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
-    let per_second = world.spec.rate_limit.terminate_per_second;
-    if !world.admit(&account.secret_id, "TerminateInstances", per_second) {
+    let per_second = world.spec().rate_limit.terminate_per_second;
+    if !world.admit(secret_id, "TerminateInstances", per_second) {
         return Err(ApiError::new(
             "RequestLimitExceeded",
             format!(
@@ -386,23 +432,19 @@ fn terminate(
             per_second + 1
         )));
     }
-    params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
-    let ids = params
-        .strings("InstanceIds")?
-        .ok_or_else(|| missing("InstanceIds"))?;
-    let release_address = params.boolean("ReleaseAddress")?.unwrap_or(false);
-    let release_prepaid_data_disks = params.boolean("ReleasePrepaidDataDisks")?.unwrap_or(false);
-    let region = check_region(common.region.as_deref(), true)?;
-    let call = Terminate {
-        secret_id: &account.secret_id,
-        region,
-        instance_ids: &ids,
-        release_address,
-        release_prepaid_data_disks,
-    };
-    world.terminate(&call).map_err(refusal)?;
-    world.record_termination(region, &ids, request_id);
-    Ok(Map::new())
+    let region = check_region(common.region.as_deref(), true);
+    let answer = super::terminate::terminate_instances(
+        params,
+        secret_id,
+        world,
+        || check_region(common.region.as_deref(), true),
+        refusal,
+    )?;
+    // Accepted: the same region and ids the call was decided on.
+    if let (Ok(region), Ok(Some(ids))) = (region, params.strings("InstanceIds")) {
+        world.record_termination(region, &ids, request_id);
+    }
+    Ok(answer)
 }
 
 /// Only GET and POST, and only on `/`: API 3.0 serves every action there.
@@ -507,47 +549,45 @@ fn action_params(request: &Request, common: &Common) -> Result<ActionParams, Api
     }
 }
 
-/// Authentication, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]).
+/// Authentication, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]): the short
+/// lock reads only the key and the clock.
 fn authenticate<'a>(
     request: &Request,
     prepared: &Prepared,
     shared: &'a SharedWorld,
-) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
+) -> (MutexGuard<'a, World>, Result<Strictly, ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
     shared.authenticate(
-        |world| (world.account(secret_id).cloned(), world.clock.now()),
-        |(account, now)| check_credentials(request, prepared, account, now),
+        |world| {
+            let key = world
+                .account(secret_id)
+                .filter(|account| !account.disabled)
+                .map(|account| account.secret_key.clone());
+            (key, world.clock.now())
+        },
+        |(key, now)| check_signature(request, prepared, key.as_ref(), now),
     )
 }
 
-/// Authentication against an account and a clock, in order: key, window, signature, token, MFA.
-fn check_credentials(
+/// Authentication against a key and a clock, in order: key, window, signature.
+fn check_signature(
     request: &Request,
-    Prepared {
-        claim,
-        common,
-        product,
-    }: &Prepared,
-    account: Option<Account>,
+    Prepared { claim, product, .. }: &Prepared,
+    secret_key: Option<&Secret>,
     now: i64,
-) -> Result<Account, ApiError> {
+) -> Result<Strictly, ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
-    let account = match account {
-        Some(account) if !account.disabled => account,
-        _ if !secret_id.starts_with("AKID") => {
+    let secret_key = match secret_key {
+        Some(secret_key) => secret_key,
+        None if !secret_id.starts_with("AKID") => {
             return Err(ApiError::new(
                 "AuthFailure.InvalidSecretId",
                 "Invalid key (not a TencentCloud API key type).",
             ));
         }
-        _ => {
-            return Err(ApiError::new(
-                "AuthFailure.SecretIdNotFound",
-                "The SecretId is not found, please ensure that your SecretId is correct.",
-            ));
-        }
+        None => return Err(secret_id_not_found()),
     };
-    verify(request, claim, &account, now, product.service()).map_err(|rejection| match rejection {
+    verify(request, claim, secret_key, now, product.service()).map_err(|rejection| match rejection {
         Rejection::Expired { .. } => ApiError::new(
             "AuthFailure.SignatureExpire",
             "The signature is expired, please request again.",
@@ -557,8 +597,13 @@ fn check_credentials(
             "The provided credentials could not be validated. Please check your signature is correct.",
         )
         .zh("请求签名验证失败，请检查您的签名计算是否正确。"),
-    })?;
-    account
+    })
+}
+
+/// After the signature, on the locked world: the session token, then MFA.
+fn check_session(world: &World, Prepared { claim, common, .. }: &Prepared) -> Result<(), ApiError> {
+    let secret_id = claim.secret_id.as_deref().unwrap_or_default();
+    known_account(world, secret_id)?
         .check_session(common.token.as_deref())
         .map_err(|refusal| match refusal {
             SessionRefusal::Token => ApiError::new(
@@ -568,25 +613,25 @@ fn check_credentials(
             SessionRefusal::Mfa => {
                 ApiError::new("AuthFailure.MFAFailure", "MFA verification failed.")
             }
-        })?;
-    Ok(account)
+        })
 }
 
 /// Verifies strictly, then, only for the Node SDK's direct-addressing quirk, with the port left out of the host.
 fn verify(
     request: &Request,
     claim: &Claim,
-    account: &Account,
+    secret_key: &Secret,
     now: i64,
-    service: &str,
-) -> Result<(), Rejection> {
+    service: &'static str,
+) -> Result<Strictly, Rejection> {
     let policy = Policy {
-        service: Some(service.to_owned()),
+        service: Some(service.into()),
+        derived_keys: false,
         ..Policy::default()
     };
-    let strict = claim.verify(request, &account.secret_key, Some(now), &policy, None);
+    let strict = claim.verify(request, secret_key, Some(now), &policy, None);
     let Err(rejection) = strict else {
-        return Ok(());
+        return Ok(Strictly::Yes);
     };
     let host = request.host().unwrap_or_default();
     let Some((hostname, _port)) = host
@@ -606,30 +651,33 @@ fn verify(
     }
     let mut portless = request.clone();
     portless.set_header("Host", hostname);
-    let service = if claim_service(request) == Some(node_service.to_owned()) {
+    let service = if claim.scope_service() == Some(node_service) {
         None
     } else {
-        Some(service.to_owned())
+        Some(service.into())
     };
     claim
         .verify(
             &portless,
-            &account.secret_key,
+            secret_key,
             Some(now),
             &Policy {
                 service,
+                derived_keys: false,
                 ..Policy::default()
             },
             None,
         )
-        .map(drop)
+        .map(|_| Strictly::NoHostWasSignedWithoutItsPort)
         .map_err(|_| rejection)
 }
 
-/// The TC3 credential-scope service a request names.
-fn claim_service(request: &Request) -> Option<String> {
-    let authorization = tc3::Authorization::parse(request.header("authorization")?).ok()?;
-    Some(authorization.service)
+/// Whether a signature verified as the request was sent, or only in a tolerated client quirk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Strictly {
+    Yes,
+    /// The Node SDK's: the host signed without its port (and the scope service taken from the host).
+    NoHostWasSignedWithoutItsPort,
 }
 
 fn unusable(error: Unusable) -> ApiError {

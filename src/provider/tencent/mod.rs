@@ -2,12 +2,9 @@
 //! `DescribeInstances` to observe state. `wire` holds the envelope, codes and parameter decoding; `codes` the answers the legacy gateway shares; `mock` the
 //! endpoint's handler.
 
-use serde_json::{Map, Value};
-
-use crate::message::{Reply, Request};
-use crate::provider::{Call, Problem, Provider, SignForm};
-use crate::signing::{Trace, Unusable};
-use crate::world::{Account, SharedWorld};
+use crate::message::Request;
+use crate::provider::{Provider, SignForm};
+use crate::world::Account;
 
 pub mod client;
 pub mod wire;
@@ -15,11 +12,13 @@ pub mod wire;
 pub(crate) mod codes;
 mod lifecycle;
 pub(crate) mod mock;
+pub(crate) mod terminate;
 
 /// The production endpoint.
 pub const ENDPOINT: &str = "cvm.tencentcloudapi.com";
 
-/// Tencent Cloud CVM API 3.0. Registered in [`crate::provider::ProviderId::ALL`].
+/// Tencent Cloud CVM API 3.0.
+/// Registered in [`crate::provider::ProviderId::ALL`].
 #[derive(Debug)]
 pub struct Tencent;
 
@@ -49,27 +48,5 @@ impl Provider for Tencent {
         SignForm::Tc3
     }
 
-    fn body_limit(&self, request: &Request) -> usize {
-        mock::body_limit(request)
-    }
-
-    fn action_of(&self, request: &Request) -> Option<String> {
-        mock::action_of(request)
-    }
-
-    fn handle(&self, request: &Request, world: &SharedWorld) -> Reply {
-        mock::handle(request, world)
-    }
-
-    fn problem_reply(&self, problem: Problem, request: &Request, world: &SharedWorld) -> Reply {
-        mock::problem_reply(problem, request, world)
-    }
-
-    fn build_request(&self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
-        client::build(call)
-    }
-
-    fn read_answer(&self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String> {
-        wire::read_answer(body)
-    }
+    super::served_by_its_modules!();
 }

@@ -255,17 +255,52 @@ pub fn success(request_id: &str, mut fields: Map<String, Value>) -> Vec<u8> {
 /// `{"Response":{"Error":{"Code":…,"Message":…},"RequestId":…}}`, compact, as the gateway writes errors (C7N-10,
 /// TCE-01), the message in `language`.
 pub fn error(request_id: &str, error: &ApiError, language: Language) -> Vec<u8> {
-    let body = json!({
-        "Response": {
-            "Error": { "Code": error.code, "Message": error.message_in(language) },
-            "RequestId": request_id,
-        }
-    });
-    serde_json::to_vec(&body).expect("JSON values serialise")
+    /// The envelope's fields in the gateway's order, serialised straight from borrowed text.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Envelope<'a> {
+        response: Response<'a>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Response<'a> {
+        error: Error<'a>,
+        request_id: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Error<'a> {
+        code: &'a str,
+        message: &'a str,
+    }
+    let envelope = Envelope {
+        response: Response {
+            error: Error {
+                code: &error.code,
+                message: error.message_in(language),
+            },
+            request_id,
+        },
+    };
+    let mut out = Vec::with_capacity(256);
+    serde_json::to_writer(&mut out, &envelope).expect("JSON text serialises");
+    out
 }
 
 /// serde_json's compact output with Python's default `json.dumps` separators.
 struct PythonJson;
+
+/// `, ` before every item of an array or object but the first (Python's `item_separator`).
+fn python_item_separator<W: ?Sized + std::io::Write>(
+    writer: &mut W,
+    first: bool,
+) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        writer.write_all(b", ")
+    }
+}
 
 impl serde_json::ser::Formatter for PythonJson {
     fn begin_array_value<W: ?Sized + std::io::Write>(
@@ -273,11 +308,7 @@ impl serde_json::ser::Formatter for PythonJson {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        python_item_separator(writer, first)
     }
 
     fn begin_object_key<W: ?Sized + std::io::Write>(
@@ -285,11 +316,7 @@ impl serde_json::ser::Formatter for PythonJson {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        python_item_separator(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(
@@ -345,12 +372,8 @@ impl ActionParams {
         let text = std::str::from_utf8(body).map_err(|_| {
             ApiError::new("InvalidParameter", "the request body is not valid UTF-8")
         })?;
-        if let Err(error) = serde_json::from_str::<NoDuplicateKeys>(text) {
-            let message = format!("the request body is not valid JSON: {error}");
-            return Err(ApiError::new("InvalidParameter", message));
-        }
-        match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(values)) => Ok(Self {
+        match serde_json::from_str::<NoDuplicateKeys>(text) {
+            Ok(NoDuplicateKeys(Value::Object(values))) => Ok(Self {
                 values,
                 flattened: false,
             }),
@@ -391,11 +414,7 @@ impl ActionParams {
 
     /// Refuses any parameter not in `known`.
     pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
-        match self
-            .values
-            .keys()
-            .find(|name| !known.contains(&name.as_str()))
-        {
+        match crate::provider::unknown_parameter(&self.values, known) {
             Some(name) => Err(ApiError::new(
                 "UnknownParameter",
                 format!("The parameter `{name}` is not recognized."),
@@ -474,8 +493,9 @@ fn type_error_zh(name: &str) -> String {
 }
 
 /// A JSON document in which no object gives a key twice (serde_json would keep the last one silently, and a
-/// duplicated `InstanceIds` is as ambiguous as a parameter given twice in a form).
-struct NoDuplicateKeys;
+/// duplicated `InstanceIds` is as ambiguous as a parameter given twice in a form), read in one pass into its
+/// [`Value`].
+struct NoDuplicateKeys(Value);
 
 impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -492,46 +512,54 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
         formatter.write_str("any JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_bool<E>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::Bool(value)))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::from(value)))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::from(value)))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_f64<E>(self, value: f64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::from(value)))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::String(value.to_owned())))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys(Value::String(value)))
     }
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+        Ok(NoDuplicateKeys(Value::Null))
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
-        Ok(NoDuplicateKeys)
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(128));
+        while let Some(NoDuplicateKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(NoDuplicateKeys(Value::Array(items)))
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut seen = std::collections::HashSet::new();
+        let mut values = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
+            if values.contains_key(&key) {
                 return Err(serde::de::Error::custom(format!(
                     "the key `{key}` is given more than once"
                 )));
             }
-            map.next_value::<NoDuplicateKeys>()?;
+            let NoDuplicateKeys(value) = map.next_value()?;
+            values.insert(key, value);
         }
-        Ok(NoDuplicateKeys)
+        Ok(NoDuplicateKeys(Value::Object(values)))
     }
 }
 

@@ -57,6 +57,7 @@ use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::Problem;
 use crate::provider::tencent::codes::{self as api, missing, refusal as v3_refusal};
+use crate::provider::tencent::terminate::terminate_instances;
 use crate::provider::tencent::wire::{ActionParams, ApiError, COMMON_PARAMS, VERSION};
 use crate::signing::{self, Claim, Policy, Rejection, Unusable, hmac_param};
 use crate::world::SharedWorld;
@@ -84,18 +85,37 @@ struct Prepared {
 /// rules, state change, request id) is decided in one critical section of one world ([`SharedWorld::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     let envelope = envelope_of(request);
-    let (mut world, authenticated) = match prepare(request) {
-        Err(error) => (shared.world(), Err(error)),
-        Ok(prepared) => {
-            let (world, account) = authenticate(request, &prepared, shared);
-            (world, account.map(|account| (prepared, account)))
-        }
+    let prepared = prepare(request);
+    let (mut world, authenticated) = match &prepared {
+        Err(error) => (shared.world(), Err(error.clone())),
+        Ok(prepared) => authenticate(request, prepared, shared),
     };
     let request_id = world.next_request_id();
-    let outcome =
-        authenticated.and_then(|(prepared, account)| decide(&prepared, &account, &mut world));
+    // A rejected signature is explained with the key it was checked against, after the lock.
+    let rejected_key = match (&prepared, &authenticated) {
+        (Ok(prepared), Err(error)) if error.code == "InvalidParameter.SignatureFailure" => prepared
+            .claim
+            .secret_id
+            .as_deref()
+            .and_then(|id| world.account(id))
+            .map(|account| account.secret_key.clone()),
+        _ => None,
+    };
+    let outcome = match (&prepared, authenticated) {
+        (Ok(prepared), Ok(account)) => decide(prepared, &account, &mut world),
+        (_, Err(error)) => Err(error),
+        (Err(error), Ok(_)) => Err(error.clone()),
+    };
     drop(world);
-    Reply::json(200, wire::answer(envelope, &request_id, outcome))
+    let mut reply = Reply::json(200, wire::answer(envelope, &request_id, outcome));
+    if let (Ok(prepared), Some(key)) = (&prepared, rejected_key) {
+        reply.diagnosis = Some(Box::new(prepared.claim.diagnose(
+            request,
+            &key,
+            &Policy::default(),
+        )));
+    }
+    reply
 }
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
@@ -209,22 +229,13 @@ fn terminate(
 ) -> Result<Map<String, Value>, ApiError> {
     admit(account, "TerminateInstances", world)?;
     let params = action_params(form)?;
-    params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
-    let ids = params
-        .strings("InstanceIds")?
-        .ok_or_else(|| missing("InstanceIds"))?;
-    let release_address = params.boolean("ReleaseAddress")?.unwrap_or(false);
-    let release_prepaid_data_disks = params.boolean("ReleasePrepaidDataDisks")?.unwrap_or(false);
-    let region = check_region(form.get("Region"))?;
-    let call = Terminate {
-        secret_id: &account.secret_id,
-        region,
-        instance_ids: &ids,
-        release_address,
-        release_prepaid_data_disks,
-    };
-    world.terminate(&call).map_err(refusal)?;
-    Ok(Map::new())
+    terminate_instances(
+        &params,
+        &account.secret_id,
+        world,
+        || check_region(form.get("Region")),
+        refusal,
+    )
 }
 
 /// `ReturnInstance` (API 2.0): one pay-as-you-go instance, named by `instanceId`.
@@ -302,7 +313,7 @@ fn is_old_style_id(id: &str) -> bool {
 
 /// The per-second rate limit of `action` for this account.
 fn admit(account: &Account, action: &'static str, world: &mut World) -> Result<(), ApiError> {
-    let per_second = world.spec.rate_limit.terminate_per_second;
+    let per_second = world.spec().rate_limit.terminate_per_second;
     if world.admit(&account.secret_id, action, per_second) {
         return Ok(());
     }

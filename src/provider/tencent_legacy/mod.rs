@@ -5,12 +5,9 @@
 //! `wire` holds the two envelopes, the codes and the decisions where the documents are silent; `mock` the
 //! endpoint's handler; `client` requests as the legacy QcloudApi client builds them.
 
-use serde_json::{Map, Value};
-
-use crate::message::{Reply, Request};
-use crate::provider::{Call, Problem, Provider, SignForm};
-use crate::signing::{Trace, Unusable};
-use crate::world::{Account, SharedWorld};
+use crate::message::Request;
+use crate::provider::{Provider, SignForm};
+use crate::world::Account;
 
 pub mod client;
 pub mod wire;
@@ -36,7 +33,8 @@ pub(crate) fn serves(request: &Request) -> bool {
     hostname == ENDPOINT || (request.path() == PATH && !hostname.ends_with("tencentcloudapi.com"))
 }
 
-/// Tencent Cloud's legacy CVM API 2.0 gateway (`cvm.api.qcloud.com/v2/index.php`). Registered in [`crate::provider::ProviderId::ALL`].
+/// Tencent Cloud's legacy CVM API 2.0 gateway (`cvm.api.qcloud.com/v2/index.php`).
+/// Registered in [`crate::provider::ProviderId::ALL`].
 #[derive(Debug)]
 pub struct TencentLegacy;
 
@@ -63,27 +61,5 @@ impl Provider for TencentLegacy {
         SignForm::HmacSha1
     }
 
-    fn body_limit(&self, request: &Request) -> usize {
-        mock::body_limit(request)
-    }
-
-    fn action_of(&self, request: &Request) -> Option<String> {
-        mock::action_of(request)
-    }
-
-    fn handle(&self, request: &Request, world: &SharedWorld) -> Reply {
-        mock::handle(request, world)
-    }
-
-    fn problem_reply(&self, problem: Problem, request: &Request, world: &SharedWorld) -> Reply {
-        mock::problem_reply(problem, request, world)
-    }
-
-    fn build_request(&self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
-        client::build(call)
-    }
-
-    fn read_answer(&self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String> {
-        wire::read_answer(body)
-    }
+    super::served_by_its_modules!();
 }

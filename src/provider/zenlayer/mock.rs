@@ -77,17 +77,36 @@ const MAX_PAGE_SIZE: i64 = 1000;
 /// Answers one request. Everything about the world (authentication against its keys and clock, rate limit, rules,
 /// state change, request id) is decided in one critical section of one world ([`SharedWorld::authenticate`]).
 pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
-    let (mut world, authenticated) = match prepare(request) {
-        Err(error) => (shared.world(), Err(error)),
+    let prepared = prepare(request);
+    let (mut world, authenticated) = match &prepared {
+        Err(error) => (shared.world(), Err(error.clone())),
         Ok(claim) => authenticate(request, claim, shared),
     };
     let request_id = wire::request_id(&world.next_request_id());
+    // A rejected signature is explained with the key it was checked against, after the lock.
+    let rejected_key = match (&prepared, &authenticated) {
+        (Ok(claim), Err(error)) if error.code == wire::SIGNATURE_FAILURE => claim
+            .secret_id
+            .as_deref()
+            .and_then(|id| world.account(id))
+            .map(|account| account.secret_key.clone()),
+        _ => None,
+    };
     let outcome = authenticated.and_then(|account| decide(request, &account, &mut world));
     drop(world);
-    match outcome {
+    let mut reply = match outcome {
         Ok(fields) => Reply::json(200, wire::success(&request_id, fields)),
         Err(error) => Reply::json(error.status, wire::error(&request_id, &error)),
+    };
+    if let (Ok(claim), Some(key)) = (&prepared, rejected_key) {
+        let policy = Policy {
+            max_skew: MAX_SKEW,
+            service: None,
+            derived_keys: false,
+        };
+        reply.diagnosis = Some(Box::new(claim.diagnose(request, &key, &policy)));
     }
+    reply
 }
 
 /// The answer for a condition met before the handler (an injected fault, an unreadable or oversized body), after the
@@ -99,17 +118,21 @@ pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared
         return reply(error);
     }
     reply(match problem {
-        Problem::Fault { code } => ApiError::new(
+        Problem::Fault { code, message } => ApiError::new(
             code.as_deref().unwrap_or(wire::INTERNAL_SERVER_ERROR),
-            "Internal server error.",
+            message.unwrap_or_else(|| "Internal server error.".to_owned()),
         ),
-        Problem::HttpFault { status } => {
+        Problem::HttpFault { status, message } => {
             let code = if status == 503 {
                 wire::SERVICE_UNAVAILABLE
             } else {
                 wire::INTERNAL_SERVER_ERROR
             };
-            ApiError::with_status(status, code, "Internal server error.")
+            ApiError::with_status(
+                status,
+                code,
+                message.unwrap_or_else(|| "Internal server error.".to_owned()),
+            )
         }
         Problem::TooLarge { limit } => ApiError::new(
             wire::REQUEST_TOO_LARGE,
@@ -197,7 +220,7 @@ fn terminate(
     account: &Account,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    let per_second = world.spec.rate_limit.terminate_per_second;
+    let per_second = world.spec().rate_limit.terminate_per_second;
     if !world.admit(&account.secret_id, "TerminateInstance", per_second) {
         return Err(ApiError::new(
             wire::REQUEST_LIMIT_EXCEEDED,
@@ -351,27 +374,27 @@ fn check_single_headers(request: &Request) -> Result<(), ApiError> {
 /// window, signature) or Bearer (token).
 fn authenticate<'a>(
     request: &Request,
-    claim: Claim,
+    claim: &Claim,
     shared: &'a SharedWorld,
 ) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
     if claim.scheme == Scheme::Bearer {
         return shared.authenticate(
             |world| {
                 world
-                    .spec
+                    .spec()
                     .accounts
                     .iter()
                     .filter(|account| !account.disabled && account.bearer_token.is_some())
                     .cloned()
                     .collect::<Vec<_>>()
             },
-            |candidates| bearer(request, &claim, candidates),
+            |candidates| bearer(request, claim, candidates),
         );
     }
     let access_key_id = claim.secret_id.as_deref().unwrap_or_default();
     shared.authenticate(
         |world| (world.account(access_key_id).cloned(), world.clock.now()),
-        |(account, now)| check_zc2(request, &claim, account, now),
+        |(account, now)| check_zc2(request, claim, account, now),
     )
 }
 
@@ -426,6 +449,7 @@ fn check_zc2(
     let policy = Policy {
         max_skew: MAX_SKEW,
         service: None,
+        derived_keys: false,
     };
     claim
         .verify(request, &account.secret_key, Some(now), &policy, None)

@@ -4,12 +4,9 @@
 //! endpoint's handler; `client` requests as the official Python SDK builds them. The rules are the world's
 //! ([`crate::world::bmc`]).
 
-use serde_json::{Map, Value};
-
-use crate::message::{Reply, Request};
-use crate::provider::{Call, Problem, Provider, SignForm};
-use crate::signing::{Trace, Unusable};
-use crate::world::{Account, SharedWorld};
+use crate::message::Request;
+use crate::provider::{Provider, SignForm};
+use crate::world::Account;
 
 pub mod client;
 pub mod wire;
@@ -22,7 +19,8 @@ pub const ENDPOINT: &str = "console.zenlayer.com";
 /// The path every Bare Metal action is posted to (`"/api/v2/%s" % _service` in the SDKs).
 pub const PATH: &str = "/api/v2/bmc";
 
-/// Zenlayer Cloud Bare Metal (`console.zenlayer.com`, `POST /api/v2/bmc`). Registered in [`crate::provider::ProviderId::ALL`].
+/// Zenlayer Cloud Bare Metal (`console.zenlayer.com`, `POST /api/v2/bmc`).
+/// Registered in [`crate::provider::ProviderId::ALL`].
 #[derive(Debug)]
 pub struct ZenlayerBmc;
 
@@ -54,27 +52,5 @@ impl Provider for ZenlayerBmc {
         SignForm::Zc2
     }
 
-    fn body_limit(&self, request: &Request) -> usize {
-        mock::body_limit(request)
-    }
-
-    fn action_of(&self, request: &Request) -> Option<String> {
-        mock::action_of(request)
-    }
-
-    fn handle(&self, request: &Request, world: &SharedWorld) -> Reply {
-        mock::handle(request, world)
-    }
-
-    fn problem_reply(&self, problem: Problem, request: &Request, world: &SharedWorld) -> Reply {
-        mock::problem_reply(problem, request, world)
-    }
-
-    fn build_request(&self, call: &Call<'_>) -> Result<(Request, Option<Trace>), Unusable> {
-        client::build(call)
-    }
-
-    fn read_answer(&self, body: &[u8]) -> Result<Result<Map<String, Value>, String>, String> {
-        wire::read_answer(body)
-    }
+    super::served_by_its_modules!();
 }

@@ -207,11 +207,7 @@ impl Params {
 
     /// Refuses any parameter not in `known`.
     pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
-        match self
-            .values
-            .keys()
-            .find(|name| !known.contains(&name.as_str()))
-        {
+        match crate::provider::unknown_parameter(&self.values, known) {
             Some(name) => Err(ApiError::new(
                 INVALID_PARAMETER,
                 format!("The parameter `{name}` is not recognized."),

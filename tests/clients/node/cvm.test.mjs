@@ -82,6 +82,8 @@ for (const mode of MODES) {
         assert.equal(await mock.state("ins-r8hr2upy"), "TERMINATED");
         assert.equal(await mock.state("ins-09dx96dg"), "TERMINATED");
         assert.equal(await mock.state("ins-5d8a23rs"), "RUNNING");
+        // Listed as TERMINATING for 5 s (the lifecycle's default), then no longer.
+        await mock.clock({ advance: 5 });
         const after = await client.DescribeInstances({ InstanceIds: ["ins-r8hr2upy", "ins-09dx96dg", "ins-5d8a23rs"] });
         assert.equal(after.TotalCount, 1);
         assert.deepEqual(after.InstanceSet.map((i) => i.InstanceId), ["ins-5d8a23rs"]);
@@ -225,5 +227,50 @@ test("proxy from the http_proxy variable", async () => {
     assert.equal(await mock.state("ins-r8hr2upy"), "TERMINATED");
   } finally {
     delete process.env.http_proxy;
+  }
+});
+
+// The instance lifecycle: create, poll until RUNNING, stop, terminate, poll until gone. Where an application would
+// sleep between polls, the test advances the world's clock by the poll interval: fast and deterministic.
+describe("instance lifecycle", () => {
+  const RUN = {
+    Placement: { Zone: `${REGION}-3` },
+    ImageId: "img-eb30mz89",
+    InstanceType: "S5.MEDIUM4",
+    InstanceName: "node-{R:1}",
+    TagSpecification: [{ ResourceType: "instance", Tags: [{ Key: "suite", Value: "node" }] }],
+  };
+  const POLL_SECONDS = 3;
+
+  async function poll(client, ids, done) {
+    for (let waited = 0; ; waited += POLL_SECONDS) {
+      const response = await client.DescribeInstances({ InstanceIds: ids });
+      if (done(response)) return waited;
+      assert.ok(waited < 300, `not done after ${waited} s: ${JSON.stringify(response)}`);
+      await mock.clock({ advance: POLL_SECONDS });
+    }
+  }
+
+  for (const timings of ["default", "immediate"]) {
+    test(`create, poll until running, stop, terminate, poll until gone (${timings} timings)`, async () => {
+      if (timings === "immediate") await mock.timings("immediate");
+      const client = makeClient(mock.port, "direct");
+      const created = await client.RunInstances(RUN);
+      const ids = created.InstanceIdSet;
+      assert.equal(ids.length, 1);
+      const running = await poll(client, ids, (r) => r.InstanceSet[0].InstanceState === "RUNNING");
+      const listed = await client.DescribeInstances({ Filters: [{ Name: "tag:suite", Values: ["node"] }] });
+      assert.deepEqual(listed.InstanceSet.map((i) => [i.InstanceName, i.LatestOperationRequestId]),
+        [["node-1", created.RequestId]]);
+
+      await client.StopInstances({ InstanceIds: ids, StoppedMode: "STOP_CHARGING" });
+      await poll(client, ids, (r) => r.InstanceSet[0].InstanceState === "STOPPED");
+      const error = await rejection(client.StartInstances({ InstanceIds: ["ins-nothere1"] }));
+      assert.equal(error.code, "InvalidInstanceId.NotFound");
+
+      await client.TerminateInstances({ InstanceIds: ids });
+      const gone = await poll(client, ids, (r) => r.TotalCount === 0);
+      assert.deepEqual([running, gone], timings === "default" ? [15, 6] : [0, 0]);
+    });
   }
 });

@@ -51,6 +51,8 @@ export const mock = {
   state: async (id) => (await control("GET", `/__terminus/instances/${id}`)).state,
   clock: (change) => control("POST", "/__terminus/clock", change),
   fault: (spec) => control("POST", "/__terminus/faults", spec),
+  /** The lifecycle's timings: "immediate" or {launch: seconds, …}. */
+  timings: (timings) => control("PUT", "/__terminus/timings", { timings }),
   /** Loads a scenario of `terminus scenarios` and starts following it; its verdict after the calls. */
   scenario: (id) => control("PUT", `/__terminus/scenario/${id}`),
   verdict: (id) => control("GET", `/__terminus/scenario/${id}/verdict`),

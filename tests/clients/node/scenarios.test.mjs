@@ -22,7 +22,9 @@ const exported = JSON.parse(execFileSync(binary, ["scenarios", "--format", "json
 // What the SDK can send as written: its sign forms and methods, no tampering, skewed clock, fixed nonce or header.
 const sendable = (step) => step.sign in SIGN_METHODS && ["POST", "GET"].includes(step.method) && step.tamper === null
   && step["skew-seconds"] === 0 && step.nonce === null && Object.keys(step.headers).length === 0
-  && !step.expect.dropped && step.region !== null && step.version !== null && step.expect.status === 200;
+  && !step.expect.dropped && step.region !== null && step.version !== null && step.expect.status === 200
+  // An ActionTimer names an absolute time, in the past on the machine's clock the clients sign with.
+  && !("ActionTimer" in step.params);
 const scenarios = exported.scenarios.filter((s) => s.provider === "tencent" && s.steps.every(sendable));
 
 test("the export is the documented format, and enough of it runs through this client", () => {
@@ -58,11 +60,23 @@ for (const scenario of scenarios) {
         }
         assert.equal(code, step.expect.error, `step ${index + 1}`);
         for (const [name, value] of Object.entries(step.expect.response)) {
-          assert.deepEqual(answer[name], value, `step ${index + 1}: ${name}`);
+          assert.deepEqual(field(answer, name), value, `step ${index + 1}: ${name}`);
         }
       }
     }
     const verdict = await mock.verdict(scenario.id);
     assert.ok(verdict.passed, JSON.stringify(verdict, null, 2));
   });
+}
+
+// A field of the answer, or with a leading `/` the value at that JSON pointer (`/InstanceSet/0/CPU`).
+function field(answer, name) {
+  if (!name.startsWith("/")) return answer[name];
+  let value = answer;
+  for (const raw of name.slice(1).split("/")) {
+    const token = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    if (value === null || typeof value !== "object" || !(token in value)) return undefined;
+    value = value[token];
+  }
+  return value;
 }

@@ -1,0 +1,330 @@
+//! The request journal: the last [`CAPACITY`] provider requests the mock answered, for `GET /__terminus/requests`.
+//!
+//! Each entry says when, for which provider, action and SecretId, what the mock decided (the verdict and the
+//! answer's code and status), how long it took, the request as received without secrets, and for a rejected
+//! signature the [`Diagnosis`]. Secrets never enter it: session tokens (`X-TC-Token`, `Token=`) and bearer tokens
+//! are `[TOKEN]` (the snapshot convention), keys are never in a request, and a body is kept up to
+//! [`BODY_KEPT`] bytes. The oldest entry goes when a new one would pass the capacity; `evicted` counts them.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+use crate::message::Request;
+use crate::signing::diagnose::Diagnosis;
+
+/// Entries kept.
+pub const CAPACITY: usize = 1000;
+/// Bytes of a request body kept in an entry.
+pub const BODY_KEPT: usize = 16 * 1024;
+
+/// What the mock decided about a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Answered with the provider's success envelope.
+    Ok,
+    /// Answered with the provider's error envelope (the code says which).
+    Error,
+    /// Answered by an injected fault.
+    Fault,
+    /// The connection was closed without an answer (an injected fault).
+    Dropped,
+}
+
+impl Verdict {
+    /// The verdict's name (`ok`, `error`, `fault`, `dropped`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Error => "error",
+            Verdict::Fault => "fault",
+            Verdict::Dropped => "dropped",
+        }
+    }
+}
+
+/// One request and its answer.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Entry {
+    /// Its number, from 1, in the order answers were decided.
+    pub id: u64,
+    /// When the request arrived, RFC 3339 UTC (the machine's clock).
+    pub time: String,
+    /// The world's clock then, Unix seconds (what signatures were checked against).
+    pub world_time: i64,
+    /// The provider (`tencent`, `tencent-legacy`, `zenlayer-bmc`).
+    pub provider: &'static str,
+    /// The action the request names, read without verifying it.
+    pub action: Option<String>,
+    /// The SecretId it names (the public half of a key).
+    pub secret_id: Option<String>,
+    /// What the mock decided.
+    pub verdict: Verdict,
+    /// The HTTP status of the answer (none when dropped).
+    pub status: Option<u16>,
+    /// The error code of the answer's envelope (none for a success).
+    pub code: Option<String>,
+    /// From the request's head to its answer, in microseconds.
+    pub latency_us: u64,
+    /// The request as received, without secrets.
+    pub request: Received,
+    /// Why its signature was rejected (only for rejected signatures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// A request as received, its secrets replaced by `[TOKEN]`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Received {
+    /// The method.
+    pub method: String,
+    /// The request target as sent.
+    pub target: String,
+    /// The headers, in order, as `[name, value]`.
+    pub headers: Vec<(String, String)>,
+    /// The body as text (invalid UTF-8 replaced), at most [`BODY_KEPT`] bytes of it.
+    pub body: String,
+    /// The body's length as received.
+    pub body_bytes: usize,
+}
+
+impl Received {
+    /// The request without its secrets.
+    pub fn of(request: &Request) -> Self {
+        let headers = request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if name.eq_ignore_ascii_case("x-tc-token") {
+                    "[TOKEN]".to_owned()
+                } else if name.eq_ignore_ascii_case("authorization")
+                    && value
+                        .trim_start()
+                        .get(..7)
+                        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+                {
+                    "Bearer [TOKEN]".to_owned()
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        let kept = &request.body[..request.body.len().min(BODY_KEPT)];
+        Self {
+            method: request.method.clone(),
+            target: redact_token_parameter(&request.target),
+            headers,
+            body: redact_token_parameter(&String::from_utf8_lossy(kept)),
+            body_bytes: request.body.len(),
+        }
+    }
+}
+
+/// `Token=…` parameters (at the start of a query, a form or after `&`) become `Token=[TOKEN]`.
+fn redact_token_parameter(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("Token=") {
+        let starts_param = at == 0 || matches!(rest.as_bytes()[at - 1], b'&' | b'?');
+        out.push_str(&rest[..at + "Token=".len()]);
+        rest = &rest[at + "Token=".len()..];
+        if starts_param {
+            let end = rest.find(['&', ' ']).unwrap_or(rest.len());
+            out.push_str("[TOKEN]");
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What `GET /__terminus/requests` selects: every given filter must hold.
+#[derive(Debug, Default)]
+pub struct Filter {
+    provider: Option<String>,
+    action: Option<String>,
+    secret_id: Option<String>,
+    verdict: Option<String>,
+    code: Option<String>,
+    since: Option<u64>,
+    limit: Option<usize>,
+}
+
+impl Filter {
+    /// The filter of a query string (`provider`, `action`, `secret-id`, `verdict`, `code`, `since` (entries after
+    /// this id), `limit` (the last N)); an unknown name or a bad number is an error that says which.
+    pub fn from_query(query: &str) -> Result<Self, String> {
+        let mut filter = Filter::default();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            let value = value.into_owned();
+            let number = |what: &str| {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| format!("the filter {what}={value:?} is not a whole number"))
+            };
+            match name.as_ref() {
+                "provider" => filter.provider = Some(value),
+                "action" => filter.action = Some(value),
+                "secret-id" => filter.secret_id = Some(value),
+                "verdict" => {
+                    const VERDICTS: [&str; 4] = ["ok", "error", "fault", "dropped"];
+                    if !VERDICTS.contains(&value.as_str()) {
+                        return Err(format!(
+                            "the filter verdict={value:?} is not a verdict: ok, error, fault or dropped"
+                        ));
+                    }
+                    filter.verdict = Some(value);
+                }
+                "code" => filter.code = Some(value),
+                "since" => filter.since = Some(number("since")?),
+                "limit" => filter.limit = Some(number("limit")? as usize),
+                other => {
+                    return Err(format!(
+                        "unknown filter {other:?}: the journal filters by provider, action, secret-id, verdict, code, since (an entry id) and limit"
+                    ));
+                }
+            }
+        }
+        Ok(filter)
+    }
+
+    fn keeps(&self, entry: &Entry) -> bool {
+        let is = |wanted: &Option<String>, value: Option<&str>| {
+            wanted.as_deref().is_none_or(|wanted| Some(wanted) == value)
+        };
+        is(&self.provider, Some(entry.provider))
+            && is(&self.action, entry.action.as_deref())
+            && is(&self.secret_id, entry.secret_id.as_deref())
+            && is(&self.verdict, Some(entry.verdict.name()))
+            && is(&self.code, entry.code.as_deref())
+            && self.since.is_none_or(|since| entry.id > since)
+    }
+}
+
+/// The journal: a ring of entries.
+#[derive(Debug)]
+pub struct Journal {
+    entries: VecDeque<Entry>,
+    capacity: usize,
+    next_id: u64,
+    evicted: u64,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
+
+impl Journal {
+    /// A journal that keeps the last `capacity` entries (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            capacity: capacity.max(1),
+            next_id: 1,
+            evicted: 0,
+        }
+    }
+
+    /// Adds an entry, numbering it; returns its id.
+    pub fn push(&mut self, mut entry: Entry) -> u64 {
+        entry.id = self.next_id;
+        self.next_id += 1;
+        if self.entries.len() == self.capacity {
+            self.entries.pop_front();
+            self.evicted += 1;
+        }
+        let id = entry.id;
+        self.entries.push_back(entry);
+        id
+    }
+
+    /// The entries a filter keeps, oldest first (with `limit`, the last ones).
+    pub fn select(&self, filter: &Filter) -> Vec<&Entry> {
+        let kept: Vec<&Entry> = self.entries.iter().filter(|e| filter.keeps(e)).collect();
+        let skip = filter
+            .limit
+            .map_or(0, |limit| kept.len().saturating_sub(limit));
+        kept.into_iter().skip(skip).collect()
+    }
+
+    /// Entries that no longer fit and were dropped, since the start or the last clear.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Forgets every entry (ids keep counting, so a `since` taken before still means "after that").
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.evicted = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(verdict: Verdict) -> Entry {
+        Entry {
+            id: 0,
+            time: String::new(),
+            world_time: 0,
+            provider: "tencent",
+            action: Some("TerminateInstances".into()),
+            secret_id: None,
+            verdict,
+            status: Some(200),
+            code: None,
+            latency_us: 0,
+            request: Received::of(&Request::parse(b"GET /?Token=abc&Action=X HTTP/1.1\r\nHost: h\r\nX-TC-Token: s\r\nAuthorization: Bearer t\r\n\r\n").unwrap()),
+            diagnosis: None,
+        }
+    }
+
+    #[test]
+    fn tokens_are_redacted_in_target_headers_and_body() {
+        let text = serde_json::to_string(&entry(Verdict::Ok).request).unwrap();
+        assert!(text.contains("Token=[TOKEN]&Action=X"), "{text}");
+        assert!(
+            text.contains(r#"["X-TC-Token","[TOKEN]"]"#)
+                || text.contains(r#"["x-tc-token","[TOKEN]"]"#),
+            "{text}"
+        );
+        assert!(text.contains("Bearer [TOKEN]"), "{text}");
+        assert!(
+            !text.contains("abc") && !text.contains("\"s\"") && !text.contains("Bearer t\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_oldest_entry_goes_when_full_and_filters_and_limit_select() {
+        let mut journal = Journal::with_capacity(2);
+        journal.push(entry(Verdict::Ok));
+        journal.push(entry(Verdict::Error));
+        journal.push(entry(Verdict::Fault));
+        assert_eq!(journal.evicted(), 1);
+        let all = journal.select(&Filter::default());
+        assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), vec![2, 3]);
+        let faults = journal.select(&Filter::from_query("verdict=fault").unwrap());
+        assert_eq!(faults.len(), 1);
+        let last = journal.select(&Filter::from_query("limit=1").unwrap());
+        assert_eq!(last[0].id, 3);
+        assert_eq!(
+            journal
+                .select(&Filter::from_query("since=3").unwrap())
+                .len(),
+            0
+        );
+        assert!(
+            Filter::from_query("colour=red")
+                .unwrap_err()
+                .contains("colour")
+        );
+    }
+}

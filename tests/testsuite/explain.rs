@@ -1,0 +1,306 @@
+//! `terminus verify` on a rejection: the recomputed steps (`--trace`), the step a signer's own trace departs
+//! from (`--expect`), and the common client mistake that explains it; `terminus serve`'s log line per request.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::common::TENCENT_KEY;
+
+fn terminus(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(args)
+        .env_remove("TERMINUS_SECRET_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the terminus binary runs");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const UNSIGNED: &str = "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Type: application/json\r\n\
+    X-TC-Action: TerminateInstances\r\nX-TC-Timestamp: 1700000000\r\nContent-Length: 32\r\n\r\n\
+    {\"InstanceIds\":[\"ins-r8hr2upy\"]}";
+
+/// `terminus sign --format json` of [`UNSIGNED`], signing these headers.
+fn signed(signed_headers: &str) -> serde_json::Value {
+    let output = terminus(
+        &[
+            "sign",
+            "--secret-id",
+            "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+            "--secret-key",
+            TENCENT_KEY,
+            "--signed-headers",
+            signed_headers,
+            "--format",
+            "json",
+            "-",
+        ],
+        UNSIGNED.as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[test]
+fn verify_trace_prints_the_recomputed_steps_on_a_rejection_too() {
+    let request = signed("content-type;host")["request"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let output = terminus(
+        &["verify", "--secret-key", "not-the-key", "--trace", "-"],
+        request.as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let out = text(&output.stdout);
+    assert!(
+        out.starts_with("signature rejected (TC3-HMAC-SHA256) at signature"),
+        "{out}"
+    );
+    assert!(
+        out.contains("recomputed with the given key:\n== hashed-payload\n"),
+        "{out}"
+    );
+    assert!(out.contains("== canonical-request\nPOST\n/\n\ncontent-type:application/json\nhost:cvm.tencentcloudapi.com\n"), "{out}");
+    assert!(
+        out.contains(
+            "== string-to-sign\nTC3-HMAC-SHA256\n1700000000\n2023-11-14/cvm/tc3_request\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn verify_expect_names_the_canonical_headers_not_the_key_when_the_signed_header_names_differ() {
+    let document = signed("content-type;host;x-tc-action");
+    // The request a client sent: it names fewer headers than its signer signed.
+    let request = document["request"].as_str().unwrap().replace(
+        "SignedHeaders=content-type;host;x-tc-action",
+        "SignedHeaders=content-type;host",
+    );
+    let expect = std::env::temp_dir().join(format!(
+        "terminus-explain-expect-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&expect, document.to_string()).unwrap();
+    let output = terminus(
+        &[
+            "verify",
+            "--secret-key",
+            TENCENT_KEY,
+            "--expect",
+            expect.to_str().unwrap(),
+            "-",
+        ],
+        request.as_bytes(),
+    );
+    std::fs::remove_file(&expect).ok();
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.starts_with("signature rejected (TC3-HMAC-SHA256) at canonical-request: canonical request differs at line 6: signed \"x-tc-action:terminateinstances\""),
+        "{out}"
+    );
+    assert!(!out.contains("secret key"), "{out}");
+}
+
+#[test]
+fn verify_names_signed_header_names_in_upper_case() {
+    let request = signed("Content-Type;Host")["request"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let output = terminus(
+        &["verify", "--secret-key", TENCENT_KEY, "-"],
+        request.as_bytes(),
+    );
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.starts_with("signature rejected (TC3-HMAC-SHA256) at signed-headers: SignedHeaders \"Content-Type;Host\" names headers in upper case"), "{out}");
+}
+
+#[test]
+fn verify_names_a_body_re_serialised_after_signing() {
+    let request = signed("content-type;host")["request"]
+        .as_str()
+        .unwrap()
+        .replace(
+            "{\"InstanceIds\":[\"ins-r8hr2upy\"]}",
+            "{\"InstanceIds\": [\"ins-r8hr2upy\"]}",
+        )
+        .replace("Content-Length: 32", "Content-Length: 33");
+    let output = terminus(
+        &["verify", "--secret-key", TENCENT_KEY, "-"],
+        request.as_bytes(),
+    );
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "\nlikely cause (body-reserialised-compact): the body was re-serialised after signing"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn serve_logs_one_json_line_per_request_to_stderr_without_secrets() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the terminus binary runs");
+    let (lines, received) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out_lines = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_lines.send(("out", line));
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(("err", line));
+        }
+    });
+    let wait = |want: &str| loop {
+        match received.recv_timeout(Duration::from_secs(20)) {
+            Ok((stream, line)) if stream == want => break line,
+            Ok(_) => continue,
+            Err(error) => panic!("no {want} line within 20 s: {error}"),
+        }
+    };
+    let listening = wait("out");
+    let uri = listening
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {listening:?}"))
+        .to_owned();
+    let answer = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+        .post(uri + "/")
+        .header("X-TC-Action", "TerminateInstances")
+        .header("X-TC-Token", "sessionSECRET")
+        .body("{}")
+        .send();
+    let log = wait("err");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.is_ok());
+    let line: serde_json::Value =
+        serde_json::from_str(&log).unwrap_or_else(|_| panic!("not JSON: {log}"));
+    assert_eq!(line["target"], "terminus::request", "{log}");
+    assert_eq!(line["fields"]["provider"], "tencent", "{log}");
+    assert_eq!(line["fields"]["action"], "TerminateInstances", "{log}");
+    assert_eq!(line["fields"]["verdict"], "error", "{log}");
+    assert_eq!(
+        line["fields"]["code"], "AuthFailure.InvalidAuthorization",
+        "{log}"
+    );
+    assert!(!log.contains("sessionSECRET"), "{log}");
+}
+
+#[test]
+fn serve_quiet_logs_only_rejected_signatures_with_their_mistake() {
+    use crate::journal::{AT, BODY, Signing, authorization};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the terminus binary runs");
+    let (lines, received) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out_lines = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_lines.send(("out", line));
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(("err", line));
+        }
+    });
+    let wait = |want: &str| loop {
+        match received.recv_timeout(Duration::from_secs(20)) {
+            Ok((stream, line)) if stream == want => break line,
+            Ok(_) => continue,
+            Err(error) => panic!("no {want} line within 20 s: {error}"),
+        }
+    };
+    let listening = wait("out");
+    let uri = listening
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {listening:?}"))
+        .to_owned();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    // A world that names nothing: the fixed clock and the example accounts.
+    let put = client
+        .put(uri.clone() + "/__terminus/world")
+        .header("Content-Type", "application/toml")
+        .body("seed = 1\n")
+        .send()
+        .expect("the control API answers");
+    assert_eq!(put.status(), 200);
+    // Refused, but not for its signature: not logged under --quiet.
+    client.post(uri.clone() + "/").body("{}").send().unwrap();
+    let host = uri.trim_start_matches("http://").to_owned();
+    let signed = authorization(&Signing {
+        host: &host,
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    client
+        .post(uri + "/")
+        .header("Content-Type", "application/json")
+        .header("X-TC-Action", "TerminateInstances")
+        .header("X-TC-Version", "2017-03-12")
+        .header("X-TC-Region", "ap-guangzhou")
+        .header("X-TC-Timestamp", AT.to_string())
+        .header("Authorization", signed)
+        .body(r#"{"InstanceIds": ["ins-r8hr2upy"]}"#)
+        .send()
+        .unwrap();
+    let log = wait("err");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colour codes off a terminal: {log}"
+    );
+    assert!(
+        log.contains(" WARN terminus::request: POST / 200 AuthFailure.SignatureFailure"),
+        "{log}"
+    );
+    assert!(log.contains("AuthFailure.SignatureFailure"), "{log}");
+    assert!(
+        log.contains("mistake=\"body-reserialised-compact\"")
+            || log.contains("mistake=body-reserialised-compact"),
+        "{log}"
+    );
+}

@@ -1,0 +1,578 @@
+//! The request journal, the diagnosis of rejected signatures, the world's round trip and reset, and the fault
+//! queue, over HTTP on loopback.
+//!
+//! The signatures with mistakes are made here by a TC3 signer of the test's own, written from the documentation
+//! (`https://cloud.tencent.com/document/api/213/30654`), so that each official client's mistake can be made on
+//! purpose: the scope date in Beijing time, the host without its port, the body re-serialised after signing.
+
+use std::time::Duration;
+
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+use terminus::mock::MockServer;
+use terminus::signing::hash::{hmac_sha256, sha256_hex};
+
+use crate::common::{TENCENT_ID, TENCENT_KEY};
+
+/// 2023-11-14 22:13:20 UTC: 2023-11-15 in Beijing (UTC+8).
+pub(crate) const AT: i64 = 1_700_000_000;
+
+fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a client")
+}
+
+/// A server on the default world, its clock fixed at [`AT`].
+fn server() -> MockServer {
+    let mut world = terminus::world::WorldSpec::default_world();
+    world.clock = terminus::world::clock::ClockSpec::Fixed { at: AT };
+    MockServer::builder()
+        .world(world)
+        .start()
+        .expect("the mock starts")
+}
+
+/// What a client signs: the host it names, the date of its scope, the body bytes it hashes, the action's case.
+pub(crate) struct Signing<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) date: &'a str,
+    pub(crate) body: &'a [u8],
+    pub(crate) key: &'a str,
+    /// Also sign `x-tc-action`, with its value as sent (not lowercased) when `true`.
+    pub(crate) action_as_sent: Option<bool>,
+}
+
+/// `Authorization` for a TerminateInstances POST, computed as the TC3 document describes.
+pub(crate) fn authorization(signing: &Signing<'_>) -> String {
+    let mut headers = format!("content-type:application/json\nhost:{}\n", signing.host);
+    let mut signed_headers = "content-type;host".to_owned();
+    if let Some(as_sent) = signing.action_as_sent {
+        let action = if as_sent {
+            "TerminateInstances"
+        } else {
+            "terminateinstances"
+        };
+        headers.push_str(&format!("x-tc-action:{action}\n"));
+        signed_headers.push_str(";x-tc-action");
+    }
+    let canonical = format!(
+        "POST\n/\n\n{headers}\n{signed_headers}\n{}",
+        sha256_hex(signing.body)
+    );
+    let scope = format!("{}/cvm/tc3_request", signing.date);
+    let string_to_sign = format!(
+        "TC3-HMAC-SHA256\n{AT}\n{scope}\n{}",
+        sha256_hex(canonical.as_bytes())
+    );
+    let k_date = hmac_sha256(
+        format!("TC3{}", signing.key).as_bytes(),
+        signing.date.as_bytes(),
+    );
+    let k_service = hmac_sha256(&k_date, b"cvm");
+    let k_signing = hmac_sha256(&k_service, b"tc3_request");
+    let signature = hex::encode(hmac_sha256(&k_signing, string_to_sign.as_bytes()));
+    format!(
+        "TC3-HMAC-SHA256 Credential={TENCENT_ID}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
+    )
+}
+
+/// Sends a TerminateInstances POST with `body` and `authorization`, asking for the diagnosis when `explain`.
+fn terminate(server: &MockServer, body: &[u8], authorization: &str, explain: bool) -> Response {
+    let mut request = client()
+        .post(server.uri() + "/")
+        .header("Content-Type", "application/json")
+        .header("X-TC-Action", "TerminateInstances")
+        .header("X-TC-Version", "2017-03-12")
+        .header("X-TC-Region", "ap-guangzhou")
+        .header("X-TC-Timestamp", AT.to_string())
+        .header("Authorization", authorization)
+        .body(body.to_vec());
+    if explain {
+        request = request.header("X-Terminus-Explain", "1");
+    }
+    request.send().expect("the mock answers")
+}
+
+fn host(server: &MockServer) -> String {
+    server.address().to_string()
+}
+
+fn get(server: &MockServer, path: &str) -> Value {
+    let response = client()
+        .get(server.uri() + path)
+        .send()
+        .expect("the control API answers");
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().expect("JSON")
+}
+
+fn send(server: &MockServer, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let response = client()
+        .request(method.parse().unwrap(), server.uri() + path)
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .expect("the control API answers");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+/// The last journal entry.
+fn last_entry(server: &MockServer) -> Value {
+    get(server, "/__terminus/requests?limit=1")["requests"][0].clone()
+}
+
+pub(crate) const BODY: &[u8] = br#"{"InstanceIds":["ins-r8hr2upy"]}"#;
+
+#[test]
+fn a_scope_date_in_local_time_is_named_in_the_journal() {
+    let server = server();
+    let signed = authorization(&Signing {
+        host: &host(&server),
+        date: "2023-11-15",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    let answer: Value = terminate(&server, BODY, &signed, false).json().unwrap();
+    assert_eq!(
+        answer["Response"]["Error"]["Code"],
+        "AuthFailure.SignatureFailure"
+    );
+    let entry = last_entry(&server);
+    assert_eq!(entry["verdict"], "error");
+    assert_eq!(entry["code"], "AuthFailure.SignatureFailure");
+    assert_eq!(
+        entry["diagnosis"]["mistake"], "scope-date-not-utc",
+        "{entry:#}"
+    );
+    let cause = entry["diagnosis"]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("the scope date is the local date, not UTC"),
+        "{cause}"
+    );
+    assert!(
+        cause.contains("2023-11-15") && cause.contains("2023-11-14"),
+        "{cause}"
+    );
+    assert_eq!(entry["diagnosis"]["step"], "credential-scope");
+    let string_to_sign = entry["diagnosis"]["string-to-sign"].as_str().unwrap();
+    assert!(
+        string_to_sign.contains("2023-11-14/cvm/tc3_request"),
+        "{string_to_sign}"
+    );
+}
+
+#[test]
+fn a_body_re_serialised_after_signing_is_named_and_the_wire_answer_is_the_real_apis() {
+    let server = server();
+    let signed = authorization(&Signing {
+        host: &host(&server),
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    // What Python's json.dumps sends for the same value.
+    let sent = br#"{"InstanceIds": ["ins-r8hr2upy"]}"#;
+    let plain = terminate(&server, sent, &signed, false);
+    assert!(
+        plain
+            .headers()
+            .keys()
+            .all(|name| !name.as_str().starts_with("x-terminus")),
+        "no terminus header unless asked: {:?}",
+        plain.headers()
+    );
+    let answer: Value = plain.json().unwrap();
+    assert_eq!(
+        answer["Response"]["Error"],
+        json!({
+            "Code": "AuthFailure.SignatureFailure",
+            "Message": "The provided credentials could not be validated. Please check your signature is correct."
+        })
+    );
+    let entry = last_entry(&server);
+    assert_eq!(
+        entry["diagnosis"]["mistake"], "body-reserialised-compact",
+        "{entry:#}"
+    );
+    assert!(
+        entry["diagnosis"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("the body was re-serialised after signing")
+    );
+    assert_eq!(entry["diagnosis"]["step"], "hashed-payload");
+
+    let explained = terminate(&server, sent, &signed, true);
+    let diagnosis = explained
+        .headers()
+        .get("x-terminus-diagnosis")
+        .expect("asked for")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        diagnosis.starts_with("body-reserialised-compact: the body was re-serialised"),
+        "{diagnosis}"
+    );
+    let id = explained.headers()["x-terminus-journal-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(last_entry(&server)["id"].to_string(), id);
+}
+
+#[test]
+fn a_host_signed_without_its_port_is_named_even_where_the_node_sdk_quirk_lets_it_through() {
+    let server = server();
+    let signed = authorization(&Signing {
+        host: &server.address().ip().to_string(),
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    let answer: Value = terminate(&server, BODY, &signed, true).json().unwrap();
+    // Tolerated for the Node SDK (README, "Client quirks"): the request is answered.
+    assert!(answer["Response"].get("Error").is_none(), "{answer}");
+    let entry = last_entry(&server);
+    assert_eq!(entry["verdict"], "ok");
+    assert_eq!(
+        entry["diagnosis"]["mistake"], "host-without-port",
+        "{entry:#}"
+    );
+    assert!(
+        entry["diagnosis"]["cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("the host was signed without its port")
+    );
+    assert_eq!(entry["diagnosis"]["step"], "canonical-request");
+    assert!(
+        entry["diagnosis"]["difference"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("host:{}", host(&server)))
+    );
+}
+
+#[test]
+fn an_action_signed_in_upper_case_is_named() {
+    let server = server();
+    let signed = authorization(&Signing {
+        host: &host(&server),
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: Some(true),
+    });
+    terminate(&server, BODY, &signed, false);
+    let entry = last_entry(&server);
+    assert_eq!(
+        entry["diagnosis"]["mistake"], "header-value-case",
+        "{entry:#}"
+    );
+    assert!(
+        entry["diagnosis"]["cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("x-tc-action signed in upper case")
+    );
+    // The same request signed as documented goes through: the check is the diagnosis', not a new rule.
+    let right = authorization(&Signing {
+        action_as_sent: Some(false),
+        host: &host(&server),
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+    });
+    terminate(&server, BODY, &right, false);
+    assert_eq!(last_entry(&server)["verdict"], "ok");
+}
+
+#[test]
+fn a_wrong_key_is_not_blamed_on_a_mistake_and_the_servers_steps_are_shown() {
+    let server = server();
+    let signed = authorization(&Signing {
+        host: &host(&server),
+        date: "2023-11-14",
+        body: BODY,
+        key: "not-the-key",
+        action_as_sent: None,
+    });
+    terminate(&server, BODY, &signed, false);
+    let entry = last_entry(&server);
+    assert_eq!(entry["diagnosis"]["mistake"], Value::Null, "{entry:#}");
+    assert_eq!(entry["diagnosis"]["step"], "signature");
+    let canonical = entry["diagnosis"]["canonical-request"].as_str().unwrap();
+    assert!(
+        canonical.starts_with("POST\n/\n\ncontent-type:application/json\nhost:"),
+        "{canonical}"
+    );
+    let text = entry.to_string();
+    assert!(
+        !text.contains(TENCENT_KEY) && !text.contains("not-the-key"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_journal_keeps_each_request_without_secrets_filters_and_clears() {
+    let server = server();
+    let good = authorization(&Signing {
+        host: &host(&server),
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    terminate(&server, BODY, &good, false);
+    // A legacy-form request carrying a session token in its query.
+    client()
+        .get(server.uri() + "/?Action=DescribeInstances&SecretId=AKIDunknown&Token=sessionSECRET&Nonce=1&Timestamp=1700000000&Signature=x")
+        .header("X-TC-Token", "headerSECRET")
+        .send()
+        .unwrap();
+    let all = get(&server, "/__terminus/requests");
+    let entries = all["requests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{all:#}");
+    let first = &entries[0];
+    assert_eq!(first["provider"], "tencent");
+    assert_eq!(first["action"], "TerminateInstances");
+    assert_eq!(first["secret-id"], TENCENT_ID);
+    assert_eq!(first["verdict"], "ok");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["world-time"], AT);
+    assert!(first["latency-us"].is_u64());
+    assert_eq!(
+        first["request"]["body"],
+        String::from_utf8_lossy(BODY).as_ref()
+    );
+    let text = all.to_string();
+    assert!(
+        !text.contains("sessionSECRET") && !text.contains("headerSECRET"),
+        "{text}"
+    );
+    assert!(text.contains("Token=[TOKEN]"), "{text}");
+
+    let refused = get(
+        &server,
+        "/__terminus/requests?verdict=error&secret-id=AKIDunknown",
+    );
+    assert_eq!(refused["requests"].as_array().unwrap().len(), 1);
+    let after = get(
+        &server,
+        &format!("/__terminus/requests?since={}", first["id"]),
+    );
+    assert_eq!(after["requests"].as_array().unwrap().len(), 1);
+    let (status, error) = send(&server, "GET", "/__terminus/requests?colour=red", "");
+    assert_eq!(status, 400);
+    assert!(error["error"].as_str().unwrap().contains("colour"));
+
+    let (status, _) = send(&server, "DELETE", "/__terminus/requests", "");
+    assert_eq!(status, 200);
+    assert_eq!(get(&server, "/__terminus/requests")["requests"], json!([]));
+}
+
+#[test]
+fn the_world_puts_back_as_it_was_got_with_its_keys_kept_and_resets_to_the_start() {
+    let server = server();
+    let world = get(&server, "/__terminus/world");
+    assert_eq!(world["accounts"][0]["secret-key"], "[REDACTED]");
+    assert!(!world.to_string().contains(TENCENT_KEY));
+    let (status, put) = send(&server, "PUT", "/__terminus/world", &world.to_string());
+    assert_eq!(status, 200, "{put}");
+    assert_eq!(put, world);
+    // The key was kept: a request signed with it is still accepted, and terminates.
+    let signed = authorization(&Signing {
+        host: &host(&server),
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    terminate(&server, BODY, &signed, false);
+    assert_eq!(last_entry(&server)["verdict"], "ok");
+    let instance = get(&server, "/__terminus/instances/ins-r8hr2upy");
+    assert_ne!(instance["state"], "RUNNING", "{instance}");
+
+    let (status, _) = send(&server, "POST", "/__terminus/reset", "");
+    assert_eq!(status, 200);
+    assert_eq!(get(&server, "/__terminus/world"), world);
+
+    // An elided key of an account the world does not have cannot be kept.
+    let mut stranger = world.clone();
+    stranger["accounts"][0]["secret-id"] = "AKIDnobodyEXAMPLE".into();
+    let (status, error) = send(&server, "PUT", "/__terminus/world", &stranger.to_string());
+    assert_eq!(status, 400);
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("AKIDnobodyEXAMPLE"),
+        "{error}"
+    );
+
+    let health = get(&server, "/__terminus/health");
+    assert_eq!(health["status"], "ok");
+}
+
+#[test]
+fn queued_faults_strike_one_request_each_with_their_own_message() {
+    let server = server();
+    for fault in [
+        r#"{"kind": "error", "code": "ResourceInsufficient", "message": "No room in the zone."}"#,
+        r#"{"kind": "http", "status": 502}"#,
+    ] {
+        let (status, answer) = send(&server, "POST", "/__terminus/faults", fault);
+        assert_eq!(status, 200, "{answer}");
+    }
+    let signed = authorization(&Signing {
+        host: &host(&server),
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    let first = terminate(&server, BODY, &signed, false);
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().unwrap();
+    assert_eq!(first["Response"]["Error"]["Code"], "ResourceInsufficient");
+    assert_eq!(
+        first["Response"]["Error"]["Message"],
+        "No room in the zone."
+    );
+    assert_eq!(terminate(&server, BODY, &signed, false).status(), 502);
+    let third: Value = terminate(&server, BODY, &signed, false).json().unwrap();
+    assert!(third["Response"].get("Error").is_none(), "{third}");
+    let faults = get(&server, "/__terminus/requests?verdict=fault");
+    assert_eq!(faults["requests"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_put_world_that_names_no_clock_or_accounts_gets_a_cases_defaults() {
+    use terminus::provider::ProviderId;
+    let server = server();
+    let response = client()
+        .put(server.uri() + "/__terminus/world")
+        .header("Content-Type", "application/toml")
+        .body("seed = 1\n")
+        .send()
+        .expect("the control API answers");
+    assert_eq!(response.status(), 200);
+    let world: Value = response.json().unwrap();
+    assert_eq!(world["clock"], json!({ "mode": "fixed", "at": AT }));
+    let ids: Vec<&str> = world["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|account| account["secret-id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![TENCENT_ID, "0D9UtpyKYcHxms5v"]);
+    assert_eq!(
+        terminus::world::example_accounts(),
+        vec![
+            ProviderId::Tencent.example_account(),
+            ProviderId::ZenlayerBmc.example_account()
+        ]
+    );
+    // The same defaults as a case's world: the documentation's example key signs, at the case epoch.
+    let signed = authorization(&Signing {
+        host: &host(&server),
+        date: "2023-11-14",
+        body: BODY,
+        key: TENCENT_KEY,
+        action_as_sent: None,
+    });
+    terminate(&server, BODY, &signed, false);
+    assert_eq!(last_entry(&server)["code"], "InvalidInstanceId.NotFound");
+}
+
+#[test]
+fn a_zenlayer_body_re_serialised_after_signing_is_named_too() {
+    use terminus::case::SignForm;
+    use terminus::provider::{Call, ProviderId};
+    use terminus::signing::Credentials;
+    let server = server();
+    let params = json!({ "instanceId": "564212148932313088" });
+    let credentials = Credentials::new("0D9UtpyKYcHxms5v", "Gu5t9xGARNpq86cd98joQYCN3");
+    let headers = vec![("host".to_owned(), host(&server))];
+    let (request, _) = ProviderId::ZenlayerBmc
+        .build_request(&Call {
+            action: "TerminateInstance",
+            params: params.as_object().unwrap(),
+            region: None,
+            version: None,
+            credentials: &credentials,
+            token: None,
+            timestamp: AT,
+            nonce: 1,
+            sign: SignForm::Zc2,
+            method: "POST",
+            headers: &headers,
+        })
+        .expect("the SDK's request");
+    // The SDK signs json.dumps' text; a layer in between sends the compact one.
+    assert_eq!(request.body, br#"{"instanceId": "564212148932313088"}"#);
+    let mut sent = client()
+        .post(server.uri() + &request.target)
+        .body(br#"{"instanceId":"564212148932313088"}"#.to_vec());
+    for (name, value) in &request.headers {
+        if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
+            sent = sent.header(name.as_str(), value.as_str());
+        }
+    }
+    sent.send().expect("the mock answers");
+    let entry = last_entry(&server);
+    assert_eq!(entry["provider"], "zenlayer-bmc");
+    assert_eq!(entry["code"], "AUTH_FAILURE_SIGNATURE_FAILURE", "{entry:#}");
+    assert_eq!(entry["diagnosis"]["scheme"], "ZC2-HMAC-SHA256");
+    assert_eq!(
+        entry["diagnosis"]["mistake"], "body-reserialised-spaced",
+        "{entry:#}"
+    );
+}
+
+#[test]
+fn a_legacy_signature_over_the_host_without_its_port_is_named() {
+    use terminus::case::SignForm;
+    use terminus::provider::{Call, ProviderId};
+    use terminus::signing::Credentials;
+    let server = server();
+    let params = json!({ "InstanceIds": ["ins-r8hr2upy"] });
+    let credentials = Credentials::new(TENCENT_ID, TENCENT_KEY);
+    // QcloudApi signs the host it was configured with; here the address without its port.
+    let headers = vec![("Host".to_owned(), server.address().ip().to_string())];
+    let (request, _) = ProviderId::TencentLegacy
+        .build_request(&Call {
+            action: "TerminateInstances",
+            params: params.as_object().unwrap(),
+            region: Some("ap-guangzhou"),
+            version: None,
+            credentials: &credentials,
+            token: None,
+            timestamp: AT,
+            nonce: 7,
+            sign: SignForm::HmacSha1,
+            method: "GET",
+            headers: &headers,
+        })
+        .expect("QcloudApi's request");
+    let answer = client()
+        .get(server.uri() + &request.target)
+        .send()
+        .expect("the mock answers");
+    assert_eq!(answer.status(), 200);
+    let entry = last_entry(&server);
+    assert_eq!(entry["provider"], "tencent-legacy", "{entry:#}");
+    assert_eq!(entry["verdict"], "error", "{entry:#}");
+    assert_eq!(entry["diagnosis"]["scheme"], "HmacSHA1", "{entry:#}");
+    assert_eq!(
+        entry["diagnosis"]["mistake"], "host-without-port",
+        "{entry:#}"
+    );
+}

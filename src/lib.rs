@@ -19,6 +19,8 @@
 //! - [`harness`]: runs cases against a target (the embedded mock or a URL) and keeps every
 //!   [`exchange::Exchange`]; its raw HTTP/1.1 client ([`harness::http1`]) and the load driver behind
 //!   `terminus bench` ([`harness::load`]).
+//! - [`live`]: live mode: the cases against a real account, each request proven unable to name an existing
+//!   instance first; the run ledger, the sweep's rule, the validation record.
 //! - [`tls`]: the generated certificate authority, per-host leaves and client trust (`serve --tls`, `record`).
 //! - [`record`]: the recording proxy, its cassettes and redaction, replay with a drift report, playback.
 //! - [`cli`]: the `terminus` command line (`run`, `bench`, `serve`, `sign`, `verify`, `coverage`, `diff`, `record`, `replay`).
@@ -36,6 +38,7 @@ pub mod cli;
 pub mod coverage;
 pub mod exchange;
 pub mod harness;
+pub mod live;
 pub mod message;
 pub mod mock;
 pub mod provider;

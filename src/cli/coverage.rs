@@ -20,6 +20,10 @@ pub(super) struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CoverageFormat::Md)]
     format: CoverageFormat,
+    /// The live validation record (`terminus run --live --validation`): when it exists, each documented code
+    /// is listed with the date it was last seen from a live endpoint.
+    #[arg(long, value_name = "FILE", default_value = "validation/live.json")]
+    validation: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -47,6 +51,14 @@ pub(super) fn run(args: Args) -> ExitCode {
         Ok(equivalents) => equivalents,
         Err(message) => return unusable(message),
     };
+    let seen_live = if args.validation.is_file() {
+        match crate::live::validation::read(&args.validation) {
+            Ok(record) => Some(crate::live::validation::last_seen(&record)),
+            Err(message) => return unusable(message),
+        }
+    } else {
+        None
+    };
     match args.format {
         CoverageFormat::Md => {
             out!("{}", coverage::markdown(&rows).trim_end());
@@ -54,6 +66,18 @@ pub(super) fn run(args: Args) -> ExitCode {
                 "\nThe same situation under each provider:\n\n{}",
                 coverage::equivalents_markdown(&equivalents).trim_end()
             );
+            if let Some(seen) = &seen_live {
+                out!(
+                    "\nLast seen from a live endpoint ({}):\n\n| provider | code | last seen live |\n|---|---|---|",
+                    args.validation.display()
+                );
+                for row in &rows {
+                    let date = seen
+                        .get(&(row.provider.clone(), row.code.clone()))
+                        .map_or("never", String::as_str);
+                    out!("| {} | {} | {date} |", row.provider, row.code);
+                }
+            }
         }
         CoverageFormat::Json => out!(
             "{}",

@@ -14,6 +14,8 @@ use serde::Serialize;
 use super::{Format, unusable};
 use crate::case;
 use crate::harness::snapshot;
+use crate::live::outcome;
+use crate::provider::ProviderId;
 
 /// Compare two snapshot directories (`snapshots/`, or `terminus run --record DIR` output) case by case.
 ///
@@ -81,6 +83,9 @@ pub(super) fn run(args: Args) -> ExitCode {
         (Ok(old), Ok(new)) => (old, new),
         (Err(message), _) | (_, Err(message)) => return unusable(message),
     };
+    if is_live(&old) || is_live(&new) {
+        return live_diff(&old, &new);
+    }
     let comparison = compare(&old, &new);
     match args.format {
         Format::Json => out!(
@@ -269,4 +274,60 @@ fn read_set(dir: &Path) -> Result<BTreeMap<String, String>, String> {
         }
     }
     Ok(set)
+}
+
+/// Whether a set is a live run's: every snapshot in the reduced form (`run --live --record`).
+fn is_live(set: &BTreeMap<String, String>) -> bool {
+    !set.is_empty() && set.values().all(|text| text.starts_with(outcome::MARK))
+}
+
+/// Mock against live: a live set holds only the cases that ran live, in the reduced form (`live::outcome`); the
+/// other side is reduced to it, and a case it does not hold was not run live (counted, not "vanished").
+fn live_diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> ExitCode {
+    let mut changed = 0;
+    let mut not_live = 0;
+    for (id, before) in old {
+        let Some(after) = new.get(id) else {
+            not_live += 1;
+            continue;
+        };
+        let provider = id
+            .split('/')
+            .next()
+            .and_then(ProviderId::from_name)
+            .unwrap_or(ProviderId::Tencent);
+        let (Some(before), Some(after)) = (
+            outcome::reduce(provider, before),
+            outcome::reduce(provider, after),
+        ) else {
+            out!("unreadable {id}: not a snapshot terminus wrote");
+            changed += 1;
+            continue;
+        };
+        if before != after {
+            changed += 1;
+            out!("changed   {id}");
+            let diff = similar::TextDiff::from_lines(&before, &after);
+            for line in diff.unified_diff().context_radius(2).to_string().lines() {
+                out!("    {line}");
+            }
+            out!(
+                "  which side to change: live is the ground truth; check the case's source, then change the \
+                 case and the mock"
+            );
+        }
+    }
+    for id in new.keys().filter(|id| !old.contains_key(*id)) {
+        out!("added     {id}");
+        changed += 1;
+    }
+    out!(
+        "\n{changed} of {} cases differ between mock and live ({not_live} not run live)",
+        old.len().min(new.len())
+    );
+    if changed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

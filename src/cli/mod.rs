@@ -13,12 +13,14 @@ macro_rules! out {
 mod bench;
 mod coverage;
 mod diff;
+mod live;
 mod record;
 mod replay;
 mod run;
 mod scenarios;
 mod serve;
 mod sign;
+mod sweep;
 mod verify;
 
 use std::io::{Read, Write};
@@ -45,10 +47,11 @@ enum Command {
     Diff(diff::Args),
     Record(record::Args),
     Replay(replay::Args),
-    Run(run::Args),
+    Run(Box<run::Args>),
     Scenarios(scenarios::Args),
     Serve(serve::Args),
     Sign(sign::Args),
+    Sweep(sweep::Args),
     Verify(verify::Args),
 }
 
@@ -118,10 +121,11 @@ impl Cli {
             Command::Diff(args) => diff::run(args),
             Command::Record(args) => record::run(args),
             Command::Replay(args) => replay::run(args),
-            Command::Run(args) => run::run(args),
+            Command::Run(args) => run::run(*args),
             Command::Scenarios(args) => scenarios::run(args),
             Command::Serve(args) => serve::run(args),
             Command::Sign(args) => sign::run(args),
+            Command::Sweep(args) => sweep::run(args),
             Command::Verify(args) => verify::run(args),
         }
     }

@@ -46,6 +46,8 @@ pub(super) struct Args {
     /// Cases run at once against the embedded mock (1 to 256).
     #[arg(long, default_value_t = 8, value_parser = count_in(1, MAX_THREADS))]
     jobs: usize,
+    #[command(flatten)]
+    pub(super) live: super::live::LiveArgs,
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
@@ -60,6 +62,17 @@ pub(super) fn run(args: Args) -> ExitCode {
         (None, false) => CaseSource::Files(args.files.clone()),
         (None, true) => CaseSource::Embedded,
     };
+    if args.live.live {
+        return super::live::run(
+            &source,
+            &args.filter,
+            &args.tag,
+            &args.live,
+            &args.record,
+            &args.json,
+            &args.junit,
+        );
+    }
     let runtime = match starting("a runtime", || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -63,6 +63,14 @@ pub(super) struct Args {
     /// With --tls: write the generated CA's certificate (PEM) here, for clients to trust.
     #[arg(long, requires = "tls")]
     ca_out: Option<PathBuf>,
+    /// The cloud-like profile, the stand-in `terminus run --live` is proven against: no control API, the
+    /// machine's clock, random request ids (README, "Live mode").
+    #[arg(long)]
+    cloud: bool,
+    /// Append one JSON line per provider request to this file: its action, answer, and the existing instances
+    /// it named.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
     /// Play this cassette (`terminus record --out`) back instead of running the mock: requests are matched on
     /// provider, action, version, region and parameters, repeats answered in recorded order.
     #[arg(long, conflicts_with_all = ["world", "tls"])]
@@ -161,7 +169,9 @@ pub(super) fn run(args: Args) -> ExitCode {
             .world(world)
             .workers(args.workers)
             .limits(limits)
-            .control_token(given);
+            .control_token(given)
+            .cloud(args.cloud)
+            .log(args.log.clone());
         match &authority {
             Some(authority) => builder
                 .tls(authority.server_config(Arc::new(is_provider_host)))
@@ -181,7 +191,11 @@ pub(super) fn run(args: Args) -> ExitCode {
     // The first line, in a form scripts may rely on: `listening on <URL>`, nothing more.
     out!("listening on {}", server.uri());
     out!("terminus serve: {summary}");
-    out!("control API: {}/__terminus/world", server.uri());
+    if args.cloud {
+        out!("cloud profile: no control API, real clock, random request ids");
+    } else {
+        out!("control API: {}/__terminus/world", server.uri());
+    }
     if let Some(path) = &args.ca_out {
         out!("CA certificate (trust it in clients): {}", path.display());
     }

@@ -9,7 +9,7 @@ pub mod http1;
 pub mod load;
 pub mod report;
 pub mod snapshot;
-mod target;
+pub(crate) mod target;
 
 use std::time::{Duration, Instant};
 
@@ -241,7 +241,7 @@ async fn run_steps(
 }
 
 /// Builds, signs and tampers with a step's request.
-fn build(
+pub(crate) fn build(
     loaded: &Loaded,
     step: &Step,
     nonce: u64,
@@ -367,7 +367,11 @@ fn apply_tamper(request: &mut Request, tamper: &Tamper) -> Result<(), String> {
 }
 
 /// Checks status, error code and response fields.
-fn check_answer(provider: ProviderId, step: &Step, exchange: &Exchange) -> Result<(), String> {
+pub(crate) fn check_answer(
+    provider: ProviderId,
+    step: &Step,
+    exchange: &Exchange,
+) -> Result<(), String> {
     if step.expect.dropped {
         return match &exchange.response {
             Err(NoAnswer::Closed(_)) => Ok(()),

@@ -36,7 +36,8 @@ pub struct CaseReport {
     /// The case file, as given (`cases/tencent/terminate-instances/x.toml` for the embedded cases).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
-    /// `passed`, `failed` (an expectation did not hold) or `error` (the case could not be carried out).
+    /// `passed`, `failed` (an expectation did not hold), `error` (the case could not be carried out), or, in a
+    /// live run, `skipped` (not live-verifiable, or needing an opt-in the run did not give; never a pass).
     pub status: &'static str,
     /// The failing step (1-based; 0: before any step, e.g. an unreadable case file).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +75,18 @@ impl CaseReport {
             status: "error",
             step: Some(0),
             message: Some(message),
+            duration_ms: 0,
+        }
+    }
+
+    /// A case a live run did not send, and why (`not live-verifiable: …`, `opt-in: …`).
+    pub fn skipped(id: String, reason: String) -> Self {
+        Self {
+            id,
+            file: None,
+            status: "skipped",
+            step: None,
+            message: Some(reason),
             duration_ms: 0,
         }
     }
@@ -142,7 +155,16 @@ impl Report {
             1 => "1 error".to_owned(),
             n => format!("{n} errors"),
         };
-        format!("{passed} passed, {failed} failed, {errors}")
+        let skipped = self
+            .cases
+            .iter()
+            .filter(|case| case.status == "skipped")
+            .count();
+        if skipped == 0 {
+            format!("{passed} passed, {failed} failed, {errors}")
+        } else {
+            format!("{passed} passed, {failed} failed, {errors}, {skipped} not run live")
+        }
     }
 
     /// The report as JUnit XML: one test suite, one test case per case.
@@ -151,6 +173,10 @@ impl Report {
         for case in &self.cases {
             let status = if case.passed() {
                 quick_junit::TestCaseStatus::success()
+            } else if case.status == "skipped" {
+                let mut status = quick_junit::TestCaseStatus::skipped();
+                status.set_message(case.message.clone().unwrap_or_default());
+                status
             } else {
                 let kind = if case.status == "error" {
                     quick_junit::NonSuccessKind::Error

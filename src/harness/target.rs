@@ -204,7 +204,7 @@ impl serde::Serialize for WorldWithKeys<'_> {
 }
 
 /// The socket address of a target's base URL (`http://host:port`); the raw client speaks plain HTTP only.
-async fn resolve(base: &str) -> Result<SocketAddr, String> {
+pub(crate) async fn resolve(base: &str) -> Result<SocketAddr, String> {
     let authority = base
         .strip_prefix("http://")
         .ok_or_else(|| format!("bad target {base}: only http:// targets can be sent raw bytes"))?;

@@ -23,6 +23,7 @@
 mod control;
 pub use control::TOKEN_HEADER;
 pub mod journal;
+mod log;
 mod scenario;
 mod server;
 
@@ -55,6 +56,8 @@ pub struct MockServerBuilder {
     workers: usize,
     limits: Limits,
     control_token: Option<ControlToken>,
+    cloud: bool,
+    log: Option<std::path::PathBuf>,
     tls: Option<Arc<rustls::ServerConfig>>,
     providers: Vec<ProviderId>,
 }
@@ -127,6 +130,8 @@ impl MockServer {
             workers: 2,
             limits: Limits::default(),
             control_token: None,
+            cloud: false,
+            log: None,
             tls: None,
             providers: ProviderId::ALL.to_vec(),
         }
@@ -221,6 +226,20 @@ impl MockServerBuilder {
         self
     }
 
+    /// The cloud-like profile (`terminus serve --cloud`), the stand-in that live mode is proven against: no
+    /// control API (its paths are provider paths like any other), the machine's clock whatever the world says,
+    /// and request ids from a seed drawn from the operating system, so that no two runs share them.
+    pub fn cloud(mut self, cloud: bool) -> Self {
+        self.cloud = cloud;
+        self
+    }
+
+    /// Append one JSON line per provider request to this file (see `log`): what reached the server.
+    pub fn log(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.log = path;
+        self
+    }
+
     /// Serves HTTPS with this configuration (see [`crate::tls::Authority::server_config`]) instead of plain
     /// HTTP; the handshake is bounded by the same timeout as a request's head.
     pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
@@ -236,7 +255,22 @@ impl MockServerBuilder {
     }
 
     /// Binds and starts serving.
-    pub fn start(self) -> std::io::Result<MockServer> {
+    pub fn start(mut self) -> std::io::Result<MockServer> {
+        if self.cloud {
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed).map_err(|error| std::io::Error::other(error.to_string()))?;
+            self.world.seed = u64::from_le_bytes(seed);
+            self.world.clock = crate::world::clock::ClockSpec::Real;
+        }
+        let log = match self.log.as_deref() {
+            Some(path) => Some(log::RequestLog::open(path).map_err(|error| {
+                std::io::Error::new(
+                    error.kind(),
+                    format!("cannot open the request log {}: {error}", path.display()),
+                )
+            })?),
+            None => None,
+        };
         let listener = TcpListener::bind(self.listen)?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -245,12 +279,15 @@ impl MockServerBuilder {
             None if address.ip().is_loopback() => None,
             None => Some(ControlToken::generate()?),
         };
-        let shared = Arc::new(Shared::new(
+        let mut shared = Shared::new(
             World::new(self.world),
             self.limits,
             control_token,
             self.providers,
-        ));
+        );
+        shared.cloud = self.cloud;
+        shared.log = log;
+        let shared = Arc::new(shared);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.workers)
             .thread_name("terminus-mock")
@@ -296,6 +333,10 @@ pub(crate) struct Shared {
     body_bytes: Arc<Semaphore>,
     /// Required of every control call when set.
     control_token: Option<ControlToken>,
+    /// The cloud-like profile: no control API.
+    cloud: bool,
+    /// Where each provider request is logged, if anywhere.
+    log: Option<log::RequestLog>,
     /// The providers served; the first answers what no other one serves.
     pub(crate) providers: Vec<ProviderId>,
     /// The world the server started with, for `POST /__terminus/reset` (keys included: it never leaves the
@@ -321,6 +362,8 @@ impl Shared {
             connections: Arc::new(Semaphore::new(limits.connections)),
             body_bytes: Arc::new(Semaphore::new(limits.body_bytes_in_flight)),
             control_token,
+            cloud: false,
+            log: None,
             providers,
             journal: Mutex::new(Journal::default()),
             scenario: scenario::Tracker::default(),

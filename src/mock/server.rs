@@ -173,7 +173,8 @@ async fn answer(
     let arrived = std::time::Instant::now();
     let arrived_at = time::OffsetDateTime::now_utc();
     let (head, body) = request.into_parts();
-    if head.uri.path().starts_with(control::PREFIX) {
+    // The cloud-like profile has no control API: its paths are provider paths like any other.
+    if head.uri.path().starts_with(control::PREFIX) && !shared.cloud {
         return Ok(respond(control_call(head, body, &shared, place).await));
     }
     let target = head.uri.to_string();
@@ -236,6 +237,13 @@ async fn answer(
         Some(Outcome::Http { status, message }) => Some(Problem::HttpFault { status, message }),
         None => problem,
     };
+    let named = shared.log.as_ref().map(|_| {
+        let world = shared.world();
+        (
+            world.clock.now(),
+            super::log::named_existing(&world, &request),
+        )
+    });
     let reply = match (faulted, problem) {
         (true, None) => None,
         (_, Some(problem)) => Some(provider.error(problem, &request, &shared.world)),
@@ -255,6 +263,16 @@ async fn answer(
     };
     let id = heard.record(Some(&reply), arrived, &shared);
     super::scenario::observe(&shared, provider, &request, &reply);
+    if let (Some(log), Some((at, names_existing))) = (&shared.log, named) {
+        log.write(&super::log::Entry {
+            at,
+            provider,
+            action: provider.action_of(&request),
+            status: reply.status,
+            code: super::log::code_of(provider, &reply),
+            names_existing,
+        });
+    }
     if request
         .header(EXPLAIN_HEADER)
         .is_some_and(|value| !value.trim().is_empty() && value.trim() != "0")

@@ -19,8 +19,19 @@ pub(crate) struct Finished {
 
 /// Runs `terminus` in `dir` with `args`; panics (after killing it) if it has not finished within `deadline`.
 pub(crate) fn terminus_within(dir: &Path, args: &[&str], deadline: Duration) -> Finished {
+    terminus_within_env(dir, args, &[], deadline)
+}
+
+/// [`terminus_within`] with these environment variables set (credentials that must not be flags).
+pub(crate) fn terminus_within_env(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    deadline: Duration,
+) -> Finished {
     let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env_remove("TERMINUS_SECRET_KEY")
         .stdin(Stdio::null())

@@ -31,10 +31,16 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "live",
+        &[
+            "message", "signing", "world", "exchange", "provider", "case", "harness", "tls",
+        ],
+    ),
+    (
         "cli",
         &[
             "message", "signing", "world", "exchange", "provider", "case", "coverage", "mock",
-            "harness", "tls", "record",
+            "harness", "tls", "record", "live",
         ],
     ),
 ];

@@ -14,6 +14,7 @@ mod hostile;
 mod journal;
 mod layers;
 mod legacy;
+mod live;
 mod malformed;
 mod properties;
 mod record;

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::careless::{Served, terminus_within, write};
+use crate::careless::{Served, terminus_within, terminus_within_env, write};
 
 /// The mark every secret of this test carries.
 const MARK: &str = "CANARY";
@@ -542,6 +542,62 @@ fn no_command_or_control_call_prints_or_writes_a_secret() {
             printed.run(root, &args);
         }
     }
+
+    // Live mode against the stand-in, with temporary credentials from the environment: its report, recordings,
+    // validation record, the stand-in's request log, and a diff of the live set.
+    let stand_in = Served::start(
+        root,
+        &[
+            "--cloud",
+            "--world",
+            "in/world.toml",
+            "--log",
+            "out/live-log.jsonl",
+        ],
+    );
+    let live_uri = stand_in.uri.clone();
+    let live_args = [
+        "run",
+        "--live",
+        "--cases",
+        "in/cases",
+        "--endpoint",
+        &live_uri,
+        "--filter",
+        "terminate-instances/u",
+        "--json",
+        "out/live.json",
+        "--junit",
+        "out/live.xml",
+        "--record",
+        "out/live",
+        "--validation",
+        "out/validation.json",
+    ];
+    let live = terminus_within_env(
+        root,
+        &live_args,
+        &[
+            ("TENCENTCLOUD_SECRET_ID", "AKIDcanary0001"),
+            ("TENCENTCLOUD_SECRET_KEY", "CANARYserveKey01"),
+            ("TENCENTCLOUD_TOKEN", "CANARYserveToken01"),
+            ("TENCENTCLOUD_REGION", "ap-guangzhou"),
+        ],
+        DEADLINE,
+    );
+    if !live.stdout.contains(" passed,") || files_below(&root.join("out/live")).is_empty() {
+        unexercised.push(format!(
+            "run --live ran nothing: {}{}",
+            live.stdout, live.stderr
+        ));
+    }
+    printed.keep("run --live (stdout)", live.stdout);
+    printed.keep("run --live (stderr)", live.stderr);
+    printed.keep("the stand-in's own output", stand_in.finish());
+    printed.run(
+        root,
+        &["diff", &repo("snapshots").display().to_string(), "out/live"],
+    );
 
     // diff, coverage, bench on its own.
     printed.run(

@@ -1,14 +1,17 @@
-"""Shared by the Python SDK and tccli tests: the running mock, its control API, the cases, and a recording relay.
+"""Shared by the Python SDK and tccli tests: the running mock, its control API, the error scenarios of `terminus
+scenarios --format json`, and a recording relay.
 
 `tests/clients/run` starts `terminus serve --world tests/clients/world.toml` and passes its address in
-`TERMINUS_URL` (`http://127.0.0.1:PORT`). Every test starts from world.toml again (PUT /__terminus/world), so
-tests are independent and may run in any order.
+`TERMINUS_URL` (`http://127.0.0.1:PORT`) and the binary in `TERMINUS_BIN`. Every test starts from world.toml again
+(PUT /__terminus/world), or from a scenario's world (PUT /__terminus/scenario/ID), so tests are independent and may
+run in any order.
 """
 
 import json
 import os
 import re
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
@@ -18,9 +21,20 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 WORLD = (HERE / "world.toml").read_text()
-CASES = json.loads((HERE / "cases.json").read_text())
-ACCOUNTS = CASES["accounts"]
-REGION = CASES["region"]
+# The keys of world.toml's accounts, as the clients are given them.
+ACCOUNTS = {
+    "main": {"secretId": "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "secretKey": "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"},
+    "temp": {"secretId": "AKIDtempTOKENz8krbsJ5yKBZQpn7EXAMPLE", "secretKey": "tempTOKENGu5t9xGARNpq86cd98jEXAMPLE", "token": "token-for-the-client-tests-0001"},
+    "temp-without-token": {"secretId": "AKIDtempTOKENz8krbsJ5yKBZQpn7EXAMPLE", "secretKey": "tempTOKENGu5t9xGARNpq86cd98jEXAMPLE"},
+    "wrong-key": {"secretId": "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "secretKey": "Gu5t9xGARNpq86cd98joQYCN3WRONGKEY"},
+    "unknown-id": {"secretId": "AKIDnoSUCHkeyz8krbsJ5yKBZQpn74EXAMPLE", "secretKey": "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"},
+    "not-akid": {"secretId": "XYZz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "secretKey": "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"},
+    "disabled": {"secretId": "AKIDdisabledKEYz8krbsJ5yKBZQpEXAMPLE", "secretKey": "disabledKEYGu5t9xGARNpq86cd9EXAMPLE"},
+    "mfa-failure": {"secretId": "AKIDmfaFAILUREz8krbsJ5yKBZQpEXAMPLE", "secretKey": "mfaFAILUREGu5t9xGARNpq86cd98EXAMPLE"},
+    "unpaid": {"secretId": "AKIDunpaidORDERz8krbsJ5yKBZQEXAMPLE", "secretKey": "unpaidORDERGu5t9xGARNpq86cd9EXAMPLE"},
+    "return-quota": {"secretId": "AKIDreturnQUOTAz8krbsJ5yKBZQEXAMPLE", "secretKey": "returnQUOTAGu5t9xGARNpq86cd9EXAMPLE"},
+}
+REGION = "ap-guangzhou"
 # The clients' real host: in proxy addressing they are configured for it and the mock is their HTTP proxy.
 REAL_HOST = "cvm.tencentcloudapi.com"
 # What request ids look like: lowercase UUID version 4, as the real gateway's (shared/reference/real-wire.md §6.4).
@@ -50,6 +64,10 @@ def control_headers(body=None):
     if token:
         headers["X-Terminus-Token"] = token
     return headers
+
+
+# How much older than its step says a signature from the past is made when the step expects it refused (Mock.before).
+SKEW_MARGIN = 30
 
 
 class Mock:
@@ -91,19 +109,29 @@ class Mock:
     def fault(self, **spec):
         return self._call("POST", "/__terminus/faults", spec)
 
-    def prepare(self, case):
-        """Does what a case needs done through the control API before the client's call."""
-        setup = case.get("setup")
-        if setup == "expire":
-            # The client signs with the machine's time; the mock is now 10 minutes later (window: 5 minutes).
-            self.clock(advance=600)
-        elif setup == "rate-limit":
-            # Stop the clock so that every call falls in the same second of the world's clock.
-            self.clock(set=int(time.time()))
-        elif setup == "fault":
-            self.fault(kind="error", action="TerminateInstances", count=1)
-        elif setup is not None:
-            raise ValueError(f"unknown setup {setup!r}")
+    def load(self, scenario):
+        """Loads a scenario of the export: its world, its clock fixed at the machine's time, its verdict to come."""
+        loaded = self._call("PUT", f"/__terminus/scenario/{scenario['id']}")
+        assert loaded["scenario"] == scenario["id"]
+        return loaded
+
+    def verdict(self, scenario):
+        """The server's verdict on the calls since `load`: every answer and the last states as the steps say."""
+        verdict = self._call("GET", f"/__terminus/scenario/{scenario['id']}/verdict")
+        assert verdict["passed"], json.dumps(verdict, indent=2)
+        return verdict
+
+    def before(self, step):
+        """Moves the world's clock as the step says: its `advance-seconds`, and a signature `skew-seconds` in the
+        past as the server's clock that much ahead (a client signs with the machine's time, a little after the
+        scenario fixed the clock: a refused signature is made SKEW_MARGIN seconds older still, so it stays out of
+        the window however long the client takes to start)."""
+        skew = step["skew-seconds"]
+        if skew < 0 and step["expect"]["error"]:
+            skew -= SKEW_MARGIN
+        advance = step["advance-seconds"] - skew
+        if advance:
+            self.clock(advance=advance)
 
 
 @pytest.fixture(scope="session")
@@ -117,27 +145,89 @@ def fresh_world(mock):
     yield
 
 
-def case_ids(case):
-    if "many" in case:
-        return [f"ins-{n:08d}" for n in range(case["many"])]
-    return list(case["ids"])
+def _export():
+    binary = os.environ.get("TERMINUS_BIN")
+    if not binary:
+        pytest.exit("TERMINUS_BIN is not set: run these tests with tests/clients/run", 2)
+    done = subprocess.run([binary, "scenarios", "--format", "json"], check=True, capture_output=True, timeout=60)
+    return json.loads(done.stdout)
 
 
-def case_params(case):
-    """The action parameters of a case's call."""
-    return case["params"] if "params" in case else {"InstanceIds": case_ids(case)}
+# `terminus scenarios --format json`: every scenario of the binary under test (scenarios.schema.json).
+EXPORT = _export()
+# The SDKs' signMethod for each exported sign form they have.
+SIGN_METHODS = {"tc3": "TC3-HMAC-SHA256", "hmac-sha1": "HmacSHA1", "hmac-sha256": "HmacSHA256"}
 
 
-def is_generic(case):
-    """Whether the call needs the SDK's generic client (another action or version, parameters as given)."""
-    return any(key in case for key in ("action", "version", "params"))
+def sdk_sends(step):
+    """Whether an SDK (Python or Node) sends this step as a user would: its sign forms and methods, no tampering,
+    fixed nonce or extra header, an answer expected (HTTP 200), a version; a signature from the past is made by
+    moving the server's clock ahead (Mock.before)."""
+    return (step["sign"] in SIGN_METHODS and step["method"] in ("POST", "GET") and step["tamper"] is None
+            and step["skew-seconds"] <= 0 and step["nonce"] is None and not step["headers"]
+            and not step["expect"]["dropped"] and step["version"] is not None and step["expect"]["status"] == 200)
 
 
-def error_cases(names=None, client=None):
-    """The cases as pytest params: those named (default all), less those `client` cannot send (`skip`)."""
-    cases = [c for c in CASES["errors"]
-             if (names is None or c["name"] in names) and client not in c.get("skip", {})]
-    return [pytest.param(case, id=case["name"]) for case in cases]
+def error_scenarios(sends, ids=None):
+    """The Tencent API 3.0 scenarios of the export in which a call is refused and whose every step `sends`
+    (those named in `ids`, all of which must be there), as pytest params. A skewed signature only in the last step:
+    the clock moved for it stays moved."""
+    found = [s for s in EXPORT["scenarios"]
+             if s["provider"] == "tencent" and (ids is None or s["id"] in ids) and all(map(sends, s["steps"]))
+             and any(step["expect"]["error"] for step in s["steps"])
+             and not any(step["skew-seconds"] for step in s["steps"][:-1])]
+    if ids is not None:
+        missing = set(ids) - {s["id"] for s in found}
+        assert not missing, f"not in the export, or not sendable: {sorted(missing)}"
+    return [pytest.param(s, id=s["id"]) for s in found]
+
+
+def codes_of(params):
+    """The error codes the scenarios of `error_scenarios` expect."""
+    return {step["expect"]["error"] for p in params for step in p.values[0]["steps"] if step["expect"]["error"]}
+
+
+def step_keys(step):
+    """A step's credentials as ACCOUNTS gives them."""
+    keys = step["credentials"]
+    found = {"secretId": keys["secret-id"], "secretKey": keys["secret-key"]}
+    if keys["token"]:
+        found["token"] = keys["token"]
+    return found
+
+
+# The codes each client proved as its own error when its cases were tests/clients/cases.json (issue 12): the
+# export must still give it at least these.
+CVM_CODES = {
+    "AuthFailure.InvalidSecretId", "AuthFailure.MFAFailure", "AuthFailure.SecretIdNotFound",
+    "AuthFailure.SignatureExpire", "AuthFailure.SignatureFailure", "AuthFailure.TokenFailure",
+    "FailedOperation.InvalidInstanceApplicationRoleEmr", "FailedOperation.Unreturnable", "InternalError",
+    "InvalidAccount.UnpaidOrder", "InvalidAction", "InvalidInstanceId.Malformed", "InvalidInstanceId.NotFound",
+    "InvalidInstanceNotSupportedPrepaidInstance", "InvalidParameter", "InvalidParameterValue",
+    "InvalidParameterValue.InstanceIdMalformed", "InvalidParameterValue.LimitExceeded",
+    "LimitExceeded.UserReturnQuota", "MissingParameter", "MutexOperation.TaskRunning", "NoSuchVersion",
+    "OperationDenied.InstanceOperationInProgress", "RequestLimitExceeded", "UnknownParameter",
+    "UnsupportedOperation.InstanceChargeType", "UnsupportedOperation.InstanceMixedPricingModel",
+    "UnsupportedOperation.InstanceStateBanning", "UnsupportedOperation.InstanceStateFreezing",
+    "UnsupportedOperation.InstanceStatePending", "UnsupportedOperation.InstanceStateStopping",
+    "UnsupportedOperation.InstanceStateTerminated", "UnsupportedOperation.InstancesProtected",
+    "UnsupportedOperation.InvalidInstancesOwner", "UnsupportedOperation.RedHatInstanceTerminateUnsupported",
+    "UnsupportedOperation.RedHatInstanceUnsupported", "UnsupportedOperation.Region",
+    "UnsupportedOperation.SpecialInstanceType", "UnsupportedRegion",
+}
+# tccli refuses an unknown action, parameter or version before sending.
+TCCLI_CODES = CVM_CODES - {"UnknownParameter", "InvalidAction", "NoSuchVersion"}
+# The scenarios whose outcome depends on how the request is signed or encoded, run under every signing.
+SIGNING_SCENARIOS = [
+    "tencent/terminate-instances/unknown-instance-is-not-found",
+    "tencent/terminate-instances/more-than-100-ids-exceed-the-limit",
+    "tencent/terminate-instances/duplicated-id-is-an-invalid-value",
+    "tencent/terminate-instances/unknown-region-is-unsupported",
+    "tencent/terminate-instances/wrong-key-fails-the-signature",
+    "tencent/terminate-instances/unknown-secret-id-is-not-found",
+    "tencent/terminate-instances/missing-token-of-a-temporary-key-fails",
+    "tencent/terminate-instances/signature-five-minutes-old-has-expired",
+]
 
 
 class Recorder:

@@ -17,7 +17,8 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.cvm.v20170312 import cvm_client, models
 
-from conftest import ACCOUNTS, REAL_HOST, REGION, REQUEST_ID, case_ids, case_params, error_cases, header, is_generic
+from conftest import (ACCOUNTS, CVM_CODES, REAL_HOST, REGION, REQUEST_ID, SIGN_METHODS, SIGNING_SCENARIOS, codes_of,
+                      error_scenarios, header, sdk_sends, step_keys)
 
 MODES = ["direct", "proxy"]
 # (signMethod, reqMethod): TC3 is the SDK's default, POST its default method.
@@ -30,9 +31,8 @@ SIGNINGS = [
     ("HmacSHA1", "GET"),
 ]
 SIGNING_IDS = [f"{sign}-{method}" for sign, method in SIGNINGS]
-# The cases whose outcome depends on how the request is signed or encoded, run under every signing.
-SIGNING_CASES = ["unknown-instance", "101-ids", "id-twice", "made-up-region", "wrong-key", "unknown-secret-id",
-                 "missing-token", "signature-expired"]
+# The error scenarios of `terminus scenarios --format json` this SDK sends as written (conftest.error_scenarios).
+ERROR_SCENARIOS = error_scenarios(sdk_sends)
 
 
 def make_credential(account):
@@ -159,54 +159,74 @@ def test_proxy_from_the_environment(mock, monkeypatch):
     assert mock.state("ins-r8hr2upy") == "TERMINATED"
 
 
-def expect_error(mock, case, port, mode, **profile):
-    """Runs one error case; checks the code, the request id, and that the world did not change."""
-    mock.prepare(case)
-    account, region = case.get("account", "main"), case.get("region", REGION)
-    if is_generic(case):
-        # The SDK's generic client: any action, version and parameters.
-        client = CommonClient("cvm", case.get("version", "2017-03-12"), make_credential(account), region,
-                              make_profile(port, mode, **profile))
+def typed(step):
+    """Whether CvmClient's own TerminateInstances sends the step: its action, version and parameters of its model
+    (otherwise the SDK's generic CommonClient sends it)."""
+    params = step["params"]
+    return (step["action"] == "TerminateInstances" and step["version"] == "2017-03-12"
+            and isinstance(params.get("InstanceIds"), list)
+            and set(params) <= {"InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"}
+            and all(isinstance(params[flag], bool) for flag in set(params) - {"InstanceIds"}))
 
-        def call():
-            return client.call_json(case.get("action", "TerminateInstances"), case_params(case))
-    else:
-        client = make_client(port, mode, account=account, region=region, **profile)
 
-        def call():
-            return terminate(client, case_ids(case))
+def step_call(step, port, mode, sign=None, method=None):
+    """One step's call, made as a user makes it: CvmClient, or CommonClient for another action, version, service or
+    parameters the model does not have. `sign` and `method` replace the step's."""
+    keys = step_keys(step)
+    made = credential.Credential(keys["secretId"], keys["secretKey"], keys.get("token"))
+    profile = make_profile(port, mode, sign=sign or SIGN_METHODS[step["sign"]], method=method or step["method"])
+    region = step["region"] or ""
+    if typed(step):
+        client = cvm_client.CvmClient(made, region, profile)
+        flags = {name: value for name, value in step["params"].items() if name != "InstanceIds"}
+        return lambda: terminate(client, step["params"]["InstanceIds"], **flags)
+    service = "sts" if step["action"] == "GetCallerIdentity" else "cvm"
+    client = CommonClient(service, step["version"], made, region, profile)
+    return lambda: client.call_json(step["action"], step["params"])
 
-    if case.get("setup") == "rate-limit":
-        # Ten calls fill the second (each refused for its unknown id, still counted); the eleventh is over.
-        for _ in range(10):
+
+def expect_errors(mock, scenario, port, mode, **signing):
+    """Runs one error scenario of the export: every refused call raises TencentCloudSDKException with the step's
+    code, a message and a request id, and changes nothing in the world; then the server's verdict must pass."""
+    mock.load(scenario)
+    for number, step in enumerate(scenario["steps"], 1):
+        mock.before(step)
+        call = step_call(step, port, mode, **signing)
+        code = step["expect"]["error"]
+        for _ in range(step["repeat"]):
+            if code is None:
+                call()
+                continue
+            instances = mock.world()["instances"]
+
             with pytest.raises(TencentCloudSDKException) as info:
                 call()
-            assert info.value.code == "InvalidInstanceId.NotFound"
-    instances = mock.world()["instances"]
 
-    with pytest.raises(TencentCloudSDKException) as info:
-        call()
-
-    error = info.value
-    assert error.code == case["code"], str(error)
-    assert error.get_code() == case["code"]
-    assert error.message
-    assert REQUEST_ID.match(error.requestId or ""), str(error)
-    assert str(error).startswith(f"[TencentCloudSDKException] code:{case['code']} message:")
-    assert mock.world()["instances"] == instances, "a refused call changed the world"
+            error = info.value
+            assert error.code == code, f"step {number}: {error}"
+            assert error.get_code() == code
+            assert error.message
+            assert REQUEST_ID.match(error.requestId or ""), str(error)
+            assert str(error).startswith(f"[TencentCloudSDKException] code:{code} message:")
+            assert mock.world()["instances"] == instances, "a refused call changed the world"
+    mock.verdict(scenario)
 
 
-@pytest.mark.parametrize("case", error_cases(client="python"))
+def test_the_export_has_every_code_this_sdk_proved():
+    assert codes_of(ERROR_SCENARIOS) >= CVM_CODES, sorted(CVM_CODES - codes_of(ERROR_SCENARIOS))
+
+
+@pytest.mark.parametrize("scenario", ERROR_SCENARIOS)
 @pytest.mark.parametrize("mode", MODES)
-def test_error_reaches_the_caller_as_its_code(mock, mode, case):
-    expect_error(mock, case, mock.port, mode)
+def test_error_reaches_the_caller_as_its_code(mock, mode, scenario):
+    expect_errors(mock, scenario, mock.port, mode)
 
 
-@pytest.mark.parametrize("case", error_cases(SIGNING_CASES))
-@pytest.mark.parametrize("sign,method", SIGNINGS[1:], ids=SIGNING_IDS[1:])
+@pytest.mark.parametrize("scenario", error_scenarios(sdk_sends, SIGNING_SCENARIOS))
+@pytest.mark.parametrize("sign,method", SIGNINGS, ids=SIGNING_IDS)
 @pytest.mark.parametrize("mode", MODES)
-def test_error_under_every_signing(mock, mode, sign, method, case):
-    expect_error(mock, case, mock.port, mode, sign=sign, method=method)
+def test_error_under_every_signing(mock, mode, sign, method, scenario):
+    expect_errors(mock, scenario, mock.port, mode, sign=sign, method=method)
 
 
 @pytest.mark.parametrize("mode", MODES)

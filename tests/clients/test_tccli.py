@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ACCOUNTS, REAL_HOST, REGION, REQUEST_ID, case_ids, error_cases, header
+from conftest import (ACCOUNTS, REAL_HOST, REGION, REQUEST_ID, TCCLI_CODES, codes_of, error_scenarios, header, sdk_sends,
+                      step_keys)
 
 TCCLI = str(Path(sys.executable).with_name("tccli"))
 MODES = ["direct", "proxy"]
@@ -47,7 +48,8 @@ def addressing(port, mode, proxy="HTTPS_PROXY"):
 
 
 def credentials(account):
-    keys = ACCOUNTS[account]
+    """`account` names one of ACCOUNTS, or is the keys themselves."""
+    keys = ACCOUNTS[account] if isinstance(account, str) else account
     args = ["--secretId", keys["secretId"], "--secretKey", keys["secretKey"]]
     if "token" in keys:
         args += ["--token", keys["token"]]
@@ -65,6 +67,30 @@ def cvm(home, port, mode, action, params, account="main", region=REGION, proxy="
         param_args = [a for name, value in params.items() for a in (f"--{name}", json.dumps(value))]
     args = ["cvm", action, *param_args, *endpoint, *credentials(account), "--region", region]
     return run_tccli(home, args, env)
+
+
+# What tccli sends (`tccli cvm ACTION`): TC3 over POST, the default version, and only the actions and parameters its
+# api.json defines: it drops or refuses any other before sending.
+TCCLI_PARAMS = {"TerminateInstances": {"InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"},
+                "DescribeInstances": {"InstanceIds", "Filters", "Offset", "Limit"}}
+
+
+def tccli_sends(step):
+    return (sdk_sends(step) and step["sign"] == "tc3" and step["method"] == "POST" and step["version"] == "2017-03-12"
+            and step["action"] in TCCLI_PARAMS and set(step["params"]) <= TCCLI_PARAMS[step["action"]])
+
+
+def flags_take(step):
+    """Whether tccli's own argument checks take the parameters as flags (a list of ids, booleans); the others go in
+    --cli-input-json."""
+    params = step["params"]
+    return ((step["action"] != "TerminateInstances" or isinstance(params.get("InstanceIds"), list))
+            and all(isinstance(params[flag], bool)
+                    for flag in ("ReleaseAddress", "ReleasePrepaidDataDisks") if flag in params))
+
+
+# The error scenarios of `terminus scenarios --format json` tccli sends as written (conftest.error_scenarios).
+ERROR_SCENARIOS = error_scenarios(tccli_sends)
 
 
 def succeeded(result):
@@ -131,24 +157,31 @@ def expect_error(result, code):
     assert REQUEST_ID.match(request_id), result.stderr
 
 
-@pytest.mark.parametrize("case", error_cases(client="tccli"))
+def test_the_export_has_every_code_tccli_proved():
+    assert codes_of(ERROR_SCENARIOS) >= TCCLI_CODES, sorted(TCCLI_CODES - codes_of(ERROR_SCENARIOS))
+
+
+@pytest.mark.parametrize("scenario", ERROR_SCENARIOS)
 @pytest.mark.parametrize("mode", MODES)
-def test_error_exits_255_with_its_code(mock, home, mode, case):
-    mock.prepare(case)
-    # Parameters tccli's own argument checks would refuse (no InstanceIds, a string) go in --cli-input-json.
-    params = case["params"] if "params" in case else {"InstanceIds": case_ids(case)}
+def test_error_exits_255_with_its_code(mock, home, mode, scenario):
+    """Every refused call of the scenario exits 255 with its code and request id and changes nothing in the world;
+    then the server's verdict must pass."""
+    mock.load(scenario)
+    for step in scenario["steps"]:
+        mock.before(step)
 
-    def call():
-        return cvm(home, mock.port, mode, "TerminateInstances", params, account=case.get("account", "main"),
-                   region=case.get("region", REGION), input_json="params" in case)
+        def call():
+            return cvm(home, mock.port, mode, step["action"], step["params"], account=step_keys(step),
+                       region=step["region"] or "", input_json=not flags_take(step))
 
-    if case.get("setup") == "rate-limit":
-        for _ in range(10):
-            expect_error(call(), "InvalidInstanceId.NotFound")
-    instances = mock.world()["instances"]
-
-    expect_error(call(), case["code"])
-    assert mock.world()["instances"] == instances, "a refused call changed the world"
+        for _ in range(step["repeat"]):
+            if step["expect"]["error"] is None:
+                succeeded(call())
+                continue
+            instances = mock.world()["instances"]
+            expect_error(call(), step["expect"]["error"])
+            assert mock.world()["instances"] == instances, "a refused call changed the world"
+    mock.verdict(scenario)
 
 
 @pytest.mark.parametrize("mode", MODES)

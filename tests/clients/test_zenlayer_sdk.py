@@ -24,7 +24,7 @@ from zenlayercloud.common.config import Config
 from zenlayercloud.common.credential import Credential, TokenCredential
 from zenlayercloud.common.excpetion.zenlayer_cloud_sdk_exception import ZenlayerCloudSdkException
 
-from conftest import header
+from conftest import EXPORT, header
 
 HERE = Path(__file__).resolve().parent
 WORLD = (HERE / "world-zenlayer.toml").read_text()
@@ -41,20 +41,37 @@ RUNNING, STOPPED, RUNNING_2, RUNNING_3 = ("564212148932313088", "564212148932313
 CREATE_FAILED = "564212148932300010"
 UNKNOWN = "1234567890abcdef"
 
-# Every documented error, as the client surfaces it: (name, action, instance id(s), code). Seed 003's six codes for
-# TerminateInstance, ReleaseInstances' NOT_RECYCLED (DOC-REL); another owner's instance is as unknown as a missing one.
-DOCUMENTED_ERRORS = [
-    ("unknown-instance", "TerminateInstance", UNKNOWN, "INVALID_INSTANCE_NOT_FOUND"),
-    ("other-owners-instance", "TerminateInstance", "564212148932300002", "INVALID_INSTANCE_NOT_FOUND"),
-    ("recycled", "TerminateInstance", "564212148932300003", "OPERATION_DENIED_INSTANCE_RECYCLED"),
-    ("creating", "TerminateInstance", "564212148932300005", "OPERATION_DENIED_INSTANCE_CREATING"),
-    ("pending", "TerminateInstance", "564212148932300006", "OPERATION_DENIED_INSTANCE_CREATING"),
-    ("installing", "TerminateInstance", "564212148932300007", "OPERATION_DENIED_INSTANCE_STATUS_INSTALLING"),
-    ("subscription", "TerminateInstance", "564212148932300008", "OPERATION_DENIED_INSTANCE_SUBSCRIPTION"),
-    ("commitment-period", "TerminateInstance", "564212148932300009", "OPERATION_DENIED_POSTPAID_PROMISE"),
-    ("release-outside-the-recycle-bin", "ReleaseInstances", [RUNNING], "OPERATION_DENIED_INSTANCE_NOT_RECYCLED"),
-    ("release-unknown-instance", "ReleaseInstances", ["564212148932300003", UNKNOWN], "INVALID_INSTANCE_NOT_FOUND"),
-]
+# The codes of the documented errors this client proved before they came from the export (issue 12): seed 003's six
+# codes for TerminateInstance, ReleaseInstances' NOT_RECYCLED (DOC-REL); another owner's instance is as unknown as a
+# missing one. The export must still give them.
+DOCUMENTED_CODES = {
+    "INVALID_INSTANCE_NOT_FOUND", "OPERATION_DENIED_INSTANCE_RECYCLED", "OPERATION_DENIED_INSTANCE_CREATING",
+    "OPERATION_DENIED_INSTANCE_STATUS_INSTALLING", "OPERATION_DENIED_INSTANCE_SUBSCRIPTION",
+    "OPERATION_DENIED_POSTPAID_PROMISE", "OPERATION_DENIED_INSTANCE_NOT_RECYCLED",
+}
+
+
+def sdk_sends(step):
+    """Whether BmcClient's own TerminateInstance and ReleaseInstances send the step as written: ZC2 over POST, a version it has, the parameters of its
+    models, no tampering or extra header; not a server error or rate limit (the SDK retries those itself)."""
+    params = step["params"]
+    typed = ((step["action"] == "TerminateInstance" and set(params) == {"instanceId"}
+              and isinstance(params["instanceId"], str))
+             or (step["action"] == "ReleaseInstances" and set(params) == {"instanceIds"}
+                 and isinstance(params["instanceIds"], list) and params["instanceIds"]))
+    return (typed and step["sign"] == "zc2" and step["method"] == "POST" and step["version"] in VERSIONS
+            and step["tamper"] is None and step["nonce"] is None and step["skew-seconds"] == 0
+            and not step["headers"] and not step["expect"]["dropped"] and step["expect"]["status"] < 500
+            and step["expect"]["status"] != 429)
+
+
+# The Zenlayer scenarios of `terminus scenarios --format json` in which a call is refused, that the SDK sends. Not
+# those with an instance recycled at a fixed time: loading a scenario moves its clock to the machine's time but not
+# `recycled-at`, so the recycle bin has long been emptied (a limitation of PUT /__terminus/scenario, issue 12).
+DOCUMENTED_ERRORS = [pytest.param(s, id=s["id"]) for s in EXPORT["scenarios"]
+                     if s["provider"] == "zenlayer-bmc" and all(map(sdk_sends, s["steps"]))
+                     and any(step["expect"]["error"] for step in s["steps"])
+                     and not any("recycled-at" in i for i in s["world"].get("bmc-instances", []))]
 
 
 @pytest.fixture(autouse=True)
@@ -108,7 +125,7 @@ def status(mock, instance_id):
 
 
 def bmc_instances(mock):
-    return mock.world()["bmc-instances"]
+    return mock.world().get("bmc-instances", [])
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -201,16 +218,54 @@ def expect_error(mock, bmc, action, argument, code):
     return error
 
 
-@pytest.mark.parametrize("name,action,argument,code", [pytest.param(*case, id=case[0]) for case in DOCUMENTED_ERRORS])
+def step_argument(step):
+    params = step["params"]
+    return params["instanceId"] if step["action"] == "TerminateInstance" else params["instanceIds"]
+
+
+def expect_errors(mock, scenario, make):
+    """Every call of the scenario with the BmcClient `make(step)` gives: a refused one as expect_error checks it;
+    then the server's verdict must pass."""
+    mock.load(scenario)
+    for step in scenario["steps"]:
+        mock.before(step)
+        bmc = make(step)
+        for _ in range(step["repeat"]):
+            if step["expect"]["error"] is None:
+                bmc.call(step["action"], step_argument(step))
+            else:
+                expect_error(mock, bmc, step["action"], step_argument(step), step["expect"]["error"])
+    mock.verdict(scenario)
+
+
+def key_pair(step):
+    return Credential(step["credentials"]["secret-id"], step["credentials"]["secret-key"])
+
+
+def token_of(scenario, step):
+    """The bearer token of the step's account in the scenario's world."""
+    [account] = [a for a in scenario["world"]["accounts"] if a["secret-id"] == step["credentials"]["secret-id"]]
+    return TokenCredential(account["bearer-token"])
+
+
+def test_the_export_has_every_documented_code_this_client_proved():
+    codes = {step["expect"]["error"] for p in DOCUMENTED_ERRORS for step in p.values[0]["steps"]}
+    assert codes >= DOCUMENTED_CODES, sorted(DOCUMENTED_CODES - codes)
+
+
+@pytest.mark.parametrize("scenario", DOCUMENTED_ERRORS)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_documented_error_reaches_the_caller_as_its_code(mock, version, name, action, argument, code):
-    expect_error(mock, Bmc(mock.port, version), action, argument, code)
+def test_documented_error_reaches_the_caller_as_its_code(mock, version, scenario):
+    expect_errors(mock, scenario, lambda step: Bmc(mock.port, version, credential=key_pair(step)))
 
 
-@pytest.mark.parametrize("name,action,argument,code", [pytest.param(*case, id=case[0]) for case in DOCUMENTED_ERRORS])
-def test_documented_error_under_bearer_and_proxy(mock, name, action, argument, code):
-    expect_error(mock, bearer(mock.port), action, argument, code)
-    expect_error(mock, Bmc(mock.port, mode="proxy"), action, argument, code)
+@pytest.mark.parametrize("scenario", DOCUMENTED_ERRORS)
+def test_documented_error_under_bearer_and_proxy(mock, scenario):
+    if not any(step["expect"]["error"].startswith("AUTH_FAILURE") for step in scenario["steps"]
+               if step["expect"]["error"]):
+        # The same account by its token (a refused key pair has no token of its own).
+        expect_errors(mock, scenario, lambda step: Bmc(mock.port, credential=token_of(scenario, step)))
+    expect_errors(mock, scenario, lambda step: Bmc(mock.port, mode="proxy", credential=key_pair(step)))
 
 
 def test_second_terminate_is_refused_from_the_recycle_bin(mock):

@@ -16,7 +16,10 @@ import { afterEach, beforeEach, describe, test } from "node:test";
 import tencentcloud from "tencentcloud-sdk-nodejs-cvm";
 import { CommonClient } from "tencentcloud-sdk-nodejs-common";
 
-import { ACCOUNTS, CASES, REAL_HOST, REGION, REQUEST_ID, Recorder, caseIds, header, mock } from "./mock.mjs";
+import {
+  ACCOUNTS, CVM_CODES, REAL_HOST, REGION, REQUEST_ID, Recorder, SIGN_METHODS, SIGNING_SCENARIOS, codesOf,
+  errorScenarios, header, mock, sdkSends, stepKeys,
+} from "./mock.mjs";
 
 const require = createRequire(import.meta.url);
 // Not exported by the package index (clients.md): the class the SDK rejects with.
@@ -33,15 +36,15 @@ const SIGNINGS = [
   ["HmacSHA1", "POST"],
   ["HmacSHA1", "GET"],
 ];
-// The cases whose outcome depends on how the request is signed or encoded, run under every signing.
-const SIGNING_CASES = ["unknown-instance", "101-ids", "id-twice", "made-up-region", "wrong-key",
-  "unknown-secret-id", "missing-token", "signature-expired"];
+// The error scenarios of `terminus scenarios --format json` this SDK sends as written (mock.mjs, errorScenarios).
+const ERROR_SCENARIOS = errorScenarios(sdkSends);
 
 // Direct at the mock, or for the real host (the SDK's default endpoint) through the mock as proxy.
 // `proxy: "env"` leaves the profile without a proxy (the test sets http_proxy instead).
 function clientConfig(port, mode, { account = "main", signMethod = "TC3-HMAC-SHA256", reqMethod = "POST",
   region = REGION, proxy = "profile" } = {}) {
-  const credential = { ...ACCOUNTS[account] };
+  // `account` names one of ACCOUNTS, or is the keys themselves.
+  const credential = { ...(typeof account === "string" ? ACCOUNTS[account] : account) };
   const httpProfile = mode === "direct"
     ? { endpoint: `127.0.0.1:${port}`, protocol: "http://", reqMethod, reqTimeout: 20 }
     : { protocol: "http://", reqMethod, reqTimeout: 20, ...(proxy === "profile" ? { proxy: `http://127.0.0.1:${port}` } : {}) };
@@ -50,10 +53,6 @@ function clientConfig(port, mode, { account = "main", signMethod = "TC3-HMAC-SHA
 
 function makeClient(port, mode, options) {
   return new Client(clientConfig(port, mode, options));
-}
-
-function caseParams(testCase) {
-  return testCase.params ?? { InstanceIds: caseIds(testCase) };
 }
 
 async function rejection(promise) {
@@ -66,6 +65,11 @@ async function rejection(promise) {
 }
 
 beforeEach(() => mock.reset());
+
+test("the export has every code this SDK proved", () => {
+  const missing = CVM_CODES.filter((code) => !codesOf(ERROR_SCENARIOS).has(code));
+  assert.deepEqual(missing, []);
+});
 
 for (const mode of MODES) {
   describe(`${mode} addressing`, () => {
@@ -119,43 +123,56 @@ for (const mode of MODES) {
       });
     }
 
-    async function expectError(testCase, options = {}) {
-      await mock.prepare(testCase);
+    // One step's call as a user makes it: the typed Client (it sends parameters as given), or CommonClient for
+    // another action, version or product. `options` may replace the step's signMethod and reqMethod.
+    function stepCall(step, options) {
       const config = clientConfig(mock.port, mode, {
-        ...options, account: testCase.account ?? "main", region: testCase.region ?? REGION,
+        signMethod: SIGN_METHODS[step.sign], reqMethod: step.method, ...options,
+        account: stepKeys(step), region: step.region ?? "",
       });
-      // Another action or version needs the SDK's generic client; the typed one sends parameters as given.
-      const call = testCase.action || testCase.version
-        ? () => new CommonClient(REAL_HOST, testCase.version ?? "2017-03-12", config)
-          .request(testCase.action ?? "TerminateInstances", caseParams(testCase))
-        : () => new Client(config).TerminateInstances(caseParams(testCase));
-      if (testCase.setup === "rate-limit") {
-        // Ten calls fill the second (each refused for its unknown id, still counted); the eleventh is over.
-        for (let n = 0; n < 10; n++) {
+      if (step.action === "TerminateInstances" && step.version === "2017-03-12") {
+        return () => new Client(config).TerminateInstances(step.params);
+      }
+      const host = step.action === "GetCallerIdentity" ? "sts.tencentcloudapi.com" : REAL_HOST;
+      return () => new CommonClient(host, step.version, config).request(step.action, step.params);
+    }
+
+    // Every refused call of the scenario rejects with TencentCloudSDKHttpException carrying the step's code, a
+    // message and a request id, and changes nothing in the world; then the server's verdict must pass.
+    async function expectErrors(scenario, options = {}) {
+      await mock.scenario(scenario.id);
+      for (const [index, step] of scenario.steps.entries()) {
+        await mock.before(step);
+        const call = stepCall(step, options);
+        for (let n = 0; n < step.repeat; n++) {
+          if (step.expect.error === null) {
+            await call();
+            continue;
+          }
+          const instances = (await mock.world()).instances;
+
           const error = await rejection(call());
-          assert.equal(error.code, "InvalidInstanceId.NotFound");
+
+          assert.ok(error instanceof TencentCloudSDKHttpException, `${error?.constructor?.name}: ${error}`);
+          assert.equal(error.code, step.expect.error, `step ${index + 1}: ${error.message}`);
+          assert.ok(error.message);
+          assert.match(error.requestId, REQUEST_ID);
+          assert.equal(error.httpCode, undefined);
+          assert.deepEqual((await mock.world()).instances, instances, "a refused call changed the world");
         }
       }
-      const instances = (await mock.world()).instances;
-
-      const error = await rejection(call());
-
-      assert.ok(error instanceof TencentCloudSDKHttpException, `${error?.constructor?.name}: ${error}`);
-      assert.equal(error.code, testCase.code, error.message);
-      assert.ok(error.message);
-      assert.match(error.requestId, REQUEST_ID);
-      assert.equal(error.httpCode, undefined);
-      assert.deepEqual((await mock.world()).instances, instances, "a refused call changed the world");
+      const verdict = await mock.verdict(scenario.id);
+      assert.ok(verdict.passed, JSON.stringify(verdict, null, 2));
     }
 
-    for (const testCase of CASES.errors.filter((c) => !c.skip?.node)) {
-      test(`error ${testCase.name}: rejects with code ${testCase.code}`, () => expectError(testCase));
+    for (const scenario of ERROR_SCENARIOS) {
+      test(`error scenario ${scenario.id}`, () => expectErrors(scenario));
     }
 
-    for (const [signMethod, reqMethod] of SIGNINGS.slice(1)) {
-      for (const testCase of CASES.errors.filter((c) => SIGNING_CASES.includes(c.name))) {
-        test(`error ${testCase.name} under ${signMethod} ${reqMethod}: rejects with code ${testCase.code}`,
-          () => expectError(testCase, { signMethod, reqMethod }));
+    for (const [signMethod, reqMethod] of SIGNINGS) {
+      for (const scenario of errorScenarios(sdkSends, SIGNING_SCENARIOS)) {
+        test(`error scenario ${scenario.id} under ${signMethod} ${reqMethod}`,
+          () => expectErrors(scenario, { signMethod, reqMethod }));
       }
     }
 

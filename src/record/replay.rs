@@ -9,7 +9,8 @@
 //! The world comes from `--world`, or is derived from the recording: the region of the first request, the fixture
 //! accounts (with `[TOKEN]` as the session token when the recording carried one), and every Tencent instance at
 //! the state it was first seen in: listed by a recorded `DescribeInstances` (`InstanceState`), or `RUNNING` when
-//! first seen terminated successfully. What cannot be derived (refusals that depend on an instance's protection,
+//! first seen terminated successfully, and every Zenlayer Bare Metal instance a recorded `DescribeInstances` listed
+//! (`response.dataSet[]`: its status, zone and charge type, owned by the Zenlayer fixture account). What cannot be derived (refusals that depend on an instance's protection,
 //! charge type, owner…) needs `--world`.
 //!
 //! Compared per exchange: the status, the error code (`Response.Error.Code`, Zenlayer's `code`, the 2.0 gateway's
@@ -53,11 +54,21 @@ pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
         .iter()
         .find_map(|exchange| exchange.request.header("x-tc-region").map(str::to_owned))
         .unwrap_or_else(|| "ap-guangzhou".to_owned());
+    // The placeholder in a header, or as the v1 `Token` parameter in the body or the query, percent-encoded or
+    // as the client sent it (QcloudApi does not encode a token made of unreserved characters, so the redactor's
+    // `[TOKEN]` stands there bare).
     let token = recorded.iter().any(|exchange| {
-        exchange.request.header("x-tc-token") == Some(TOKEN)
-            || String::from_utf8_lossy(&exchange.request.body).contains("Token=%5BTOKEN%5D")
+        let request = &exchange.request;
+        let body = String::from_utf8_lossy(&request.body);
+        request.header("x-tc-token") == Some(TOKEN)
+            || [body.as_ref(), request.target.as_str()]
+                .iter()
+                .any(|text| text.contains("Token=%5BTOKEN%5D") || text.contains("Token=[TOKEN]"))
     });
     let mut seen: Vec<(String, String)> = Vec::new();
+    // Zenlayer Bare Metal instances listed by a recorded DescribeInstances (`response.dataSet[]`), owned by the
+    // Zenlayer fixture account: (id, status, zone, charge type).
+    let mut bmc_seen: Vec<(String, String, Option<String>, Option<String>)> = Vec::new();
     for exchange in recorded {
         let Some(response) = &exchange.response else {
             continue;
@@ -65,6 +76,22 @@ pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
         let Ok(json) = serde_json::from_slice::<Value>(&response.body) else {
             continue;
         };
+        if exchange.entry.action.as_deref() == Some("DescribeInstances") {
+            for instance in json["response"]["dataSet"].as_array().into_iter().flatten() {
+                if let (Some(id), Some(status)) = (
+                    instance["instanceId"].as_str(),
+                    instance["instanceStatus"].as_str(),
+                ) && !bmc_seen.iter().any(|(known, ..)| known == id)
+                {
+                    bmc_seen.push((
+                        id.to_owned(),
+                        status.to_owned(),
+                        instance["zoneId"].as_str().map(str::to_owned),
+                        instance["instanceChargeType"].as_str().map(str::to_owned),
+                    ));
+                }
+            }
+        }
         let answer = &json["Response"];
         if answer.get("Error").is_some() {
             continue;
@@ -112,6 +139,19 @@ pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
             quote(&id),
             quote(&state)
         ));
+    }
+    for (id, status, zone, charge) in bmc_seen {
+        toml.push_str(&format!(
+            "\n[[bmc-instances]]\nid = {}\nstatus = {}\nowner = \"200000000001\"\n",
+            quote(&id),
+            quote(&status)
+        ));
+        if let Some(zone) = zone {
+            toml.push_str(&format!("zone = {}\n", quote(&zone)));
+        }
+        if let Some(charge) = charge {
+            toml.push_str(&format!("charge = {}\n", quote(&charge)));
+        }
     }
     WorldSpec::from_toml(&toml, "the world derived from the recording").map_err(|e| e.to_string())
 }

@@ -442,3 +442,60 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
     drop(playback);
     std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
 }
+
+fn recorded(action: &str, request: &[u8], answer: &str) -> cassette::Recorded {
+    cassette::Recorded {
+        entry: cassette::Entry {
+            name: format!("0001-{action}"),
+            provider: "tencent".to_owned(),
+            host: "cvm.api.qcloud.com".to_owned(),
+            via: "connect".to_owned(),
+            action: Some(action.to_owned()),
+            user_agent: None,
+            request_client: None,
+            sent_at: "2026-11-27T11:00:00Z".to_owned(),
+            elapsed_ms: 1,
+            status: Some(200),
+            no_answer: None,
+        },
+        request: Request::parse(request).unwrap(),
+        response: Some(terminus::exchange::Response {
+            status: 200,
+            headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
+            body: answer.as_bytes().to_vec(),
+        }),
+    }
+}
+
+#[test]
+fn record_derived_world_takes_a_bare_v1_token_and_zenlayer_instances() {
+    // QcloudApi sends a token of unreserved characters unencoded, so the redactor's placeholder stands bare.
+    let legacy = recorded(
+        "TerminateInstances",
+        b"POST /v2/index.php HTTP/1.1\r\nHost: cvm.api.qcloud.com\r\nContent-Length: 56\r\n\r\nInstanceIds.0=ins-tempkey1&Token=[TOKEN]&Region=ap-x1234",
+        r#"{"Response":{"RequestId":"r"}}"#,
+    );
+    let world = replay::derive_world(&[legacy]).unwrap();
+    assert_eq!(
+        world.accounts[0].token.as_ref().map(|t| t.expose()),
+        Some("[TOKEN]")
+    );
+    assert_eq!(world.instances[0].id, "ins-tempkey1");
+
+    // A Zenlayer DescribeInstances answer: its instances belong to the Zenlayer fixture account.
+    let zenlayer = recorded(
+        "DescribeInstances",
+        b"POST /api/v2/bmc HTTP/1.1\r\nHost: console.zenlayer.com\r\nContent-Length: 2\r\n\r\n{}",
+        r#"{"requestId":"r","response":{"dataSet":[{"instanceId":"5642","instanceStatus":"STOPPED","zoneId":"SEL-A","instanceChargeType":"PREPAID"}]}}"#,
+    );
+    let world = replay::derive_world(&[zenlayer]).unwrap();
+    assert_eq!(world.bmc_instances.len(), 1);
+    let bmc = &world.bmc_instances[0];
+    assert_eq!(bmc.id, "5642");
+    assert_eq!(bmc.zone, "SEL-A");
+    assert_eq!(bmc.owner.as_deref(), Some("200000000001"));
+    assert_eq!(
+        serde_json::to_value(bmc.status).unwrap(),
+        serde_json::json!("STOPPED")
+    );
+}

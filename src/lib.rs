@@ -4,6 +4,7 @@
 //!
 //! - [`message`]: HTTP requests exactly as sent (target, headers in order and case, body bytes), and replies.
 //!   Everything else reads and writes these.
+//! - [`tls`]: (beside `message`, using no other module) the generated certificate authority, per-host leaves and client trust (`serve --tls`, `record`).
 //! - [`signing`]: the three signing schemes (TC3-HMAC-SHA256, the HmacSHA1/HmacSHA256 `Signature` parameter,
 //!   ZC2-HMAC-SHA256 and Bearer), as pure functions that return a trace of every step; verification reruns the
 //!   same code on a received request and names the step that differs.
@@ -21,9 +22,9 @@
 //!   `terminus bench` ([`harness::load`]).
 //! - [`live`]: live mode: the cases against a real account, each request proven unable to name an existing
 //!   instance first; the run ledger, the sweep's rule, the validation record.
-//! - [`tls`]: the generated certificate authority, per-host leaves and client trust (`serve --tls`, `record`).
 //! - [`record`]: the recording proxy, its cassettes and redaction, replay with a drift report, playback.
-//! - [`cli`]: the `terminus` command line (`run`, `bench`, `serve`, `sign`, `verify`, `coverage`, `diff`, `record`, `replay`).
+//! - [`cli`]: the `terminus` command line (`run` and `run --live`, `bench`,
+//!   `serve`, `sign`, `verify`, `coverage`, `diff`, `scenarios`, `record`, `replay`, `sweep`).
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

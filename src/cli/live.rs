@@ -54,7 +54,7 @@ pub(super) struct LiveArgs {
     /// Where the run's ledger of created instances is written (`terminus sweep` reads it).
     #[arg(long, value_name = "DIR", default_value = ".terminus/ledger")]
     ledger_dir: PathBuf,
-    /// Record each live case's result in this validation record (kept in the repository: validation/live.json).
+    /// Record each live case's result in this validation record (meant to be committed, e.g. validation/live.json).
     #[arg(long, value_name = "FILE", requires = "live")]
     validation: Option<PathBuf>,
 }

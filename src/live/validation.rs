@@ -1,4 +1,5 @@
-//! The per-case validation record kept in the repository (`validation/live.json`): for each case that ran live,
+//! The per-case validation record, meant to be committed to the repository (`validation/live.json` by default; none
+//! is committed yet, since no live run has been made): for each case that ran live,
 //! when, against which endpoint and region, what it gave, with which terminus version, and the codes the real
 //! API answered. `terminus coverage` reads it to say, per documented code, when it was last seen live.
 

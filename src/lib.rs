@@ -4,7 +4,8 @@
 //!
 //! - [`message`]: HTTP requests exactly as sent (target, headers in order and case, body bytes), and replies.
 //!   Everything else reads and writes these.
-//! - [`tls`]: (beside `message`, using no other module) the generated certificate authority, per-host leaves and client trust (`serve --tls`, `record`).
+//! - [`tls`]: (beside `message`, using no other module) the generated certificate authority, per-host leaves and
+//!   client trust (`serve --tls`, `record`).
 //! - [`signing`]: the three signing schemes (TC3-HMAC-SHA256, the HmacSHA1/HmacSHA256 `Signature` parameter,
 //!   ZC2-HMAC-SHA256 and Bearer), as pure functions that return a trace of every step; verification reruns the
 //!   same code on a received request and names the step that differs.

@@ -42,6 +42,26 @@ pub struct Exchange {
     pub elapsed: Duration,
 }
 
+impl Exchange {
+    /// Sends `request` with `send` (whichever transport), timing it: the record of step `step`.
+    pub async fn timed(
+        step: usize,
+        request: Request,
+        trace: Option<Trace>,
+        send: impl AsyncFnOnce(&Request) -> Result<Response, NoAnswer>,
+    ) -> Exchange {
+        let sent = std::time::Instant::now();
+        let response = send(&request).await;
+        Exchange {
+            step,
+            request,
+            trace,
+            response,
+            elapsed: sent.elapsed(),
+        }
+    }
+}
+
 /// Why a request got no answer. A server that closes the connection and a client that stops waiting look alike
 /// from far away ("no answer") but mean different things: only the first is what a `drop` fault, or a gateway that
 /// hangs up, does.

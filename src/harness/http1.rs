@@ -9,11 +9,12 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::exchange::Response;
+use crate::exchange::{NoAnswer, Response};
 
 /// The most headers an answer may carry.
 const MAX_HEADERS: usize = 64;
@@ -128,20 +129,53 @@ impl Connection {
         let mut parsed = httparse::Response::new(&mut headers);
         // The head was parsed once already; it parses the same way again.
         let _ = parsed.parse(&self.buffer[..self.head]);
-        Response {
-            status: parsed.code.unwrap_or_default(),
-            headers: parsed
-                .headers
-                .iter()
-                .map(|header| {
-                    (
-                        header.name.to_owned(),
-                        String::from_utf8_lossy(header.value).into_owned(),
-                    )
-                })
-                .collect(),
-            body: self.body().to_vec(),
-        }
+        response_of(&parsed, self.body())
+    }
+}
+
+/// Sends `request`'s bytes as they are on the connection `opening` makes, and reads the answer as it came; waits at
+/// most `timeout` for both.
+pub(crate) async fn answer(
+    opening: impl Future<Output = std::io::Result<Connection>>,
+    request: &[u8],
+    timeout: Duration,
+) -> Result<Response, NoAnswer> {
+    let exchange = async {
+        let mut connection = opening
+            .await
+            .map_err(|error| NoAnswer::Unsent(error.to_string()))?;
+        connection
+            .exchange(request)
+            .await
+            .map_err(|error| match error {
+                // A reset or a close mid-answer is the server hanging up; so is an answer that is not HTTP.
+                ExchangeError::Closed { .. }
+                | ExchangeError::Io(_)
+                | ExchangeError::Malformed(_) => NoAnswer::Closed(error.to_string()),
+            })?;
+        Ok(connection.response())
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or(Err(NoAnswer::TimedOut(timeout)))
+}
+
+/// The answer a parsed head and its body make: status, headers in wire order and case (values read lossily as
+/// UTF-8), body.
+pub(crate) fn response_of(parsed: &httparse::Response<'_, '_>, body: &[u8]) -> Response {
+    Response {
+        status: parsed.code.unwrap_or_default(),
+        headers: parsed
+            .headers
+            .iter()
+            .map(|header| {
+                (
+                    header.name.to_owned(),
+                    String::from_utf8_lossy(header.value).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
     }
 }
 

@@ -201,17 +201,12 @@ async fn run_steps(
             let nonce = nonces.next().unwrap_or_default();
             let nonce = step.nonce.unwrap_or(nonce);
             let (request, trace) = build(loaded, step, nonce, now).map_err(error)?;
-            let sent = Instant::now();
-            let response = session
-                .send(&request, step.timeout.unwrap_or(target::TIMEOUT))
-                .await;
-            let exchange = Exchange {
-                step: number,
-                request,
-                trace,
-                response,
-                elapsed: sent.elapsed(),
-            };
+            let exchange = Exchange::timed(number, request, trace, async |request| {
+                session
+                    .send(request, step.timeout.unwrap_or(target::TIMEOUT))
+                    .await
+            })
+            .await;
             let checked = check_answer(loaded.provider, step, &exchange)
                 .and_then(|()| check_elapsed(step, &exchange));
             exchanges.push(exchange);

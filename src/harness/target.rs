@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::exchange::{NoAnswer, Response};
-use crate::harness::http1::{Connection, ExchangeError};
+use crate::harness::http1::{self, Connection};
 use crate::message::Request;
 use crate::mock::MockServer;
 use crate::world::WorldSpec;
@@ -82,25 +82,7 @@ impl Session {
         request: &Request,
         timeout: Duration,
     ) -> Result<Response, NoAnswer> {
-        let exchange = async {
-            let mut connection = Connection::open(self.address)
-                .await
-                .map_err(|error| NoAnswer::Unsent(error.to_string()))?;
-            connection
-                .exchange(&request.to_bytes())
-                .await
-                .map_err(|error| match error {
-                    // A reset or a close mid-answer is the server hanging up; so is an answer that is not HTTP.
-                    ExchangeError::Closed { .. }
-                    | ExchangeError::Io(_)
-                    | ExchangeError::Malformed(_) => NoAnswer::Closed(error.to_string()),
-                })?;
-            Ok(connection.response())
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(answer) => answer,
-            Err(_) => Err(NoAnswer::TimedOut(timeout)),
-        }
+        http1::answer(Connection::open(self.address), &request.to_bytes(), timeout).await
     }
 
     /// The target's clock, in Unix seconds.

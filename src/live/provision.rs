@@ -162,18 +162,13 @@ async fn steps<T: Transport>(
         let (request, trace) =
             harness::build(&live, step, 11_886 + index as u64, super::cloud::unix_now())
                 .map_err(|why| error(number, why))?;
-        let sent = Instant::now();
-        let response = cloud
-            .transport
-            .send(&request, step.timeout.unwrap_or(TIMEOUT))
-            .await;
-        let exchange = Exchange {
-            step: number,
-            request,
-            trace,
-            response,
-            elapsed: sent.elapsed(),
-        };
+        let exchange = Exchange::timed(number, request, trace, async |request| {
+            cloud
+                .transport
+                .send(request, step.timeout.unwrap_or(TIMEOUT))
+                .await
+        })
+        .await;
         let checked = harness::check_answer(live.provider, step, &exchange);
         exchanges.push(exchange);
         checked.map_err(|message| Outcome::Failed {

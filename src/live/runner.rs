@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::case::Loaded;
 use crate::exchange::{Exchange, NoAnswer, Response};
-use crate::harness::http1::{Connection, ExchangeError};
+use crate::harness::http1::{self, Connection};
 use crate::harness::{self, CaseRun, Outcome};
 use crate::message::Request;
 use crate::provider::ProviderId;
@@ -116,29 +116,17 @@ impl Endpoint {
 impl Transport for Endpoint {
     async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, NoAnswer> {
         self.pacer.wait().await;
-        let exchange = async {
-            let opened = match &self.tls {
+        let opening = async {
+            match &self.tls {
                 None => Connection::open(self.address).await,
                 Some((name, config)) => {
                     crate::tls::connect(self.address, name, std::sync::Arc::clone(config))
                         .await
                         .map(Connection::over)
                 }
-            };
-            let mut connection = opened.map_err(|error| NoAnswer::Unsent(error.to_string()))?;
-            connection
-                .exchange(&request.to_bytes())
-                .await
-                .map_err(|error| match error {
-                    ExchangeError::Closed { .. }
-                    | ExchangeError::Io(_)
-                    | ExchangeError::Malformed(_) => NoAnswer::Closed(error.to_string()),
-                })?;
-            Ok(connection.response())
+            }
         };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .unwrap_or(Err(NoAnswer::TimedOut(timeout)))
+        http1::answer(opening, &request.to_bytes(), timeout).await
     }
 }
 
@@ -391,17 +379,12 @@ async fn run_safe(
                     break 'steps;
                 }
             };
-            let sent = Instant::now();
-            let response = endpoint
-                .send(&request, step.timeout.unwrap_or(TIMEOUT))
-                .await;
-            let exchange = Exchange {
-                step: number,
-                request,
-                trace,
-                response,
-                elapsed: sent.elapsed(),
-            };
+            let exchange = Exchange::timed(number, request, trace, async |request| {
+                endpoint
+                    .send(request, step.timeout.unwrap_or(TIMEOUT))
+                    .await
+            })
+            .await;
             let checked = harness::check_answer(live.provider, step, &exchange);
             exchanges.push(exchange);
             if let Err(message) = checked {

@@ -43,8 +43,7 @@ use journal::Journal;
 pub struct MockServer {
     address: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: ServerThread,
     tls: bool,
 }
 
@@ -169,14 +168,36 @@ impl MockServer {
     }
 
     /// Blocks until the server stops (it stops only with the process: `terminus serve`).
-    pub fn wait(mut self) {
+    pub fn wait(self) {
+        self.thread.wait();
+    }
+}
+
+/// The thread a server runs on, with the channel that stops it: dropping it stops the server and waits for the
+/// thread to end (the mock server, the recorder, the playback).
+#[derive(Debug)]
+pub(crate) struct ServerThread {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ServerThread {
+    pub(crate) fn new(shutdown: tokio::sync::oneshot::Sender<()>, thread: JoinHandle<()>) -> Self {
+        ServerThread {
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// Blocks until the thread ends on its own, the stop channel still open.
+    pub(crate) fn wait(mut self) {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
-impl Drop for MockServer {
+impl Drop for ServerThread {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -309,8 +330,7 @@ impl MockServerBuilder {
         Ok(MockServer {
             address,
             shared,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+            thread: ServerThread::new(shutdown, thread),
             tls: self.tls.is_some(),
         })
     }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::redact::Redacted;
 use crate::exchange::{Exchange, NoAnswer, Response};
-use crate::harness::snapshot;
+use crate::harness::{http1, snapshot};
 use crate::message::Request;
 
 /// The index file's name.
@@ -300,20 +300,7 @@ pub fn parse_response(bytes: &[u8]) -> Result<Response, String> {
         Ok(httparse::Status::Partial) => return Err("the answer's head is incomplete".into()),
         Err(error) => return Err(format!("not an HTTP answer: {error}")),
     };
-    Ok(Response {
-        status: parsed.code.unwrap_or_default(),
-        headers: parsed
-            .headers
-            .iter()
-            .map(|header| {
-                (
-                    header.name.to_owned(),
-                    String::from_utf8_lossy(header.value).into_owned(),
-                )
-            })
-            .collect(),
-        body: bytes[head..].to_vec(),
-    })
+    Ok(http1::response_of(&parsed, &bytes[head..]))
 }
 
 /// Now, RFC 3339 in UTC.

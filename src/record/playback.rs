@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
@@ -24,6 +23,7 @@ use super::cassette::{self, Recorded, response_bytes};
 use super::proxy::{ReadError, own_answer, read_request};
 use crate::harness::http1::Stream;
 use crate::message::Request;
+use crate::mock::ServerThread;
 use crate::provider::ProviderId;
 use crate::signing::hmac_param::Params;
 
@@ -188,8 +188,7 @@ impl Tape {
 #[derive(Debug)]
 pub struct Playback {
     address: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: ServerThread,
 }
 
 impl Playback {
@@ -241,8 +240,7 @@ impl Playback {
             .map_err(|error| error.to_string())?;
         Ok(Self {
             address,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+            thread: ServerThread::new(shutdown, thread),
         })
     }
 
@@ -252,21 +250,8 @@ impl Playback {
     }
 
     /// Blocks until the process is stopped.
-    pub fn wait(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Playback {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    pub fn wait(self) {
+        self.thread.wait();
     }
 }
 

@@ -18,7 +18,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,6 +27,7 @@ use super::cassette::{Entry, Writer, now_rfc3339};
 use super::redact::Redactor;
 use crate::harness::http1::{Connection, ExchangeError, Stream};
 use crate::message::Request;
+use crate::mock::ServerThread;
 use crate::provider::{ProviderId, is_provider_host};
 use crate::tls::{Authority, NamePolicy, Trust};
 
@@ -63,8 +63,7 @@ pub struct Recorder {
     address: SocketAddr,
     authority: Arc<Authority>,
     state: Arc<State>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: ServerThread,
 }
 
 /// Where requests go.
@@ -150,8 +149,7 @@ impl Recorder {
             address,
             authority,
             state,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+            thread: ServerThread::new(shutdown, thread),
         })
     }
 
@@ -188,21 +186,8 @@ impl Recorder {
     }
 
     /// Blocks until the process is stopped.
-    pub fn wait(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    pub fn wait(self) {
+        self.thread.wait();
     }
 }
 

@@ -156,7 +156,7 @@ pub(super) fn reserialisations(value: &Value) -> Vec<(&'static str, &'static str
         forms.push(("body-reserialised-compact", "compact", compact));
     }
     let mut spaced = Vec::new();
-    let mut serializer = serde_json::Serializer::with_formatter(&mut spaced, Spaced);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut spaced, PythonJson);
     if value.serialize(&mut serializer).is_ok() {
         forms.push((
             "body-reserialised-spaced",
@@ -170,20 +170,30 @@ pub(super) fn reserialisations(value: &Value) -> Vec<(&'static str, &'static str
     forms
 }
 
-/// Python's `json.dumps` separators: `", "` between items, `": "` after keys.
-struct Spaced;
+/// serde_json's compact output with Python's default `json.dumps` separators: `", "` between items, `": "` after
+/// keys. Also the layout of the CVM backend's success bodies (`provider::tencent::wire::success`).
+#[derive(Clone, Copy, Debug)]
+pub struct PythonJson;
 
-impl serde_json::ser::Formatter for Spaced {
+/// `, ` before every item of an array or object but the first (Python's `item_separator`).
+fn python_item_separator<W: ?Sized + std::io::Write>(
+    writer: &mut W,
+    first: bool,
+) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        writer.write_all(b", ")
+    }
+}
+
+impl serde_json::ser::Formatter for PythonJson {
     fn begin_array_value<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        python_item_separator(writer, first)
     }
 
     fn begin_object_key<W: ?Sized + std::io::Write>(
@@ -191,11 +201,7 @@ impl serde_json::ser::Formatter for Spaced {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        python_item_separator(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use crate::message::Request;
+use crate::signing::diagnose::PythonJson;
 use crate::signing::hmac_param;
 
 /// The API version of CVM `TerminateInstances`.
@@ -285,46 +286,6 @@ pub fn error(request_id: &str, error: &ApiError, language: Language) -> Vec<u8> 
     let mut out = Vec::with_capacity(256);
     serde_json::to_writer(&mut out, &envelope).expect("JSON text serialises");
     out
-}
-
-/// serde_json's compact output with Python's default `json.dumps` separators.
-struct PythonJson;
-
-/// `, ` before every item of an array or object but the first (Python's `item_separator`).
-fn python_item_separator<W: ?Sized + std::io::Write>(
-    writer: &mut W,
-    first: bool,
-) -> std::io::Result<()> {
-    if first {
-        Ok(())
-    } else {
-        writer.write_all(b", ")
-    }
-}
-
-impl serde_json::ser::Formatter for PythonJson {
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        python_item_separator(writer, first)
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        python_item_separator(writer, first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-    ) -> std::io::Result<()> {
-        writer.write_all(b": ")
-    }
 }
 
 /// Reads `{"Response":{…}}`: `Ok(fields)` without `Error`, `Err(code)` with one; the outer `Err` when the body is

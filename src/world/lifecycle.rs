@@ -287,8 +287,11 @@ impl World {
     /// due time is kept.
     pub fn settle(&mut self) {
         let now = self.clock.now();
-        if self.next_due.is_some_and(|due| due > now) {
-            return;
+        // Nothing scheduled, or nothing due yet: no instance is looked at (this runs on every request).
+        match self.next_due {
+            None => return,
+            Some(due) if due > now => return,
+            Some(_) => {}
         }
         let mut next: Option<i64> = None;
         let mut later = |at: i64| next = Some(next.map_or(at, |n| n.min(at)));

@@ -477,6 +477,8 @@ impl World {
         let at = self.spec.instances.len() - 1;
         self.instances
             .insert(&self.spec.instances, at, |instance| &instance.id);
+        // Whatever it schedules is settled at the next lock.
+        self.next_due = Some(i64::MIN);
         true
     }
 

@@ -44,6 +44,7 @@ fn main() {
                 trial("sign", sign_reproduces_every_published_stage),
                 trial("verify", verify_accepts_it),
                 trial("tamper", every_one_byte_change_is_rejected_naming_its_step),
+                trial("accepts", the_servers_lean_verdict_is_verifys),
             ]
         })
         .collect();
@@ -322,6 +323,46 @@ fn every_one_byte_change_is_rejected_naming_its_step(vector: &Vector) -> Result<
                 tamper.kind
             )
             .into());
+        }
+    }
+    Ok(())
+}
+
+/// `[accepts]`: the verdict the mock's providers ask for (`Claim::accepts`, which keeps no trace) accepts the
+/// request, and rejects each tampering exactly as `Claim::verify` does.
+fn the_servers_lean_verdict_is_verifys(vector: &Vector) -> Result<(), Failed> {
+    use terminus::signing::{Policy, Secret, inspect};
+    let policy = Policy {
+        service: vector.spec.service.clone().map(Into::into),
+        ..Policy::default()
+    };
+    let verdicts = |request: &Request, key: &str| {
+        let claim = inspect(request).map_err(|error| format!("unreadable: {error}"))?;
+        let key = Secret::new(key);
+        let lean = claim.accepts(request, &key, None, &policy);
+        let full = claim.verify(request, &key, None, &policy, None).map(drop);
+        Ok::<_, String>((lean, full))
+    };
+    let (lean, _) = verdicts(&vector.request, &vector.spec.secret_key)?;
+    if let Err(rejection) = lean {
+        return Err(format!("accepts() rejected the vector: {rejection:?}").into());
+    }
+    for tamper in tamperings(vector) {
+        let key = match tamper.kind {
+            Kind::Key => flip_last(&vector.spec.secret_key),
+            _ => vector.spec.secret_key.clone(),
+        };
+        let request = tamper.request.as_ref().unwrap_or(&vector.request);
+        let (lean, full) = verdicts(request, &key)?;
+        if format!("{lean:?}") != format!("{full:?}") {
+            return Err(format!(
+                "a changed {:?}: accepts() says {lean:?}, verify() says {full:?}",
+                tamper.kind
+            )
+            .into());
+        }
+        if tamper.step.is_some() && lean.is_ok() {
+            return Err(format!("a changed {:?} was accepted by accepts()", tamper.kind).into());
         }
     }
     Ok(())

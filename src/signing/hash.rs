@@ -7,7 +7,12 @@ use subtle::ConstantTimeEq;
 
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    hex::encode(sha256(data))
+}
+
+/// SHA-256, raw bytes.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
 }
 
 /// HMAC-SHA256, raw bytes in and out.

@@ -268,6 +268,16 @@ impl Canonical {
 /// (the TC3 and ZC2 documents both say so). `Err` names a header the request does not carry.
 pub(crate) fn canonical_headers(request: &Request, signed_headers: &str) -> Result<String, String> {
     let mut canonical = String::with_capacity(96);
+    push_canonical_headers(&mut canonical, request, signed_headers)?;
+    Ok(canonical)
+}
+
+/// [`canonical_headers`], appended to `canonical`.
+pub(crate) fn push_canonical_headers(
+    canonical: &mut String,
+    request: &Request,
+    signed_headers: &str,
+) -> Result<(), String> {
     for name in signed_headers.split(';') {
         let value = if name.eq_ignore_ascii_case("host") {
             request.host()
@@ -280,5 +290,5 @@ pub(crate) fn canonical_headers(request: &Request, signed_headers: &str) -> Resu
         canonical.extend(value.trim().chars().map(|c| c.to_ascii_lowercase()));
         canonical.push('\n');
     }
-    Ok(canonical)
+    Ok(())
 }

@@ -294,13 +294,13 @@ pub(super) fn inspect(request: &Request, authorization: &str) -> Result<Claim, U
     })
 }
 
-pub(super) fn verify(
-    request: &Request,
+/// The checks of the claim that come before any hash: signed-header names, the required headers, the scope's
+/// terminator, date (the UTC date of the timestamp) and service (`policy`'s, when it names one). The raw timestamp.
+fn check_claim<'r>(
+    request: &'r Request,
     authorization: &Authorization,
-    secret_key: &str,
     policy: &Policy,
-    derived_keys: bool,
-) -> Result<Trace, Rejection> {
+) -> Result<&'r str, Rejection> {
     let (raw_timestamp, seconds) = timestamp(request).expect("inspect() read the timestamp");
     if authorization
         .signed_headers
@@ -311,11 +311,12 @@ pub(super) fn verify(
             authorization.signed_headers.clone(),
         ));
     }
-    let names: Vec<&str> = authorization.signed_headers.split(';').collect();
-    if let Some(missing) = REQUIRED_SIGNED_HEADERS
-        .into_iter()
-        .find(|required| !names.contains(required))
-    {
+    if let Some(missing) = REQUIRED_SIGNED_HEADERS.into_iter().find(|required| {
+        !authorization
+            .signed_headers
+            .split(';')
+            .any(|name| name == *required)
+    }) {
         return Err(Rejection::SignedHeaders {
             signed_headers: authorization.signed_headers.clone(),
             missing,
@@ -342,6 +343,17 @@ pub(super) fn verify(
             expected: expected.to_owned(),
         });
     }
+    Ok(raw_timestamp)
+}
+
+pub(super) fn verify(
+    request: &Request,
+    authorization: &Authorization,
+    secret_key: &str,
+    policy: &Policy,
+    derived_keys: bool,
+) -> Result<Trace, Rejection> {
+    let raw_timestamp = check_claim(request, authorization, policy)?;
     let inputs = Inputs {
         secret_id: &authorization.secret_id,
         timestamp: raw_timestamp,
@@ -350,6 +362,62 @@ pub(super) fn verify(
         signed_headers: &authorization.signed_headers,
     };
     compute(request, &inputs, secret_key, derived_keys).map_err(Rejection::SignedHeaderAbsent)
+}
+
+/// Whether the request carries the signature `secret_key` gives it: the same checks and steps as [`verify`], with
+/// no trace kept. The server's path for every request: one buffer for the canonical request, the derived key's
+/// input and the string to sign in turn, the hashes on the stack. `Ok(false)`: the signature differs (the caller
+/// asks [`verify`] how, off this path).
+pub(super) fn matches(
+    request: &Request,
+    authorization: &Authorization,
+    secret_key: &str,
+    policy: &Policy,
+) -> Result<bool, Rejection> {
+    use std::fmt::Write as _;
+    let raw_timestamp = check_claim(request, authorization, policy)?;
+    let signed_headers = authorization.signed_headers.as_str();
+    let query = request.query();
+    let mut text = String::with_capacity(256 + query.len());
+
+    // Steps 1 and 2: the canonical request and its hash (as `Canonical::of` builds them).
+    let _ = write!(text, "{}\n/\n{query}\n", request.method);
+    super::push_canonical_headers(&mut text, request, signed_headers)
+        .map_err(Rejection::SignedHeaderAbsent)?;
+    text.push('\n');
+    text.push_str(signed_headers);
+    text.push('\n');
+    text.push_str(hex_of(&super::hash::sha256(payload(request)), &mut [0; 64]));
+    let hashed_canonical_request = super::hash::sha256(text.as_bytes());
+
+    // Step 4's first key, from the same buffer.
+    text.clear();
+    text.push_str("TC3");
+    text.push_str(secret_key);
+    let k_date = hmac_sha256(text.as_bytes(), authorization.date.as_bytes());
+    let k_service = hmac_sha256(&k_date, authorization.service.as_bytes());
+    let k_signing = hmac_sha256(&k_service, TERMINATOR.as_bytes());
+
+    // Step 3: the string to sign; then the signature.
+    text.clear();
+    let _ = write!(
+        text,
+        "{ALGORITHM}\n{raw_timestamp}\n{}/{}/{TERMINATOR}\n{}",
+        authorization.date,
+        authorization.service,
+        hex_of(&hashed_canonical_request, &mut [0; 64]),
+    );
+    let signature = hmac_sha256(&k_signing, text.as_bytes());
+    Ok(super::hash::constant_time_eq(
+        hex_of(&signature, &mut [0; 64]),
+        &authorization.signature,
+    ))
+}
+
+/// Lowercase hex of 32 bytes, written into `buffer`.
+fn hex_of<'b>(bytes: &[u8; 32], buffer: &'b mut [u8; 64]) -> &'b str {
+    hex::encode_to_slice(bytes, buffer).expect("64 hex digits for 32 bytes");
+    std::str::from_utf8(buffer).expect("hex is ASCII")
 }
 
 /// The trace the server computes for the request, whatever its signature: the UTC date of its timestamp and the

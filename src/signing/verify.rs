@@ -131,6 +131,32 @@ impl Claim {
 }
 
 impl Claim {
+    /// Whether `secret_key` signed the request: [`Claim::verify`] without a reference or derived keys, for a
+    /// server that needs only the verdict. TC3 (every API 3.0 request) keeps no trace on the way; a rejection is
+    /// explained by [`Claim::verify`] itself, so it is the same rejection.
+    pub fn accepts(
+        &self,
+        request: &Request,
+        secret_key: &Secret,
+        now: Option<i64>,
+        policy: &Policy,
+    ) -> Result<(), Rejection> {
+        let lean = Policy {
+            derived_keys: false,
+            ..policy.clone()
+        };
+        if let ClaimDetail::Tc3(authorization) = &self.detail {
+            let in_window = match (now, self.timestamp) {
+                (Some(now), Some(timestamp)) => now.abs_diff(timestamp) <= policy.max_skew,
+                _ => true,
+            };
+            if in_window && tc3::matches(request, authorization, secret_key.expose(), &lean)? {
+                return Ok(());
+            }
+        }
+        self.verify(request, secret_key, now, &lean, None).map(drop)
+    }
+
     /// The steps the key gives for this request, whether or not its signature is the one it carries (what
     /// `verify --trace` shows on a rejection): TC3 with the UTC date of its timestamp and `policy`'s service in
     /// the scope. `Err` when nothing can be computed (a signed header the request lacks).

@@ -270,6 +270,18 @@ pub struct Reply {
     /// Why the request's signature was rejected (or accepted only in a client's quirk): for the mock's journal and
     /// log, never on the wire unless the request asks for it (`X-Terminus-Explain`).
     pub diagnosis: Option<Box<Diagnosis>>,
+    /// What the provider says of its own answer (the envelope's code, who signed), so the mock's journal and log
+    /// need not read the body and the request back; `None`: they do.
+    pub summary: Option<Summary>,
+}
+
+/// A provider's account of one answer, for the journal and the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The error code of the answer's envelope; `None` for a success.
+    pub code: Option<String>,
+    /// The SecretId the request named.
+    pub secret_id: Option<String>,
 }
 
 impl Reply {
@@ -284,6 +296,7 @@ impl Reply {
             ],
             body,
             diagnosis: None,
+            summary: None,
         }
     }
 

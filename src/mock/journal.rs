@@ -44,14 +44,16 @@ impl Verdict {
     }
 }
 
-/// One request and its answer.
+/// One request and its answer. Recorded cheaply on the request path (the request is moved in, not copied;
+/// nothing is formatted); the text a reader sees (the time, the redacted request) is made when it is read.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Entry {
     /// Its number, from 1, in the order answers were decided.
     pub id: u64,
-    /// When the request arrived, RFC 3339 UTC (the machine's clock).
-    pub time: String,
+    /// When the request arrived (the machine's clock); written as RFC 3339 UTC.
+    #[serde(rename = "time", serialize_with = "rfc3339")]
+    pub arrived_at: time::OffsetDateTime,
     /// The world's clock then, Unix seconds (what signatures were checked against).
     pub world_time: i64,
     /// The provider (`tencent`, `tencent-legacy`, `zenlayer-bmc`).
@@ -68,59 +70,98 @@ pub struct Entry {
     pub code: Option<String>,
     /// From the request's head to its answer, in microseconds.
     pub latency_us: u64,
-    /// The request as received, without secrets.
+    /// The request as received, written without secrets.
     pub request: Received,
     /// Why its signature was rejected (only for rejected signatures).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<Diagnosis>,
 }
 
-/// A request as received, its secrets replaced by `[TOKEN]`.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "kebab-case")]
+fn rfc3339<S: serde::Serializer>(
+    at: &time::OffsetDateTime,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let text = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    serializer.serialize_str(&text)
+}
+
+/// A request as received, kept whole but for its body (at most [`BODY_KEPT`] bytes); written with its secrets
+/// replaced by `[TOKEN]`: session tokens (`X-TC-Token`, `Token=` in the target or body) and bearer tokens.
+#[derive(Clone, Debug)]
 pub struct Received {
-    /// The method.
-    pub method: String,
-    /// The request target as sent.
-    pub target: String,
-    /// The headers, in order, as `[name, value]`.
-    pub headers: Vec<(String, String)>,
-    /// The body as text (invalid UTF-8 replaced), at most [`BODY_KEPT`] bytes of it.
-    pub body: String,
+    request: Request,
     /// The body's length as received.
-    pub body_bytes: usize,
+    body_bytes: usize,
 }
 
 impl Received {
-    /// The request without its secrets.
-    pub fn of(request: &Request) -> Self {
+    /// Keeps a request (its body cut to [`BODY_KEPT`] bytes).
+    pub fn of(mut request: Request) -> Self {
+        let body_bytes = request.body.len();
+        if body_bytes > BODY_KEPT {
+            request.body.truncate(BODY_KEPT);
+            request.body.shrink_to_fit();
+        }
+        Self {
+            request,
+            body_bytes,
+        }
+    }
+
+    /// The request as kept (body cut), secrets included: for the mock's own reading, never written out.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+}
+
+/// The shape `GET /__terminus/requests` writes a request in.
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct Written<'a> {
+    /// The method.
+    method: &'a str,
+    /// The request target as sent.
+    target: String,
+    /// The headers, in order, as `[name, value]`.
+    headers: Vec<(&'a str, &'a str)>,
+    /// The body as text (invalid UTF-8 replaced), at most [`BODY_KEPT`] bytes of it.
+    body: String,
+    /// The body's length as received.
+    body_bytes: usize,
+}
+
+impl Serialize for Received {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let request = &self.request;
         let headers = request
             .headers
             .iter()
             .map(|(name, value)| {
                 let value = if name.eq_ignore_ascii_case("x-tc-token") {
-                    "[TOKEN]".to_owned()
+                    "[TOKEN]"
                 } else if name.eq_ignore_ascii_case("authorization")
                     && value
                         .trim_start()
                         .get(..7)
                         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
                 {
-                    "Bearer [TOKEN]".to_owned()
+                    "Bearer [TOKEN]"
                 } else {
-                    value.clone()
+                    value.as_str()
                 };
-                (name.clone(), value)
+                (name.as_str(), value)
             })
             .collect();
-        let kept = &request.body[..request.body.len().min(BODY_KEPT)];
-        Self {
-            method: request.method.clone(),
+        Written {
+            method: &request.method,
             target: redact_token_parameter(&request.target),
             headers,
-            body: redact_token_parameter(&String::from_utf8_lossy(kept)),
-            body_bytes: request.body.len(),
+            body: redact_token_parameter(&String::from_utf8_lossy(&request.body)),
+            body_bytes: self.body_bytes,
         }
+        .serialize(serializer)
     }
 }
 
@@ -231,17 +272,20 @@ impl Journal {
         }
     }
 
-    /// Adds an entry, numbering it; returns its id.
-    pub fn push(&mut self, mut entry: Entry) -> u64 {
+    /// Adds an entry, numbering it; returns its id and the entry it pushed out, for the caller to drop outside
+    /// the journal's lock.
+    pub fn push(&mut self, mut entry: Entry) -> (u64, Option<Entry>) {
         entry.id = self.next_id;
         self.next_id += 1;
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
+        let evicted = if self.entries.len() == self.capacity {
             self.evicted += 1;
-        }
+            self.entries.pop_front()
+        } else {
+            None
+        };
         let id = entry.id;
         self.entries.push_back(entry);
-        id
+        (id, evicted)
     }
 
     /// The entries a filter keeps, oldest first (with `limit`, the last ones).
@@ -272,7 +316,7 @@ mod tests {
     fn entry(verdict: Verdict) -> Entry {
         Entry {
             id: 0,
-            time: String::new(),
+            arrived_at: time::OffsetDateTime::UNIX_EPOCH,
             world_time: 0,
             provider: "tencent",
             action: Some("TerminateInstances".into()),
@@ -281,7 +325,7 @@ mod tests {
             status: Some(200),
             code: None,
             latency_us: 0,
-            request: Received::of(&Request::parse(b"GET /?Token=abc&Action=X HTTP/1.1\r\nHost: h\r\nX-TC-Token: s\r\nAuthorization: Bearer t\r\n\r\n").unwrap()),
+            request: Received::of(Request::parse(b"GET /?Token=abc&Action=X HTTP/1.1\r\nHost: h\r\nX-TC-Token: s\r\nAuthorization: Bearer t\r\n\r\n").unwrap()),
             diagnosis: None,
         }
     }

@@ -249,8 +249,24 @@ async fn answer(
         (_, Some(problem)) => Some(provider.error(problem, &request, &shared.world)),
         (false, None) => Some(provider.handle(&request, &shared.world)),
     };
+    let explain = request
+        .header(EXPLAIN_HEADER)
+        .is_some_and(|value| !value.trim().is_empty() && value.trim() != "0");
+    if let Some(reply) = &reply {
+        super::scenario::observe(&shared, provider, &request, reply);
+        if let (Some(log), Some((at, names_existing))) = (&shared.log, named) {
+            log.write(&super::log::Entry {
+                at,
+                provider,
+                action: provider.action_of(&request),
+                status: reply.status,
+                code: super::log::code_of(provider, reply),
+                names_existing,
+            });
+        }
+    }
     let heard = Heard {
-        request: &request,
+        request,
         provider,
         action,
         arrived_at,
@@ -262,21 +278,7 @@ async fn answer(
         return Err(Dropped);
     };
     let id = heard.record(Some(&reply), arrived, &shared);
-    super::scenario::observe(&shared, provider, &request, &reply);
-    if let (Some(log), Some((at, names_existing))) = (&shared.log, named) {
-        log.write(&super::log::Entry {
-            at,
-            provider,
-            action: provider.action_of(&request),
-            status: reply.status,
-            code: super::log::code_of(provider, &reply),
-            names_existing,
-        });
-    }
-    if request
-        .header(EXPLAIN_HEADER)
-        .is_some_and(|value| !value.trim().is_empty() && value.trim() != "0")
-    {
+    if explain {
         reply
             .headers
             .push(("X-Terminus-Journal-Id", id.to_string().into()));
@@ -302,9 +304,9 @@ const EXPLAIN_HEADER: &str = "x-terminus-explain";
 /// The most bytes of a diagnosis sent in `X-Terminus-Diagnosis` (the summary is ASCII, so any cut is a boundary).
 const DIAGNOSIS_HEADER_BYTES: usize = 2048;
 
-/// A provider request as the journal and the log see it.
-struct Heard<'r> {
-    request: &'r Request,
+/// A provider request as the journal and the log see it (moved into the journal: never copied).
+struct Heard {
+    request: Request,
     provider: ProviderId,
     action: Option<String>,
     arrived_at: time::OffsetDateTime,
@@ -312,14 +314,24 @@ struct Heard<'r> {
     faulted: bool,
 }
 
-impl Heard<'_> {
+impl Heard {
     /// Writes the journal entry and the log line of this request and its answer (`None`: dropped); the entry's id.
+    /// What the provider said of its answer ([`Reply::summary`]) is taken as said; otherwise the answer's code
+    /// and the request's SecretId are read back.
     fn record(self, reply: Option<&Reply>, arrived: std::time::Instant, shared: &Shared) -> u64 {
         let latency_us = u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let code = reply.and_then(|reply| match self.provider.read_answer(&reply.body) {
-            Ok(Err(code)) => Some(code),
-            _ => None,
-        });
+        let (code, secret_id) = match reply.and_then(|reply| reply.summary.as_ref()) {
+            Some(summary) => (summary.code.clone(), summary.secret_id.clone()),
+            None => (
+                reply.and_then(|reply| match self.provider.read_answer(&reply.body) {
+                    Ok(Err(code)) => Some(code),
+                    _ => None,
+                }),
+                crate::signing::inspect(&self.request)
+                    .ok()
+                    .and_then(|claim| claim.secret_id),
+            ),
+        };
         let verdict = match (reply, self.faulted, &code) {
             (None, _, _) => Verdict::Dropped,
             (Some(_), true, _) => Verdict::Fault,
@@ -327,16 +339,10 @@ impl Heard<'_> {
             (Some(reply), false, None) if reply.status < 400 => Verdict::Ok,
             (Some(_), false, None) => Verdict::Error,
         };
-        let secret_id = crate::signing::inspect(self.request)
-            .ok()
-            .and_then(|claim| claim.secret_id);
         let diagnosis = reply.and_then(|reply| reply.diagnosis.as_deref().cloned());
         let entry = Entry {
             id: 0,
-            time: self
-                .arrived_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            arrived_at: self.arrived_at,
             world_time: self.world_time,
             provider: self.provider.name(),
             action: self.action,
@@ -349,7 +355,10 @@ impl Heard<'_> {
             diagnosis,
         };
         log(&entry);
-        shared.journal().push(entry)
+        // The entry that falls out of the journal is dropped after its lock.
+        let (id, evicted) = shared.journal().push(entry);
+        drop(evicted);
+        id
     }
 }
 
@@ -372,8 +381,8 @@ fn log(entry: &Entry) {
             mistake = diagnosis.mistake.unwrap_or("-"),
             diagnosis = %diagnosis.summary(),
             "{} {} {} {code}",
-            entry.request.method,
-            entry.request.target,
+            entry.request.request().method,
+            entry.request.request().target,
             status,
         ),
         None => tracing::info!(
@@ -386,8 +395,8 @@ fn log(entry: &Entry) {
             code,
             latency_us = entry.latency_us,
             "{} {} {} {code}",
-            entry.request.method,
-            entry.request.target,
+            entry.request.request().method,
+            entry.request.request().target,
             status,
         ),
     }

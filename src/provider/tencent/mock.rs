@@ -31,8 +31,8 @@ use super::codes::{
 };
 use super::lifecycle;
 use super::wire::{self, ActionParams, ApiError, Language, VERSION};
-use crate::message::Reply;
 use crate::message::Request;
+use crate::message::{Reply, Summary};
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Secret, Unusable, hmac_param};
 use crate::world::SharedWorld;
@@ -93,11 +93,21 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
         (Err(error), Ok(_)) => Err(error.clone()),
     };
     drop(world);
-    let body = match outcome {
-        Ok(fields) => wire::success(&request_id, fields),
-        Err(error) => wire::error(&request_id, &error, Language::of(request)),
+    let (body, code) = match outcome {
+        Ok(fields) => (wire::success(&request_id, fields), None),
+        Err(error) => (
+            wire::error(&request_id, &error, Language::of(request)),
+            Some(error.code),
+        ),
     };
     let mut reply = gateway_reply(200, body, request, now);
+    reply.summary = Some(Summary {
+        code,
+        secret_id: prepared
+            .as_ref()
+            .ok()
+            .and_then(|prepared| prepared.claim.secret_id.clone()),
+    });
     if let (Ok(prepared), Some(key)) = (&prepared, explain_key) {
         let policy = Policy {
             service: Some(prepared.product.service().into()),
@@ -151,6 +161,7 @@ fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, now: i64) -> Rep
         headers,
         body,
         diagnosis: None,
+        summary: None,
     }
 }
 
@@ -629,7 +640,7 @@ fn verify(
         derived_keys: false,
         ..Policy::default()
     };
-    let strict = claim.verify(request, secret_key, Some(now), &policy, None);
+    let strict = claim.accepts(request, secret_key, Some(now), &policy);
     let Err(rejection) = strict else {
         return Ok(Strictly::Yes);
     };
@@ -657,7 +668,7 @@ fn verify(
         Some(service.into())
     };
     claim
-        .verify(
+        .accepts(
             &portless,
             secret_key,
             Some(now),
@@ -666,9 +677,8 @@ fn verify(
                 derived_keys: false,
                 ..Policy::default()
             },
-            None,
         )
-        .map(|_| Strictly::NoHostWasSignedWithoutItsPort)
+        .map(|()| Strictly::NoHostWasSignedWithoutItsPort)
         .map_err(|_| rejection)
 }
 

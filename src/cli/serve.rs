@@ -86,8 +86,11 @@ enum LogFormat {
     Json,
 }
 
-/// Sends `tracing` events to stderr: RUST_LOG when set, else the level the flags ask for.
-fn start_logging(args: &Args) {
+/// Sends `tracing` events to stderr: RUST_LOG when set, else the level the flags ask for. Lines are written by a
+/// thread of their own, buffered and flushed whenever no line is waiting, so a request's log line costs its
+/// formatting, not a write to stderr; none is ever dropped (a full queue makes the request wait). The guard
+/// flushes what is left when `run` returns.
+fn start_logging(args: &Args) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
     let level = match (args.quiet, args.verbose) {
         (true, _) => "warn",
@@ -96,20 +99,25 @@ fn start_logging(args: &Args) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("terminus-log")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     // Colours only on a terminal: a CI log file gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     // A second subscriber (a test that runs `serve` in-process twice) keeps the first.
-    let _ = match args.log_format {
+    let installed = match args.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    installed.ok().map(|()| guard)
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
-    start_logging(&args);
+    let _logging = start_logging(&args);
     if let Some(dir) = &args.cassette {
         return match Playback::start(dir, args.listen) {
             Ok(playback) => {

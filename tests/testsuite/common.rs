@@ -1,5 +1,7 @@
 //! Helpers shared by the test modules.
 
+pub mod binary;
+
 use std::path::Path;
 
 use terminus::message::Request;

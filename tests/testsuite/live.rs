@@ -49,6 +49,14 @@ fn stand_in(world: WorldSpec, log: &Path) -> MockServer {
         .expect("the stand-in starts")
 }
 
+/// A world that holds `account` and nothing else.
+fn only(account: Account) -> WorldSpec {
+    WorldSpec {
+        accounts: vec![account],
+        ..WorldSpec::default()
+    }
+}
+
 /// Where [`stand_in`] writes its CA certificate.
 fn ca_of(log: &Path) -> PathBuf {
     log.with_file_name("ca.pem")
@@ -181,13 +189,7 @@ fn without_provision_nothing_existing_is_named_by_a_request_that_could_destroy()
 fn every_safe_case_gives_live_the_codes_the_mock_gives() {
     let dir = scratch("codes");
     let log = dir.join("log.jsonl");
-    let server = stand_in(
-        WorldSpec {
-            accounts: vec![live_account()],
-            ..WorldSpec::default()
-        },
-        &log,
-    );
+    let server = stand_in(only(live_account()), &log);
     assert!(server.uri().starts_with("https://"), "{}", server.uri());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -302,13 +304,7 @@ fn no_live_secret_in_any_output_or_file() {
     let log = dir.join("log.jsonl");
     let mut account = live_account();
     account.token = Some(LIVE_TOKEN.into());
-    let server = stand_in(
-        WorldSpec {
-            accounts: vec![account],
-            ..WorldSpec::default()
-        },
-        &log,
-    );
+    let server = stand_in(only(account), &log);
     let (json, junit, record, validation) = (
         dir.join("report.json"),
         dir.join("report.xml"),
@@ -365,13 +361,7 @@ fn no_live_secret_in_any_output_or_file() {
 fn coverage_shows_when_each_code_was_last_seen_live() {
     let dir = scratch("validation");
     let log = dir.join("log.jsonl");
-    let server = stand_in(
-        WorldSpec {
-            accounts: vec![live_account()],
-            ..WorldSpec::default()
-        },
-        &log,
-    );
+    let server = stand_in(only(live_account()), &log);
     let validation = dir.join("live.json");
     let output = run_live_cli(
         "tencent",

@@ -70,25 +70,46 @@ fn all_cases() -> Vec<Loaded> {
         .collect()
 }
 
-/// `terminus run --live` against `endpoint`, credentials in the environment only.
-fn run_live_cli(provider: &str, endpoint: &str, ca: &Path, extra: &[&str], token: bool) -> Output {
+/// `terminus` with `args`, trusting the stand-in's CA (`--ca-cert`), the live identity in the environment only.
+fn as_live_identity(args: &[&str], log: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_terminus"));
     command
-        .args([
+        .args(args)
+        .arg("--ca-cert")
+        .arg(ca_of(log))
+        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
+        .env("TENCENTCLOUD_REGION", "ap-guangzhou");
+    command
+}
+
+/// The state of instance `id` on `server`.
+fn state_of(server: &MockServer, id: &str) -> String {
+    server
+        .snapshot()
+        .instances
+        .iter()
+        .find(|instance| instance.id == id)
+        .map(|instance| instance.state.name())
+        .unwrap_or_else(|| panic!("no instance {id}"))
+}
+
+/// `terminus run --live` against `endpoint`, the stand-in that logs to `log`; credentials in the environment only.
+fn run_live_cli(provider: &str, endpoint: &str, log: &Path, extra: &[&str], token: bool) -> Output {
+    let mut command = as_live_identity(
+        &[
             "run",
             "--live",
             "--provider",
             provider,
             "--endpoint",
             endpoint,
-        ])
-        .arg("--ca-cert")
-        .arg(ca)
+        ],
+        log,
+    );
+    command
         .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
         .args(extra)
-        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
-        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
         .env("ZENLAYERCLOUD_SECRET_KEY_ID", LIVE_ID)
         .env("ZENLAYERCLOUD_SECRET_KEY_PASSWORD", LIVE_KEY);
     if token {
@@ -141,7 +162,7 @@ fn without_provision_nothing_existing_is_named_by_a_request_that_could_destroy()
     let server = stand_in(world, &log);
     let mut outputs = String::new();
     for provider in ["tencent", "tencent-legacy", "zenlayer-bmc"] {
-        let output = run_live_cli(provider, &server.uri(), &ca_of(&log), &[], false);
+        let output = run_live_cli(provider, &server.uri(), &log, &[], false);
         outputs.push_str(&String::from_utf8_lossy(&output.stdout));
     }
     let lines = log_lines(&log);
@@ -262,7 +283,7 @@ fn a_divergence_shows_in_the_report_and_in_diff() {
     let output = run_live_cli(
         "tencent",
         &server.uri(),
-        &ca_of(&log),
+        &log,
         &[
             "--filter",
             "terminate-instances/unknown-instance-is-not-found",
@@ -314,7 +335,7 @@ fn no_live_secret_in_any_output_or_file() {
     let output = run_live_cli(
         "tencent",
         &server.uri(),
-        &ca_of(&log),
+        &log,
         &[
             "--filter",
             "terminate-instances/u",
@@ -366,7 +387,7 @@ fn coverage_shows_when_each_code_was_last_seen_live() {
     let output = run_live_cli(
         "tencent",
         &server.uri(),
-        &ca_of(&log),
+        &log,
         &[
             "--filter",
             "missing-instance-ids-is-a-missing-parameter",
@@ -474,16 +495,11 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
     });
 
     let sweep = |yes: bool| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_terminus"));
-        command
-            .args(["sweep", "--endpoint", &server.uri(), "--older-than", "2h"])
-            .arg("--ca-cert")
-            .arg(ca_of(&log))
-            .arg("--ledger-dir")
-            .arg(&ledgers)
-            .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
-            .env("TENCENTCLOUD_REGION", "ap-guangzhou");
+        let mut command = as_live_identity(
+            &["sweep", "--endpoint", &server.uri(), "--older-than", "2h"],
+            &log,
+        );
+        command.arg("--ledger-dir").arg(&ledgers);
         if yes {
             command.arg("--yes");
         }
@@ -491,15 +507,7 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
         assert_eq!(output.status.code(), Some(0), "{output:?}");
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
-    let state = |id: &str| {
-        server
-            .snapshot()
-            .instances
-            .iter()
-            .find(|instance| instance.id == id)
-            .map(|instance| instance.state.name())
-            .unwrap()
-    };
+    let state = |id: &str| state_of(&server, id);
 
     let listing = sweep(false);
     assert!(
@@ -554,7 +562,7 @@ fn with_provision_only_instances_created_in_the_run_are_terminated_and_all_are_g
     let output = run_live_cli(
         "tencent",
         &server.uri(),
-        &ca_of(&log),
+        &log,
         &[
             "--provision",
             "--zone",
@@ -635,24 +643,21 @@ fn a_run_killed_mid_way_leaves_instances_that_sweep_destroys() {
     }];
     world.instances = vec![Instance::new("ins-untagged"), other_run];
     let server = stand_in(world, &log);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args(["run", "--live", "--provision", "--endpoint", &server.uri()])
-        .args(["--zone", "ap-guangzhou-3", "--image", "img-eb30mz89"])
-        .args([
-            "--filter",
-            "terminate-instances/running-instance-is-destroyed",
-        ])
-        .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
-        .arg("--ca-cert")
-        .arg(ca_of(&log))
-        .arg("--ledger-dir")
-        .arg(&ledgers)
-        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
-        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = as_live_identity(
+        &["run", "--live", "--provision", "--endpoint", &server.uri()],
+        &log,
+    )
+    .args(["--zone", "ap-guangzhou-3", "--image", "img-eb30mz89"])
+    .args([
+        "--filter",
+        "terminate-instances/running-instance-is-destroyed",
+    ])
+    .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
+    .arg("--ledger-dir")
+    .arg(&ledgers)
+    .stdout(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
     // Kill it (SIGKILL) as soon as its ledger names an instance: within a deadline.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while live::ledger::read_all(&ledgers).0.is_empty() {
@@ -666,35 +671,24 @@ fn a_run_killed_mid_way_leaves_instances_that_sweep_destroys() {
     child.wait().unwrap();
     let (ledgered, _) = live::ledger::read_all(&ledgers);
     let left = ledgered.keys().next().unwrap().clone();
-    let state = |id: &str| {
-        server
-            .snapshot()
-            .instances
-            .iter()
-            .find(|instance| instance.id == id)
-            .map(|instance| instance.state.name())
-            .unwrap()
-    };
+    let state = |id: &str| state_of(&server, id);
     assert_ne!(state(&left), "TERMINATED", "the killed run left {left}");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args([
+    let output = as_live_identity(
+        &[
             "sweep",
             "--endpoint",
             &server.uri(),
             "--older-than",
             "0s",
             "--yes",
-        ])
-        .arg("--ca-cert")
-        .arg(ca_of(&log))
-        .arg("--ledger-dir")
-        .arg(&ledgers)
-        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
-        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
-        .output()
-        .unwrap();
+        ],
+        &log,
+    )
+    .arg("--ledger-dir")
+    .arg(&ledgers)
+    .output()
+    .unwrap();
     let swept = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{swept}");
     assert!(swept.contains(&format!("destroy  {left} ")), "{swept}");

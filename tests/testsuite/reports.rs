@@ -5,8 +5,10 @@
 //! path.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
+
+use crate::common::binary::{terminus, text};
 
 /// A scratch cases directory under the test target's temporary directory, removed when dropped.
 struct Scratch {
@@ -32,17 +34,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
     }
-}
-
-fn terminus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args(args)
-        .output()
-        .expect("the terminus binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 const HEAD: &str = "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\n";
@@ -149,13 +140,16 @@ fn the_junit_report_validates_and_says_what_ci_reporters_read() {
         ],
     );
     let junit = scratch.root.join("junit.xml");
-    let output = terminus(&[
-        "run",
-        "--cases",
-        scratch.root.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-    ]);
+    let output = terminus(
+        &[
+            "run",
+            "--cases",
+            scratch.root.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     let xml = std::fs::read_to_string(&junit).unwrap();
 
@@ -236,13 +230,16 @@ fn cases_print_in_id_order_whatever_order_they_finish_in() {
             ("tencent/terminate-instances/d", &passing()),
         ],
     );
-    let output = terminus(&[
-        "run",
-        "--cases",
-        scratch.root.to_str().unwrap(),
-        "--jobs",
-        "4",
-    ]);
+    let output = terminus(
+        &[
+            "run",
+            "--cases",
+            scratch.root.to_str().unwrap(),
+            "--jobs",
+            "4",
+        ],
+        &[],
+    );
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     let printed: Vec<&str> = stdout

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to say where it listens, to log a line or to answer a control call.
@@ -27,6 +27,20 @@ pub(crate) fn terminus(args: &[&str], stdin: &[u8]) -> Output {
 /// Output bytes as text.
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The first line a child prints, if it prints one within 20 s. The rest is read and dropped in the background,
+/// so the child never blocks on a full pipe.
+pub(crate) fn first_line(stdout: ChildStdout) -> Option<String> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = sender.send(line);
+        }
+        for _ in lines {}
+    });
+    receiver.recv_timeout(Duration::from_secs(20)).ok()
 }
 
 /// What a finished `terminus` printed.

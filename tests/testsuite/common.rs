@@ -1,6 +1,7 @@
 //! Helpers shared by the test modules.
 
 pub mod binary;
+pub mod cases;
 
 use std::path::Path;
 

@@ -9,41 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::binary::{terminus, text};
-
-/// A scratch cases directory under the test target's temporary directory, removed when dropped.
-struct Scratch {
-    root: PathBuf,
-}
-
-impl Scratch {
-    fn new(name: &str, cases: &[(&str, &str)]) -> Self {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("reports")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        for (id, text) in cases {
-            let path = root.join(format!("{id}.toml"));
-            std::fs::create_dir_all(path.parent().unwrap()).expect("a scratch directory");
-            std::fs::write(path, text).expect("a case file");
-        }
-        Self { root }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-const HEAD: &str = "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\n";
-
-/// Passes: an unknown instance is not found.
-fn passing() -> String {
-    format!(
-        "{HEAD}\n[[step]]\nparams = {{ InstanceIds = [\"ins-nosuch01\"] }}\nexpect.error = \"InvalidInstanceId.NotFound\"\n"
-    )
-}
+use crate::common::cases::{CaseTree, HEAD, passing};
 
 /// Fails at step 2: the second call expects success, but the instance is already terminated.
 fn failing() -> String {
@@ -131,7 +97,8 @@ fn attribute<'a>(xml: &'a str, marker: &str, attribute: &str) -> Option<&'a str>
 
 #[test]
 fn the_junit_report_validates_and_says_what_ci_reporters_read() {
-    let scratch = Scratch::new(
+    let scratch = CaseTree::new(
+        "reports",
         "junit",
         &[
             ("tencent/terminate-instances/good", &passing()),
@@ -203,7 +170,7 @@ fn the_junit_report_validates_and_says_what_ci_reporters_read() {
 #[test]
 fn the_schema_check_can_fail() {
     // The validation above proves something only if xmllint refuses what the schema refuses.
-    let scratch = Scratch::new("junit-invalid", &[]);
+    let scratch = CaseTree::new("reports", "junit-invalid", &[]);
     std::fs::create_dir_all(&scratch.root).unwrap();
     let bad = scratch.root.join("bad.xml");
     std::fs::write(
@@ -221,7 +188,8 @@ fn cases_print_in_id_order_whatever_order_they_finish_in() {
     let slow = format!(
         "{HEAD}\n[world]\ninstances = [{{ id = \"ins-slow0001\" }}]\nfaults = [{{ kind = \"latency\", millis = 400 }}]\n\n[[step]]\nparams = {{ InstanceIds = [\"ins-slow0001\"] }}\n"
     );
-    let scratch = Scratch::new(
+    let scratch = CaseTree::new(
+        "reports",
         "order",
         &[
             ("tencent/terminate-instances/a-slow", &slow),

@@ -25,6 +25,17 @@ pub fn captured(name: &str) -> Request {
     Request::parse(&bytes).unwrap_or_else(|e| panic!("vector {} is not HTTP: {e}", path.display()))
 }
 
+/// The state of instance `id` on `server` (`RUNNING`, `TERMINATED`…); panics when it holds no such instance.
+pub fn state_of(server: &terminus::mock::MockServer, id: &str) -> String {
+    server
+        .snapshot()
+        .instances
+        .iter()
+        .find(|instance| instance.id == id)
+        .map(|instance| instance.state.name())
+        .unwrap_or_else(|| panic!("no instance {id}"))
+}
+
 /// A raw HTTP/1.1 client over `std::net::TcpStream`, for requests no HTTP library would send: every read has a
 /// deadline, so no answer (or a server that never closes) cannot hang a test.
 pub mod raw {

@@ -13,6 +13,8 @@ use terminus::mock::MockServer;
 use terminus::provider::ProviderId;
 use terminus::world::{Account, Instance, WorldSpec};
 
+use crate::common::state_of;
+
 /// The live identity: canaries, so that any output holding them is caught.
 const LIVE_ID: &str = "AKIDcanaryLiveId000000000000000000";
 const LIVE_KEY: &str = "canaryLiveSecretKey0000000000000";
@@ -81,17 +83,6 @@ fn as_live_identity(args: &[&str], log: &Path) -> Command {
         .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
         .env("TENCENTCLOUD_REGION", "ap-guangzhou");
     command
-}
-
-/// The state of instance `id` on `server`.
-fn state_of(server: &MockServer, id: &str) -> String {
-    server
-        .snapshot()
-        .instances
-        .iter()
-        .find(|instance| instance.id == id)
-        .map(|instance| instance.state.name())
-        .unwrap_or_else(|| panic!("no instance {id}"))
 }
 
 /// `terminus run --live` against `endpoint`, the stand-in that logs to `log`; credentials in the environment only.

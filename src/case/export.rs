@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{Elapsed, Expect, Live, Loaded, Method, SignForm, Source, Tamper, pascal_case};
+use super::{Elapsed, Expect, Live, Loaded, Method, SignForm, Source, Tamper};
 
 /// The version of this format; a change that breaks readers changes it.
 pub const FORMAT: &str = "terminus-scenarios/1";
@@ -136,53 +136,24 @@ pub fn scenario(loaded: &Loaded) -> Scenario {
         .steps
         .iter()
         .map(|step| {
-            let account = match &step.credentials {
-                Some(id) => world
-                    .accounts
-                    .iter()
-                    .find(|account| &account.secret_id == id),
-                None => world.accounts.first(),
-            };
-            let sign = step.sign.unwrap_or(loaded.provider.default_sign());
-            let secret_key = step
-                .secret_key
-                .clone()
-                .or_else(|| match sign {
-                    SignForm::Bearer => account.and_then(|a| a.bearer_token.clone()),
-                    _ => account.map(|a| a.secret_key.clone()),
-                })
-                .unwrap_or_default();
-            let action = step
-                .action
-                .clone()
-                .unwrap_or_else(|| pascal_case(&loaded.action));
+            let resolved = loaded.resolve(step);
             let expect: &Expect = &step.expect;
             ScenarioStep {
-                version: step
-                    .version
-                    .clone()
-                    .or_else(|| loaded.provider.default_version(&action).map(str::to_owned)),
-                region: match step.region.as_deref() {
-                    Some("") => None,
-                    Some(region) => Some(region.to_owned()),
-                    None => Some(world.region.clone()),
-                },
+                version: step.version.clone().or_else(|| {
+                    loaded
+                        .provider
+                        .default_version(&resolved.action)
+                        .map(str::to_owned)
+                }),
+                region: resolved.region,
                 params: step.params.clone(),
                 credentials: Credentials {
-                    secret_id: step
-                        .credentials
-                        .clone()
-                        .or_else(|| account.map(|a| a.secret_id.clone()))
-                        .unwrap_or_default(),
-                    secret_key: secret_key.expose().to_owned(),
-                    token: step
-                        .token
-                        .clone()
-                        .or_else(|| account.and_then(|a| a.token.clone()))
-                        .map(|token| token.expose().to_owned()),
-                    known: account.is_some(),
+                    secret_id: resolved.secret_id,
+                    secret_key: resolved.secret_key.expose().to_owned(),
+                    token: resolved.token.map(|token| token.expose().to_owned()),
+                    known: resolved.known,
                 },
-                sign,
+                sign: resolved.sign,
                 method: step.method,
                 headers: step.headers.clone(),
                 advance_seconds: step.advance.map_or(0, |advance| {
@@ -203,7 +174,7 @@ pub fn scenario(loaded: &Loaded) -> Scenario {
                     addresses: expect.addresses.clone(),
                     response: expect.response.clone(),
                 },
-                action,
+                action: resolved.action,
             }
         })
         .collect();

@@ -224,6 +224,71 @@ impl Case {
     }
 }
 
+/// A step with its case's defaults filled in: who signs, with what, for which action and region. The harness
+/// builds its request from this and `scenarios` exports it, so both read a step the same way.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// The SecretId: the step's, else the world's first account's.
+    pub secret_id: String,
+    /// The key of the sign form: a Bearer request carries the account's token, the others sign with its key.
+    pub secret_key: Secret,
+    /// The session token to send: the step's, else the account's.
+    pub token: Option<Secret>,
+    /// Whether the credentials are an account of the world.
+    pub known: bool,
+    /// How to sign: the step's, else the provider's usual form.
+    pub sign: SignForm,
+    /// The action: the step's, else the case's action directory in PascalCase.
+    pub action: String,
+    /// The region: the step's, else the world's; none for an empty string.
+    pub region: Option<String>,
+}
+
+impl Loaded {
+    /// `step` of this case with the case's defaults filled in.
+    pub fn resolve(&self, step: &Step) -> Resolved {
+        let world = &self.case.world;
+        let account = match &step.credentials {
+            Some(id) => world
+                .accounts
+                .iter()
+                .find(|account| &account.secret_id == id),
+            None => world.accounts.first(),
+        };
+        let sign = step.sign.unwrap_or(self.provider.default_sign());
+        Resolved {
+            secret_id: step
+                .credentials
+                .clone()
+                .or_else(|| account.map(|a| a.secret_id.clone()))
+                .unwrap_or_default(),
+            secret_key: step
+                .secret_key
+                .clone()
+                .or_else(|| match sign {
+                    SignForm::Bearer => account.and_then(|a| a.bearer_token.clone()),
+                    _ => account.map(|a| a.secret_key.clone()),
+                })
+                .unwrap_or_default(),
+            token: step
+                .token
+                .clone()
+                .or_else(|| account.and_then(|a| a.token.clone())),
+            known: account.is_some(),
+            sign,
+            action: step
+                .action
+                .clone()
+                .unwrap_or_else(|| pascal_case(&self.action)),
+            region: match step.region.as_deref() {
+                Some("") => None,
+                Some(region) => Some(region.to_owned()),
+                None => Some(world.region.clone()),
+            },
+        }
+    }
+}
+
 /// The JSON schema of the case format.
 pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Case)).expect("a schema serialises")

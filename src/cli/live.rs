@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use super::unusable;
+use super::{conclude, print_failures, unusable, write_creating_dirs};
 use crate::case;
 use crate::harness::Outcome;
 use crate::harness::report::{CaseReport, Report};
@@ -202,13 +202,7 @@ pub(super) fn run(
         if let Some(dir) = record {
             let path = dir.join(format!("{}@live.snap", run.id));
             let text = live::outcome::render(provider, &run.exchanges);
-            let written = path
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::write(&path, text));
-            if let Err(error) = written {
-                unwritten.push(format!("cannot write {}: {error}", path.display()));
-            }
+            unwritten.extend(write_creating_dirs(&path, text).err());
         }
         validations.push((run.id.clone(), validation(provider, &config, run)));
     }
@@ -230,38 +224,14 @@ pub(super) fn run(
         .iter()
         .filter(|case| case.status == "failed" || case.status == "error")
         .collect();
-    for failure in &failures {
-        out!(
-            "\n---- {} (step {}) ----\n{}",
-            failure.id,
-            failure.step.unwrap_or(0),
-            failure.message.as_deref().unwrap_or("")
-        );
-    }
-    out!("\n{} in {} ms", report.summary(), report.duration_ms);
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-        unwritten.extend(
-            std::fs::write(path, text)
-                .err()
-                .map(|e| format!("cannot write {}: {e}", path.display())),
-        );
-    }
-    if let Some(path) = junit {
-        unwritten.extend(
-            std::fs::write(path, report.junit())
-                .err()
-                .map(|e| format!("cannot write {}: {e}", path.display())),
-        );
-    }
-    if !unwritten.is_empty() {
-        return unusable(unwritten.join("\nerror: "));
-    }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    print_failures(&failures);
+    conclude(
+        &report,
+        !failures.is_empty(),
+        json.as_deref(),
+        junit.as_deref(),
+        unwritten,
+    )
 }
 
 /// Why a case was not sent, as the report says it.

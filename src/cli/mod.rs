@@ -29,8 +29,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::harness::report::{CaseReport, Report};
 use crate::message::Request;
 use crate::signing::{Step, Trace};
+use crate::world::WorldSpec;
 
 /// terminus: conformance suite and request recorder for the cloud APIs that terminate instances.
 #[derive(Debug, Parser)]
@@ -147,6 +149,66 @@ fn read_request(path: &Path) -> Result<Request, String> {
 fn unusable(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(UNUSABLE)
+}
+
+/// Reads the world file `--world` names.
+fn read_world(path: &Path) -> Result<WorldSpec, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    WorldSpec::from_toml(&text, &path.display().to_string()).map_err(|error| error.to_string())
+}
+
+/// Writes `text` to `path`, making its directory first; the error names the file.
+fn write_creating_dirs(path: &Path, text: impl AsRef<[u8]>) -> Result<(), String> {
+    path.parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(path, text))
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+/// Prints each failed case's step and message under a `----` heading.
+fn print_failures(failures: &[&CaseReport]) {
+    for failure in failures {
+        out!(
+            "\n---- {} (step {}) ----\n{}",
+            failure.id,
+            failure.step.unwrap_or(0),
+            failure.message.as_deref().unwrap_or("")
+        );
+    }
+}
+
+/// Ends a run of cases: prints the summary and writes the JSON and JUnit reports where asked. Unusable when a report,
+/// or anything already in `unwritten`, could not be written; otherwise failed when `failed`.
+fn conclude(
+    report: &Report,
+    failed: bool,
+    json: Option<&Path>,
+    junit: Option<&Path>,
+    mut unwritten: Vec<String>,
+) -> ExitCode {
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text)
+            .err()
+            .map(|error| format!("cannot write {}: {error}", path.display()))
+    };
+    out!("\n{} in {} ms", report.summary(), report.duration_ms);
+    if let Some(path) = json {
+        unwritten.extend(write(
+            path,
+            serde_json::to_string_pretty(report).unwrap_or_default(),
+        ));
+    }
+    if let Some(path) = junit {
+        unwritten.extend(write(path, report.junit()));
+    }
+    if !unwritten.is_empty() {
+        unusable(unwritten.join("\nerror: "))
+    } else if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The trace as text: a `== step` heading above each value.

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{Format, unusable};
+use super::{Format, read_world, unusable};
 use crate::record::{cassette, replay};
-use crate::world::WorldSpec;
 
 /// Re-send each recorded request to the mock and compare its answer with the recorded one: status, error code,
 /// the answer's fields. Exits 1 when any exchange differs.
@@ -30,12 +29,9 @@ pub(super) fn run(args: Args) -> ExitCode {
         Err(error) => return unusable(error),
     };
     let world = match &args.world {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => match WorldSpec::from_toml(&text, &path.display().to_string()) {
-                Ok(world) => world,
-                Err(error) => return unusable(error),
-            },
-            Err(error) => return unusable(format!("cannot read {}: {error}", path.display())),
+        Some(path) => match read_world(path) {
+            Ok(world) => world,
+            Err(error) => return unusable(error),
         },
         None => match replay::derive_world(&recorded) {
             Ok(world) => world,

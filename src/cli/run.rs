@@ -4,12 +4,14 @@
 //! but print in id order, each as it and every one before it has finished.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
-use super::{MAX_THREADS, count_in, starting, unusable};
+use super::{
+    MAX_THREADS, conclude, count_in, print_failures, starting, unusable, write_creating_dirs,
+};
 use crate::case::{CaseSource, Loaded};
 use crate::harness::report::{CaseReport, Report};
 use crate::harness::{self, Outcome, Target, snapshot};
@@ -154,13 +156,7 @@ pub(super) fn run(args: Args) -> ExitCode {
     let mut unwritten = Vec::new();
     for run in &runs {
         if let Some(record) = record_path(&args.record, &run.id, &target) {
-            let written = record
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::write(&record, snapshot::render(&run.exchanges)));
-            if let Err(error) = written {
-                unwritten.push(format!("cannot write {}: {error}", record.display()));
-            }
+            unwritten.extend(write_creating_dirs(&record, snapshot::render(&run.exchanges)).err());
         }
         reports.push(CaseReport::from_run(run, files.get(&run.id).cloned()));
     }
@@ -177,36 +173,20 @@ pub(super) fn run(args: Args) -> ExitCode {
         "every selected case is reported"
     );
     let failures: Vec<&CaseReport> = report.cases.iter().filter(|case| !case.passed()).collect();
-    for failure in &failures {
-        out!(
-            "\n---- {} (step {}) ----\n{}",
-            failure.id,
-            failure.step.unwrap_or(0),
-            failure.message.as_deref().unwrap_or("")
-        );
-    }
+    print_failures(&failures);
     if !failures.is_empty() {
         out!("\nfailures:");
         failures
             .iter()
             .for_each(|failure| out!("    {}", failure.id));
     }
-    out!("\n{} in {} ms", report.summary(), report.duration_ms);
-    if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-        unwritten.extend(write(path, json));
-    }
-    if let Some(path) = &args.junit {
-        unwritten.extend(write(path, report.junit()));
-    }
-    if !unwritten.is_empty() {
-        return unusable(unwritten.join("\nerror: "));
-    }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    conclude(
+        &report,
+        !failures.is_empty(),
+        args.json.as_deref(),
+        args.junit.as_deref(),
+        unwritten,
+    )
 }
 
 /// The selection in words, for the message when it matched nothing.
@@ -283,11 +263,4 @@ fn selected(loaded: &Loaded, args: &Args) -> bool {
 fn record_path(dir: &Option<PathBuf>, id: &str, target: &Target) -> Option<PathBuf> {
     dir.as_ref()
         .map(|dir| dir.join(format!("{id}@{}.snap", target.name())))
-}
-
-/// Writes a report; the reason it could not be written, if it could not.
-fn write(path: &Path, text: String) -> Option<String> {
-    std::fs::write(path, text)
-        .err()
-        .map(|error| format!("cannot write {}: {error}", path.display()))
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::{MAX_THREADS, count_in, starting, unusable};
+use super::{MAX_THREADS, count_in, read_world, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::provider::is_provider_host;
 use crate::record::Playback;
@@ -133,12 +133,9 @@ pub(super) fn run(args: Args) -> ExitCode {
         };
     }
     let world = match &args.world {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => match WorldSpec::from_toml(&text, &path.display().to_string()) {
-                Ok(world) => world,
-                Err(error) => return unusable(error),
-            },
-            Err(error) => return unusable(format!("cannot read {}: {error}", path.display())),
+        Some(path) => match read_world(path) {
+            Ok(world) => world,
+            Err(error) => return unusable(error),
         },
         None => WorldSpec::default_world(),
     };

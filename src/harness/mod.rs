@@ -20,11 +20,10 @@ use target::Session;
 pub use target::Target;
 pub(crate) use target::world_toml_with_keys;
 
-use crate::case::{Loaded, Method, Step, Tamper, pascal_case};
+use crate::case::{Loaded, Method, Step, Tamper};
 use crate::exchange::{Exchange, NoAnswer, Response};
 use crate::message::Request;
 use crate::provider::ProviderId;
-use crate::provider::SignForm;
 use crate::signing::{Credentials, Secret, Step as Stage, redact_all};
 
 /// What running one case gave.
@@ -242,44 +241,9 @@ pub(crate) fn build(
     nonce: u64,
     now: i64,
 ) -> Result<(Request, Option<crate::signing::Trace>), String> {
-    let world = &loaded.case.world;
-    let account = match &step.credentials {
-        Some(id) => world
-            .accounts
-            .iter()
-            .find(|account| &account.secret_id == id),
-        None => world.accounts.first(),
-    };
-    let secret_id = step
-        .credentials
-        .clone()
-        .or_else(|| account.map(|a| a.secret_id.clone()))
-        .unwrap_or_default();
-    let sign = step.sign.unwrap_or(loaded.provider.default_sign());
-    // The key of the sign form: a Bearer request carries the account's token, the others sign with its key.
-    let secret_key = step
-        .secret_key
-        .clone()
-        .or_else(|| match sign {
-            SignForm::Bearer => account.and_then(|a| a.bearer_token.clone()),
-            _ => account.map(|a| a.secret_key.clone()),
-        })
-        .unwrap_or_default();
-    let token = step
-        .token
-        .clone()
-        .or_else(|| account.and_then(|a| a.token.clone()));
-    let token = token.as_ref().map(Secret::expose);
-    let credentials = Credentials::new(secret_id, secret_key);
-    let action = step
-        .action
-        .clone()
-        .unwrap_or_else(|| pascal_case(&loaded.action));
-    let region = match step.region.as_deref() {
-        Some("") => None,
-        Some(region) => Some(region.to_owned()),
-        None => Some(world.region.clone()),
-    };
+    let resolved = loaded.resolve(step);
+    let token = resolved.token.as_ref().map(Secret::expose);
+    let credentials = Credentials::new(resolved.secret_id, resolved.secret_key);
     let method = match step.method {
         Method::Post => "POST",
         Method::Get => "GET",
@@ -292,15 +256,15 @@ pub(crate) fn build(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let call = crate::provider::Call {
-        action: &action,
+        action: &resolved.action,
         params: &step.params,
-        region: region.as_deref(),
+        region: resolved.region.as_deref(),
         version: step.version.as_deref(),
         credentials: &credentials,
         token,
         timestamp: now.saturating_add(step.skew.unwrap_or(0)),
         nonce,
-        sign,
+        sign: resolved.sign,
         method,
         headers: &headers,
     };

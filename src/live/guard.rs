@@ -97,8 +97,15 @@ pub async fn prove_absent(
     ids: &[String],
     timeout: Duration,
 ) -> Result<(), String> {
+    let lookup = Lookup {
+        transport,
+        provider,
+        credentials,
+        region,
+        timeout,
+    };
     for batch in ids.chunks(BATCH) {
-        match describe(transport, provider, credentials, region, batch, timeout).await? {
+        match lookup.describe(batch).await? {
             Found::None => {}
             // A region the API does not serve holds no instance to name.
             Found::Refused(code) if region.is_some() && NO_SUCH_REGION.contains(&code.as_str()) => {
@@ -106,16 +113,7 @@ pub async fn prove_absent(
             // A batch that found something or was refused: which id? Each is asked alone.
             _ if batch.len() > 1 => {
                 for id in batch {
-                    let found = describe(
-                        transport,
-                        provider,
-                        credentials,
-                        region,
-                        std::slice::from_ref(id),
-                        timeout,
-                    )
-                    .await?;
-                    judge(id, found)?;
+                    judge(id, lookup.describe(std::slice::from_ref(id)).await?)?;
                 }
             }
             found => judge(&batch[0], found)?,
@@ -150,58 +148,70 @@ enum Found {
     Other(String),
 }
 
-async fn describe(
-    transport: &impl Transport,
+/// Where and as whom `prove_absent` looks ids up.
+struct Lookup<'a, T> {
+    transport: &'a T,
     provider: ProviderId,
-    credentials: &LiveCredentials,
-    region: Option<&str>,
-    ids: &[String],
+    credentials: &'a LiveCredentials,
+    region: Option<&'a str>,
     timeout: Duration,
-) -> Result<Found, String> {
-    // The legacy gateway has no DescribeInstances in terminus's scope; API 3.0 sees the same account.
-    let (describer, key, count) = if provider == ProviderId::ZenlayerBmc {
-        (ProviderId::ZenlayerBmc, "instanceIds", "totalCount")
-    } else {
-        (ProviderId::Tencent, "InstanceIds", "TotalCount")
-    };
-    let mut params = Map::new();
-    params.insert(key.into(), Value::from(ids.to_vec()));
-    if describer == ProviderId::ZenlayerBmc {
-        params.insert("pageSize".into(), Value::from(BATCH));
+}
+
+impl<T: Transport> Lookup<'_, T> {
+    /// One `DescribeInstances` of `ids`.
+    async fn describe(&self, ids: &[String]) -> Result<Found, String> {
+        let Self {
+            transport,
+            provider,
+            credentials,
+            region,
+            timeout,
+        } = *self;
+        // The legacy gateway has no DescribeInstances in terminus's scope; API 3.0 sees the same account.
+        let (describer, key, count) = if provider == ProviderId::ZenlayerBmc {
+            (ProviderId::ZenlayerBmc, "instanceIds", "totalCount")
+        } else {
+            (ProviderId::Tencent, "InstanceIds", "TotalCount")
+        };
+        let mut params = Map::new();
+        params.insert(key.into(), Value::from(ids.to_vec()));
+        if describer == ProviderId::ZenlayerBmc {
+            params.insert("pageSize".into(), Value::from(BATCH));
+        }
+        let signing = Credentials::new(
+            credentials.secret_id.clone(),
+            credentials.secret_key().clone(),
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs() as i64);
+        let call = Call {
+            action: "DescribeInstances",
+            params: &params,
+            region: region.or(credentials.region.as_deref()),
+            version: None,
+            credentials: &signing,
+            token: credentials.token().map(|token| token.expose()),
+            timestamp: now,
+            nonce: u64::from(now.unsigned_abs() as u32),
+            sign: describer.default_sign(),
+            method: "POST",
+            headers: &[],
+        };
+        let (request, _) = describer
+            .build_request(&call)
+            .map_err(|error| format!("cannot build the DescribeInstances proof: {error}"))?;
+        let response = transport.send(&request, timeout).await.map_err(|error| {
+            format!("the DescribeInstances proof got no answer ({error}): not sent")
+        })?;
+        Ok(match describer.read_answer(&response.body) {
+            Ok(Ok(fields)) => match fields.get(count).and_then(Value::as_u64) {
+                Some(0) => Found::None,
+                Some(found) => Found::Some(found),
+                None => Found::Other(format!("HTTP {} without {count}", response.status)),
+            },
+            Ok(Err(code)) => Found::Refused(code),
+            Err(why) => Found::Other(format!("HTTP {}, {why}", response.status)),
+        })
     }
-    let signing = Credentials::new(
-        credentials.secret_id.clone(),
-        credentials.secret_key().clone(),
-    );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as i64);
-    let call = Call {
-        action: "DescribeInstances",
-        params: &params,
-        region: region.or(credentials.region.as_deref()),
-        version: None,
-        credentials: &signing,
-        token: credentials.token().map(|token| token.expose()),
-        timestamp: now,
-        nonce: u64::from(now.unsigned_abs() as u32),
-        sign: describer.default_sign(),
-        method: "POST",
-        headers: &[],
-    };
-    let (request, _) = describer
-        .build_request(&call)
-        .map_err(|error| format!("cannot build the DescribeInstances proof: {error}"))?;
-    let response = transport.send(&request, timeout).await.map_err(|error| {
-        format!("the DescribeInstances proof got no answer ({error}): not sent")
-    })?;
-    Ok(match describer.read_answer(&response.body) {
-        Ok(Ok(fields)) => match fields.get(count).and_then(Value::as_u64) {
-            Some(0) => Found::None,
-            Some(found) => Found::Some(found),
-            None => Found::Other(format!("HTTP {} without {count}", response.status)),
-        },
-        Ok(Err(code)) => Found::Refused(code),
-        Err(why) => Found::Other(format!("HTTP {}, {why}", response.status)),
-    })
 }

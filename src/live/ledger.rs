@@ -175,46 +175,25 @@ mod tests {
         };
         let now = 1_000 + 7_200;
         let window = 7_200;
+        let verdict = |id: &str, tag: Option<&str>, created| {
+            judge(&listed(id, tag, created), &ledgers, now, window)
+        };
         assert_eq!(
-            judge(
-                &listed("ins-ours0001", Some("run1"), 1_000),
-                &ledgers,
-                now,
-                window
-            ),
+            verdict("ins-ours0001", Some("run1"), 1_000),
             Verdict::Destroy
         );
-        assert!(matches!(
-            judge(&listed("ins-ours0002", None, 1_000), &ledgers, now, window),
-            Verdict::Keep(_)
-        ));
-        assert!(matches!(
-            judge(
-                &listed("ins-ours0001", Some("run9"), 1_000),
-                &ledgers,
-                now,
-                window
-            ),
-            Verdict::Keep(_)
-        ));
-        assert!(matches!(
-            judge(
-                &listed("ins-stray001", Some("run1"), 1_000),
-                &ledgers,
-                now,
-                window
-            ),
-            Verdict::Keep(_)
-        ));
-        assert!(matches!(
-            judge(
-                &listed("ins-ours0001", Some("run1"), now - 60),
-                &ledgers,
-                now,
-                window
-            ),
-            Verdict::Keep(_)
-        ));
+        // Not tagged, tagged by another run, not in the ledger, too young: all kept.
+        for (id, tag, created) in [
+            ("ins-ours0002", None, 1_000),
+            ("ins-ours0001", Some("run9"), 1_000),
+            ("ins-stray001", Some("run1"), 1_000),
+            ("ins-ours0001", Some("run1"), now - 60),
+        ] {
+            assert!(
+                matches!(verdict(id, tag, created), Verdict::Keep(_)),
+                "{id} {tag:?} created at {created}"
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

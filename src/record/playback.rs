@@ -20,7 +20,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use super::cassette::{self, Recorded, response_bytes};
-use super::proxy::{ReadError, own_answer, read_request};
+use super::proxy::{next_request, own_answer};
 use crate::harness::http1::Stream;
 use crate::message::Request;
 use crate::mock::ServerThread;
@@ -259,13 +259,8 @@ async fn serve(mut stream: Box<dyn Stream>, tape: Arc<Mutex<Tape>>) {
     let mut buffer = Vec::new();
     let mut tunnelled = false;
     loop {
-        let incoming = match read_request(&mut stream, &mut buffer).await {
-            Ok(incoming) => incoming,
-            Err(ReadError::Gone) => return,
-            Err(ReadError::Refuse(status, message)) => {
-                let _ = stream.write_all(&own_answer(status, &message)).await;
-                return;
-            }
+        let Some(incoming) = next_request(&mut stream, &mut buffer).await else {
+            return;
         };
         if incoming.method.eq_ignore_ascii_case("CONNECT") && !tunnelled {
             tunnelled = true;

@@ -253,8 +253,24 @@ pub(super) struct Incoming {
     pub(super) target: String,
 }
 
+/// The next request on a client connection; none when the connection is done: the client went away, or sent
+/// something refused (answered here with the proxy's own error).
+pub(super) async fn next_request(
+    stream: &mut Box<dyn Stream>,
+    buffer: &mut Vec<u8>,
+) -> Option<Incoming> {
+    match read_request(stream, buffer).await {
+        Ok(incoming) => Some(incoming),
+        Err(ReadError::Gone) => None,
+        Err(ReadError::Refuse(status, message)) => {
+            let _ = stream.write_all(&own_answer(status, &message)).await;
+            None
+        }
+    }
+}
+
 /// Why no request could be read.
-pub(super) enum ReadError {
+enum ReadError {
     /// The client closed or went idle: nothing to answer.
     Gone,
     /// The client sent something the proxy answers with this status and message, then closes.
@@ -262,7 +278,7 @@ pub(super) enum ReadError {
 }
 
 /// Reads one request (head and `Content-Length` body) from `stream`; `buffer` keeps bytes read past it.
-pub(super) async fn read_request(
+async fn read_request(
     stream: &mut Box<dyn Stream>,
     buffer: &mut Vec<u8>,
 ) -> Result<Incoming, ReadError> {
@@ -359,13 +375,8 @@ async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunne
     let mut buffer = Vec::new();
     let mut upstream: Option<(String, Connection)> = None;
     loop {
-        let incoming = match read_request(&mut stream, &mut buffer).await {
-            Ok(incoming) => incoming,
-            Err(ReadError::Gone) => return,
-            Err(ReadError::Refuse(status, message)) => {
-                let _ = stream.write_all(&own_answer(status, &message)).await;
-                return;
-            }
+        let Some(incoming) = next_request(&mut stream, &mut buffer).await else {
+            return;
         };
         if incoming.method.eq_ignore_ascii_case("CONNECT") {
             if tunnel.is_some() {

@@ -422,15 +422,33 @@ mod tests {
             text.push_str(&format!("X-TC-Token: {token}\r\n"));
         }
         text.push_str("Content-Length: 33\r\n\r\n{\"InstanceIds\":[\"ins-r8hr2upy\"]}\n");
-        let request = Request::parse(text.as_bytes()).unwrap();
+        signed(&text, (REAL_ID, REAL_KEY), Scheme::Tc3)
+    }
+
+    /// `text` parsed and signed under `scheme` with the real-looking `(id, key)` a recording would hold.
+    fn signed(text: &str, (id, key): (&str, &str), scheme: Scheme) -> Request {
         signing::sign(
-            &request,
-            &Credentials::new(REAL_ID, REAL_KEY),
-            Scheme::Tc3,
+            &Request::parse(text.as_bytes()).unwrap(),
+            &Credentials::new(id, key),
+            scheme,
             &SignOptions::default(),
         )
         .unwrap()
         .request
+    }
+
+    /// The stored request verifies with the fixture `key` that redaction re-signed it with.
+    fn assert_verifies_with(stored: &Request, key: &str) {
+        signing::inspect(stored)
+            .unwrap()
+            .verify(
+                stored,
+                &Secret::new(key),
+                None,
+                &signing::Policy::default(),
+                None,
+            )
+            .expect("the stored request verifies with the fixture key");
     }
 
     #[test]
@@ -452,15 +470,7 @@ mod tests {
         assert!(text.contains("X-TC-TraceId: [TRACE-1]"), "{text}");
         let claim = signing::inspect(stored).unwrap();
         assert_eq!(claim.secret_id.as_deref(), Some(FIXTURE_TENCENT.0));
-        claim
-            .verify(
-                stored,
-                &Secret::new(FIXTURE_TENCENT.1),
-                None,
-                &signing::Policy::default(),
-                None,
-            )
-            .expect("the stored request verifies with the fixture key");
+        assert_verifies_with(stored, FIXTURE_TENCENT.1);
         let body = String::from_utf8_lossy(&redacted.response().unwrap().body).into_owned();
         assert_eq!(
             body,
@@ -521,14 +531,7 @@ mod tests {
              Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        let request = signing::sign(
-            &Request::parse(text.as_bytes()).unwrap(),
-            &Credentials::new(REAL_ID, REAL_KEY),
-            Scheme::HmacSha256,
-            &SignOptions::default(),
-        )
-        .unwrap()
-        .request;
+        let request = signed(&text, (REAL_ID, REAL_KEY), Scheme::HmacSha256);
         let redacted = Redactor::new(vec![]).redact(&request, None).unwrap();
         let stored = redacted.request();
         let bytes = String::from_utf8_lossy(&stored.to_bytes()).into_owned();
@@ -536,16 +539,7 @@ mod tests {
             !bytes.contains(REAL_ID) && !bytes.contains("tok%2Bsecret"),
             "{bytes}"
         );
-        let claim = signing::inspect(stored).unwrap();
-        claim
-            .verify(
-                stored,
-                &Secret::new(FIXTURE_TENCENT.1),
-                None,
-                &signing::Policy::default(),
-                None,
-            )
-            .expect("verifies with the fixture key");
+        assert_verifies_with(stored, FIXTURE_TENCENT.1);
     }
 
     #[test]
@@ -557,28 +551,17 @@ mod tests {
              X-ZC-Version: 2022-11-20\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        let request = signing::sign(
-            &Request::parse(text.as_bytes()).unwrap(),
-            &Credentials::new("zlREALaccessKEY01", "zlREALpassword0001"),
+        let request = signed(
+            &text,
+            ("zlREALaccessKEY01", "zlREALpassword0001"),
             Scheme::Zc2,
-            &SignOptions::default(),
-        )
-        .unwrap()
-        .request;
+        );
         let redacted = Redactor::new(vec![]).redact(&request, None).unwrap();
         let stored = redacted.request();
         let bytes = String::from_utf8_lossy(&stored.to_bytes()).into_owned();
         assert!(!bytes.contains("zlREALaccessKEY01"), "{bytes}");
         let claim = signing::inspect(stored).unwrap();
         assert_eq!(claim.secret_id.as_deref(), Some(FIXTURE_ZENLAYER.0));
-        claim
-            .verify(
-                stored,
-                &Secret::new(FIXTURE_ZENLAYER.1),
-                None,
-                &signing::Policy::default(),
-                None,
-            )
-            .expect("verifies with the Zenlayer fixture key");
+        assert_verifies_with(stored, FIXTURE_ZENLAYER.1);
     }
 }

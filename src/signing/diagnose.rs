@@ -95,20 +95,8 @@ pub(super) fn by_variants(
         Err(rejection) => return unexplained(claim.scheme, &rejection.to_string()),
     };
     let mut tries: Vec<(&'static str, String, Request)> = Vec::new();
-    if let Some(host) = request.host()
-        && let Some((name, port)) = host.rsplit_once(':')
-        && !port.is_empty()
-        && port.bytes().all(|b| b.is_ascii_digit())
-    {
-        let mut portless = request.clone();
-        portless.set_header("Host", name);
-        tries.push((
-            "host-without-port",
-            format!(
-                "the host was signed without its port: the request was signed for host {name}, and it was sent to {host}"
-            ),
-            portless,
-        ));
+    if let Some((portless, cause)) = super::signed_without_port(request) {
+        tries.push(("host-without-port", cause, portless));
     }
     if let Ok(value) = serde_json::from_slice::<Value>(&request.body) {
         for (id, form, text) in reserialisations(&value) {

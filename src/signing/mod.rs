@@ -182,6 +182,22 @@ pub fn infer_scheme(request: &Request) -> Option<Scheme> {
     }
 }
 
+/// The request as a client that signs the endpoint's host name only would have signed it (its `Host` without the
+/// port), and that mistake in words; none when the host names no port.
+pub(crate) fn signed_without_port(request: &Request) -> Option<(Request, String)> {
+    let host = request.host()?;
+    let (name, port) = host.rsplit_once(':')?;
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let cause = format!(
+        "the host was signed without its port: the request was signed for host {name}, and it was sent to {host}"
+    );
+    let mut portless = request.clone();
+    portless.set_header("Host", name);
+    Some((portless, cause))
+}
+
 /// The raw value of a timestamp header (`X-TC-Timestamp`, `X-ZC-Timestamp`) and its seconds.
 pub(crate) fn timestamp_header<'r>(
     request: &'r Request,
@@ -279,16 +295,22 @@ pub(crate) fn push_canonical_headers(
     signed_headers: &str,
 ) -> Result<(), String> {
     for name in signed_headers.split(';') {
-        let value = if name.eq_ignore_ascii_case("host") {
-            request.host()
-        } else {
-            request.header(name)
-        };
-        let value = value.ok_or_else(|| name.to_owned())?;
+        let value = signed_header_value(request, name)?;
         canonical.extend(name.chars().map(|c| c.to_ascii_lowercase()));
         canonical.push(':');
         canonical.extend(value.trim().chars().map(|c| c.to_ascii_lowercase()));
         canonical.push('\n');
     }
     Ok(())
+}
+
+/// The value of a header `SignedHeaders` names: `host` is the request's host (the authority of an absolute-form
+/// target when there is no `Host` header). `Err` names a header the request does not carry.
+pub(crate) fn signed_header_value<'r>(request: &'r Request, name: &str) -> Result<&'r str, String> {
+    let value = if name.eq_ignore_ascii_case("host") {
+        request.host()
+    } else {
+        request.header(name)
+    };
+    value.ok_or_else(|| name.to_owned())
 }

@@ -513,23 +513,14 @@ pub(super) fn diagnose(
         tries.push(Mistake { id, cause, trace });
     }
     // The host without its port (clients that sign the endpoint's host name only).
-    if let Some(host) = request.host()
-        && let Some((name, port)) = host.rsplit_once(':')
-        && !port.is_empty()
-        && port.bytes().all(|b| b.is_ascii_digit())
+    if let Some((portless, cause)) = super::signed_without_port(request)
+        && let Ok(trace) = compute(&portless, &claimed, secret_key, false)
     {
-        let mut portless = request.clone();
-        portless.set_header("Host", name);
-        if let Ok(trace) = compute(&portless, &claimed, secret_key, false) {
-            tries.push(Mistake {
-                id: "host-without-port",
-                cause: format!(
-                    "the host was signed without its port: the request was signed for host {name}, and it was sent \
-                     to {host}"
-                ),
-                trace,
-            });
-        }
+        tries.push(Mistake {
+            id: "host-without-port",
+            cause,
+            trace,
+        });
     }
     // Header values not lowercased (`x-tc-action:TerminateInstances`).
     if let Ok(as_sent) = canonical_headers_as_sent(request, signed_headers)
@@ -594,12 +585,7 @@ pub(super) fn diagnose(
 fn canonical_headers_as_sent(request: &Request, signed_headers: &str) -> Result<String, String> {
     let mut canonical = String::new();
     for name in signed_headers.split(';') {
-        let value = if name.eq_ignore_ascii_case("host") {
-            request.host()
-        } else {
-            request.header(name)
-        };
-        let value = value.ok_or_else(|| name.to_owned())?;
+        let value = super::signed_header_value(request, name)?;
         canonical.push_str(&name.to_ascii_lowercase());
         canonical.push(':');
         canonical.push_str(value.trim());

@@ -1,29 +1,12 @@
 //! The command line's contract, which tools and checks rely on: exit status 0 / 1 / 2 and what is printed.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use rstest::rstest;
 
+use crate::common::binary::{terminus, text};
 use crate::common::{SIGNED_AT, TENCENT_ID, TENCENT_KEY, captured};
-
-/// Runs `terminus` with `stdin` as standard input.
-fn terminus(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args(args)
-        .env_remove("TERMINUS_SECRET_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the terminus binary runs");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn verify_says_signature_ok_and_exits_0() {

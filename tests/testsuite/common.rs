@@ -1,5 +1,8 @@
 //! Helpers shared by the test modules.
 
+pub mod binary;
+pub mod cases;
+
 use std::path::Path;
 
 use terminus::message::Request;
@@ -20,6 +23,17 @@ pub fn captured(name: &str) -> Request {
     let bytes = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("failed to load vector {}: {e}", path.display()));
     Request::parse(&bytes).unwrap_or_else(|e| panic!("vector {} is not HTTP: {e}", path.display()))
+}
+
+/// The state of instance `id` on `server` (`RUNNING`, `TERMINATED`…); panics when it holds no such instance.
+pub fn state_of(server: &terminus::mock::MockServer, id: &str) -> String {
+    server
+        .snapshot()
+        .instances
+        .iter()
+        .find(|instance| instance.id == id)
+        .map(|instance| instance.state.name())
+        .unwrap_or_else(|| panic!("no instance {id}"))
 }
 
 /// A raw HTTP/1.1 client over `std::net::TcpStream`, for requests no HTTP library would send: every read has a

@@ -2,7 +2,8 @@
 //! or JSON: a header every answer lost is one change, not one per request.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use crate::common::binary::{terminus, text};
 
 /// Two snapshot sets of a few real cases (recorded by `terminus run --record`), removed when dropped.
 struct Sets {
@@ -16,15 +17,18 @@ impl Sets {
             .join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let recorded = terminus(&[
-            "run",
-            "--filter",
-            "tencent/terminate-instances/already-terminated",
-            "--filter",
-            "tencent/describe-instances/",
-            "--record",
-            root.join("old").to_str().unwrap(),
-        ]);
+        let recorded = terminus(
+            &[
+                "run",
+                "--filter",
+                "tencent/terminate-instances/already-terminated",
+                "--filter",
+                "tencent/describe-instances/",
+                "--record",
+                root.join("old").to_str().unwrap(),
+            ],
+            &[],
+        );
         assert!(recorded.status.success(), "{}", text(&recorded.stdout));
         copy(&root.join("old"), &root.join("new"));
         Self { root }
@@ -74,17 +78,6 @@ fn copy(from: &Path, to: &Path) {
     }
 }
 
-fn terminus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args(args)
-        .output()
-        .expect("the terminus binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Every answer loses its `Server: nginx` header; one case also gets another response code.
 fn change(sets: &Sets) -> (usize, usize) {
     let (mut files, mut answers) = (0, 0);
@@ -112,13 +105,16 @@ fn one_change_in_every_answer_is_shown_once_with_its_places_after_a_summary() {
         answers > files,
         "several answers per case: {answers} in {files}"
     );
-    let output = terminus(&[
-        "diff",
-        sets.before().to_str().unwrap(),
-        sets.after().to_str().unwrap(),
-        "--places",
-        "2",
-    ]);
+    let output = terminus(
+        &[
+            "diff",
+            sets.before().to_str().unwrap(),
+            sets.after().to_str().unwrap(),
+            "--places",
+            "2",
+        ],
+        &[],
+    );
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert_eq!(
@@ -156,13 +152,16 @@ fn one_change_in_every_answer_is_shown_once_with_its_places_after_a_summary() {
 fn the_json_form_lists_every_place_of_every_distinct_change() {
     let sets = Sets::record("json");
     let (files, answers) = change(&sets);
-    let output = terminus(&[
-        "diff",
-        "--format",
-        "json",
-        sets.before().to_str().unwrap(),
-        sets.after().to_str().unwrap(),
-    ]);
+    let output = terminus(
+        &[
+            "diff",
+            "--format",
+            "json",
+            sets.before().to_str().unwrap(),
+            sets.after().to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("one JSON document");
@@ -186,11 +185,14 @@ fn the_json_form_lists_every_place_of_every_distinct_change() {
 #[test]
 fn identical_sets_exit_0_with_a_summary_of_nothing() {
     let sets = Sets::record("same");
-    let output = terminus(&[
-        "diff",
-        sets.before().to_str().unwrap(),
-        sets.after().to_str().unwrap(),
-    ]);
+    let output = terminus(
+        &[
+            "diff",
+            sets.before().to_str().unwrap(),
+            sets.after().to_str().unwrap(),
+        ],
+        &[],
+    );
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(

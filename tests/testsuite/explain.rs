@@ -1,29 +1,11 @@
 //! `terminus verify` on a rejection: the recomputed steps (`--trace`), the step a signer's own trace departs
 //! from (`--expect`), and the common client mistake that explains it; `terminus serve`'s log line per request.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::common::TENCENT_KEY;
-
-fn terminus(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args(args)
-        .env_remove("TERMINUS_SECRET_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the terminus binary runs");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::common::binary::{Served, terminus, text};
 
 const UNSIGNED: &str = "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Type: application/json\r\n\
     X-TC-Action: TerminateInstances\r\nX-TC-Timestamp: 1700000000\r\nContent-Length: 32\r\n\r\n\
@@ -154,41 +136,8 @@ fn verify_names_a_body_re_serialised_after_signing() {
 
 #[test]
 fn serve_logs_one_json_line_per_request_to_stderr_without_secrets() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the terminus binary runs");
-    let (lines, received) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let out_lines = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = out_lines.send(("out", line));
-        }
-    });
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(("err", line));
-        }
-    });
-    let wait = |want: &str| loop {
-        match received.recv_timeout(Duration::from_secs(20)) {
-            Ok((stream, line)) if stream == want => break line,
-            Ok(_) => continue,
-            Err(error) => panic!("no {want} line within 20 s: {error}"),
-        }
-    };
-    let listening = wait("out");
-    let uri = listening
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {listening:?}"))
-        .to_owned();
+    let served = Served::start(Path::new("."), &["--log-format", "json"]);
+    let uri = served.uri.clone();
     let answer = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -198,9 +147,8 @@ fn serve_logs_one_json_line_per_request_to_stderr_without_secrets() {
         .header("X-TC-Token", "sessionSECRET")
         .body("{}")
         .send();
-    let log = wait("err");
-    let _ = child.kill();
-    let _ = child.wait();
+    let log = served.next_log_line();
+    served.finish();
     assert!(answer.is_ok());
     let line: serde_json::Value =
         serde_json::from_str(&log).unwrap_or_else(|_| panic!("not JSON: {log}"));
@@ -217,42 +165,9 @@ fn serve_logs_one_json_line_per_request_to_stderr_without_secrets() {
 
 #[test]
 fn serve_quiet_logs_only_rejected_signatures_with_their_mistake() {
-    use crate::journal::{AT, BODY, Signing, authorization};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the terminus binary runs");
-    let (lines, received) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let out_lines = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = out_lines.send(("out", line));
-        }
-    });
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(("err", line));
-        }
-    });
-    let wait = |want: &str| loop {
-        match received.recv_timeout(Duration::from_secs(20)) {
-            Ok((stream, line)) if stream == want => break line,
-            Ok(_) => continue,
-            Err(error) => panic!("no {want} line within 20 s: {error}"),
-        }
-    };
-    let listening = wait("out");
-    let uri = listening
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {listening:?}"))
-        .to_owned();
+    use crate::journal::{AT, Signing, authorization};
+    let served = Served::start(Path::new("."), &["--quiet"]);
+    let uri = served.uri.clone();
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -268,13 +183,7 @@ fn serve_quiet_logs_only_rejected_signatures_with_their_mistake() {
     // Refused, but not for its signature: not logged under --quiet.
     client.post(uri.clone() + "/").body("{}").send().unwrap();
     let host = uri.trim_start_matches("http://").to_owned();
-    let signed = authorization(&Signing {
-        host: &host,
-        date: "2023-11-14",
-        body: BODY,
-        key: TENCENT_KEY,
-        action_as_sent: None,
-    });
+    let signed = authorization(&Signing::documented(&host));
     client
         .post(uri + "/")
         .header("Content-Type", "application/json")
@@ -286,9 +195,8 @@ fn serve_quiet_logs_only_rejected_signatures_with_their_mistake() {
         .body(r#"{"InstanceIds": ["ins-r8hr2upy"]}"#)
         .send()
         .unwrap();
-    let log = wait("err");
-    let _ = child.kill();
-    let _ = child.wait();
+    let log = served.next_log_line();
+    served.finish();
     assert!(
         !log.contains('\u{1b}'),
         "no colour codes off a terminal: {log}"

@@ -9,10 +9,9 @@
 
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -20,6 +19,7 @@ use terminus::provider::SignForm;
 use terminus::provider::{Call, ProviderId};
 use terminus::signing::Credentials;
 
+use crate::common::binary::first_line;
 use crate::common::raw::{Answer, read_answer};
 use crate::common::{SIGNED_AT, TENCENT_ID, TENCENT_KEY, signed_terminate};
 
@@ -70,18 +70,7 @@ impl Serve {
             .stderr(Stdio::null())
             .spawn()
             .expect("terminus serve starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = sender.send(line);
-            }
-            // Keep reading so the child never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = receiver
-            .recv_timeout(Duration::from_secs(20))
+        let line = first_line(child.stdout.take().expect("stdout is piped"))
             .expect("terminus serve says where it listens");
         let address = line
             .split("http://")

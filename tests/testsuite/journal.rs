@@ -44,6 +44,19 @@ pub(crate) struct Signing<'a> {
     pub(crate) action_as_sent: Option<bool>,
 }
 
+impl<'a> Signing<'a> {
+    /// Signing as documented for `host`: the UTC date of [`AT`], [`BODY`], the example key, `x-tc-action` unsigned.
+    pub(crate) fn documented(host: &'a str) -> Self {
+        Self {
+            host,
+            date: "2023-11-14",
+            body: BODY,
+            key: TENCENT_KEY,
+            action_as_sent: None,
+        }
+    }
+}
+
 /// `Authorization` for a TerminateInstances POST, computed as the TC3 document describes.
 pub(crate) fn authorization(signing: &Signing<'_>) -> String {
     let mut headers = format!("content-type:application/json\nhost:{}\n", signing.host);
@@ -130,11 +143,8 @@ pub(crate) const BODY: &[u8] = br#"{"InstanceIds":["ins-r8hr2upy"]}"#;
 fn a_scope_date_in_local_time_is_named_in_the_journal() {
     let server = server();
     let signed = authorization(&Signing {
-        host: &host(&server),
         date: "2023-11-15",
-        body: BODY,
-        key: TENCENT_KEY,
-        action_as_sent: None,
+        ..Signing::documented(&host(&server))
     });
     let answer: Value = terminate(&server, BODY, &signed, false).json().unwrap();
     assert_eq!(
@@ -168,13 +178,7 @@ fn a_scope_date_in_local_time_is_named_in_the_journal() {
 #[test]
 fn a_body_re_serialised_after_signing_is_named_and_the_wire_answer_is_the_real_apis() {
     let server = server();
-    let signed = authorization(&Signing {
-        host: &host(&server),
-        date: "2023-11-14",
-        body: BODY,
-        key: TENCENT_KEY,
-        action_as_sent: None,
-    });
+    let signed = authorization(&Signing::documented(&host(&server)));
     // What Python's json.dumps sends for the same value.
     let sent = br#"{"InstanceIds": ["ins-r8hr2upy"]}"#;
     let plain = terminate(&server, sent, &signed, false);
@@ -229,13 +233,7 @@ fn a_body_re_serialised_after_signing_is_named_and_the_wire_answer_is_the_real_a
 #[test]
 fn a_host_signed_without_its_port_is_named_even_where_the_node_sdk_quirk_lets_it_through() {
     let server = server();
-    let signed = authorization(&Signing {
-        host: &server.address().ip().to_string(),
-        date: "2023-11-14",
-        body: BODY,
-        key: TENCENT_KEY,
-        action_as_sent: None,
-    });
+    let signed = authorization(&Signing::documented(&server.address().ip().to_string()));
     let answer: Value = terminate(&server, BODY, &signed, true).json().unwrap();
     // Tolerated for the Node SDK (README, "Client quirks"): the request is answered.
     assert!(answer["Response"].get("Error").is_none(), "{answer}");
@@ -264,11 +262,8 @@ fn a_host_signed_without_its_port_is_named_even_where_the_node_sdk_quirk_lets_it
 fn an_action_signed_in_upper_case_is_named() {
     let server = server();
     let signed = authorization(&Signing {
-        host: &host(&server),
-        date: "2023-11-14",
-        body: BODY,
-        key: TENCENT_KEY,
         action_as_sent: Some(true),
+        ..Signing::documented(&host(&server))
     });
     terminate(&server, BODY, &signed, false);
     let entry = last_entry(&server);
@@ -285,10 +280,7 @@ fn an_action_signed_in_upper_case_is_named() {
     // The same request signed as documented goes through: the check is the diagnosis', not a new rule.
     let right = authorization(&Signing {
         action_as_sent: Some(false),
-        host: &host(&server),
-        date: "2023-11-14",
-        body: BODY,
-        key: TENCENT_KEY,
+        ..Signing::documented(&host(&server))
     });
     terminate(&server, BODY, &right, false);
     assert_eq!(last_entry(&server)["verdict"], "ok");
@@ -298,11 +290,8 @@ fn an_action_signed_in_upper_case_is_named() {
 fn a_wrong_key_is_not_blamed_on_a_mistake_and_the_servers_steps_are_shown() {
     let server = server();
     let signed = authorization(&Signing {
-        host: &host(&server),
-        date: "2023-11-14",
-        body: BODY,
         key: "not-the-key",
-        action_as_sent: None,
+        ..Signing::documented(&host(&server))
     });
     terminate(&server, BODY, &signed, false);
     let entry = last_entry(&server);
@@ -323,13 +312,7 @@ fn a_wrong_key_is_not_blamed_on_a_mistake_and_the_servers_steps_are_shown() {
 #[test]
 fn the_journal_keeps_each_request_without_secrets_filters_and_clears() {
     let server = server();
-    let good = authorization(&Signing {
-        host: &host(&server),
-        date: "2023-11-14",
-        body: BODY,
-        key: TENCENT_KEY,
-        action_as_sent: None,
-    });
+    let good = authorization(&Signing::documented(&host(&server)));
     terminate(&server, BODY, &good, false);
     // A legacy-form request carrying a session token in its query.
     client()
@@ -388,13 +371,7 @@ fn the_world_puts_back_as_it_was_got_with_its_keys_kept_and_resets_to_the_start(
     assert_eq!(status, 200, "{put}");
     assert_eq!(put, world);
     // The key was kept: a request signed with it is still accepted, and terminates.
-    let signed = authorization(&Signing {
-        host: &host(&server),
-        date: "2023-11-14",
-        body: BODY,
-        key: TENCENT_KEY,
-        action_as_sent: None,
-    });
+    let signed = authorization(&Signing::documented(&host(&server)));
     terminate(&server, BODY, &signed, false);
     assert_eq!(last_entry(&server)["verdict"], "ok");
     let instance = get(&server, "/__terminus/instances/ins-r8hr2upy");
@@ -431,13 +408,7 @@ fn queued_faults_strike_one_request_each_with_their_own_message() {
         let (status, answer) = send(&server, "POST", "/__terminus/faults", fault);
         assert_eq!(status, 200, "{answer}");
     }
-    let signed = authorization(&Signing {
-        host: &host(&server),
-        date: "2023-11-14",
-        body: BODY,
-        key: TENCENT_KEY,
-        action_as_sent: None,
-    });
+    let signed = authorization(&Signing::documented(&host(&server)));
     let first = terminate(&server, BODY, &signed, false);
     assert_eq!(first.status(), 200);
     let first: Value = first.json().unwrap();
@@ -481,13 +452,7 @@ fn a_put_world_that_names_no_clock_or_accounts_gets_a_cases_defaults() {
         ]
     );
     // The same defaults as a case's world: the documentation's example key signs, at the case epoch.
-    let signed = authorization(&Signing {
-        host: &host(&server),
-        date: "2023-11-14",
-        body: BODY,
-        key: TENCENT_KEY,
-        action_as_sent: None,
-    });
+    let signed = authorization(&Signing::documented(&host(&server)));
     terminate(&server, BODY, &signed, false);
     assert_eq!(last_entry(&server)["code"], "InvalidInstanceId.NotFound");
 }

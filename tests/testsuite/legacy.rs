@@ -14,7 +14,7 @@ use terminus::signing::Credentials;
 use terminus::world::WorldSpec;
 
 use crate::common::raw::{Answer, read_answer};
-use crate::common::{SIGNED_AT, TENCENT_ID, TENCENT_KEY, captured, signed_terminate};
+use crate::common::{SIGNED_AT, TENCENT_ID, TENCENT_KEY, captured, signed_terminate, state_of};
 
 /// The keys of the API 2.0 documents, which the `ref-l*` vectors are signed with.
 const DOC_ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA";
@@ -50,16 +50,6 @@ fn send(address: SocketAddr, bytes: &[u8]) -> (u16, Value) {
         }
         other => panic!("no answer: {other:?}"),
     }
-}
-
-fn state(server: &MockServer, id: &str) -> String {
-    server
-        .snapshot()
-        .instances
-        .iter()
-        .find(|instance| instance.id == id)
-        .map(|instance| instance.state.name())
-        .unwrap_or_default()
 }
 
 /// A request as QcloudApi builds it (`terminus::provider::tencent_legacy::client`), signed with the example key.
@@ -156,7 +146,7 @@ fn the_reference_and_captured_terminate_requests_are_accepted_as_they_are() {
             "{vector}: {body}"
         );
         for id in named {
-            assert_eq!(state(&mock, id), "TERMINATED", "{vector}: {id}");
+            assert_eq!(state_of(&mock, id), "TERMINATED", "{vector}: {id}");
         }
     }
 }
@@ -177,7 +167,7 @@ fn the_reference_return_instance_request_is_accepted_with_its_short_region() {
     let bytes = captured("hmac-sha1/ref-l5-returninstance").to_bytes();
     let (status, body) = send(mock.address(), &bytes);
     assert_eq!((status, body), (200, json!({ "code": 0, "message": "ok" })));
-    assert_eq!(state(&mock, "ins-a19qoqqk"), "TERMINATED");
+    assert_eq!(state_of(&mock, "ins-a19qoqqk"), "TERMINATED");
 
     // The same bytes again: the Nonce is still in its window.
     let (_, again) = send(mock.address(), &bytes);
@@ -252,7 +242,7 @@ fn terminate_instances_shares_its_rate_limit_with_api_3_0_and_return_instance_ha
         error_code(&body),
         Some("InvalidRequest.RequestConcurrencyExceeded")
     );
-    assert_eq!(state(&mock, "ins-rate0001"), "RUNNING");
+    assert_eq!(state_of(&mock, "ins-rate0001"), "RUNNING");
 
     let returned = legacy(
         "ReturnInstance",
@@ -262,7 +252,7 @@ fn terminate_instances_shares_its_rate_limit_with_api_3_0_and_return_instance_ha
     );
     let (_, body) = send(mock.address(), &returned);
     assert_eq!(body, json!({ "code": 0, "message": "ok" }));
-    assert_eq!(state(&mock, "ins-rate0002"), "TERMINATED");
+    assert_eq!(state_of(&mock, "ins-rate0002"), "TERMINATED");
 }
 
 #[test]
@@ -313,7 +303,7 @@ fn flattened_names_are_bounded_in_depth_and_index_on_the_gateway_too() {
         let shown: String = body.to_string().chars().take(300).collect();
         assert_eq!(error_code(&body), Some(code), "{shown}");
     }
-    assert_eq!(state(&mock, "ins-deep0001"), "RUNNING");
+    assert_eq!(state_of(&mock, "ins-deep0001"), "RUNNING");
     // Still serving, and the deepest shape the API means still reads.
     let request = legacy(
         "TerminateInstances",
@@ -323,5 +313,5 @@ fn flattened_names_are_bounded_in_depth_and_index_on_the_gateway_too() {
     );
     let (_, body) = send(mock.address(), &request);
     assert_eq!(error_code(&body), None, "{body}");
-    assert_eq!(state(&mock, "ins-deep0001"), "TERMINATED");
+    assert_eq!(state_of(&mock, "ins-deep0001"), "TERMINATED");
 }

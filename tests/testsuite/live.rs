@@ -13,6 +13,8 @@ use terminus::mock::MockServer;
 use terminus::provider::ProviderId;
 use terminus::world::{Account, Instance, WorldSpec};
 
+use crate::common::state_of;
+
 /// The live identity: canaries, so that any output holding them is caught.
 const LIVE_ID: &str = "AKIDcanaryLiveId000000000000000000";
 const LIVE_KEY: &str = "canaryLiveSecretKey0000000000000";
@@ -49,6 +51,14 @@ fn stand_in(world: WorldSpec, log: &Path) -> MockServer {
         .expect("the stand-in starts")
 }
 
+/// A world that holds `account` and nothing else.
+fn only(account: Account) -> WorldSpec {
+    WorldSpec {
+        accounts: vec![account],
+        ..WorldSpec::default()
+    }
+}
+
 /// Where [`stand_in`] writes its CA certificate.
 fn ca_of(log: &Path) -> PathBuf {
     log.with_file_name("ca.pem")
@@ -62,25 +72,35 @@ fn all_cases() -> Vec<Loaded> {
         .collect()
 }
 
-/// `terminus run --live` against `endpoint`, credentials in the environment only.
-fn run_live_cli(provider: &str, endpoint: &str, ca: &Path, extra: &[&str], token: bool) -> Output {
+/// `terminus` with `args`, trusting the stand-in's CA (`--ca-cert`), the live identity in the environment only.
+fn as_live_identity(args: &[&str], log: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_terminus"));
     command
-        .args([
+        .args(args)
+        .arg("--ca-cert")
+        .arg(ca_of(log))
+        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
+        .env("TENCENTCLOUD_REGION", "ap-guangzhou");
+    command
+}
+
+/// `terminus run --live` against `endpoint`, the stand-in that logs to `log`; credentials in the environment only.
+fn run_live_cli(provider: &str, endpoint: &str, log: &Path, extra: &[&str], token: bool) -> Output {
+    let mut command = as_live_identity(
+        &[
             "run",
             "--live",
             "--provider",
             provider,
             "--endpoint",
             endpoint,
-        ])
-        .arg("--ca-cert")
-        .arg(ca)
+        ],
+        log,
+    );
+    command
         .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
         .args(extra)
-        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
-        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
         .env("ZENLAYERCLOUD_SECRET_KEY_ID", LIVE_ID)
         .env("ZENLAYERCLOUD_SECRET_KEY_PASSWORD", LIVE_KEY);
     if token {
@@ -133,7 +153,7 @@ fn without_provision_nothing_existing_is_named_by_a_request_that_could_destroy()
     let server = stand_in(world, &log);
     let mut outputs = String::new();
     for provider in ["tencent", "tencent-legacy", "zenlayer-bmc"] {
-        let output = run_live_cli(provider, &server.uri(), &ca_of(&log), &[], false);
+        let output = run_live_cli(provider, &server.uri(), &log, &[], false);
         outputs.push_str(&String::from_utf8_lossy(&output.stdout));
     }
     let lines = log_lines(&log);
@@ -181,13 +201,7 @@ fn without_provision_nothing_existing_is_named_by_a_request_that_could_destroy()
 fn every_safe_case_gives_live_the_codes_the_mock_gives() {
     let dir = scratch("codes");
     let log = dir.join("log.jsonl");
-    let server = stand_in(
-        WorldSpec {
-            accounts: vec![live_account()],
-            ..WorldSpec::default()
-        },
-        &log,
-    );
+    let server = stand_in(only(live_account()), &log);
     assert!(server.uri().starts_with("https://"), "{}", server.uri());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -260,7 +274,7 @@ fn a_divergence_shows_in_the_report_and_in_diff() {
     let output = run_live_cli(
         "tencent",
         &server.uri(),
-        &ca_of(&log),
+        &log,
         &[
             "--filter",
             "terminate-instances/unknown-instance-is-not-found",
@@ -302,13 +316,7 @@ fn no_live_secret_in_any_output_or_file() {
     let log = dir.join("log.jsonl");
     let mut account = live_account();
     account.token = Some(LIVE_TOKEN.into());
-    let server = stand_in(
-        WorldSpec {
-            accounts: vec![account],
-            ..WorldSpec::default()
-        },
-        &log,
-    );
+    let server = stand_in(only(account), &log);
     let (json, junit, record, validation) = (
         dir.join("report.json"),
         dir.join("report.xml"),
@@ -318,7 +326,7 @@ fn no_live_secret_in_any_output_or_file() {
     let output = run_live_cli(
         "tencent",
         &server.uri(),
-        &ca_of(&log),
+        &log,
         &[
             "--filter",
             "terminate-instances/u",
@@ -365,18 +373,12 @@ fn no_live_secret_in_any_output_or_file() {
 fn coverage_shows_when_each_code_was_last_seen_live() {
     let dir = scratch("validation");
     let log = dir.join("log.jsonl");
-    let server = stand_in(
-        WorldSpec {
-            accounts: vec![live_account()],
-            ..WorldSpec::default()
-        },
-        &log,
-    );
+    let server = stand_in(only(live_account()), &log);
     let validation = dir.join("live.json");
     let output = run_live_cli(
         "tencent",
         &server.uri(),
-        &ca_of(&log),
+        &log,
         &[
             "--filter",
             "missing-instance-ids-is-a-missing-parameter",
@@ -484,16 +486,11 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
     });
 
     let sweep = |yes: bool| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_terminus"));
-        command
-            .args(["sweep", "--endpoint", &server.uri(), "--older-than", "2h"])
-            .arg("--ca-cert")
-            .arg(ca_of(&log))
-            .arg("--ledger-dir")
-            .arg(&ledgers)
-            .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
-            .env("TENCENTCLOUD_REGION", "ap-guangzhou");
+        let mut command = as_live_identity(
+            &["sweep", "--endpoint", &server.uri(), "--older-than", "2h"],
+            &log,
+        );
+        command.arg("--ledger-dir").arg(&ledgers);
         if yes {
             command.arg("--yes");
         }
@@ -501,15 +498,7 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
         assert_eq!(output.status.code(), Some(0), "{output:?}");
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
-    let state = |id: &str| {
-        server
-            .snapshot()
-            .instances
-            .iter()
-            .find(|instance| instance.id == id)
-            .map(|instance| instance.state.name())
-            .unwrap()
-    };
+    let state = |id: &str| state_of(&server, id);
 
     let listing = sweep(false);
     assert!(
@@ -564,7 +553,7 @@ fn with_provision_only_instances_created_in_the_run_are_terminated_and_all_are_g
     let output = run_live_cli(
         "tencent",
         &server.uri(),
-        &ca_of(&log),
+        &log,
         &[
             "--provision",
             "--zone",
@@ -645,24 +634,21 @@ fn a_run_killed_mid_way_leaves_instances_that_sweep_destroys() {
     }];
     world.instances = vec![Instance::new("ins-untagged"), other_run];
     let server = stand_in(world, &log);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args(["run", "--live", "--provision", "--endpoint", &server.uri()])
-        .args(["--zone", "ap-guangzhou-3", "--image", "img-eb30mz89"])
-        .args([
-            "--filter",
-            "terminate-instances/running-instance-is-destroyed",
-        ])
-        .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
-        .arg("--ca-cert")
-        .arg(ca_of(&log))
-        .arg("--ledger-dir")
-        .arg(&ledgers)
-        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
-        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = as_live_identity(
+        &["run", "--live", "--provision", "--endpoint", &server.uri()],
+        &log,
+    )
+    .args(["--zone", "ap-guangzhou-3", "--image", "img-eb30mz89"])
+    .args([
+        "--filter",
+        "terminate-instances/running-instance-is-destroyed",
+    ])
+    .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
+    .arg("--ledger-dir")
+    .arg(&ledgers)
+    .stdout(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
     // Kill it (SIGKILL) as soon as its ledger names an instance: within a deadline.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while live::ledger::read_all(&ledgers).0.is_empty() {
@@ -676,35 +662,24 @@ fn a_run_killed_mid_way_leaves_instances_that_sweep_destroys() {
     child.wait().unwrap();
     let (ledgered, _) = live::ledger::read_all(&ledgers);
     let left = ledgered.keys().next().unwrap().clone();
-    let state = |id: &str| {
-        server
-            .snapshot()
-            .instances
-            .iter()
-            .find(|instance| instance.id == id)
-            .map(|instance| instance.state.name())
-            .unwrap()
-    };
+    let state = |id: &str| state_of(&server, id);
     assert_ne!(state(&left), "TERMINATED", "the killed run left {left}");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args([
+    let output = as_live_identity(
+        &[
             "sweep",
             "--endpoint",
             &server.uri(),
             "--older-than",
             "0s",
             "--yes",
-        ])
-        .arg("--ca-cert")
-        .arg(ca_of(&log))
-        .arg("--ledger-dir")
-        .arg(&ledgers)
-        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
-        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
-        .output()
-        .unwrap();
+        ],
+        &log,
+    )
+    .arg("--ledger-dir")
+    .arg(&ledgers)
+    .output()
+    .unwrap();
     let swept = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{swept}");
     assert!(swept.contains(&format!("destroy  {left} ")), "{swept}");

@@ -5,54 +5,11 @@
 //! path.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-/// A scratch cases directory under the test target's temporary directory, removed when dropped.
-struct Scratch {
-    root: PathBuf,
-}
-
-impl Scratch {
-    fn new(name: &str, cases: &[(&str, &str)]) -> Self {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("reports")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        for (id, text) in cases {
-            let path = root.join(format!("{id}.toml"));
-            std::fs::create_dir_all(path.parent().unwrap()).expect("a scratch directory");
-            std::fs::write(path, text).expect("a case file");
-        }
-        Self { root }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn terminus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_terminus"))
-        .args(args)
-        .output()
-        .expect("the terminus binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-const HEAD: &str = "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\n";
-
-/// Passes: an unknown instance is not found.
-fn passing() -> String {
-    format!(
-        "{HEAD}\n[[step]]\nparams = {{ InstanceIds = [\"ins-nosuch01\"] }}\nexpect.error = \"InvalidInstanceId.NotFound\"\n"
-    )
-}
+use crate::common::binary::{terminus, text};
+use crate::common::cases::{CaseTree, HEAD, passing};
 
 /// Fails at step 2: the second call expects success, but the instance is already terminated.
 fn failing() -> String {
@@ -140,7 +97,8 @@ fn attribute<'a>(xml: &'a str, marker: &str, attribute: &str) -> Option<&'a str>
 
 #[test]
 fn the_junit_report_validates_and_says_what_ci_reporters_read() {
-    let scratch = Scratch::new(
+    let scratch = CaseTree::new(
+        "reports",
         "junit",
         &[
             ("tencent/terminate-instances/good", &passing()),
@@ -149,13 +107,16 @@ fn the_junit_report_validates_and_says_what_ci_reporters_read() {
         ],
     );
     let junit = scratch.root.join("junit.xml");
-    let output = terminus(&[
-        "run",
-        "--cases",
-        scratch.root.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-    ]);
+    let output = terminus(
+        &[
+            "run",
+            "--cases",
+            scratch.root.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     let xml = std::fs::read_to_string(&junit).unwrap();
 
@@ -209,7 +170,7 @@ fn the_junit_report_validates_and_says_what_ci_reporters_read() {
 #[test]
 fn the_schema_check_can_fail() {
     // The validation above proves something only if xmllint refuses what the schema refuses.
-    let scratch = Scratch::new("junit-invalid", &[]);
+    let scratch = CaseTree::new("reports", "junit-invalid", &[]);
     std::fs::create_dir_all(&scratch.root).unwrap();
     let bad = scratch.root.join("bad.xml");
     std::fs::write(
@@ -227,7 +188,8 @@ fn cases_print_in_id_order_whatever_order_they_finish_in() {
     let slow = format!(
         "{HEAD}\n[world]\ninstances = [{{ id = \"ins-slow0001\" }}]\nfaults = [{{ kind = \"latency\", millis = 400 }}]\n\n[[step]]\nparams = {{ InstanceIds = [\"ins-slow0001\"] }}\n"
     );
-    let scratch = Scratch::new(
+    let scratch = CaseTree::new(
+        "reports",
         "order",
         &[
             ("tencent/terminate-instances/a-slow", &slow),
@@ -236,13 +198,16 @@ fn cases_print_in_id_order_whatever_order_they_finish_in() {
             ("tencent/terminate-instances/d", &passing()),
         ],
     );
-    let output = terminus(&[
-        "run",
-        "--cases",
-        scratch.root.to_str().unwrap(),
-        "--jobs",
-        "4",
-    ]);
+    let output = terminus(
+        &[
+            "run",
+            "--cases",
+            scratch.root.to_str().unwrap(),
+            "--jobs",
+            "4",
+        ],
+        &[],
+    );
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     let printed: Vec<&str> = stdout

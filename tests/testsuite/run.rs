@@ -2,60 +2,13 @@
 //! in the reports; a case that cannot be carried out as written is an error, never a pass; a run that selects no
 //! case or cannot write a report it was asked for is a usage error (exit 2), with the reason.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use rstest::rstest;
 
-/// A cases directory of its own under the test target's temporary directory, removed when dropped.
-struct CaseTree {
-    root: PathBuf,
-}
-
-impl CaseTree {
-    /// A tree with these `(scenario, TOML)` cases under `tencent/terminate-instances/`.
-    fn new(name: &str, cases: &[(&str, &str)]) -> Self {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("run-contract")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let dir = root.join("tencent/terminate-instances");
-        std::fs::create_dir_all(&dir).expect("a scratch cases directory");
-        for (scenario, text) in cases {
-            std::fs::write(dir.join(format!("{scenario}.toml")), text).expect("a case file");
-        }
-        Self { root }
-    }
-
-    fn run(&self, extra: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_terminus"))
-            .arg("run")
-            .arg("--cases")
-            .arg(&self.root)
-            .args(extra)
-            .output()
-            .expect("the terminus binary runs")
-    }
-}
-
-impl Drop for CaseTree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-const HEAD: &str = "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\n";
-
-/// A case that passes against the mock: an unknown instance is not found.
-fn passing() -> String {
-    format!(
-        "{HEAD}\n[[step]]\nparams = {{ InstanceIds = [\"ins-nosuch01\"] }}\nexpect.error = \"InvalidInstanceId.NotFound\"\n"
-    )
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::common::binary::text;
+use crate::common::cases::{CaseTree, HEAD, passing};
 
 #[test]
 fn a_case_that_used_to_panic_is_reported_as_an_error_in_every_report() {
@@ -64,7 +17,14 @@ fn a_case_that_used_to_panic_is_reported_as_an_error_in_every_report() {
     let tampered = format!(
         "{HEAD}\n[[step]]\nmethod = \"GET\"\ntamper = \"body\"\nparams = {{ InstanceIds = [\"\"] }}\nexpect.error = \"AuthFailure.SignatureFailure\"\n"
     );
-    let tree = CaseTree::new("panic", &[("get-tamper", &tampered), ("good", &passing())]);
+    let tree = CaseTree::new(
+        "run-contract",
+        "panic",
+        &[
+            ("tencent/terminate-instances/get-tamper", &tampered),
+            ("tencent/terminate-instances/good", &passing()),
+        ],
+    );
     let (json, junit) = (tree.root.join("report.json"), tree.root.join("junit.xml"));
     let output = tree.run(&[
         "--json",
@@ -131,7 +91,11 @@ fn a_tamper_that_changes_nothing_is_an_error_not_a_pass(
     #[case] reason: &str,
 ) {
     let case = format!("{HEAD}\n[[step]]\n{step}\n");
-    let tree = CaseTree::new(name, &[("noop", &case)]);
+    let tree = CaseTree::new(
+        "run-contract",
+        name,
+        &[("tencent/terminate-instances/noop", &case)],
+    );
     let output = tree.run(&[]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
@@ -147,7 +111,11 @@ fn a_tamper_that_changes_nothing_is_an_error_not_a_pass(
 #[case::an_unknown_tag(&["--tag", "nosuchtag"], "no case selected: ")]
 #[case::a_filter_with_a_typo(&["--filter", "unkown-instance"], "whose id contains \"unkown-instance\"")]
 fn selecting_no_case_is_a_usage_error(#[case] selection: &[&str], #[case] reason: &str) {
-    let tree = CaseTree::new(selection[1], &[("good", &passing())]);
+    let tree = CaseTree::new(
+        "run-contract",
+        selection[1],
+        &[("tencent/terminate-instances/good", &passing())],
+    );
     let output = tree.run(selection);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
@@ -169,7 +137,7 @@ fn a_provider_directory_passed_as_the_cases_directory_is_a_usage_error() {
 
 #[test]
 fn a_cases_directory_without_cases_is_a_usage_error() {
-    let tree = CaseTree::new("empty", &[]);
+    let tree = CaseTree::new("run-contract", "empty", &[]);
     let output = tree.run(&[]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
@@ -181,7 +149,11 @@ fn a_cases_directory_without_cases_is_a_usage_error() {
 #[case::json("--json", "no/such/dir/report.json")]
 #[case::record("--record", "a-file/not-a-dir")]
 fn a_report_that_cannot_be_written_is_a_usage_error(#[case] flag: &str, #[case] path: &str) {
-    let tree = CaseTree::new(&flag[2..], &[("good", &passing())]);
+    let tree = CaseTree::new(
+        "run-contract",
+        &flag[2..],
+        &[("tencent/terminate-instances/good", &passing())],
+    );
     // `a-file` is a file, so nothing can be created below it.
     std::fs::write(tree.root.join("a-file"), "").unwrap();
     let path = tree.root.join(path);
@@ -228,7 +200,11 @@ fn an_expectation_that_does_not_hold_fails_the_case(
     #[case] case: String,
     #[case] message: &str,
 ) {
-    let tree = CaseTree::new(name, &[("expectation", &case)]);
+    let tree = CaseTree::new(
+        "run-contract",
+        name,
+        &[("tencent/terminate-instances/expectation", &case)],
+    );
     let output = tree.run(&[]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
@@ -246,7 +222,11 @@ fn the_expectations_hold_when_the_target_does_what_they_say() {
         "[{ kind = \"latency\", millis = 300 }]",
         "params = { InstanceIds = [\"ins-late0001\"] }\nexpect.elapsed = { at-least = \"300ms\", at-most = \"10s\" }\nexpect.every-instance = \"TERMINATED\"",
     );
-    let tree = CaseTree::new("hold", &[("expectation", &case)]);
+    let tree = CaseTree::new(
+        "run-contract",
+        "hold",
+        &[("tencent/terminate-instances/expectation", &case)],
+    );
     let output = tree.run(&[]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");

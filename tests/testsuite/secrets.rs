@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::careless::{Served, terminus_within, terminus_within_env, write};
+use crate::common::binary::{Served, terminus_within, terminus_within_env, write};
 
 /// The mark every secret of this test carries.
 const MARK: &str = "CANARY";

@@ -1,11 +1,11 @@
 //! What a CI job needs from `terminus serve`: the address it got on port 0, in a first line of a stable form
 //! (`listening on http://127.0.0.1:PORT`) and in a `--ready-file`.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
+
+use crate::common::binary::first_line;
 
 /// The server, killed when dropped.
 struct Serve(Child);
@@ -32,17 +32,7 @@ fn serve_on_port_0_says_where_it_listens_in_its_first_line_and_its_ready_file() 
             .spawn()
             .expect("terminus serve starts"),
     );
-    let stdout = serve.0.stdout.take().expect("stdout is piped");
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = sender.send(line);
-        }
-        for _ in lines {}
-    });
-    let line = receiver
-        .recv_timeout(Duration::from_secs(20))
+    let line = first_line(serve.0.stdout.take().expect("stdout is piped"))
         .expect("terminus serve prints a first line");
     let url = line
         .strip_prefix("listening on ")

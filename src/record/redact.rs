@@ -313,8 +313,8 @@ fn sign_options(request: &Request) -> SignOptions {
     let mut options = SignOptions::default();
     if let Some(value) = request.header("authorization") {
         if let Ok(authorization) = signing::tc3::Authorization::parse(value) {
-            options.signed_headers = Some(authorization.signed_headers);
-            options.service = Some(authorization.service);
+            options.signed_headers = Some(authorization.signed_headers().to_owned());
+            options.service = Some(authorization.service().to_owned());
         } else if let Ok(authorization) = signing::zc2::Authorization::parse(value) {
             options.signed_headers = Some(authorization.signed_headers);
         }

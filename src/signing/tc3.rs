@@ -28,24 +28,52 @@ const REQUIRED_SIGNED_HEADERS: [&str; 2] = ["content-type", "host"];
 /// The last element of the credential scope.
 const TERMINATOR: &str = "tc3_request";
 
-/// A parsed `Authorization: TC3-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` header.
+/// A parsed `Authorization: TC3-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` header, its parts kept
+/// in one buffer (read on every request the mock serves).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authorization {
-    /// The SecretId of the credential.
-    pub secret_id: String,
-    /// The scope date, `YYYY-MM-DD`.
-    pub date: String,
-    /// The scope service, e.g. `cvm`.
-    pub service: String,
-    /// The scope terminator, `tc3_request` when well formed.
-    pub terminator: String,
-    /// The `;`-separated signed header names.
-    pub signed_headers: String,
-    /// The lowercase hex signature.
-    pub signature: String,
+    /// SecretId, date, service, terminator, signed headers and signature, one after another.
+    parts: String,
+    /// Where each part ends in `parts`.
+    ends: [usize; 6],
 }
 
 impl Authorization {
+    /// The SecretId of the credential.
+    pub fn secret_id(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The scope date, `YYYY-MM-DD`.
+    pub fn date(&self) -> &str {
+        self.part(1)
+    }
+
+    /// The scope service, e.g. `cvm`.
+    pub fn service(&self) -> &str {
+        self.part(2)
+    }
+
+    /// The scope terminator, `tc3_request` when well formed.
+    pub fn terminator(&self) -> &str {
+        self.part(3)
+    }
+
+    /// The `;`-separated signed header names.
+    pub fn signed_headers(&self) -> &str {
+        self.part(4)
+    }
+
+    /// The lowercase hex signature.
+    pub fn signature(&self) -> &str {
+        self.part(5)
+    }
+
+    fn part(&self, index: usize) -> &str {
+        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
+        &self.parts[start..self.ends[index]]
+    }
+
     /// Reads the header value. Whitespace around the `,` separators is tolerated.
     pub fn parse(value: &str) -> Result<Self, Unusable> {
         let malformed = |why: &str| Unusable::MalformedAuthorization(why.to_owned());
@@ -94,14 +122,21 @@ impl Authorization {
         if secret_id.is_empty() {
             return Err(malformed("Credential names no SecretId"));
         }
-        Ok(Self {
-            secret_id: secret_id.to_owned(),
-            date: date.to_owned(),
-            service: service.to_owned(),
-            terminator: terminator.to_owned(),
-            signed_headers: signed_headers.to_owned(),
-            signature: signature.to_owned(),
-        })
+        let mut parts =
+            String::with_capacity(credential.len() + signed_headers.len() + signature.len());
+        let mut ends = [0; 6];
+        for (end, part) in ends.iter_mut().zip([
+            secret_id,
+            date,
+            service,
+            terminator,
+            signed_headers,
+            signature,
+        ]) {
+            parts.push_str(part);
+            *end = parts.len();
+        }
+        Ok(Self { parts, ends })
     }
 
     /// The header value for these parts.
@@ -288,7 +323,7 @@ pub(super) fn inspect(request: &Request, authorization: &str) -> Result<Claim, U
     let (_, seconds) = timestamp(request)?;
     Ok(Claim {
         scheme: Scheme::Tc3,
-        secret_id: Some(authorization.secret_id.clone()),
+        secret_id: Some(authorization.secret_id().to_owned()),
         timestamp: Some(seconds),
         detail: ClaimDetail::Tc3(authorization),
     })
@@ -303,32 +338,34 @@ fn check_claim<'r>(
 ) -> Result<&'r str, Rejection> {
     let (raw_timestamp, seconds) = timestamp(request).expect("inspect() read the timestamp");
     if authorization
-        .signed_headers
+        .signed_headers()
         .bytes()
         .any(|b| b.is_ascii_uppercase())
     {
         return Err(Rejection::SignedHeaderNames(
-            authorization.signed_headers.clone(),
+            authorization.signed_headers().to_owned(),
         ));
     }
     if let Some(missing) = REQUIRED_SIGNED_HEADERS.into_iter().find(|required| {
         !authorization
-            .signed_headers
+            .signed_headers()
             .split(';')
             .any(|name| name == *required)
     }) {
         return Err(Rejection::SignedHeaders {
-            signed_headers: authorization.signed_headers.clone(),
+            signed_headers: authorization.signed_headers().to_owned(),
             missing,
         });
     }
-    if authorization.terminator != TERMINATOR {
-        return Err(Rejection::ScopeTerminator(authorization.terminator.clone()));
+    if authorization.terminator() != TERMINATOR {
+        return Err(Rejection::ScopeTerminator(
+            authorization.terminator().to_owned(),
+        ));
     }
     let expected_date = utc_date(seconds).unwrap_or_else(|| "no date (out of range)".to_owned());
-    if authorization.date != expected_date {
+    if authorization.date() != expected_date {
         return Err(Rejection::ScopeDate {
-            scope: authorization.date.clone(),
+            scope: authorization.date().to_owned(),
             expected: expected_date,
             timestamp: seconds,
         });
@@ -336,10 +373,10 @@ fn check_claim<'r>(
     if let Some(expected) = policy
         .service
         .as_deref()
-        .filter(|expected| *expected != authorization.service)
+        .filter(|expected| *expected != authorization.service())
     {
         return Err(Rejection::ScopeService {
-            scope: authorization.service.clone(),
+            scope: authorization.service().to_owned(),
             expected: expected.to_owned(),
         });
     }
@@ -355,11 +392,11 @@ pub(super) fn verify(
 ) -> Result<Trace, Rejection> {
     let raw_timestamp = check_claim(request, authorization, policy)?;
     let inputs = Inputs {
-        secret_id: &authorization.secret_id,
+        secret_id: &authorization.secret_id(),
         timestamp: raw_timestamp,
-        date: &authorization.date,
-        service: &authorization.service,
-        signed_headers: &authorization.signed_headers,
+        date: &authorization.date(),
+        service: &authorization.service(),
+        signed_headers: &authorization.signed_headers(),
     };
     compute(request, &inputs, secret_key, derived_keys).map_err(Rejection::SignedHeaderAbsent)
 }
@@ -376,7 +413,7 @@ pub(super) fn matches(
 ) -> Result<bool, Rejection> {
     use std::fmt::Write as _;
     let raw_timestamp = check_claim(request, authorization, policy)?;
-    let signed_headers = authorization.signed_headers.as_str();
+    let signed_headers = authorization.signed_headers();
     let query = request.query();
     let mut text = String::with_capacity(256 + query.len());
 
@@ -394,8 +431,8 @@ pub(super) fn matches(
     text.clear();
     text.push_str("TC3");
     text.push_str(secret_key);
-    let k_date = hmac_sha256(text.as_bytes(), authorization.date.as_bytes());
-    let k_service = hmac_sha256(&k_date, authorization.service.as_bytes());
+    let k_date = hmac_sha256(text.as_bytes(), authorization.date().as_bytes());
+    let k_service = hmac_sha256(&k_date, authorization.service().as_bytes());
     let k_signing = hmac_sha256(&k_service, TERMINATOR.as_bytes());
 
     // Step 3: the string to sign; then the signature.
@@ -403,14 +440,14 @@ pub(super) fn matches(
     let _ = write!(
         text,
         "{ALGORITHM}\n{raw_timestamp}\n{}/{}/{TERMINATOR}\n{}",
-        authorization.date,
-        authorization.service,
+        authorization.date(),
+        authorization.service(),
         hex_of(&hashed_canonical_request, &mut [0; 64]),
     );
     let signature = hmac_sha256(&k_signing, text.as_bytes());
     Ok(super::hash::constant_time_eq(
         hex_of(&signature, &mut [0; 64]),
-        &authorization.signature,
+        &authorization.signature(),
     ))
 }
 
@@ -429,17 +466,20 @@ pub(super) fn recompute(
     policy: &Policy,
 ) -> Result<Trace, Rejection> {
     let (raw_timestamp, seconds) = timestamp(request).map_err(|_| Rejection::ScopeDate {
-        scope: authorization.date.clone(),
+        scope: authorization.date().to_owned(),
         expected: "no date (the timestamp is unreadable)".to_owned(),
         timestamp: 0,
     })?;
     let utc = utc_date(seconds).unwrap_or_default();
     let inputs = Inputs {
-        secret_id: &authorization.secret_id,
+        secret_id: &authorization.secret_id(),
         timestamp: raw_timestamp,
         date: &utc,
-        service: policy.service.as_deref().unwrap_or(&authorization.service),
-        signed_headers: &authorization.signed_headers,
+        service: policy
+            .service
+            .as_deref()
+            .unwrap_or(&authorization.service()),
+        signed_headers: &authorization.signed_headers(),
     };
     compute(request, &inputs, secret_key, policy.derived_keys)
         .map_err(Rejection::SignedHeaderAbsent)
@@ -465,13 +505,16 @@ pub(super) fn diagnose(
         return super::diagnose::unexplained(Scheme::Tc3, "X-TC-Timestamp is not a Unix time");
     };
     let utc = utc_date(seconds).unwrap_or_default();
-    let service = policy.service.as_deref().unwrap_or(&authorization.service);
+    let service = policy
+        .service
+        .as_deref()
+        .unwrap_or(&authorization.service());
     let server_inputs = Inputs {
-        secret_id: &authorization.secret_id,
+        secret_id: &authorization.secret_id(),
         timestamp: raw_timestamp,
         date: &utc,
         service,
-        signed_headers: &authorization.signed_headers,
+        signed_headers: &authorization.signed_headers(),
     };
     let server = match compute(request, &server_inputs, secret_key, false) {
         Ok(trace) => trace,
@@ -483,29 +526,29 @@ pub(super) fn diagnose(
         }
     };
     let claimed = Inputs {
-        date: &authorization.date,
-        service: &authorization.service,
+        date: &authorization.date(),
+        service: &authorization.service(),
         ..server_inputs
     };
-    let signed_headers = &authorization.signed_headers;
+    let signed_headers = &authorization.signed_headers();
     let mut tries: Vec<Mistake> = Vec::new();
     // The scope as the request states it: a local date, another service.
-    if (authorization.date != utc || authorization.service != service)
+    if (authorization.date() != utc || authorization.service() != service)
         && let Ok(trace) = compute(request, &claimed, secret_key, false)
     {
-        let cause = if authorization.date != utc {
+        let cause = if authorization.date() != utc {
             format!(
                 "the scope date is the local date, not UTC: the credential scope says {}, and the UTC date of \
                  X-TC-Timestamp {seconds} is {utc}",
-                authorization.date
+                authorization.date()
             )
         } else {
             format!(
                 "the credential scope names the service {:?}; this endpoint's is {service:?}",
-                authorization.service
+                authorization.service()
             )
         };
-        let id = if authorization.date != utc {
+        let id = if authorization.date() != utc {
             "scope-date-not-utc"
         } else {
             "scope-service"
@@ -570,7 +613,7 @@ pub(super) fn diagnose(
     }
     let found = tries.into_iter().find(|mistake| {
         mistake.trace.get(Step::Signature).is_some_and(|signature| {
-            super::hash::constant_time_eq(signature, &authorization.signature)
+            super::hash::constant_time_eq(signature, &authorization.signature())
         })
     });
     super::diagnose::from_traces(
@@ -619,11 +662,8 @@ mod tests {
             "TC3-HMAC-SHA256 Credential=AKID/2019-02-25/cvm/tc3_request,SignedHeaders=content-type;host, Signature=ab",
         )
         .unwrap();
-        assert_eq!(
-            (parsed.date.as_str(), parsed.service.as_str()),
-            ("2019-02-25", "cvm")
-        );
-        assert_eq!(parsed.signed_headers, "content-type;host");
+        assert_eq!((parsed.date(), parsed.service()), ("2019-02-25", "cvm"));
+        assert_eq!(parsed.signed_headers(), "content-type;host");
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Claim {
     /// TC3: the credential-scope service the `Authorization` header names, as read (`None` for other schemes).
     pub fn scope_service(&self) -> Option<&str> {
         match &self.detail {
-            ClaimDetail::Tc3(authorization) => Some(&authorization.service),
+            ClaimDetail::Tc3(authorization) => Some(authorization.service()),
             _ => None,
         }
     }
@@ -107,7 +107,7 @@ impl Claim {
             ClaimDetail::Tc3(authorization) => {
                 let derived_keys = policy.derived_keys || reference.is_some();
                 let trace = tc3::verify(request, authorization, secret_key, policy, derived_keys)?;
-                (trace, authorization.signature.as_str())
+                (trace, authorization.signature())
             }
             ClaimDetail::Param(claimed) => (
                 hmac_param::compute(request, &claimed.params, self.scheme, secret_key),

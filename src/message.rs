@@ -17,7 +17,7 @@ use std::fmt;
 const MAX_HEADERS: usize = 128;
 
 /// An HTTP request as sent: request line, headers in wire order and case, body bytes.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Request {
     /// The method, e.g. `POST`.
     pub method: String,

@@ -44,8 +44,8 @@ impl Verdict {
     }
 }
 
-/// One request and its answer. Recorded cheaply on the request path (the request is moved in, not copied;
-/// nothing is formatted); the text a reader sees (the time, the redacted request) is made when it is read.
+/// One request and its answer. Recorded cheaply on the request path (the request copied into two blocks, nothing
+/// formatted); the text a reader sees (the time, the redacted request) is made when it is read.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Entry {
@@ -87,32 +87,74 @@ fn rfc3339<S: serde::Serializer>(
     serializer.serialize_str(&text)
 }
 
-/// A request as received, kept whole but for its body (at most [`BODY_KEPT`] bytes); written with its secrets
-/// replaced by `[TOKEN]`: session tokens (`X-TC-Token`, `Token=` in the target or body) and bearer tokens.
+/// A request as received, kept in two blocks (its body cut to [`BODY_KEPT`] bytes) however many headers it has;
+/// written with its secrets replaced by `[TOKEN]`: session tokens (`X-TC-Token`, `Token=` in the target or body)
+/// and bearer tokens.
 #[derive(Clone, Debug)]
 pub struct Received {
-    request: Request,
+    /// The method, the target, each header's name and value, then the kept body, one after another.
+    bytes: Vec<u8>,
+    /// Where each text piece ends in `bytes` (method, target, then name and value of each header); the body is
+    /// the rest.
+    ends: Vec<u32>,
     /// The body's length as received.
     body_bytes: usize,
 }
 
 impl Received {
-    /// Keeps a request (its body cut to [`BODY_KEPT`] bytes).
-    pub fn of(mut request: Request) -> Self {
-        let body_bytes = request.body.len();
-        if body_bytes > BODY_KEPT {
-            request.body.truncate(BODY_KEPT);
-            request.body.shrink_to_fit();
+    /// Keeps a copy of the request (its body cut to [`BODY_KEPT`] bytes).
+    pub fn of(request: &Request) -> Self {
+        let kept = &request.body[..request.body.len().min(BODY_KEPT)];
+        let text: usize = request
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        let mut bytes =
+            Vec::with_capacity(request.method.len() + request.target.len() + text + kept.len());
+        let mut ends = Vec::with_capacity(2 + 2 * request.headers.len());
+        let mut push = |piece: &str| {
+            bytes.extend_from_slice(piece.as_bytes());
+            ends.push(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+        };
+        push(&request.method);
+        push(&request.target);
+        for (name, value) in &request.headers {
+            push(name);
+            push(value);
         }
+        bytes.extend_from_slice(kept);
         Self {
-            request,
-            body_bytes,
+            bytes,
+            ends,
+            body_bytes: request.body.len(),
         }
     }
 
-    /// The request as kept (body cut), secrets included: for the mock's own reading, never written out.
-    pub fn request(&self) -> &Request {
-        &self.request
+    /// The text pieces in order: method, target, then name and value of each header.
+    fn pieces(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let end = (end as usize).min(self.bytes.len());
+            let piece = std::str::from_utf8(&self.bytes[start.min(end)..end]).unwrap_or_default();
+            start = end;
+            piece
+        })
+    }
+
+    /// The method.
+    pub fn method(&self) -> &str {
+        self.pieces().next().unwrap_or_default()
+    }
+
+    /// The target as sent (secrets included: for the mock's own log line, which shows the path).
+    pub fn target(&self) -> &str {
+        self.pieces().nth(1).unwrap_or_default()
+    }
+
+    fn body(&self) -> &[u8] {
+        let head = self.ends.last().map_or(0, |&end| end as usize);
+        self.bytes.get(head..).unwrap_or_default()
     }
 }
 
@@ -134,31 +176,30 @@ struct Written<'a> {
 
 impl Serialize for Received {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let request = &self.request;
-        let headers = request
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = if name.eq_ignore_ascii_case("x-tc-token") {
-                    "[TOKEN]"
-                } else if name.eq_ignore_ascii_case("authorization")
-                    && value
-                        .trim_start()
-                        .get(..7)
-                        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
-                {
-                    "Bearer [TOKEN]"
-                } else {
-                    value.as_str()
-                };
-                (name.as_str(), value)
-            })
-            .collect();
+        let mut pieces = self.pieces();
+        let method = pieces.next().unwrap_or_default();
+        let target = pieces.next().unwrap_or_default();
+        let mut headers = Vec::new();
+        while let (Some(name), Some(value)) = (pieces.next(), pieces.next()) {
+            let value = if name.eq_ignore_ascii_case("x-tc-token") {
+                "[TOKEN]"
+            } else if name.eq_ignore_ascii_case("authorization")
+                && value
+                    .trim_start()
+                    .get(..7)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+            {
+                "Bearer [TOKEN]"
+            } else {
+                value
+            };
+            headers.push((name, value));
+        }
         Written {
-            method: &request.method,
-            target: redact_token_parameter(&request.target),
+            method,
+            target: redact_token_parameter(target),
             headers,
-            body: redact_token_parameter(&String::from_utf8_lossy(&request.body)),
+            body: redact_token_parameter(&String::from_utf8_lossy(self.body())),
             body_bytes: self.body_bytes,
         }
         .serialize(serializer)
@@ -325,7 +366,7 @@ mod tests {
             status: Some(200),
             code: None,
             latency_us: 0,
-            request: Received::of(Request::parse(b"GET /?Token=abc&Action=X HTTP/1.1\r\nHost: h\r\nX-TC-Token: s\r\nAuthorization: Bearer t\r\n\r\n").unwrap()),
+            request: Received::of(&Request::parse(b"GET /?Token=abc&Action=X HTTP/1.1\r\nHost: h\r\nX-TC-Token: s\r\nAuthorization: Bearer t\r\n\r\n").unwrap()),
             diagnosis: None,
         }
     }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
@@ -142,9 +142,13 @@ async fn connection<I>(io: I, shared: Arc<Shared>, place: Place, _permit: OwnedS
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    // The connection's request buffers, refilled for each request on it (HTTP/1.1 answers one at a time), so a
+    // keep-alive client's requests cost no allocation to copy once the first has sized them.
+    let scratch = Arc::new(std::sync::Mutex::new(Request::default()));
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        async move { answer(request, shared, place).await }
+        let scratch = Arc::clone(&scratch);
+        async move { answer(request, shared, place, scratch).await }
     });
     let _ = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -156,10 +160,35 @@ where
         .await;
 }
 
+/// The most body capacity a connection's request buffer keeps between requests.
+const SCRATCH_BODY_KEPT: usize = 64 * 1024;
+
 async fn answer(
     request: hyper::Request<Incoming>,
     shared: Arc<Shared>,
     place: Place,
+    scratch: Arc<std::sync::Mutex<Request>>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let lock = || {
+        scratch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let mut buffers = std::mem::take(&mut *lock());
+    let answered = answer_in(request, shared, place, &mut buffers).await;
+    if buffers.body.capacity() > SCRATCH_BODY_KEPT {
+        buffers.body = Vec::new();
+    }
+    *lock() = buffers;
+    answered
+}
+
+/// Answers a request, copying it into `request`'s buffers.
+async fn answer_in(
+    request: hyper::Request<Incoming>,
+    shared: Arc<Shared>,
+    place: Place,
+    buffers: &mut Request,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     if request.method() == Method::CONNECT {
         return Ok(match place {
@@ -177,27 +206,12 @@ async fn answer(
     if head.uri.path().starts_with(control::PREFIX) && !shared.cloud {
         return Ok(respond(control_call(head, body, &shared, place).await));
     }
-    let target = head.uri.to_string();
-
     // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host is answered 400, before any provider sees it.
     if head.version == hyper::Version::HTTP_11 && head.headers.get_all(HOST).iter().count() != 1 {
         return Ok(bare(StatusCode::BAD_REQUEST));
     }
-    let mut request = Request {
-        method: head.method.as_str().to_owned(),
-        target,
-        headers: Vec::with_capacity(head.headers.len()),
-        body: Vec::new(),
-    };
-    let mut unreadable = None;
-    for (name, value) in &head.headers {
-        match std::str::from_utf8(value.as_bytes()) {
-            Ok(value) => request
-                .headers
-                .push((name.as_str().to_owned(), value.to_owned())),
-            Err(_) => unreadable = Some(Problem::HeaderEncoding(name.as_str().to_owned())),
-        }
-    }
+    let unreadable = copy_head(&head, buffers);
+    let request = buffers;
     let provider = ProviderId::route(&shared.providers, &request);
     let limit = provider.body_limit(&request);
     let declared = head
@@ -213,11 +227,8 @@ async fn answer(
             Some(room) => _room = room,
             None => return Ok(respond(over_body_cap(&shared))),
         }
-        match read_body(body, limit).await {
-            Ok(bytes) => {
-                request.body = bytes;
-                unreadable
-            }
+        match read_body(body, limit, &mut request.body).await {
+            Ok(()) => unreadable,
             Err(problem) => Some(problem),
         }
     };
@@ -266,7 +277,7 @@ async fn answer(
         }
     }
     let heard = Heard {
-        request,
+        request: &*request,
         provider,
         action,
         arrived_at,
@@ -304,9 +315,9 @@ const EXPLAIN_HEADER: &str = "x-terminus-explain";
 /// The most bytes of a diagnosis sent in `X-Terminus-Diagnosis` (the summary is ASCII, so any cut is a boundary).
 const DIAGNOSIS_HEADER_BYTES: usize = 2048;
 
-/// A provider request as the journal and the log see it (moved into the journal: never copied).
-struct Heard {
-    request: Request,
+/// A provider request as the journal and the log see it.
+struct Heard<'r> {
+    request: &'r Request,
     provider: ProviderId,
     action: Option<String>,
     arrived_at: time::OffsetDateTime,
@@ -314,7 +325,7 @@ struct Heard {
     faulted: bool,
 }
 
-impl Heard {
+impl Heard<'_> {
     /// Writes the journal entry and the log line of this request and its answer (`None`: dropped); the entry's id.
     /// What the provider said of its answer ([`Reply::summary`]) is taken as said; otherwise the answer's code
     /// and the request's SecretId are read back.
@@ -327,7 +338,7 @@ impl Heard {
                     Ok(Err(code)) => Some(code),
                     _ => None,
                 }),
-                crate::signing::inspect(&self.request)
+                crate::signing::inspect(self.request)
                     .ok()
                     .and_then(|claim| claim.secret_id),
             ),
@@ -381,8 +392,8 @@ fn log(entry: &Entry) {
             mistake = diagnosis.mistake.unwrap_or("-"),
             diagnosis = %diagnosis.summary(),
             "{} {} {} {code}",
-            entry.request.request().method,
-            entry.request.request().target,
+            entry.request.method(),
+            entry.request.target(),
             status,
         ),
         None => tracing::info!(
@@ -395,8 +406,8 @@ fn log(entry: &Entry) {
             code,
             latency_us = entry.latency_us,
             "{} {} {} {code}",
-            entry.request.request().method,
-            entry.request.request().target,
+            entry.request.method(),
+            entry.request.target(),
             status,
         ),
     }
@@ -446,8 +457,9 @@ async fn control_call(
     let Some(_room) = reserve_body(shared, declared, control::BODY_LIMIT) else {
         return over_body_cap(shared);
     };
-    match read_body(body, control::BODY_LIMIT).await {
-        Ok(body) => control::handle(head.method.as_str(), &head.uri, &body, shared),
+    let mut bytes = Vec::new();
+    match read_body(body, control::BODY_LIMIT, &mut bytes).await {
+        Ok(()) => control::handle(head.method.as_str(), &head.uri, &bytes, shared),
         Err(Problem::TooLarge { .. }) => control::too_large(),
         Err(Problem::Unreadable(why)) => Reply::error(400, &why),
         Err(_) => Reply::error(400, "The request body could not be read."),
@@ -487,24 +499,65 @@ fn over_body_cap(shared: &Shared) -> Reply {
 }
 
 /// Reads a body of at most `limit` bytes within [`BODY_TIMEOUT`].
-async fn read_body(body: Incoming, limit: usize) -> Result<Vec<u8>, Problem> {
-    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
-        Ok(Err(error))
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(Problem::TooLarge { limit })
+/// Reads a body into `into` (emptied first), at most `limit` bytes, within [`BODY_TIMEOUT`].
+async fn read_body(body: Incoming, limit: usize, into: &mut Vec<u8>) -> Result<(), Problem> {
+    into.clear();
+    let read = async {
+        let mut body = body;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| {
+                Problem::Unreadable(format!("The request body could not be read: {error}."))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if into.len() + data.len() > limit {
+                    return Err(Problem::TooLarge { limit });
+                }
+                into.extend_from_slice(&data);
+            }
         }
-        Ok(Err(error)) => Err(Problem::Unreadable(format!(
-            "The request body could not be read: {error}."
-        ))),
-        Err(_) => Err(Problem::Unreadable(format!(
-            "The request body did not arrive within {} s.",
-            BODY_TIMEOUT.as_secs()
-        ))),
+        Ok(())
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Problem::Unreadable(format!(
+                "The request body did not arrive within {} s.",
+                BODY_TIMEOUT.as_secs()
+            )))
+        })
+}
+
+/// Copies a request's head into `request`'s buffers (reusing their capacity): method, target as sent, headers in
+/// order with their values as sent; the body is emptied. A header whose value is not UTF-8 is left out and named.
+fn copy_head(head: &hyper::http::request::Parts, request: &mut Request) -> Option<Problem> {
+    use std::fmt::Write as _;
+    request.method.clear();
+    request.method.push_str(head.method.as_str());
+    request.target.clear();
+    let _ = write!(request.target, "{}", head.uri);
+    request.body.clear();
+    let mut unreadable = None;
+    let mut kept = 0;
+    for (name, value) in &head.headers {
+        let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
+            unreadable = Some(Problem::HeaderEncoding(name.as_str().to_owned()));
+            continue;
+        };
+        match request.headers.get_mut(kept) {
+            Some((kept_name, kept_value)) => {
+                kept_name.clear();
+                kept_name.push_str(name.as_str());
+                kept_value.clear();
+                kept_value.push_str(value);
+            }
+            None => request
+                .headers
+                .push((name.as_str().to_owned(), value.to_owned())),
+        }
+        kept += 1;
     }
+    request.headers.truncate(kept);
+    unreadable
 }
 
 /// A status with no body: for what is not a request of any provider.

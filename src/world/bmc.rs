@@ -18,7 +18,7 @@
 //! documented):
 //!
 //! 1. existence, for the caller's owner: another owner's instance is as unknown as a missing one
-//!    ([`Refusal::NotFound`]; an undocumented choice: the API answers only for its caller's resources);
+//!    ([`BatchRefusal::NotFound`]; an undocumented choice: the API answers only for its caller's resources);
 //! 2. the recycle bin, `RECYCLE` or `RECYCLING` ([`Refusal::Recycled`]);
 //! 3. `CREATING`, and `PENDING` (inferred from "any operations are not allowed while creating")
 //!    ([`Refusal::Creating`]);
@@ -32,7 +32,7 @@
 //! 7. a pay-as-you-go instance in its commitment period ([`Refusal::Commitment`]).
 //!
 //! [`World::bmc_release`]: at least one id and at most 100, none twice; every id exists for the caller
-//! ([`Refusal::NotFound`]); every instance is in the recycle bin ([`Refusal::NotRecycled`]). All or nothing.
+//! ([`BatchRefusal::NotFound`]); every instance is in the recycle bin ([`Refusal::NotRecycled`]). All or nothing.
 //!
 //! # Lifecycle
 //!
@@ -44,6 +44,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::refusal::BatchRefusal;
 use super::{Account, World};
 
 /// How long an instance stays in the recycle bin before it is released: "released in 24 hours" (seed 003).
@@ -189,14 +190,9 @@ impl BmcCharge {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// No ids.
-    EmptyBatch,
-    /// More ids than [`MAX_IDS`].
-    BatchTooLarge(usize),
-    /// An id given twice.
-    DuplicateId(String),
-    /// No such instance for the caller (unknown, released, deleted, or another owner's).
-    NotFound(String),
+    /// No ids, more than [`MAX_IDS`], an id twice, or an id that is no instance of the caller's (unknown,
+    /// released, deleted, or another owner's).
+    Batch(BatchRefusal),
     /// In the recycle bin already.
     Recycled(String),
     /// Being created: `CREATING`, or `PENDING` (the status is given).
@@ -209,6 +205,12 @@ pub enum Refusal {
     Commitment(String),
     /// `ReleaseInstances` on an instance that is not in the recycle bin.
     NotRecycled(String),
+}
+
+impl From<BatchRefusal> for Refusal {
+    fn from(refusal: BatchRefusal) -> Self {
+        Refusal::Batch(refusal)
+    }
 }
 
 /// What `DescribeInstances` filters by; `None` filters nothing.
@@ -252,14 +254,6 @@ pub(super) fn settle(instances: &mut [BmcInstance], now: i64) {
     }
 }
 
-/// The first id that appears twice in `ids`.
-pub(super) fn duplicate(ids: impl IntoIterator<Item = impl AsRef<str>>) -> Option<String> {
-    let mut seen = std::collections::HashSet::new();
-    ids.into_iter()
-        .map(|id| id.as_ref().to_owned())
-        .find(|id| !seen.insert(id.clone()))
-}
-
 impl World {
     /// Releases the instances whose time in the recycle bin is over (see the module docs).
     /// Constant work but for the instances it releases: it pops only the due entries of the world's recycle queue
@@ -287,7 +281,7 @@ impl World {
                 instance.status != BmcStatus::Released
                     && self.owner_or_first(instance.owner.as_deref()) == account.owner
             })
-            .ok_or_else(|| Refusal::NotFound(id.to_owned()))
+            .ok_or_else(|| BatchRefusal::NotFound(id.to_owned()).into())
     }
 
     /// `TerminateInstance`: to the recycle bin, or deleted at once when creation failed (module docs: order).
@@ -324,15 +318,7 @@ impl World {
     /// `ReleaseInstances`: releases instances in the recycle bin at once, all or nothing.
     pub fn bmc_release(&mut self, account: &Account, ids: &[String]) -> Result<(), Refusal> {
         self.bmc_settle();
-        if ids.is_empty() {
-            return Err(Refusal::EmptyBatch);
-        }
-        if ids.len() > MAX_IDS {
-            return Err(Refusal::BatchTooLarge(ids.len()));
-        }
-        if let Some(id) = duplicate(ids) {
-            return Err(Refusal::DuplicateId(id));
-        }
+        super::refusal::check_batch(ids, MAX_IDS)?;
         let found = ids
             .iter()
             .map(|id| self.bmc_find(account, id))
@@ -357,10 +343,8 @@ impl World {
         filter: &Describe<'_>,
     ) -> Result<Vec<&BmcInstance>, Refusal> {
         self.bmc_settle();
-        if let Some(ids) = filter.instance_ids
-            && ids.len() > MAX_IDS
-        {
-            return Err(Refusal::BatchTooLarge(ids.len()));
+        if let Some(ids) = filter.instance_ids {
+            super::refusal::check_size(ids, MAX_IDS)?;
         }
         let name_matches = |name: Option<&str>| match filter.name {
             None => true,
@@ -445,7 +429,7 @@ mod tests {
         );
         assert_eq!(
             world.bmc_terminate(&account, "1001"),
-            Err(Refusal::NotFound("1001".into()))
+            Err(BatchRefusal::NotFound("1001".into()).into())
         );
         assert_eq!(status(&world, "1001"), BmcStatus::Released);
     }
@@ -500,11 +484,11 @@ mod tests {
         );
         assert_eq!(
             refuse(&mut world, "others"),
-            Refusal::NotFound("others".into())
+            BatchRefusal::NotFound("others".into()).into()
         );
         assert_eq!(
             refuse(&mut world, "nothing"),
-            Refusal::NotFound("nothing".into())
+            BatchRefusal::NotFound("nothing".into()).into()
         );
         assert_eq!(world.spec, before);
         // Creation failed: deleted at once, even prepaid and in a commitment period.
@@ -529,14 +513,17 @@ mod tests {
         assert_eq!(status(&world, "bin"), BmcStatus::Recycle);
         assert_eq!(
             world.bmc_release(&account, &ids(&["bin", "bin"])),
-            Err(Refusal::DuplicateId("bin".into()))
+            Err(BatchRefusal::DuplicateId("bin".into()).into())
         );
-        assert_eq!(world.bmc_release(&account, &[]), Err(Refusal::EmptyBatch));
+        assert_eq!(
+            world.bmc_release(&account, &[]),
+            Err(BatchRefusal::Empty.into())
+        );
         world.bmc_release(&account, &ids(&["bin"])).unwrap();
         assert_eq!(status(&world, "bin"), BmcStatus::Released);
         assert_eq!(
             world.bmc_release(&account, &ids(&["bin"])),
-            Err(Refusal::NotFound("bin".into()))
+            Err(BatchRefusal::NotFound("bin".into()).into())
         );
     }
 

@@ -43,7 +43,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::rules::{Refusal, check_batch};
+use super::rules::{BatchRefusal, Refusal, check_batch};
 use super::{ChargeType, Instance, InstanceState, World};
 
 /// How long each transition takes, in seconds of the world's clock; `timings = "immediate"` is every one 0.
@@ -502,7 +502,7 @@ impl World {
                         && self.region_of(instance) == region
                         && World::listed(instance)
                 })
-                .ok_or_else(|| Refusal::NotFound(id.clone()))?;
+                .ok_or_else(|| Refusal::Batch(BatchRefusal::NotFound(id.clone())))?;
             if self.owner_or_first(self.spec.instances[at].owner.as_deref()) != owner {
                 return Err(Refusal::NotOwned(id.clone()).into());
             }

@@ -19,6 +19,7 @@ pub mod fault;
 mod index;
 mod instance;
 pub mod lifecycle;
+pub mod refusal;
 pub mod rules;
 mod shared;
 pub mod stubs;

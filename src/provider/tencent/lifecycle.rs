@@ -812,11 +812,8 @@ fn listed<'a>(
     filters: &[Filter],
 ) -> Result<Vec<&'a Instance>, ApiError> {
     if let Some(ids) = ids {
-        if ids.len() > crate::world::rules::MAX_BATCH {
-            return Err(refusal(crate::world::rules::Refusal::BatchTooLarge(
-                ids.len(),
-            )));
-        }
+        crate::world::refusal::check_size(ids, crate::world::rules::MAX_BATCH)
+            .map_err(|too_large| refusal(too_large.into()))?;
         ids.iter()
             .try_for_each(|id| crate::world::rules::check_instance_id(id))
             .map_err(refusal)?;

@@ -46,7 +46,7 @@ use crate::message::Request;
 use crate::provider::Problem;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, zc2};
 use crate::world::SharedWorld;
-use crate::world::bmc::{BmcInstance, Describe, Refusal};
+use crate::world::bmc::{BatchRefusal, BmcInstance, Describe, Refusal};
 use crate::world::{Account, World};
 
 /// `DescribeInstances` filters the mock applies.
@@ -507,22 +507,7 @@ fn unusable(error: Unusable) -> ApiError {
 fn refusal(refusal: Refusal) -> ApiError {
     use Refusal as R;
     let (code, message) = match refusal {
-        R::EmptyBatch => (
-            wire::MISSING_PARAMETER,
-            "The parameter `instanceIds` is empty.".to_owned(),
-        ),
-        R::BatchTooLarge(count) => (
-            wire::INVALID_PARAMETER,
-            format!("`instanceIds` names {count} instances; at most 100 are allowed."),
-        ),
-        R::DuplicateId(id) => (
-            wire::INVALID_PARAMETER,
-            format!("The instance ID `{id}` is given more than once."),
-        ),
-        R::NotFound(id) => (
-            wire::INSTANCE_NOT_FOUND,
-            format!("Instance does not exist: `{id}`."),
-        ),
+        R::Batch(batch) => return batch_refusal(batch),
         R::Recycled(id) => (
             wire::INSTANCE_RECYCLED,
             format!("Operations on instances in recycle bin are not supported: `{id}`."),
@@ -549,6 +534,30 @@ fn refusal(refusal: Refusal) -> ApiError {
         R::NotRecycled(id) => (
             wire::INSTANCE_NOT_RECYCLED,
             format!("The instance `{id}` is not in the recycle bin."),
+        ),
+    };
+    ApiError::new(code, message)
+}
+
+/// The code and message for each refusal of the ids a call names.
+fn batch_refusal(refusal: BatchRefusal) -> ApiError {
+    use BatchRefusal as B;
+    let (code, message) = match refusal {
+        B::Empty => (
+            wire::MISSING_PARAMETER,
+            "The parameter `instanceIds` is empty.".to_owned(),
+        ),
+        B::TooLarge(count) => (
+            wire::INVALID_PARAMETER,
+            format!("`instanceIds` names {count} instances; at most 100 are allowed."),
+        ),
+        B::DuplicateId(id) => (
+            wire::INVALID_PARAMETER,
+            format!("The instance ID `{id}` is given more than once."),
+        ),
+        B::NotFound(id) => (
+            wire::INSTANCE_NOT_FOUND,
+            format!("Instance does not exist: `{id}`."),
         ),
     };
     ApiError::new(code, message)

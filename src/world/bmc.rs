@@ -14,7 +14,7 @@
 //! # Precedence
 //!
 //! The provider checks authentication, action and version, the rate limit and the parameters first. Then
-//! [`World::bmc_terminate`], for the one instance named (the order `zenlayer-api.md` §4 suggests; none is
+//! [`BareMetal::terminate`], for the one instance named (the order `zenlayer-api.md` §4 suggests; none is
 //! documented):
 //!
 //! 1. existence, for the caller's owner: another owner's instance is as unknown as a missing one
@@ -31,14 +31,14 @@
 //!    when it expires. terminus models the documented error row, the only behaviour with a code;
 //! 7. a pay-as-you-go instance in its commitment period ([`Refusal::Commitment`]).
 //!
-//! [`World::bmc_release`]: at least one id and at most 100, none twice; every id exists for the caller
+//! [`BareMetal::release`]: at least one id and at most 100, none twice; every id exists for the caller
 //! ([`BatchRefusal::NotFound`]); every instance is in the recycle bin ([`Refusal::NotRecycled`]). All or nothing.
 //!
 //! # Lifecycle
 //!
 //! `TerminateInstance` moves an instance to `RECYCLE` and notes when (`recycled-at`); 24 hours of the world's
 //! clock later it is released (`RELEASED`), unless `ReleaseInstances` releases it first. Release is checked
-//! whenever the world is read ([`World::bmc_settle`] before every Zenlayer call, and in the world's snapshot), so
+//! whenever the world is read ([`BareMetal::settle`] before every Zenlayer call, and in the world's snapshot), so
 //! `advance`-ing the clock is enough. A `RECYCLE` instance seeded without `recycled-at` stays in the bin until it
 //! is released by a call. `CREATE_FAILED` instances are deleted (`RELEASED`) by `TerminateInstance` at once.
 
@@ -254,42 +254,70 @@ pub(super) fn settle(instances: &mut [BmcInstance], now: i64) {
     }
 }
 
+/// Zenlayer Bare Metal in a world: the rules of its instances, on the world's clock and accounts. Got from
+/// [`World::bmc`]; every call first releases what the recycle bin holds past its time.
+#[derive(Debug)]
+pub struct BareMetal<'w> {
+    pub(super) world: &'w mut World,
+}
+
 impl World {
+    /// Zenlayer Bare Metal: its instances (in [`super::WorldSpec::bmc_instances`]) and the rules of
+    /// `TerminateInstance`, `ReleaseInstances`, `DescribeInstances` and `CreateInstances`.
+    pub fn bmc(&mut self) -> BareMetal<'_> {
+        BareMetal { world: self }
+    }
+}
+
+impl<'w> BareMetal<'w> {
     /// Releases the instances whose time in the recycle bin is over (see the module docs).
     /// Constant work but for the instances it releases: it pops only the due entries of the world's recycle queue
     /// (when each instance entered the bin, in order), so a large world costs nothing per request here.
-    pub fn bmc_settle(&mut self) {
-        let now = self.clock.now();
-        while let Some(&(entered, at)) = self.bmc_recycling.first() {
+    pub fn settle(&mut self) {
+        let world = &mut *self.world;
+        let now = world.clock.now();
+        while let Some(&(entered, at)) = world.bmc_recycling.first() {
             if now < entered.saturating_add(RECYCLE_SECONDS) {
                 break;
             }
-            self.bmc_recycling.pop_first();
+            world.bmc_recycling.pop_first();
             // An entry outlives its instance's stay in the bin when `ReleaseInstances` released it first.
-            let instance = &mut self.spec.bmc_instances[at];
+            let instance = world.spec.bmc_instances.at_mut(at);
             if instance.status.in_recycle_bin() && instance.recycled_at == Some(entered) {
                 instance.status = BmcStatus::Released;
             }
         }
     }
 
+    /// The instance with this id, whoever owns it and released or not (terminus's tombstones), as the world's
+    /// snapshot sees it: for the control API, not for a caller of the API.
+    pub fn get(mut self, id: &str) -> Option<&'w BmcInstance> {
+        self.settle();
+        self.world.spec.bmc_instances.get(id)
+    }
+
     /// Where the caller's instance with this id is, if it exists (released ones do not).
-    fn bmc_find(&self, account: &Account, id: &str) -> Result<usize, Refusal> {
-        self.bmc_position(id)
+    fn find(&self, account: &Account, id: &str) -> Result<usize, Refusal> {
+        let world = &*self.world;
+        world
+            .spec
+            .bmc_instances
+            .position(id)
             .filter(|&at| {
-                let instance = &self.spec.bmc_instances[at];
+                let instance = &world.spec.bmc_instances[at];
                 instance.status != BmcStatus::Released
-                    && self.owner_or_first(instance.owner.as_deref()) == account.owner
+                    && world.owner_or_first(instance.owner.as_deref()) == account.owner
             })
             .ok_or_else(|| BatchRefusal::NotFound(id.to_owned()).into())
     }
 
     /// `TerminateInstance`: to the recycle bin, or deleted at once when creation failed (module docs: order).
-    pub fn bmc_terminate(&mut self, account: &Account, id: &str) -> Result<(), Refusal> {
-        self.bmc_settle();
-        let at = self.bmc_find(account, id)?;
-        let now = self.clock.now();
-        let instance = &mut self.spec.bmc_instances[at];
+    pub fn terminate(&mut self, account: &Account, id: &str) -> Result<(), Refusal> {
+        self.settle();
+        let at = self.find(account, id)?;
+        let world = &mut *self.world;
+        let now = world.clock.now();
+        let instance = world.spec.bmc_instances.at_mut(at);
         let id = || id.to_owned();
         match instance.status {
             status if status.in_recycle_bin() => return Err(Refusal::Recycled(id())),
@@ -311,38 +339,39 @@ impl World {
         }
         instance.status = BmcStatus::Recycle;
         instance.recycled_at = Some(now);
-        self.bmc_recycling.insert((now, at));
+        world.bmc_recycling.insert((now, at));
         Ok(())
     }
 
     /// `ReleaseInstances`: releases instances in the recycle bin at once, all or nothing.
-    pub fn bmc_release(&mut self, account: &Account, ids: &[String]) -> Result<(), Refusal> {
-        self.bmc_settle();
+    pub fn release(&mut self, account: &Account, ids: &[String]) -> Result<(), Refusal> {
+        self.settle();
         super::refusal::check_batch(ids, MAX_IDS)?;
         let found = ids
             .iter()
-            .map(|id| self.bmc_find(account, id))
+            .map(|id| self.find(account, id))
             .collect::<Result<Vec<_>, _>>()?;
+        let instances = &mut self.world.spec.bmc_instances;
         if let Some(&at) = found
             .iter()
-            .find(|&&at| !self.spec.bmc_instances[at].status.in_recycle_bin())
+            .find(|&&at| !instances[at].status.in_recycle_bin())
         {
-            return Err(Refusal::NotRecycled(self.spec.bmc_instances[at].id.clone()));
+            return Err(Refusal::NotRecycled(instances[at].id.clone()));
         }
         for at in found {
-            self.spec.bmc_instances[at].status = BmcStatus::Released;
+            instances.at_mut(at).status = BmcStatus::Released;
         }
         Ok(())
     }
 
     /// `DescribeInstances`: the caller's instances that match, in world order, without released ones. Unknown
     /// ids are simply not listed (whether the API answers 404 is not documented).
-    pub fn bmc_describe(
-        &mut self,
+    pub fn describe(
+        mut self,
         account: &Account,
         filter: &Describe<'_>,
-    ) -> Result<Vec<&BmcInstance>, Refusal> {
-        self.bmc_settle();
+    ) -> Result<Vec<&'w BmcInstance>, Refusal> {
+        self.settle();
         if let Some(ids) = filter.instance_ids {
             super::refusal::check_size(ids, MAX_IDS)?;
         }
@@ -353,13 +382,14 @@ impl World {
                 None => name == Some(pattern),
             },
         };
-        Ok(self
+        let world: &'w World = self.world;
+        Ok(world
             .spec
             .bmc_instances
             .iter()
             .filter(|instance| {
                 instance.status != BmcStatus::Released
-                    && self.owner_or_first(instance.owner.as_deref()) == account.owner
+                    && world.owner_or_first(instance.owner.as_deref()) == account.owner
             })
             .filter(|instance| {
                 filter
@@ -392,7 +422,7 @@ mod tests {
         let spec = WorldSpec {
             clock: ClockSpec::Fixed { at: 1_700_000_000 },
             accounts: vec![account.clone()],
-            bmc_instances: instances,
+            bmc_instances: instances.into(),
             ..WorldSpec::default()
         };
         (World::new(spec), account)
@@ -411,14 +441,14 @@ mod tests {
     #[test]
     fn terminate_recycles_and_the_bin_releases_after_24_hours() {
         let (mut world, account) = world(vec![BmcInstance::new("1001")]);
-        world.bmc_terminate(&account, "1001").unwrap();
+        world.bmc().terminate(&account, "1001").unwrap();
         assert_eq!(status(&world, "1001"), BmcStatus::Recycle);
         assert_eq!(
-            world.bmc_terminate(&account, "1001"),
+            world.bmc().terminate(&account, "1001"),
             Err(Refusal::Recycled("1001".into()))
         );
         world.clock.advance(RECYCLE_SECONDS - 1);
-        world.bmc_settle();
+        world.bmc().settle();
         assert_eq!(status(&world, "1001"), BmcStatus::Recycle);
         assert_eq!(world.snapshot().bmc_instances[0].status, BmcStatus::Recycle);
         world.clock.advance(1);
@@ -428,7 +458,7 @@ mod tests {
             BmcStatus::Released
         );
         assert_eq!(
-            world.bmc_terminate(&account, "1001"),
+            world.bmc().terminate(&account, "1001"),
             Err(BatchRefusal::NotFound("1001".into()).into())
         );
         assert_eq!(status(&world, "1001"), BmcStatus::Released);
@@ -461,7 +491,7 @@ mod tests {
             },
         ]);
         let before = world.spec.clone();
-        let refuse = |world: &mut World, id: &str| world.bmc_terminate(&account, id).unwrap_err();
+        let refuse = |world: &mut World, id: &str| world.bmc().terminate(&account, id).unwrap_err();
         assert_eq!(
             refuse(&mut world, "creating"),
             Refusal::Creating("creating".into(), BmcStatus::Creating)
@@ -492,7 +522,7 @@ mod tests {
         );
         assert_eq!(world.spec, before);
         // Creation failed: deleted at once, even prepaid and in a commitment period.
-        world.bmc_terminate(&account, "failed").unwrap();
+        world.bmc().terminate(&account, "failed").unwrap();
         assert_eq!(status(&world, "failed"), BmcStatus::Released);
     }
 
@@ -507,22 +537,22 @@ mod tests {
         ]);
         let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            world.bmc_release(&account, &ids(&["bin", "running"])),
+            world.bmc().release(&account, &ids(&["bin", "running"])),
             Err(Refusal::NotRecycled("running".into()))
         );
         assert_eq!(status(&world, "bin"), BmcStatus::Recycle);
         assert_eq!(
-            world.bmc_release(&account, &ids(&["bin", "bin"])),
+            world.bmc().release(&account, &ids(&["bin", "bin"])),
             Err(BatchRefusal::DuplicateId("bin".into()).into())
         );
         assert_eq!(
-            world.bmc_release(&account, &[]),
+            world.bmc().release(&account, &[]),
             Err(BatchRefusal::Empty.into())
         );
-        world.bmc_release(&account, &ids(&["bin"])).unwrap();
+        world.bmc().release(&account, &ids(&["bin"])).unwrap();
         assert_eq!(status(&world, "bin"), BmcStatus::Released);
         assert_eq!(
-            world.bmc_release(&account, &ids(&["bin"])),
+            world.bmc().release(&account, &ids(&["bin"])),
             Err(BatchRefusal::NotFound("bin".into()).into())
         );
     }
@@ -551,7 +581,8 @@ mod tests {
         ]);
         let ids = |filter: Describe<'_>, world: &mut World| {
             world
-                .bmc_describe(&account, &filter)
+                .bmc()
+                .describe(&account, &filter)
                 .unwrap()
                 .iter()
                 .map(|instance| instance.id.clone())

@@ -170,11 +170,13 @@ impl World {
     }
 
     /// Indexes of the instances named, in the request's region; refuses unknown ids. Constant time per id,
-    /// whatever the world's size (the world's index is exact: see `index.rs`).
+    /// whatever the world's size (the world's index is exact: see `store.rs`).
     pub(super) fn find(&self, region: &str, ids: &[String]) -> Result<Vec<usize>, Refusal> {
         ids.iter()
             .map(|id| {
-                self.instance_position(id)
+                self.spec
+                    .instances
+                    .position(id)
                     .filter(|&at| self.region_of(&self.spec.instances[at]) == region)
                     .ok_or_else(|| BatchRefusal::NotFound(id.clone()).into())
             })
@@ -209,7 +211,7 @@ impl World {
 
         let returns = prepaid_returns(&instances);
         for index in found {
-            apply(&mut self.spec.instances[index], request);
+            apply(self.spec.instances.at_mut(index), request);
         }
         // Found above, under the same borrow of the world: the account is still there.
         if let Some(account) = self.account_mut(request.secret_id) {

@@ -111,7 +111,7 @@ pub(super) fn create(
         name: params.string("instanceName")?.map(str::to_owned),
         count: count as u32,
     };
-    let ids = world.bmc_create(&account.owner, &launch);
+    let ids = world.bmc().create(&account.owner, &launch);
     let mut fields = Map::new();
     fields.insert("instanceIdSet".into(), json!(ids));
     Ok(fields)

@@ -235,7 +235,7 @@ fn terminate(
         .string("instanceId")?
         .filter(|id| !id.is_empty())
         .ok_or_else(|| missing("instanceId"))?;
-    world.bmc_terminate(account, id).map_err(refusal)?;
+    world.bmc().terminate(account, id).map_err(refusal)?;
     Ok(Map::new())
 }
 
@@ -249,7 +249,7 @@ fn release(
     let ids = params
         .strings("instanceIds")?
         .ok_or_else(|| missing("instanceIds"))?;
-    world.bmc_release(account, &ids).map_err(refusal)?;
+    world.bmc().release(account, &ids).map_err(refusal)?;
     Ok(Map::new())
 }
 
@@ -287,7 +287,7 @@ fn describe(
         status: params.string("instanceStatus")?,
         name: params.string("instanceName")?,
     };
-    let found = world.bmc_describe(account, &filter).map_err(refusal)?;
+    let found = world.bmc().describe(account, &filter).map_err(refusal)?;
     let skip = ((page_num - 1) as usize).saturating_mul(page_size as usize);
     let data_set: Vec<Value> = found
         .iter()

@@ -44,8 +44,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::World;
 pub use super::refusal::BatchRefusal;
-use super::{Account, World};
 
 /// How long an instance stays in the recycle bin before it is released: "released in 24 hours" (seed 003).
 pub const RECYCLE_SECONDS: i64 = 24 * 60 * 60;
@@ -296,8 +296,8 @@ impl<'w> BareMetal<'w> {
         self.world.spec.bmc_instances.get(id)
     }
 
-    /// Where the caller's instance with this id is, if it exists (released ones do not).
-    fn find(&self, account: &Account, id: &str) -> Result<usize, Refusal> {
+    /// Where the instance of the caller's `owner` with this id is, if it exists (released ones do not).
+    fn find(&self, owner: &str, id: &str) -> Result<usize, Refusal> {
         let world = &*self.world;
         world
             .spec
@@ -306,15 +306,15 @@ impl<'w> BareMetal<'w> {
             .filter(|&at| {
                 let instance = &world.spec.bmc_instances[at];
                 instance.status != BmcStatus::Released
-                    && world.owner_or_first(instance.owner.as_deref()) == account.owner
+                    && world.owner_or_first(instance.owner.as_deref()) == owner
             })
             .ok_or_else(|| BatchRefusal::NotFound(id.to_owned()).into())
     }
 
-    /// `TerminateInstance`: to the recycle bin, or deleted at once when creation failed (module docs: order).
-    pub fn terminate(&mut self, account: &Account, id: &str) -> Result<(), Refusal> {
+    /// `TerminateInstance` by a caller of `owner`: to the recycle bin, or deleted at once when creation failed (module docs: order).
+    pub fn terminate(&mut self, owner: &str, id: &str) -> Result<(), Refusal> {
         self.settle();
-        let at = self.find(account, id)?;
+        let at = self.find(owner, id)?;
         let world = &mut *self.world;
         let now = world.clock.now();
         let instance = world.spec.bmc_instances.at_mut(at);
@@ -344,12 +344,12 @@ impl<'w> BareMetal<'w> {
     }
 
     /// `ReleaseInstances`: releases instances in the recycle bin at once, all or nothing.
-    pub fn release(&mut self, account: &Account, ids: &[String]) -> Result<(), Refusal> {
+    pub fn release(&mut self, owner: &str, ids: &[String]) -> Result<(), Refusal> {
         self.settle();
         super::refusal::check_batch(ids, MAX_IDS)?;
         let found = ids
             .iter()
-            .map(|id| self.find(account, id))
+            .map(|id| self.find(owner, id))
             .collect::<Result<Vec<_>, _>>()?;
         let instances = &mut self.world.spec.bmc_instances;
         if let Some(&at) = found
@@ -368,7 +368,7 @@ impl<'w> BareMetal<'w> {
     /// ids are simply not listed (whether the API answers 404 is not documented).
     pub fn describe(
         mut self,
-        account: &Account,
+        owner: &str,
         filter: &Describe<'_>,
     ) -> Result<Vec<&'w BmcInstance>, Refusal> {
         self.settle();
@@ -389,7 +389,7 @@ impl<'w> BareMetal<'w> {
             .iter()
             .filter(|instance| {
                 instance.status != BmcStatus::Released
-                    && world.owner_or_first(instance.owner.as_deref()) == account.owner
+                    && world.owner_or_first(instance.owner.as_deref()) == owner
             })
             .filter(|instance| {
                 filter
@@ -410,8 +410,8 @@ impl<'w> BareMetal<'w> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::WorldSpec;
     use crate::world::clock::ClockSpec;
+    use crate::world::{Account, WorldSpec};
 
     fn world(instances: Vec<BmcInstance>) -> (World, Account) {
         let account = Account {
@@ -441,10 +441,10 @@ mod tests {
     #[test]
     fn terminate_recycles_and_the_bin_releases_after_24_hours() {
         let (mut world, account) = world(vec![BmcInstance::new("1001")]);
-        world.bmc().terminate(&account, "1001").unwrap();
+        world.bmc().terminate(&account.owner, "1001").unwrap();
         assert_eq!(status(&world, "1001"), BmcStatus::Recycle);
         assert_eq!(
-            world.bmc().terminate(&account, "1001"),
+            world.bmc().terminate(&account.owner, "1001"),
             Err(Refusal::Recycled("1001".into()))
         );
         world.clock.advance(RECYCLE_SECONDS - 1);
@@ -458,7 +458,7 @@ mod tests {
             BmcStatus::Released
         );
         assert_eq!(
-            world.bmc().terminate(&account, "1001"),
+            world.bmc().terminate(&account.owner, "1001"),
             Err(BatchRefusal::NotFound("1001".into()).into())
         );
         assert_eq!(status(&world, "1001"), BmcStatus::Released);
@@ -491,7 +491,8 @@ mod tests {
             },
         ]);
         let before = world.spec.clone();
-        let refuse = |world: &mut World, id: &str| world.bmc().terminate(&account, id).unwrap_err();
+        let refuse =
+            |world: &mut World, id: &str| world.bmc().terminate(&account.owner, id).unwrap_err();
         assert_eq!(
             refuse(&mut world, "creating"),
             Refusal::Creating("creating".into(), BmcStatus::Creating)
@@ -522,7 +523,7 @@ mod tests {
         );
         assert_eq!(world.spec, before);
         // Creation failed: deleted at once, even prepaid and in a commitment period.
-        world.bmc().terminate(&account, "failed").unwrap();
+        world.bmc().terminate(&account.owner, "failed").unwrap();
         assert_eq!(status(&world, "failed"), BmcStatus::Released);
     }
 
@@ -537,22 +538,24 @@ mod tests {
         ]);
         let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            world.bmc().release(&account, &ids(&["bin", "running"])),
+            world
+                .bmc()
+                .release(&account.owner, &ids(&["bin", "running"])),
             Err(Refusal::NotRecycled("running".into()))
         );
         assert_eq!(status(&world, "bin"), BmcStatus::Recycle);
         assert_eq!(
-            world.bmc().release(&account, &ids(&["bin", "bin"])),
+            world.bmc().release(&account.owner, &ids(&["bin", "bin"])),
             Err(BatchRefusal::DuplicateId("bin".into()).into())
         );
         assert_eq!(
-            world.bmc().release(&account, &[]),
+            world.bmc().release(&account.owner, &[]),
             Err(BatchRefusal::Empty.into())
         );
-        world.bmc().release(&account, &ids(&["bin"])).unwrap();
+        world.bmc().release(&account.owner, &ids(&["bin"])).unwrap();
         assert_eq!(status(&world, "bin"), BmcStatus::Released);
         assert_eq!(
-            world.bmc().release(&account, &ids(&["bin"])),
+            world.bmc().release(&account.owner, &ids(&["bin"])),
             Err(BatchRefusal::NotFound("bin".into()).into())
         );
     }
@@ -582,7 +585,7 @@ mod tests {
         let ids = |filter: Describe<'_>, world: &mut World| {
             world
                 .bmc()
-                .describe(&account, &filter)
+                .describe(&account.owner, &filter)
                 .unwrap()
                 .iter()
                 .map(|instance| instance.id.clone())

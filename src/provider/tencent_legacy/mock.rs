@@ -355,24 +355,17 @@ fn check_size(request: &Request) -> Result<(), ApiError> {
     api::check_size_of(request, false)
 }
 
-/// The signature, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]): the short
-/// lock copies only the key and the clock.
+/// The signature, and the world locked for the decisions that follow ([`SharedWorld::authenticate_key`]: the short
+/// lock copies only the key and the clock).
 fn authenticate<'a>(
     request: &Request,
     prepared: &Prepared,
     shared: &'a SharedWorld,
 ) -> (MutexGuard<'a, World>, Result<(), ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
-    shared.authenticate(
-        |world| {
-            let key = world
-                .account(secret_id)
-                .filter(|account| !account.disabled)
-                .map(|account| account.secret_key.clone());
-            (key, world.clock.now())
-        },
-        |(key, now)| check_signature(request, &prepared.claim, key.as_ref(), now),
-    )
+    shared.authenticate_key(secret_id, |key, now| {
+        check_signature(request, &prepared.claim, key, now)
+    })
 }
 
 /// Authentication's first steps, against the key of an enabled account (none: no such account) and a clock: key,

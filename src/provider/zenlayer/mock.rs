@@ -418,18 +418,9 @@ fn authenticate<'a>(
         );
     }
     let access_key_id = claim.secret_id.as_deref().unwrap_or_default();
-    shared.authenticate(
-        |world| {
-            let key = world
-                .account(access_key_id)
-                .filter(|account| !account.disabled)
-                .map(|account| account.secret_key.clone());
-            (key, world.clock.now())
-        },
-        |(key, now)| {
-            check_zc2(request, claim, key.as_ref(), now).map(|()| access_key_id.to_owned())
-        },
-    )
+    shared.authenticate_key(access_key_id, |key, now| {
+        check_zc2(request, claim, key, now).map(|()| access_key_id.to_owned())
+    })
 }
 
 /// What authentication reads before the world: the scheme, then for ZC2 the timestamp and the signature method.

@@ -255,7 +255,7 @@ pub(super) fn settle(instances: &mut [BmcInstance], now: i64) {
 }
 
 /// Zenlayer Bare Metal in a world: the rules of its instances, on the world's clock and accounts. Got from
-/// [`World::bmc`]; every call first releases what the recycle bin holds past its time.
+/// [`World::bmc`]; each action first releases what the recycle bin holds past its time.
 #[derive(Debug)]
 pub struct BareMetal<'w> {
     pub(super) world: &'w mut World,

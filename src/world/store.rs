@@ -106,11 +106,6 @@ impl<T: Keyed> Store<T> {
     pub(crate) fn items_mut(&mut self) -> &mut [T] {
         &mut self.items
     }
-
-    /// The items, in order, without their index.
-    pub fn into_vec(self) -> Vec<T> {
-        self.items
-    }
 }
 
 impl<T> Default for Store<T> {

@@ -256,12 +256,8 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
                 return reply(200, serde_json::to_value(instance).unwrap_or_default());
             }
             // Zenlayer Bare Metal instances, as the snapshot sees them (recycle bin released when due).
-            world.bmc_settle();
-            return match world.bmc_position(id) {
-                Some(at) => reply(
-                    200,
-                    serde_json::to_value(&world.spec().bmc_instances[at]).unwrap_or_default(),
-                ),
+            return match world.bmc().get(id) {
+                Some(instance) => reply(200, serde_json::to_value(instance).unwrap_or_default()),
                 None => reply(404, json!({ "error": format!("no instance {id}") })),
             };
         }

@@ -6,6 +6,12 @@ use super::is_false;
 use crate::signing::Secret;
 
 /// An account: a credential and what the provider knows about its owner.
+// One flat shape for every provider, as the world file's `[[accounts]]` entries are: `secret_id`, `secret_key`,
+// `owner` and `disabled` are every provider's (Tencent Cloud's SecretId and SecretKey, Zenlayer's AccessKeyId and
+// AccessKeyPassword); `token`, `app_id`, `token_revoked`, `unpaid_orders`, `mfa`, `return_quota` and
+// `operation_quota` are Tencent Cloud's (API 3.0 and the legacy gateway); `bearer_token` is Zenlayer's. A field of
+// another provider is ignored. Not split into per-provider structs: serde's `flatten`, which would keep the file
+// flat, cannot be combined with `deny_unknown_fields` (README, "Adding a provider").
 // Its key and tokens are `Secret`s, so the derived `Debug` masks them.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]

@@ -14,11 +14,11 @@
 //! # Precedence
 //!
 //! The provider checks authentication, action and version, the rate limit and the parameters first. Then
-//! [`World::bmc_terminate`], for the one instance named (the order `zenlayer-api.md` §4 suggests; none is
+//! [`BareMetal::terminate`], for the one instance named (the order `zenlayer-api.md` §4 suggests; none is
 //! documented):
 //!
 //! 1. existence, for the caller's owner: another owner's instance is as unknown as a missing one
-//!    ([`Refusal::NotFound`]; an undocumented choice: the API answers only for its caller's resources);
+//!    ([`BatchRefusal::NotFound`]; an undocumented choice: the API answers only for its caller's resources);
 //! 2. the recycle bin, `RECYCLE` or `RECYCLING` ([`Refusal::Recycled`]);
 //! 3. `CREATING`, and `PENDING` (inferred from "any operations are not allowed while creating")
 //!    ([`Refusal::Creating`]);
@@ -31,20 +31,21 @@
 //!    when it expires. terminus models the documented error row, the only behaviour with a code;
 //! 7. a pay-as-you-go instance in its commitment period ([`Refusal::Commitment`]).
 //!
-//! [`World::bmc_release`]: at least one id and at most 100, none twice; every id exists for the caller
-//! ([`Refusal::NotFound`]); every instance is in the recycle bin ([`Refusal::NotRecycled`]). All or nothing.
+//! [`BareMetal::release`]: at least one id and at most 100, none twice; every id exists for the caller
+//! ([`BatchRefusal::NotFound`]); every instance is in the recycle bin ([`Refusal::NotRecycled`]). All or nothing.
 //!
 //! # Lifecycle
 //!
 //! `TerminateInstance` moves an instance to `RECYCLE` and notes when (`recycled-at`); 24 hours of the world's
 //! clock later it is released (`RELEASED`), unless `ReleaseInstances` releases it first. Release is checked
-//! whenever the world is read ([`World::bmc_settle`] before every Zenlayer call, and in the world's snapshot), so
+//! whenever the world is read ([`BareMetal::settle`] before every Zenlayer call, and in the world's snapshot), so
 //! `advance`-ing the clock is enough. A `RECYCLE` instance seeded without `recycled-at` stays in the bin until it
 //! is released by a call. `CREATE_FAILED` instances are deleted (`RELEASED`) by `TerminateInstance` at once.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Account, World};
+use super::World;
+pub use super::refusal::BatchRefusal;
 
 /// How long an instance stays in the recycle bin before it is released: "released in 24 hours" (seed 003).
 pub const RECYCLE_SECONDS: i64 = 24 * 60 * 60;
@@ -189,14 +190,9 @@ impl BmcCharge {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// No ids.
-    EmptyBatch,
-    /// More ids than [`MAX_IDS`].
-    BatchTooLarge(usize),
-    /// An id given twice.
-    DuplicateId(String),
-    /// No such instance for the caller (unknown, released, deleted, or another owner's).
-    NotFound(String),
+    /// No ids, more than [`MAX_IDS`], an id twice, or an id that is no instance of the caller's (unknown,
+    /// released, deleted, or another owner's).
+    Batch(BatchRefusal),
     /// In the recycle bin already.
     Recycled(String),
     /// Being created: `CREATING`, or `PENDING` (the status is given).
@@ -209,6 +205,12 @@ pub enum Refusal {
     Commitment(String),
     /// `ReleaseInstances` on an instance that is not in the recycle bin.
     NotRecycled(String),
+}
+
+impl From<BatchRefusal> for Refusal {
+    fn from(refusal: BatchRefusal) -> Self {
+        Refusal::Batch(refusal)
+    }
 }
 
 /// What `DescribeInstances` filters by; `None` filters nothing.
@@ -252,50 +254,70 @@ pub(super) fn settle(instances: &mut [BmcInstance], now: i64) {
     }
 }
 
-/// The first id that appears twice in `ids`.
-pub(super) fn duplicate(ids: impl IntoIterator<Item = impl AsRef<str>>) -> Option<String> {
-    let mut seen = std::collections::HashSet::new();
-    ids.into_iter()
-        .map(|id| id.as_ref().to_owned())
-        .find(|id| !seen.insert(id.clone()))
+/// Zenlayer Bare Metal in a world: the rules of its instances, on the world's clock and accounts. Got from
+/// [`World::bmc`]; each action first releases what the recycle bin holds past its time.
+#[derive(Debug)]
+pub struct BareMetal<'w> {
+    pub(super) world: &'w mut World,
 }
 
 impl World {
+    /// Zenlayer Bare Metal: its instances (in [`super::WorldSpec::bmc_instances`]) and the rules of
+    /// `TerminateInstance`, `ReleaseInstances`, `DescribeInstances` and `CreateInstances`.
+    pub fn bmc(&mut self) -> BareMetal<'_> {
+        BareMetal { world: self }
+    }
+}
+
+impl<'w> BareMetal<'w> {
     /// Releases the instances whose time in the recycle bin is over (see the module docs).
     /// Constant work but for the instances it releases: it pops only the due entries of the world's recycle queue
     /// (when each instance entered the bin, in order), so a large world costs nothing per request here.
-    pub fn bmc_settle(&mut self) {
-        let now = self.clock.now();
-        while let Some(&(entered, at)) = self.bmc_recycling.first() {
+    pub fn settle(&mut self) {
+        let world = &mut *self.world;
+        let now = world.clock.now();
+        while let Some(&(entered, at)) = world.bmc_recycling.first() {
             if now < entered.saturating_add(RECYCLE_SECONDS) {
                 break;
             }
-            self.bmc_recycling.pop_first();
+            world.bmc_recycling.pop_first();
             // An entry outlives its instance's stay in the bin when `ReleaseInstances` released it first.
-            let instance = &mut self.spec.bmc_instances[at];
+            let instance = world.spec.bmc_instances.at_mut(at);
             if instance.status.in_recycle_bin() && instance.recycled_at == Some(entered) {
                 instance.status = BmcStatus::Released;
             }
         }
     }
 
-    /// Where the caller's instance with this id is, if it exists (released ones do not).
-    fn bmc_find(&self, account: &Account, id: &str) -> Result<usize, Refusal> {
-        self.bmc_position(id)
-            .filter(|&at| {
-                let instance = &self.spec.bmc_instances[at];
-                instance.status != BmcStatus::Released
-                    && self.owner_or_first(instance.owner.as_deref()) == account.owner
-            })
-            .ok_or_else(|| Refusal::NotFound(id.to_owned()))
+    /// The instance with this id, whoever owns it and released or not (terminus's tombstones), as the world's
+    /// snapshot sees it: for the control API, not for a caller of the API.
+    pub fn get(mut self, id: &str) -> Option<&'w BmcInstance> {
+        self.settle();
+        self.world.spec.bmc_instances.get(id)
     }
 
-    /// `TerminateInstance`: to the recycle bin, or deleted at once when creation failed (module docs: order).
-    pub fn bmc_terminate(&mut self, account: &Account, id: &str) -> Result<(), Refusal> {
-        self.bmc_settle();
-        let at = self.bmc_find(account, id)?;
-        let now = self.clock.now();
-        let instance = &mut self.spec.bmc_instances[at];
+    /// Where the instance of the caller's `owner` with this id is, if it exists (released ones do not).
+    fn find(&self, owner: &str, id: &str) -> Result<usize, Refusal> {
+        let world = &*self.world;
+        world
+            .spec
+            .bmc_instances
+            .position(id)
+            .filter(|&at| {
+                let instance = &world.spec.bmc_instances[at];
+                instance.status != BmcStatus::Released
+                    && world.owner_or_first(instance.owner.as_deref()) == owner
+            })
+            .ok_or_else(|| BatchRefusal::NotFound(id.to_owned()).into())
+    }
+
+    /// `TerminateInstance` by a caller of `owner`: to the recycle bin, or deleted at once when creation failed (module docs: order).
+    pub fn terminate(&mut self, owner: &str, id: &str) -> Result<(), Refusal> {
+        self.settle();
+        let at = self.find(owner, id)?;
+        let world = &mut *self.world;
+        let now = world.clock.now();
+        let instance = world.spec.bmc_instances.at_mut(at);
         let id = || id.to_owned();
         match instance.status {
             status if status.in_recycle_bin() => return Err(Refusal::Recycled(id())),
@@ -317,50 +339,41 @@ impl World {
         }
         instance.status = BmcStatus::Recycle;
         instance.recycled_at = Some(now);
-        self.bmc_recycling.insert((now, at));
+        world.bmc_recycling.insert((now, at));
         Ok(())
     }
 
     /// `ReleaseInstances`: releases instances in the recycle bin at once, all or nothing.
-    pub fn bmc_release(&mut self, account: &Account, ids: &[String]) -> Result<(), Refusal> {
-        self.bmc_settle();
-        if ids.is_empty() {
-            return Err(Refusal::EmptyBatch);
-        }
-        if ids.len() > MAX_IDS {
-            return Err(Refusal::BatchTooLarge(ids.len()));
-        }
-        if let Some(id) = duplicate(ids) {
-            return Err(Refusal::DuplicateId(id));
-        }
+    pub fn release(&mut self, owner: &str, ids: &[String]) -> Result<(), Refusal> {
+        self.settle();
+        super::refusal::check_batch(ids, MAX_IDS)?;
         let found = ids
             .iter()
-            .map(|id| self.bmc_find(account, id))
+            .map(|id| self.find(owner, id))
             .collect::<Result<Vec<_>, _>>()?;
+        let instances = &mut self.world.spec.bmc_instances;
         if let Some(&at) = found
             .iter()
-            .find(|&&at| !self.spec.bmc_instances[at].status.in_recycle_bin())
+            .find(|&&at| !instances[at].status.in_recycle_bin())
         {
-            return Err(Refusal::NotRecycled(self.spec.bmc_instances[at].id.clone()));
+            return Err(Refusal::NotRecycled(instances[at].id.clone()));
         }
         for at in found {
-            self.spec.bmc_instances[at].status = BmcStatus::Released;
+            instances.at_mut(at).status = BmcStatus::Released;
         }
         Ok(())
     }
 
     /// `DescribeInstances`: the caller's instances that match, in world order, without released ones. Unknown
     /// ids are simply not listed (whether the API answers 404 is not documented).
-    pub fn bmc_describe(
-        &mut self,
-        account: &Account,
+    pub fn describe(
+        mut self,
+        owner: &str,
         filter: &Describe<'_>,
-    ) -> Result<Vec<&BmcInstance>, Refusal> {
-        self.bmc_settle();
-        if let Some(ids) = filter.instance_ids
-            && ids.len() > MAX_IDS
-        {
-            return Err(Refusal::BatchTooLarge(ids.len()));
+    ) -> Result<Vec<&'w BmcInstance>, Refusal> {
+        self.settle();
+        if let Some(ids) = filter.instance_ids {
+            super::refusal::check_size(ids, MAX_IDS)?;
         }
         let name_matches = |name: Option<&str>| match filter.name {
             None => true,
@@ -369,13 +382,14 @@ impl World {
                 None => name == Some(pattern),
             },
         };
-        Ok(self
+        let world: &'w World = self.world;
+        Ok(world
             .spec
             .bmc_instances
             .iter()
             .filter(|instance| {
                 instance.status != BmcStatus::Released
-                    && self.owner_or_first(instance.owner.as_deref()) == account.owner
+                    && world.owner_or_first(instance.owner.as_deref()) == owner
             })
             .filter(|instance| {
                 filter
@@ -396,8 +410,8 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::WorldSpec;
     use crate::world::clock::ClockSpec;
+    use crate::world::{Account, WorldSpec};
 
     fn world(instances: Vec<BmcInstance>) -> (World, Account) {
         let account = Account {
@@ -408,7 +422,7 @@ mod tests {
         let spec = WorldSpec {
             clock: ClockSpec::Fixed { at: 1_700_000_000 },
             accounts: vec![account.clone()],
-            bmc_instances: instances,
+            bmc_instances: instances.into(),
             ..WorldSpec::default()
         };
         (World::new(spec), account)
@@ -427,14 +441,14 @@ mod tests {
     #[test]
     fn terminate_recycles_and_the_bin_releases_after_24_hours() {
         let (mut world, account) = world(vec![BmcInstance::new("1001")]);
-        world.bmc_terminate(&account, "1001").unwrap();
+        world.bmc().terminate(&account.owner, "1001").unwrap();
         assert_eq!(status(&world, "1001"), BmcStatus::Recycle);
         assert_eq!(
-            world.bmc_terminate(&account, "1001"),
+            world.bmc().terminate(&account.owner, "1001"),
             Err(Refusal::Recycled("1001".into()))
         );
         world.clock.advance(RECYCLE_SECONDS - 1);
-        world.bmc_settle();
+        world.bmc().settle();
         assert_eq!(status(&world, "1001"), BmcStatus::Recycle);
         assert_eq!(world.snapshot().bmc_instances[0].status, BmcStatus::Recycle);
         world.clock.advance(1);
@@ -444,8 +458,8 @@ mod tests {
             BmcStatus::Released
         );
         assert_eq!(
-            world.bmc_terminate(&account, "1001"),
-            Err(Refusal::NotFound("1001".into()))
+            world.bmc().terminate(&account.owner, "1001"),
+            Err(BatchRefusal::NotFound("1001".into()).into())
         );
         assert_eq!(status(&world, "1001"), BmcStatus::Released);
     }
@@ -477,7 +491,8 @@ mod tests {
             },
         ]);
         let before = world.spec.clone();
-        let refuse = |world: &mut World, id: &str| world.bmc_terminate(&account, id).unwrap_err();
+        let refuse =
+            |world: &mut World, id: &str| world.bmc().terminate(&account.owner, id).unwrap_err();
         assert_eq!(
             refuse(&mut world, "creating"),
             Refusal::Creating("creating".into(), BmcStatus::Creating)
@@ -500,15 +515,15 @@ mod tests {
         );
         assert_eq!(
             refuse(&mut world, "others"),
-            Refusal::NotFound("others".into())
+            BatchRefusal::NotFound("others".into()).into()
         );
         assert_eq!(
             refuse(&mut world, "nothing"),
-            Refusal::NotFound("nothing".into())
+            BatchRefusal::NotFound("nothing".into()).into()
         );
         assert_eq!(world.spec, before);
         // Creation failed: deleted at once, even prepaid and in a commitment period.
-        world.bmc_terminate(&account, "failed").unwrap();
+        world.bmc().terminate(&account.owner, "failed").unwrap();
         assert_eq!(status(&world, "failed"), BmcStatus::Released);
     }
 
@@ -523,20 +538,25 @@ mod tests {
         ]);
         let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            world.bmc_release(&account, &ids(&["bin", "running"])),
+            world
+                .bmc()
+                .release(&account.owner, &ids(&["bin", "running"])),
             Err(Refusal::NotRecycled("running".into()))
         );
         assert_eq!(status(&world, "bin"), BmcStatus::Recycle);
         assert_eq!(
-            world.bmc_release(&account, &ids(&["bin", "bin"])),
-            Err(Refusal::DuplicateId("bin".into()))
+            world.bmc().release(&account.owner, &ids(&["bin", "bin"])),
+            Err(BatchRefusal::DuplicateId("bin".into()).into())
         );
-        assert_eq!(world.bmc_release(&account, &[]), Err(Refusal::EmptyBatch));
-        world.bmc_release(&account, &ids(&["bin"])).unwrap();
+        assert_eq!(
+            world.bmc().release(&account.owner, &[]),
+            Err(BatchRefusal::Empty.into())
+        );
+        world.bmc().release(&account.owner, &ids(&["bin"])).unwrap();
         assert_eq!(status(&world, "bin"), BmcStatus::Released);
         assert_eq!(
-            world.bmc_release(&account, &ids(&["bin"])),
-            Err(Refusal::NotFound("bin".into()))
+            world.bmc().release(&account.owner, &ids(&["bin"])),
+            Err(BatchRefusal::NotFound("bin".into()).into())
         );
     }
 
@@ -564,7 +584,8 @@ mod tests {
         ]);
         let ids = |filter: Describe<'_>, world: &mut World| {
             world
-                .bmc_describe(&account, &filter)
+                .bmc()
+                .describe(&account.owner, &filter)
                 .unwrap()
                 .iter()
                 .map(|instance| instance.id.clone())

@@ -43,7 +43,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::rules::{Refusal, check_batch};
+use super::rules::{BatchRefusal, Refusal, check_batch};
 use super::{ChargeType, Instance, InstanceState, World};
 
 /// How long each transition takes, in seconds of the world's clock; `timings = "immediate"` is every one 0.
@@ -296,7 +296,7 @@ impl World {
         let mut next: Option<i64> = None;
         let mut later = |at: i64| next = Some(next.map_or(at, |n| n.min(at)));
         let terminate_seconds = i64::from(self.timings().terminate);
-        for instance in &mut self.spec.instances {
+        for instance in self.spec.instances.items_mut() {
             if let Some(at) = instance.terminate_at {
                 if at <= now {
                     instance.terminate_at = None;
@@ -332,7 +332,7 @@ impl World {
                 }
             }
         }
-        for instance in &mut self.spec.bmc_instances {
+        for instance in self.spec.bmc_instances.items_mut() {
             match instance.ready_at {
                 Some(at) if at <= now && instance.status == super::bmc::BmcStatus::Creating => {
                     instance.status = super::bmc::BmcStatus::Running;
@@ -359,7 +359,7 @@ impl World {
         let found = self.find(region, ids).unwrap_or_default();
         let mut due = None;
         for at in found {
-            let instance = &mut self.spec.instances[at];
+            let instance = self.spec.instances.at_mut(at);
             instance.transition = None;
             instance.terminate_at = None;
             if instance.state == InstanceState::Terminated {
@@ -479,7 +479,7 @@ impl World {
             self.launched += 1;
             let uuid = super::request_id(self.spec.seed ^ 0x1a57_cafe, self.launched);
             let id = format!("ins-{}", &uuid[..8]);
-            if self.instance_position(&id).is_none() {
+            if self.spec.instances.position(&id).is_none() {
                 return id;
             }
         }
@@ -499,13 +499,12 @@ impl World {
             let at = self
                 .spec
                 .instances
-                .iter()
-                .position(|instance| {
-                    instance.id == *id
-                        && self.region_of(instance) == region
-                        && World::listed(instance)
+                .position(id)
+                .filter(|&at| {
+                    let instance = &self.spec.instances[at];
+                    self.region_of(instance) == region && World::listed(instance)
                 })
-                .ok_or_else(|| Refusal::NotFound(id.clone()))?;
+                .ok_or_else(|| Refusal::Batch(BatchRefusal::NotFound(id.clone())))?;
             if self.owner_or_first(self.spec.instances[at].owner.as_deref()) != owner {
                 return Err(Refusal::NotOwned(id.clone()).into());
             }
@@ -558,7 +557,7 @@ impl World {
         };
         let now = self.clock.now();
         for at in found {
-            let instance = &mut self.spec.instances[at];
+            let instance = self.spec.instances.at_mut(at);
             instance.state = passing;
             instance.transition = Some(Transition {
                 to,
@@ -597,7 +596,7 @@ impl World {
             }
         }
         for at in found {
-            let instance = &mut self.spec.instances[at];
+            let instance = self.spec.instances.at_mut(at);
             if let Some(name) = name {
                 instance.name = Some(name.to_owned());
             }
@@ -634,24 +633,25 @@ pub struct BmcLaunch {
     pub count: u32,
 }
 
-impl World {
+impl super::bmc::BareMetal<'_> {
     /// Creates Zenlayer Bare Metal instances: `CREATING` until the launch timing has passed, then `RUNNING`. Ids
     /// are 18 digits, as the recorded ones (`564212148932313088`), drawn from the seed.
-    pub fn bmc_create(&mut self, owner: &str, launch: &BmcLaunch) -> Vec<String> {
-        let now = self.clock.now();
-        let ready = now + i64::from(self.timings().launch);
+    pub fn create(&mut self, owner: &str, launch: &BmcLaunch) -> Vec<String> {
+        let world = &mut *self.world;
+        let now = world.clock.now();
+        let ready = now + i64::from(world.timings().launch);
         let mut ids = Vec::with_capacity(launch.count as usize);
         for _ in 0..launch.count {
             let id = loop {
-                self.launched += 1;
-                let uuid = super::request_id(self.spec.seed ^ 0x2e41_a7e5, self.launched);
+                world.launched += 1;
+                let uuid = super::request_id(world.spec.seed ^ 0x2e41_a7e5, world.launched);
                 let bits =
                     u64::from_str_radix(&uuid[..16].replace('-', ""), 16).unwrap_or_default();
                 let id = format!(
                     "{}",
                     500_000_000_000_000_000 + bits % 100_000_000_000_000_000
                 );
-                if self.bmc_position(&id).is_none() {
+                if world.spec.bmc_instances.position(&id).is_none() {
                     break id;
                 }
             };
@@ -664,14 +664,11 @@ impl World {
             instance.image_id = launch.image_id.clone();
             instance.status = super::bmc::BmcStatus::Creating;
             instance.ready_at = Some(ready);
-            self.spec.bmc_instances.push(instance);
-            let at = self.spec.bmc_instances.len() - 1;
-            self.bmc_instances
-                .insert(&self.spec.bmc_instances, at, |instance| &instance.id);
+            world.spec.bmc_instances.push(instance);
             ids.push(id);
         }
-        self.due_at(ready);
-        self.settle();
+        world.due_at(ready);
+        world.settle();
         ids
     }
 }

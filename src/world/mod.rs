@@ -6,11 +6,13 @@
 //! the rate limiter, the fault plan's counters and the request-id sequence. The business rules that change
 //! instances live in [`rules`], once, whatever the wire format of the request.
 //!
-//! The pieces: `account` and `instance` (the state's types, re-exported here), [`bmc`] (Zenlayer's bare-metal
-//! instances and their rules), [`clock`] (the one clock a world runs on), [`fault`] (the faults still to inject:
-//! world state, seeded by the world file and read back with it), [`rules`] (the CVM termination rules) and
-//! [`SharedWorld`] (the world behind its lock, and the one way a provider authenticates and then decides a request
-//! on the same world). Nothing here knows a wire format or the server.
+//! The pieces: `account` and `instance` (the state's types, re-exported here), [`Store`] (one kind of resource,
+//! in order, with its exact index by id: what the world holds CVM and Bare Metal instances in), [`bmc`] (Zenlayer's
+//! bare-metal instances and their rules, [`World::bmc`]), [`clock`] (the one clock a world runs on), [`fault`] (the
+//! faults still to inject: world state, seeded by the world file and read back with it), [`rules`] (the CVM
+//! termination rules), [`refusal`] (the refusals every resource's rules share) and [`SharedWorld`] (the world
+//! behind its lock, and the one way a provider authenticates and then decides a request on the same world).
+//! Nothing here knows a wire format or the server.
 
 mod account;
 pub mod bmc;
@@ -19,13 +21,16 @@ pub mod fault;
 mod index;
 mod instance;
 pub mod lifecycle;
+pub mod refusal;
 pub mod rules;
 mod shared;
+mod store;
 pub mod stubs;
 
 pub use account::{Account, Mfa, SessionRefusal};
 pub use instance::{ChargeType, DataDisk, DiskState, Eip, Instance, InstanceState, Restriction};
 pub use shared::SharedWorld;
+pub use store::{Keyed, Store};
 
 use index::IdIndex;
 
@@ -60,11 +65,11 @@ pub struct WorldSpec {
     pub accounts: Vec<Account>,
     /// The instances.
     #[serde(default)]
-    pub instances: Vec<Instance>,
+    pub instances: Store<Instance>,
     /// Zenlayer Bare Metal instances (`zenlayer-bmc`): a list of their own, with their own statuses and rules
     /// (`src/world/bmc.rs`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bmc_instances: Vec<bmc::BmcInstance>,
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub bmc_instances: Store<bmc::BmcInstance>,
     /// Faults to inject, in order.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
@@ -120,8 +125,8 @@ impl Default for WorldSpec {
             rate_limit: RateLimitSpec::default(),
             seed: 0,
             accounts: Vec::new(),
-            instances: Vec::new(),
-            bmc_instances: Vec::new(),
+            instances: Store::default(),
+            bmc_instances: Store::default(),
             faults: Vec::new(),
             timings: lifecycle::TimingsSpec::default(),
             stubs: Vec::new(),
@@ -356,10 +361,6 @@ pub struct World {
     requests: u64,
     /// Where each account is in `spec.accounts`, by SecretId.
     accounts: IdIndex,
-    /// Where each CVM instance is in `spec.instances`, by id.
-    instances: IdIndex,
-    /// Where each Zenlayer Bare Metal instance is in `spec.bmc_instances`, by id.
-    bmc_instances: IdIndex,
     /// `(entered the recycle bin, position)` of the Bare Metal instances in the bin, earliest first.
     bmc_recycling: std::collections::BTreeSet<(i64, usize)>,
     /// Nonces of authenticated requests whose window is still open (the legacy gateway's replay check).
@@ -379,14 +380,12 @@ impl World {
     pub fn new(mut spec: WorldSpec) -> Self {
         let clock = Clock::new(spec.clock);
         let started = clock.now();
-        for instance in &mut spec.instances {
+        for instance in spec.instances.items_mut() {
             instance.created.get_or_insert(started);
         }
         let faults = FaultPlan::new(spec.faults.clone(), spec.seed);
         Self {
             accounts: IdIndex::build(&spec.accounts, |account| &account.secret_id),
-            instances: IdIndex::build(&spec.instances, |instance| &instance.id),
-            bmc_instances: IdIndex::build(&spec.bmc_instances, |instance| &instance.id),
             bmc_recycling: bmc::recycle_queue(&spec.bmc_instances),
             spec,
             clock,
@@ -424,7 +423,7 @@ impl World {
     /// The state in the world-file shape, the clock as it is now (keys and tokens are never serialised).
     pub fn snapshot(&self) -> WorldSpec {
         let mut spec = self.spec.clone();
-        bmc::settle(&mut spec.bmc_instances, self.clock.now());
+        bmc::settle(spec.bmc_instances.items_mut(), self.clock.now());
         spec.clock = self.clock.spec_now();
         spec.faults = self.faults.remaining();
         spec
@@ -450,36 +449,17 @@ impl World {
         &self.spec
     }
 
-    /// Where the CVM instance with this id is in [`WorldSpec::instances`], in constant time.
-    pub fn instance_position(&self, id: &str) -> Option<usize> {
-        self.instances
-            .get(&self.spec.instances, id, |instance| &instance.id)
-    }
-
-    /// The CVM instance with this id.
+    /// The CVM instance with this id, in constant time.
     pub fn instance(&self, id: &str) -> Option<&Instance> {
-        self.instance_position(id)
-            .map(|at| &self.spec.instances[at])
-    }
-
-    /// Where the Zenlayer Bare Metal instance with this id is in [`WorldSpec::bmc_instances`], in constant time.
-    pub fn bmc_position(&self, id: &str) -> Option<usize> {
-        self.bmc_instances
-            .get(&self.spec.bmc_instances, id, |instance| &instance.id)
+        self.spec.instances.get(id)
     }
 
     /// Adds a CVM instance (indexed at once); `false`, changing nothing, when the world has one with its id.
     pub fn add_instance(&mut self, instance: Instance) -> bool {
-        if self.instance_position(&instance.id).is_some() {
-            return false;
-        }
-        self.spec.instances.push(instance);
-        let at = self.spec.instances.len() - 1;
-        self.instances
-            .insert(&self.spec.instances, at, |instance| &instance.id);
+        let added = self.spec.instances.insert(instance);
         // Whatever it schedules is settled at the next lock.
         self.next_due = Some(i64::MIN);
-        true
+        added
     }
 
     /// The next request id in the real gateways' format, a random-looking lowercase UUID version 4

@@ -1,8 +1,9 @@
 //! The business rules of instance termination, once, whatever the wire format of the request.
 //!
-//! Rules answer with domain outcomes ([`Refusal`]); each provider maps them to its own error codes and
-//! envelopes. A terminate is all or nothing: every rule is checked for the whole batch before anything
-//! changes, and the world is locked for the whole call, so concurrent calls behave as some sequential order.
+//! Rules answer with domain outcomes ([`Refusal`], whose batch refusals are the ones every resource shares:
+//! [`BatchRefusal`]); each provider maps them to its own error codes and envelopes. A terminate is all or
+//! nothing: every rule is checked for the whole batch before anything changes, and the world is locked for the
+//! whole call, so concurrent calls behave as some sequential order.
 //!
 //! # Precedence
 //!
@@ -13,7 +14,7 @@
 //! 1. batch: at least one id, at most 100, no id twice;
 //! 2. id format, per id: `ins-` and 8 characters; a wrong length or prefix is [`Refusal::MalformedId`], the
 //!    right length with a character outside `[a-z0-9]` is [`Refusal::IdCharacters`];
-//! 3. existence in the request's region ([`Refusal::NotFound`]), then ownership ([`Refusal::NotOwned`]);
+//! 3. existence in the request's region ([`BatchRefusal::NotFound`]), then ownership ([`Refusal::NotOwned`]);
 //! 4. one charge type for the whole batch ([`Refusal::MixedCharge`]);
 //! 5. per instance: destroyed or being destroyed, restrictions, refusing states, an operation in progress,
 //!    termination protection, application role, special type, unsupported, unreturnable, Red Hat, charge
@@ -27,6 +28,7 @@
 //! with its prepaid data disks when `ReleasePrepaidDataDisks` is set, and is destroyed by a second call.
 //! `ReleaseAddress` releases the instance's elastic IP.
 
+pub use super::refusal::BatchRefusal;
 use super::{Account, ChargeType, DiskState, Instance, InstanceState, Restriction, World};
 
 /// The most instances one call may name.
@@ -55,18 +57,12 @@ pub struct Terminate<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// No ids.
-    EmptyBatch,
-    /// More ids than [`MAX_BATCH`].
-    BatchTooLarge(usize),
-    /// An id given twice.
-    DuplicateId(String),
+    /// No ids, more than [`MAX_BATCH`], an id twice, or an id not found in the region.
+    Batch(BatchRefusal),
     /// An id of the wrong length or without the `ins-` prefix.
     MalformedId(String),
     /// An id of the right shape with a character outside `[a-z0-9]`.
     IdCharacters(String),
-    /// No such instance in the region.
-    NotFound(String),
     /// Another owner's instance.
     NotOwned(String),
     /// Instances of different charge types in one call.
@@ -120,6 +116,12 @@ pub enum Refusal {
     UnknownCaller(String),
 }
 
+impl From<BatchRefusal> for Refusal {
+    fn from(refusal: BatchRefusal) -> Self {
+        Refusal::Batch(refusal)
+    }
+}
+
 /// Whether `id` is `ins-` and 8 of `[a-z0-9]`; the refusal for it if not.
 pub fn check_instance_id(id: &str) -> Result<(), Refusal> {
     let Some(suffix) = id
@@ -140,16 +142,7 @@ pub fn check_instance_id(id: &str) -> Result<(), Refusal> {
 
 /// Checks a batch of ids: count, duplicates, format.
 pub fn check_batch(ids: &[String]) -> Result<(), Refusal> {
-    if ids.is_empty() {
-        return Err(Refusal::EmptyBatch);
-    }
-    if ids.len() > MAX_BATCH {
-        return Err(Refusal::BatchTooLarge(ids.len()));
-    }
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    if let Some(id) = ids.iter().find(|id| !seen.insert(id.as_str())) {
-        return Err(Refusal::DuplicateId(id.clone()));
-    }
+    super::refusal::check_batch(ids, MAX_BATCH)?;
     ids.iter().try_for_each(|id| check_instance_id(id))
 }
 
@@ -177,13 +170,15 @@ impl World {
     }
 
     /// Indexes of the instances named, in the request's region; refuses unknown ids. Constant time per id,
-    /// whatever the world's size (the world's index is exact: see `index.rs`).
+    /// whatever the world's size (the world's index is exact: see `store.rs`).
     pub(super) fn find(&self, region: &str, ids: &[String]) -> Result<Vec<usize>, Refusal> {
         ids.iter()
             .map(|id| {
-                self.instance_position(id)
+                self.spec
+                    .instances
+                    .position(id)
                     .filter(|&at| self.region_of(&self.spec.instances[at]) == region)
-                    .ok_or_else(|| Refusal::NotFound(id.clone()))
+                    .ok_or_else(|| BatchRefusal::NotFound(id.clone()).into())
             })
             .collect()
     }
@@ -216,7 +211,7 @@ impl World {
 
         let returns = prepaid_returns(&instances);
         for index in found {
-            apply(&mut self.spec.instances[index], request);
+            apply(self.spec.instances.at_mut(index), request);
         }
         // Found above, under the same borrow of the world: the account is still there.
         if let Some(account) = self.account_mut(request.secret_id) {
@@ -238,9 +233,7 @@ impl World {
         ids: Option<&'a [String]>,
     ) -> Result<Vec<&'a Instance>, Refusal> {
         if let Some(ids) = ids {
-            if ids.len() > MAX_BATCH {
-                return Err(Refusal::BatchTooLarge(ids.len()));
-            }
+            super::refusal::check_size(ids, MAX_BATCH)?;
             ids.iter().try_for_each(|id| check_instance_id(id))?;
         }
         Ok(self
@@ -429,11 +422,11 @@ mod tests {
         assert_eq!(world.find("ap-shanghai", &ids("ins-bbbbbbbb")), Ok(vec![1]));
         assert_eq!(
             world.find(gz, &ids("ins-bbbbbbbb")),
-            Err(Refusal::NotFound("ins-bbbbbbbb".into()))
+            Err(BatchRefusal::NotFound("ins-bbbbbbbb".into()).into())
         );
         assert_eq!(
             world.find(gz, &ids("ins-cccccccc")),
-            Err(Refusal::NotFound("ins-cccccccc".into()))
+            Err(BatchRefusal::NotFound("ins-cccccccc".into()).into())
         );
         assert!(world.add_instance(Instance::new("ins-cccccccc")));
         assert!(

@@ -11,6 +11,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::World;
+use crate::signing::Secret;
 
 /// The world behind its one lock.
 #[derive(Debug)]
@@ -63,6 +64,26 @@ impl SharedWorld {
         }
         let outcome = verify(read(&world));
         (world, outcome)
+    }
+
+    /// [`SharedWorld::authenticate`] for a request signed with one account's key: the short lock copies only the
+    /// key of the enabled account with this SecretId (`None`: no such account, or a disabled one) and the clock,
+    /// never the account; `verify` checks the signature against them.
+    pub fn authenticate_key<O>(
+        &self,
+        secret_id: &str,
+        verify: impl Fn(Option<&Secret>, i64) -> O,
+    ) -> (MutexGuard<'_, World>, O) {
+        self.authenticate(
+            |world| {
+                let key = world
+                    .account(secret_id)
+                    .filter(|account| !account.disabled)
+                    .map(|account| account.secret_key.clone());
+                (key, world.clock.now())
+            },
+            |(key, now)| verify(key.as_ref(), now),
+        )
     }
 }
 

@@ -403,11 +403,11 @@ fn concurrent_overlapping_terminations_are_serializable() {
     // The same world but for the request ids stamped on instances (`LatestOperationRequestId`): the replay's
     // calls draw other ids from the sequence.
     let without_request_ids = |mut spec: WorldSpec| {
-        for instance in &mut spec.instances {
+        spec.instances.update_all(|instance| {
             if let Some(operation) = &mut instance.latest_operation {
                 operation.request_id = None;
             }
-        }
+        });
         spec
     };
     assert_eq!(

@@ -1,8 +1,9 @@
 //! A provider defined entirely outside the crate, as `src/provider/<name>/mod.rs` would define it: one type
 //! implementing `Provider`, and one registration line (here the builder's `provider`, in the crate
 //! `ProviderId::ALL`). The mock serves it on its port beside the built-in providers, routes only its own requests
-//! to it, and gives it the world's accounts and its authenticate-then-decide seam; the built-in providers answer
-//! as before.
+//! to it, and gives it the world's accounts and its authenticate-then-decide seam, the world's instances through
+//! their store, and the refusals every provider shares ([`BatchRefusal`]) to answer with its own codes; the
+//! built-in providers answer as before.
 
 use serde_json::{Map, Value, json};
 use terminus::harness::http1::Connection;
@@ -10,9 +11,11 @@ use terminus::message::{Reply, Request};
 use terminus::mock::MockServer;
 use terminus::provider::{Call, Problem, Provider, ProviderId, SignForm};
 use terminus::signing::{Trace, Unusable};
-use terminus::world::{Account, SharedWorld};
+use terminus::world::refusal::{self, BatchRefusal};
+use terminus::world::{Account, SharedWorld, World};
 
-/// "Example Cloud": `POST /example/whoami` with `X-Example-Key: SECRET_ID:SECRET_KEY` answers the account's owner.
+/// "Example Cloud": `POST /example/whoami` with `X-Example-Key: SECRET_ID:SECRET_KEY` answers the account's owner;
+/// `POST /example/states` with `X-Example-Ids: ID,ID` the states of at most two instances.
 #[derive(Debug)]
 struct Example;
 
@@ -55,6 +58,11 @@ impl Provider for Example {
             |secret_key| secret_key.is_some_and(|secret_key| secret_key.expose() == key),
         );
         let body = match (known, world.account(id)) {
+            (true, Some(_)) if request.path() == "/example/states" => match states(request, &world)
+            {
+                Ok(states) => json!({ "states": states }),
+                Err(refused) => json!({ "error": code(&refused) }),
+            },
             (true, Some(account)) => json!({ "owner": account.owner }),
             _ => return Reply::json(401, br#"{"error":"unknown key"}"#.to_vec()),
         };
@@ -96,6 +104,37 @@ impl Provider for Example {
             Value::Object(fields) => Ok(Ok(fields)),
             other => Err(format!("not an object: {other}")),
         }
+    }
+}
+
+/// The states of the instances `X-Example-Ids` names: the shared batch rules, then a lookup by id in the world's
+/// store.
+fn states(request: &Request, world: &World) -> Result<Vec<String>, BatchRefusal> {
+    let ids: Vec<String> = request
+        .header("x-example-ids")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect();
+    refusal::check_batch(&ids, 2)?;
+    ids.iter()
+        .map(|id| {
+            let instance = world.spec().instances.get(id);
+            let instance = instance.ok_or_else(|| BatchRefusal::NotFound(id.clone()))?;
+            Ok(instance.state.name())
+        })
+        .collect()
+}
+
+/// Example Cloud's own code for each shared refusal.
+fn code(refused: &BatchRefusal) -> String {
+    match refused {
+        BatchRefusal::Empty => "NO_IDS".to_owned(),
+        BatchRefusal::TooLarge(count) => format!("TOO_MANY_IDS:{count}"),
+        BatchRefusal::DuplicateId(id) => format!("ID_TWICE:{id}"),
+        BatchRefusal::NotFound(id) => format!("NO_SUCH_INSTANCE:{id}"),
+        _ => "REFUSED".to_owned(),
     }
 }
 
@@ -159,6 +198,34 @@ fn a_provider_outside_the_crate_is_served_beside_the_built_in_ones() {
         })
         .unwrap();
     assert_eq!(exchange(&server, &request).0, 401);
+
+    // The world's instances, found by id through their store, and the shared refusals in the example's own codes.
+    let states = |ids: &str| {
+        let (mut request, _) = provider
+            .build_request(&Call {
+                action: "States",
+                ..call.clone()
+            })
+            .unwrap();
+        request.headers.push(("X-Example-Ids".into(), ids.into()));
+        let (status, body) = exchange(&server, &request);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        serde_json::from_slice::<Value>(&body).unwrap()
+    };
+    assert_eq!(
+        states("ins-r8hr2upy,ins-09dx96dg")["states"],
+        json!(["RUNNING", "RUNNING"])
+    );
+    assert_eq!(states("")["error"], "NO_IDS");
+    assert_eq!(states("a,b,c")["error"], "TOO_MANY_IDS:3");
+    assert_eq!(
+        states("ins-r8hr2upy,ins-r8hr2upy")["error"],
+        "ID_TWICE:ins-r8hr2upy"
+    );
+    assert_eq!(
+        states("ins-r8hr2upy,ins-nothing0")["error"],
+        "NO_SUCH_INSTANCE:ins-nothing0"
+    );
 
     // The built-in providers still answer their own requests: the API 3.0 endpoint refuses an unsigned call in its
     // envelope, not the example's.

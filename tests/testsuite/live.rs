@@ -446,7 +446,8 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
             tagged("ins-deadrun2", "dead-run"),
             tagged("ins-noledger", "dead-run"),
             untagged,
-        ],
+        ]
+        .into(),
         ..WorldSpec::default()
     };
     let server = stand_in(world, &log);
@@ -548,7 +549,7 @@ fn with_provision_only_instances_created_in_the_run_are_terminated_and_all_are_g
     let ledgers = dir.join("ledger");
     let mut world: WorldSpec = toml::from_str("timings = \"immediate\"").unwrap();
     world.accounts = vec![live_account()];
-    world.instances = vec![Instance::new("ins-r8hr2upy"), Instance::new("ins-bystand1")];
+    world.instances = vec![Instance::new("ins-r8hr2upy"), Instance::new("ins-bystand1")].into();
     let server = stand_in(world, &log);
     let output = run_live_cli(
         "tencent",
@@ -632,7 +633,7 @@ fn a_run_killed_mid_way_leaves_instances_that_sweep_destroys() {
         key: live::ledger::RUN_TAG.into(),
         value: "other-run".into(),
     }];
-    world.instances = vec![Instance::new("ins-untagged"), other_run];
+    world.instances = vec![Instance::new("ins-untagged"), other_run].into();
     let server = stand_in(world, &log);
     let mut child = as_live_identity(
         &["run", "--live", "--provision", "--endpoint", &server.uri()],

@@ -514,11 +514,8 @@ fn every_malformed_request_is_refused_as_documented_and_changes_nothing() {
     assert!(body["Response"]["Error"].is_null(), "{body}");
     assert!(body["Response"]["RequestId"].is_string(), "{body}");
     let mut expected = before;
-    expected
-        .instances
-        .iter_mut()
-        .filter(|instance| instance.id == "ins-3jaw1j8m")
-        .for_each(|instance| {
+    expected.instances.update_all(|instance| {
+        if instance.id == "ins-3jaw1j8m" {
             // Destroyed, and listed as terminating for the default 5 s, stamped with the call's RequestId.
             instance.state = InstanceState::Terminated;
             instance.gone_at = Some(1_700_000_000 + 5);
@@ -527,6 +524,7 @@ fn every_malformed_request_is_refused_as_documented_and_changes_nothing() {
                 state: "OPERATING".into(),
                 request_id: body["Response"]["RequestId"].as_str().map(str::to_owned),
             });
-        });
+        }
+    });
     assert_eq!(server.snapshot(), expected);
 }

@@ -339,11 +339,11 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
 
     // A changed behaviour (the first instance now protected) is drift, named by exchange.
     let mut changed = world;
-    for instance in &mut changed.instances {
+    changed.instances.update_all(|instance| {
         if instance.id == "ins-r8hr2upy" {
             instance.protected = true;
         }
-    }
+    });
     let verdicts = tokio::time::timeout(DEADLINE, replay::replay_on_mock(&recorded, changed))
         .await
         .expect("deadline")

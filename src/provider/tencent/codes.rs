@@ -8,7 +8,7 @@ use super::wire::{ApiError, OTHER_CVM_REGIONS, SUPPORTED_REGIONS, python_list};
 use crate::message::Request;
 use crate::provider::Problem;
 use crate::signing::Unusable;
-use crate::world::rules::Refusal;
+use crate::world::rules::{BatchRefusal, Refusal};
 use crate::world::{InstanceState, Restriction};
 
 /// Query string limit for GET.
@@ -132,20 +132,7 @@ pub(crate) fn unusable_error(
 pub(crate) fn refusal(refusal: Refusal) -> ApiError {
     use Refusal as R;
     let (code, message) = match refusal {
-        R::EmptyBatch => (
-            "InvalidParameterValue",
-            "InstanceIds must name at least one instance.".to_owned(),
-        ),
-        R::BatchTooLarge(count) => (
-            "InvalidParameterValue.LimitExceeded",
-            format!(
-                "The number of parameter values exceeds the limit: {count} instances, at most 100."
-            ),
-        ),
-        R::DuplicateId(id) => (
-            "InvalidParameterValue",
-            format!("The instance ID `{id}` is given more than once."),
-        ),
+        R::Batch(batch) => return batch_refusal(batch),
         R::MalformedId(id) => (
             "InvalidInstanceId.Malformed",
             format!("Invalid instance ID. The specified instance ID `{id}` has an invalid format."),
@@ -156,14 +143,6 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
                 "Invalid instance ID `{id}`. Please enter a valid ID, such as ins-xxxxxxxx (x represents a lower-case letter or a number)."
             ),
         ),
-        R::NotFound(id) => {
-            let ids = python_list(&[&id]);
-            return ApiError::new(
-                "InvalidInstanceId.NotFound",
-                format!("The specified instance ID `{ids}` is not found."),
-            )
-            .zh(format!("请确认实例ID `{ids}`是否存在"));
-        }
         R::NotOwned(id) => (
             "UnsupportedOperation.InvalidInstancesOwner",
             format!("The user does not have permissions to operate the instance `{id}`."),
@@ -292,6 +271,36 @@ pub(crate) fn refusal(refusal: Refusal) -> ApiError {
             "AuthFailure.SecretIdNotFound",
             "The SecretId is not found, please ensure that your SecretId is correct.".to_owned(),
         ),
+    };
+    ApiError::new(code, message)
+}
+
+/// The documented code and message for each refusal of the ids a call names.
+fn batch_refusal(refusal: BatchRefusal) -> ApiError {
+    use BatchRefusal as B;
+    let (code, message) = match refusal {
+        B::Empty => (
+            "InvalidParameterValue",
+            "InstanceIds must name at least one instance.".to_owned(),
+        ),
+        B::TooLarge(count) => (
+            "InvalidParameterValue.LimitExceeded",
+            format!(
+                "The number of parameter values exceeds the limit: {count} instances, at most 100."
+            ),
+        ),
+        B::DuplicateId(id) => (
+            "InvalidParameterValue",
+            format!("The instance ID `{id}` is given more than once."),
+        ),
+        B::NotFound(id) => {
+            let ids = python_list(&[&id]);
+            return ApiError::new(
+                "InvalidInstanceId.NotFound",
+                format!("The specified instance ID `{ids}` is not found."),
+            )
+            .zh(format!("请确认实例ID `{ids}`是否存在"));
+        }
     };
     ApiError::new(code, message)
 }

@@ -43,7 +43,7 @@ use serde_json::{Map, Value, json};
 use super::codes::{check_region, missing, refusal, state_code};
 use super::wire::{ActionParams, ApiError};
 use crate::world::lifecycle::{Change, Launch, LifeRefusal, Tag};
-use crate::world::{Account, ChargeType, DiskState, Instance, InstanceState, World};
+use crate::world::{ChargeType, DiskState, Instance, InstanceState, World};
 
 /// The CVM actions of this module.
 pub(super) const ACTIONS: [&str; 7] = [
@@ -230,20 +230,20 @@ const UNSERVED_FILTERS: [&str; 18] = [
     "tag-value-prefix",
 ];
 
-/// Answers one of [`ACTIONS`] for an authenticated account.
+/// Answers one of [`ACTIONS`] for an authenticated account of `owner`.
 pub(super) fn handle(
     action: &str,
     region: Option<&str>,
     params: &ActionParams,
-    account: &Account,
+    owner: &str,
     world: &mut World,
     request_id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
     match action {
-        "RunInstances" => run(region, params, account, world, request_id),
+        "RunInstances" => run(region, params, owner, world, request_id),
         "StartInstances" => {
             params.only(&["InstanceIds"])?;
-            change(region, params, account, world, Change::Start, request_id)
+            change(region, params, owner, world, Change::Start, request_id)
         }
         "StopInstances" => {
             params.only(&["InstanceIds", "ForceStop", "StopType", "StoppedMode"])?;
@@ -254,7 +254,7 @@ pub(super) fn handle(
             change(
                 region,
                 params,
-                account,
+                owner,
                 world,
                 Change::Stop { stop_charging },
                 request_id,
@@ -264,11 +264,11 @@ pub(super) fn handle(
             params.only(&["InstanceIds", "ForceReboot", "StopType"])?;
             params.boolean("ForceReboot")?;
             one_of(params, "StopType", &["SOFT", "HARD", "SOFT_FIRST"])?;
-            change(region, params, account, world, Change::Reboot, request_id)
+            change(region, params, owner, world, Change::Reboot, request_id)
         }
-        "ModifyInstancesAttribute" => modify(region, params, account, world, request_id),
-        "DescribeInstancesStatus" => status(region, params, account, world),
-        _ => describe(region, params, account, world),
+        "ModifyInstancesAttribute" => modify(region, params, owner, world, request_id),
+        "DescribeInstancesStatus" => status(region, params, owner, world),
+        _ => describe(region, params, owner, world),
     }
 }
 
@@ -381,7 +381,7 @@ fn life_refusal(refused: LifeRefusal) -> ApiError {
 fn change(
     region: Option<&str>,
     params: &ActionParams,
-    account: &Account,
+    owner: &str,
     world: &mut World,
     change: Change,
     request_id: &str,
@@ -389,7 +389,7 @@ fn change(
     let ids = instance_ids(params)?;
     let region = check_region(region, false)?;
     world
-        .change_state(&account.owner, region, &ids, change, request_id)
+        .change_state(owner, region, &ids, change, request_id)
         .map_err(life_refusal)?;
     Ok(Map::new())
 }
@@ -397,7 +397,7 @@ fn change(
 fn modify(
     region: Option<&str>,
     params: &ActionParams,
-    account: &Account,
+    owner: &str,
     world: &mut World,
     request_id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
@@ -427,14 +427,7 @@ fn modify(
     }
     let region = check_region(region, false)?;
     world
-        .modify_attributes(
-            &account.owner,
-            region,
-            &ids,
-            name.as_deref(),
-            protected,
-            request_id,
-        )
+        .modify_attributes(owner, region, &ids, name.as_deref(), protected, request_id)
         .map_err(life_refusal)?;
     Ok(Map::new())
 }
@@ -482,7 +475,7 @@ pub(super) fn cpu_and_memory(instance_type: &str) -> Option<(u64, u64)> {
 fn run(
     region: Option<&str>,
     params: &ActionParams,
-    account: &Account,
+    owner: &str,
     world: &mut World,
     request_id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
@@ -622,7 +615,7 @@ fn run(
         client_token,
     };
     let ids = world
-        .run_instances(&account.owner, region, &launch, dry_run, request_id)
+        .run_instances(owner, region, &launch, dry_run, request_id)
         .map_err(life_refusal)?;
     let mut fields = Map::new();
     if !dry_run {
@@ -806,22 +799,18 @@ fn page(params: &ActionParams) -> Result<(usize, usize), ApiError> {
 /// The caller's listed instances in the region, by `InstanceIds` (format-checked, at most 100) and filters.
 fn listed<'a>(
     world: &'a World,
-    account: &Account,
+    owner: &str,
     region: &str,
     ids: Option<&[String]>,
     filters: &[Filter],
 ) -> Result<Vec<&'a Instance>, ApiError> {
     if let Some(ids) = ids {
-        if ids.len() > crate::world::rules::MAX_BATCH {
-            return Err(refusal(crate::world::rules::Refusal::BatchTooLarge(
-                ids.len(),
-            )));
-        }
+        crate::world::refusal::check_size(ids, crate::world::rules::MAX_BATCH)
+            .map_err(|too_large| refusal(too_large.into()))?;
         ids.iter()
             .try_for_each(|id| crate::world::rules::check_instance_id(id))
             .map_err(refusal)?;
     }
-    let owner = &account.owner;
     Ok(world
         .spec()
         .instances
@@ -853,7 +842,7 @@ fn first_owner(world: &World) -> &str {
 fn describe(
     region: Option<&str>,
     params: &ActionParams,
-    account: &Account,
+    owner: &str,
     world: &World,
 ) -> Result<Map<String, Value>, ApiError> {
     params.only(&["InstanceIds", "Filters", "Offset", "Limit"])?;
@@ -867,7 +856,7 @@ fn describe(
     }
     let (offset, limit) = page(params)?;
     let region = check_region(region, false)?;
-    let found = listed(world, account, region, ids.as_deref(), &filters)?;
+    let found = listed(world, owner, region, ids.as_deref(), &filters)?;
     let set: Vec<Value> = found
         .iter()
         .skip(offset)
@@ -883,14 +872,14 @@ fn describe(
 fn status(
     region: Option<&str>,
     params: &ActionParams,
-    account: &Account,
+    owner: &str,
     world: &World,
 ) -> Result<Map<String, Value>, ApiError> {
     params.only(&["InstanceIds", "Offset", "Limit"])?;
     let ids = params.strings("InstanceIds")?;
     let (offset, limit) = page(params)?;
     let region = check_region(region, false)?;
-    let found = listed(world, account, region, ids.as_deref(), &[])?;
+    let found = listed(world, owner, region, ids.as_deref(), &[])?;
     let set: Vec<Value> = found
         .iter()
         .skip(offset)

@@ -274,12 +274,13 @@ fn decide(
     if action == "TerminateInstances" {
         terminate(common, &params, secret_id, world, request_id)
     } else {
-        let account = known_account(world, secret_id)?.clone();
+        // The owner only, copied: the lifecycle changes the world it was read from.
+        let owner = known_account(world, secret_id)?.owner.clone();
         lifecycle::handle(
             action,
             common.region.as_deref(),
             &params,
-            &account,
+            &owner,
             world,
             request_id,
         )

@@ -59,7 +59,7 @@ use crate::provider::Problem;
 use crate::provider::tencent::codes::{self as api, missing, refusal as v3_refusal};
 use crate::provider::tencent::terminate::terminate_instances;
 use crate::provider::tencent::wire::{ActionParams, ApiError, COMMON_PARAMS, VERSION};
-use crate::signing::{self, Claim, Policy, Rejection, Unusable, hmac_param};
+use crate::signing::{self, Claim, Policy, Rejection, Secret, Unusable, hmac_param};
 use crate::world::SharedWorld;
 use crate::world::rules::{Refusal, Terminate};
 use crate::world::{Account, ChargeType, SessionRefusal, World};
@@ -102,7 +102,7 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
         _ => None,
     };
     let outcome = match (&prepared, authenticated) {
-        (Ok(prepared), Ok(account)) => decide(prepared, &account, &mut world),
+        (Ok(prepared), Ok(())) => decide(prepared, &mut world),
         (_, Err(error)) => Err(error),
         (Err(error), Ok(_)) => Err(error.clone()),
     };
@@ -192,20 +192,20 @@ fn prepare(request: &Request) -> Result<Prepared, ApiError> {
 /// Everything after the signature, on the locked world: the nonce, the session, then the action.
 fn decide(
     Prepared { claim, form }: &Prepared,
-    account: &Account,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    check_nonce_and_session(claim, form, account, world)?;
+    let secret_id = claim.secret_id.as_deref().unwrap_or_default();
+    check_nonce_and_session(claim, form, secret_id, world)?;
     let get = |name: &str| form.get(name).filter(|value| !value.is_empty());
     let action = get("Action").ok_or_else(|| missing("Action"))?;
     match (action, get("Version")) {
         ("TerminateInstances", None) => Err(missing("Version")),
-        ("TerminateInstances", Some(VERSION)) => terminate(form, account, world),
+        ("TerminateInstances", Some(VERSION)) => terminate(form, secret_id, world),
         ("TerminateInstances", Some(other)) => Err(ApiError::new(
             "NoSuchVersion",
             format!("The API version `{other}` does not exist."),
         )),
-        ("ReturnInstance", None) => return_instance(form, account, world),
+        ("ReturnInstance", None) => return_instance(form, secret_id, world),
         ("ReturnInstance", Some(version)) => Err(ApiError::new(
             "InvalidAction.NotFound",
             format!(
@@ -224,14 +224,14 @@ fn decide(
 /// `TerminateInstances` (Version 2017-03-12): the API 3.0 action's parameters and rules.
 fn terminate(
     form: &hmac_param::Params,
-    account: &Account,
+    secret_id: &str,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    admit(account, "TerminateInstances", world)?;
+    admit(secret_id, "TerminateInstances", world)?;
     let params = action_params(form)?;
     terminate_instances(
         &params,
-        &account.secret_id,
+        secret_id,
         world,
         || check_region(form.get("Region")),
         refusal,
@@ -241,10 +241,10 @@ fn terminate(
 /// `ReturnInstance` (API 2.0): one pay-as-you-go instance, named by `instanceId`.
 fn return_instance(
     form: &hmac_param::Params,
-    account: &Account,
+    secret_id: &str,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
-    admit(account, "ReturnInstance", world)?;
+    admit(secret_id, "ReturnInstance", world)?;
     let params = action_params(form)?;
     params.only(&["instanceId"])?;
     let id = match params.values.get("instanceId") {
@@ -268,6 +268,7 @@ fn return_instance(
         ));
     }
     let ids = vec![id];
+    let account = known_account(world, secret_id)?;
     let prepaid = world
         .describe(account, region, Some(&ids))
         .map_err(return_refusal)?
@@ -283,7 +284,7 @@ fn return_instance(
         ));
     }
     let call = Terminate {
-        secret_id: &account.secret_id,
+        secret_id,
         region,
         instance_ids: &ids,
         release_address: false,
@@ -312,9 +313,9 @@ fn is_old_style_id(id: &str) -> bool {
 }
 
 /// The per-second rate limit of `action` for this account.
-fn admit(account: &Account, action: &'static str, world: &mut World) -> Result<(), ApiError> {
+fn admit(secret_id: &str, action: &'static str, world: &mut World) -> Result<(), ApiError> {
     let per_second = world.spec().rate_limit.terminate_per_second;
-    if world.admit(&account.secret_id, action, per_second) {
+    if world.admit(secret_id, action, per_second) {
         return Ok(());
     }
     Err(ApiError::new(
@@ -354,39 +355,32 @@ fn check_size(request: &Request) -> Result<(), ApiError> {
     api::check_size_of(request, false)
 }
 
-/// The signature, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]).
+/// The signature, and the world locked for the decisions that follow ([`SharedWorld::authenticate_key`]: the short
+/// lock copies only the key and the clock).
 fn authenticate<'a>(
     request: &Request,
     prepared: &Prepared,
     shared: &'a SharedWorld,
-) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
+) -> (MutexGuard<'a, World>, Result<(), ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
-    shared.authenticate(
-        |world| (world.account(secret_id).cloned(), world.clock.now()),
-        |(account, now)| check_signature(request, &prepared.claim, account, now),
-    )
+    shared.authenticate_key(secret_id, |key, now| {
+        check_signature(request, &prepared.claim, key, now)
+    })
 }
 
-/// Authentication's first steps, against an account and a clock: key, window, signature.
+/// Authentication's first steps, against the key of an enabled account (none: no such account) and a clock: key,
+/// window, signature.
 fn check_signature(
     request: &Request,
     claim: &Claim,
-    account: Option<Account>,
+    key: Option<&Secret>,
     now: i64,
-) -> Result<Account, ApiError> {
-    let account = match account {
-        Some(account) if !account.disabled => account,
-        _ => {
-            return Err(ApiError::new(
-                "InvalidParameter.SecretIdNotFound",
-                "The SecretId used for the request does not exist; check it and try again.",
-            ));
-        }
-    };
+) -> Result<(), ApiError> {
+    let key = key.ok_or_else(secret_id_not_found)?;
     let policy = Policy::default();
     let timestamp = claim.timestamp.unwrap_or_default();
     claim
-        .verify(request, &account.secret_key, Some(now), &policy, None)
+        .verify(request, key, Some(now), &policy, None)
         .map_err(|rejection| match rejection {
             Rejection::Expired { .. } => ApiError::new(
                 "InvalidRequest.ReplayAttack",
@@ -402,20 +396,33 @@ fn check_signature(
                 ),
             ),
         })?;
-    Ok(account)
+    Ok(())
+}
+
+fn secret_id_not_found() -> ApiError {
+    ApiError::new(
+        "InvalidParameter.SecretIdNotFound",
+        "The SecretId used for the request does not exist; check it and try again.",
+    )
+}
+
+/// The account a request authenticated as, on the world it authenticated against (`SharedWorld::authenticate`
+/// verified again if the world changed in between, so it is there).
+fn known_account<'w>(world: &'w World, secret_id: &str) -> Result<&'w Account, ApiError> {
+    world.account(secret_id).ok_or_else(secret_id_not_found)
 }
 
 /// Authentication's last steps, on the locked world: the nonce, then the session token and MFA.
 fn check_nonce_and_session(
     claim: &Claim,
     form: &hmac_param::Params,
-    account: &Account,
+    secret_id: &str,
     world: &mut World,
 ) -> Result<(), ApiError> {
     let nonce = form.get("Nonce").unwrap_or_default();
     let timestamp = claim.timestamp.unwrap_or_default();
     let until = timestamp.saturating_add(Policy::default().max_skew as i64);
-    if !world.first_use_of_nonce(&account.secret_id, nonce, until) {
+    if !world.first_use_of_nonce(secret_id, nonce, until) {
         return Err(ApiError::new(
             "InvalidRequest.ReplayAttack",
             format!(
@@ -423,7 +430,7 @@ fn check_nonce_and_session(
             ),
         ));
     }
-    account
+    known_account(world, secret_id)?
         .check_session(form.get("Token"))
         .map_err(|refusal| match refusal {
             SessionRefusal::Token => ApiError::new(

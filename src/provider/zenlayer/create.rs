@@ -12,10 +12,11 @@
 
 use serde_json::{Map, Value, json};
 
+use super::mock::Caller;
 use super::wire::{self, ApiError, Params, missing};
+use crate::world::World;
 use crate::world::bmc::BmcCharge;
 use crate::world::lifecycle::BmcLaunch;
-use crate::world::{Account, World};
 
 const MODELLED: [&str; 8] = [
     "amount",
@@ -55,7 +56,7 @@ const NOT_MODELLED: [&str; 12] = [
 /// Answers `CreateInstances`.
 pub(super) fn create(
     request: &crate::message::Request,
-    account: &Account,
+    caller: &Caller,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
     let params = Params::from_json(&request.body)?;
@@ -111,7 +112,7 @@ pub(super) fn create(
         name: params.string("instanceName")?.map(str::to_owned),
         count: count as u32,
     };
-    let ids = world.bmc_create(&account.owner, &launch);
+    let ids = world.bmc().create(&caller.owner, &launch);
     let mut fields = Map::new();
     fields.insert("instanceIdSet".into(), json!(ids));
     Ok(fields)

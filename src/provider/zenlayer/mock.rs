@@ -44,10 +44,11 @@ use super::wire::{self, ACTIONS, ApiError, BODY_LIMIT, MAX_SKEW, Params, VERSION
 use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::Problem;
+use crate::signing::Secret;
 use crate::signing::{self, Claim, Policy, Rejection, Scheme, Unusable, zc2};
 use crate::world::SharedWorld;
-use crate::world::bmc::{BmcInstance, Describe, Refusal};
-use crate::world::{Account, World};
+use crate::world::World;
+use crate::world::bmc::{BatchRefusal, BmcInstance, Describe, Refusal};
 
 /// `DescribeInstances` filters the mock applies.
 const DESCRIBE_MODELLED: [&str; 6] = [
@@ -92,7 +93,7 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
             .map(|account| account.secret_key.clone()),
         _ => None,
     };
-    let outcome = authenticated.and_then(|account| decide(request, &account, &mut world));
+    let outcome = authenticated.and_then(|secret_id| decide(request, &secret_id, &mut world));
     drop(world);
     let mut reply = match outcome {
         Ok(fields) => Reply::json(200, wire::success(&request_id, fields)),
@@ -178,10 +179,19 @@ fn prepare(request: &Request) -> Result<Claim, ApiError> {
     read_claim(request)
 }
 
-/// Everything after authentication, on the locked world.
+/// Who a request authenticated as: the fields of its account the actions read, copied out of the locked world so
+/// that the actions can change the world while they hold them.
+pub(super) struct Caller {
+    /// The AccessKeyId: the rate limit counts per key.
+    pub(super) secret_id: String,
+    /// Whose instances the caller sees and acts on.
+    pub(super) owner: String,
+}
+
+/// Everything after authentication, on the locked world, for the account with this AccessKeyId.
 fn decide(
     request: &Request,
-    account: &Account,
+    secret_id: &str,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
     let header = |name: &str| {
@@ -207,21 +217,30 @@ fn decide(
             ),
         ));
     }
+    // Authenticated on this world, in this lock (`SharedWorld::authenticate`): the account is there.
+    let owner = world
+        .account(secret_id)
+        .map(|account| account.owner.clone())
+        .ok_or_else(access_key_not_found)?;
+    let caller = Caller {
+        secret_id: secret_id.to_owned(),
+        owner,
+    };
     match action {
-        "TerminateInstance" => terminate(request, account, world),
-        "ReleaseInstances" => release(request, account, world),
-        "CreateInstances" => super::create::create(request, account, world),
-        _ => describe(request, account, world),
+        "TerminateInstance" => terminate(request, &caller, world),
+        "ReleaseInstances" => release(request, &caller, world),
+        "CreateInstances" => super::create::create(request, &caller, world),
+        _ => describe(request, &caller, world),
     }
 }
 
 fn terminate(
     request: &Request,
-    account: &Account,
+    caller: &Caller,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
     let per_second = world.spec().rate_limit.terminate_per_second;
-    if !world.admit(&account.secret_id, "TerminateInstance", per_second) {
+    if !world.admit(&caller.secret_id, "TerminateInstance", per_second) {
         return Err(ApiError::new(
             wire::REQUEST_LIMIT_EXCEEDED,
             format!(
@@ -235,13 +254,13 @@ fn terminate(
         .string("instanceId")?
         .filter(|id| !id.is_empty())
         .ok_or_else(|| missing("instanceId"))?;
-    world.bmc_terminate(account, id).map_err(refusal)?;
+    world.bmc().terminate(&caller.owner, id).map_err(refusal)?;
     Ok(Map::new())
 }
 
 fn release(
     request: &Request,
-    account: &Account,
+    caller: &Caller,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
     let params = Params::from_json(&request.body)?;
@@ -249,13 +268,13 @@ fn release(
     let ids = params
         .strings("instanceIds")?
         .ok_or_else(|| missing("instanceIds"))?;
-    world.bmc_release(account, &ids).map_err(refusal)?;
+    world.bmc().release(&caller.owner, &ids).map_err(refusal)?;
     Ok(Map::new())
 }
 
 fn describe(
     request: &Request,
-    account: &Account,
+    caller: &Caller,
     world: &mut World,
 ) -> Result<Map<String, Value>, ApiError> {
     let params = Params::from_json(&request.body)?;
@@ -287,7 +306,10 @@ fn describe(
         status: params.string("instanceStatus")?,
         name: params.string("instanceName")?,
     };
-    let found = world.bmc_describe(account, &filter).map_err(refusal)?;
+    let found = world
+        .bmc()
+        .describe(&caller.owner, &filter)
+        .map_err(refusal)?;
     let skip = ((page_num - 1) as usize).saturating_mul(page_size as usize);
     let data_set: Vec<Value> = found
         .iter()
@@ -371,12 +393,13 @@ fn check_single_headers(request: &Request) -> Result<(), ApiError> {
 }
 
 /// Authentication, and the world locked for the decisions that follow ([`SharedWorld::authenticate`]): ZC2 (key,
-/// window, signature) or Bearer (token).
+/// window, signature) or Bearer (token). The short lock copies only what verification needs (the key and the clock,
+/// or the enabled accounts' tokens); the outcome is the authenticated account's AccessKeyId.
 fn authenticate<'a>(
     request: &Request,
     claim: &Claim,
     shared: &'a SharedWorld,
-) -> (MutexGuard<'a, World>, Result<Account, ApiError>) {
+) -> (MutexGuard<'a, World>, Result<String, ApiError>) {
     if claim.scheme == Scheme::Bearer {
         return shared.authenticate(
             |world| {
@@ -384,18 +407,20 @@ fn authenticate<'a>(
                     .spec()
                     .accounts
                     .iter()
-                    .filter(|account| !account.disabled && account.bearer_token.is_some())
-                    .cloned()
+                    .filter(|account| !account.disabled)
+                    .filter_map(|account| {
+                        let token = account.bearer_token.clone()?;
+                        Some((account.secret_id.clone(), token))
+                    })
                     .collect::<Vec<_>>()
             },
             |candidates| bearer(request, claim, candidates),
         );
     }
     let access_key_id = claim.secret_id.as_deref().unwrap_or_default();
-    shared.authenticate(
-        |world| (world.account(access_key_id).cloned(), world.clock.now()),
-        |(account, now)| check_zc2(request, claim, account, now),
-    )
+    shared.authenticate_key(access_key_id, |key, now| {
+        check_zc2(request, claim, key, now).map(|()| access_key_id.to_owned())
+    })
 }
 
 /// What authentication reads before the world: the scheme, then for ZC2 the timestamp and the signature method.
@@ -433,26 +458,21 @@ fn read_claim(request: &Request) -> Result<Claim, ApiError> {
     Ok(claim)
 }
 
-/// ZC2 against an account and a clock: key, window, signature.
+/// ZC2 against the key of an enabled account (none: no such account) and a clock: key, window, signature.
 fn check_zc2(
     request: &Request,
     claim: &Claim,
-    account: Option<Account>,
+    key: Option<&Secret>,
     now: i64,
-) -> Result<Account, ApiError> {
-    let account = account.filter(|account| !account.disabled).ok_or_else(|| {
-        ApiError::new(
-            wire::ACCESS_KEY_NOT_FOUND,
-            "The AccessKeyId is not found; check that it is correct and enabled.",
-        )
-    })?;
+) -> Result<(), ApiError> {
+    let key = key.ok_or_else(access_key_not_found)?;
     let policy = Policy {
         max_skew: MAX_SKEW,
         service: None,
         derived_keys: false,
     };
     claim
-        .verify(request, &account.secret_key, Some(now), &policy, None)
+        .verify(request, key, Some(now), &policy, None)
         .map_err(|rejection| match rejection {
             Rejection::Expired { timestamp, .. } => ApiError::new(
                 wire::SIGNATURE_EXPIRED,
@@ -468,19 +488,31 @@ fn check_zc2(
                 ),
             ),
         })?;
-    Ok(account)
+    Ok(())
 }
 
-/// The enabled account whose personal access token the request carries.
-fn bearer(request: &Request, claim: &Claim, candidates: Vec<Account>) -> Result<Account, ApiError> {
+fn access_key_not_found() -> ApiError {
+    ApiError::new(
+        wire::ACCESS_KEY_NOT_FOUND,
+        "The AccessKeyId is not found; check that it is correct and enabled.",
+    )
+}
+
+/// The AccessKeyId of the enabled account whose personal access token the request carries, among `candidates`
+/// (AccessKeyId, token).
+fn bearer(
+    request: &Request,
+    claim: &Claim,
+    candidates: Vec<(String, Secret)>,
+) -> Result<String, ApiError> {
     candidates
         .into_iter()
-        .find(|account| {
-            let token = account.bearer_token.clone().unwrap_or_default();
+        .find(|(_, token)| {
             claim
-                .verify(request, &token, None, &Policy::default(), None)
+                .verify(request, token, None, &Policy::default(), None)
                 .is_ok()
         })
+        .map(|(secret_id, _)| secret_id)
         .ok_or_else(|| {
             ApiError::new(
                 wire::INVALID_TOKEN,
@@ -507,22 +539,7 @@ fn unusable(error: Unusable) -> ApiError {
 fn refusal(refusal: Refusal) -> ApiError {
     use Refusal as R;
     let (code, message) = match refusal {
-        R::EmptyBatch => (
-            wire::MISSING_PARAMETER,
-            "The parameter `instanceIds` is empty.".to_owned(),
-        ),
-        R::BatchTooLarge(count) => (
-            wire::INVALID_PARAMETER,
-            format!("`instanceIds` names {count} instances; at most 100 are allowed."),
-        ),
-        R::DuplicateId(id) => (
-            wire::INVALID_PARAMETER,
-            format!("The instance ID `{id}` is given more than once."),
-        ),
-        R::NotFound(id) => (
-            wire::INSTANCE_NOT_FOUND,
-            format!("Instance does not exist: `{id}`."),
-        ),
+        R::Batch(batch) => return batch_refusal(batch),
         R::Recycled(id) => (
             wire::INSTANCE_RECYCLED,
             format!("Operations on instances in recycle bin are not supported: `{id}`."),
@@ -549,6 +566,30 @@ fn refusal(refusal: Refusal) -> ApiError {
         R::NotRecycled(id) => (
             wire::INSTANCE_NOT_RECYCLED,
             format!("The instance `{id}` is not in the recycle bin."),
+        ),
+    };
+    ApiError::new(code, message)
+}
+
+/// The code and message for each refusal of the ids a call names.
+fn batch_refusal(refusal: BatchRefusal) -> ApiError {
+    use BatchRefusal as B;
+    let (code, message) = match refusal {
+        B::Empty => (
+            wire::MISSING_PARAMETER,
+            "The parameter `instanceIds` is empty.".to_owned(),
+        ),
+        B::TooLarge(count) => (
+            wire::INVALID_PARAMETER,
+            format!("`instanceIds` names {count} instances; at most 100 are allowed."),
+        ),
+        B::DuplicateId(id) => (
+            wire::INVALID_PARAMETER,
+            format!("The instance ID `{id}` is given more than once."),
+        ),
+        B::NotFound(id) => (
+            wire::INSTANCE_NOT_FOUND,
+            format!("Instance does not exist: `{id}`."),
         ),
     };
     ApiError::new(code, message)

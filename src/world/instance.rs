@@ -1,5 +1,7 @@
 //! CVM instances and the state termination depends on (disks, addresses, restrictions, charge types).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::{is_false, is_true};
@@ -24,8 +26,9 @@ pub struct Instance {
     #[serde(default, skip_serializing_if = "is_false")]
     pub protected: bool,
     /// The operating system's name; a Red Hat one has its own refusals.
+    // The default is borrowed, not copied into each of a large world's instances.
     #[serde(default = "default_os")]
-    pub os: String,
+    pub os: Cow<'static, str>,
     /// The owner (uin); default: the first account's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
@@ -54,8 +57,9 @@ pub struct Instance {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_disks: Vec<DataDisk>,
     /// The elastic IP on the primary network interface.
+    // Boxed, as rare: a world of a million instances holds a pointer each, not an address's worth of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eip: Option<Eip>,
+    pub eip: Option<Box<Eip>>,
     /// `InstanceName`; default `Unnamed` (what the real API shows for an instance created without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -87,15 +91,16 @@ pub struct Instance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminate_at: Option<i64>,
     /// `LatestOperation`, `LatestOperationState`, `LatestOperationRequestId`.
+    // Boxed, as `eip` is: most instances of a large world never see an operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latest_operation: Option<super::lifecycle::Operation>,
+    pub latest_operation: Option<Box<super::lifecycle::Operation>>,
     /// Stopped with `StoppedMode` `STOP_CHARGING` (`StopChargingMode`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub stop_charging: bool,
 }
 
-fn default_os() -> String {
-    "TencentOS Server 3.1 (TK4)".to_owned()
+fn default_os() -> Cow<'static, str> {
+    Cow::Borrowed("TencentOS Server 3.1 (TK4)")
 }
 
 fn default_true() -> bool {

@@ -366,11 +366,11 @@ impl World {
                 destroy(instance, now, seconds, Some(request_id));
                 due = instance.gone_at;
             } else {
-                instance.latest_operation = Some(Operation {
+                instance.latest_operation = Some(Box::new(Operation {
                     action: "TerminateInstances".to_owned(),
                     state: "SUCCESS".to_owned(),
                     request_id: Some(request_id.to_owned()),
-                });
+                }));
             }
         }
         if let Some(at) = due {
@@ -446,11 +446,11 @@ impl World {
                 .period_months
                 .map(|months| now + i64::from(months) * 30 * 86_400);
             instance.terminate_at = launch.terminate_at;
-            instance.latest_operation = Some(Operation {
+            instance.latest_operation = Some(Box::new(Operation {
                 action: "RunInstances".to_owned(),
                 state: "OPERATING".to_owned(),
                 request_id: Some(request_id.to_owned()),
-            });
+            }));
             instance.state = InstanceState::Pending;
             instance.transition = Some(Transition {
                 to: InstanceState::Running,
@@ -567,11 +567,11 @@ impl World {
                 Change::Stop { stop_charging } => stop_charging,
                 _ => false,
             };
-            instance.latest_operation = Some(Operation {
+            instance.latest_operation = Some(Box::new(Operation {
                 action: change.action().to_owned(),
                 state: "OPERATING".to_owned(),
                 request_id: Some(request_id.to_owned()),
-            });
+            }));
         }
         self.next_due = Some(i64::MIN);
         self.settle();
@@ -605,11 +605,11 @@ impl World {
             }
             // Only a change that nothing waits for: the state's own operation, if any, stays the latest one.
             if instance.transition.is_none() {
-                instance.latest_operation = Some(Operation {
+                instance.latest_operation = Some(Box::new(Operation {
                     action: "ModifyInstancesAttribute".to_owned(),
                     state: "SUCCESS".to_owned(),
                     request_id: Some(request_id.to_owned()),
-                });
+                }));
             }
         }
         Ok(())
@@ -678,11 +678,11 @@ fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&s
     instance.state = InstanceState::Terminated;
     instance.transition = None;
     instance.gone_at = (seconds > 0).then_some(at + seconds);
-    instance.latest_operation = Some(Operation {
+    instance.latest_operation = Some(Box::new(Operation {
         action: "TerminateInstances".to_owned(),
         state: if seconds > 0 { "OPERATING" } else { "SUCCESS" }.to_owned(),
         request_id: request_id.map(str::to_owned),
-    });
+    }));
 }
 
 #[cfg(test)]

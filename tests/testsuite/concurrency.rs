@@ -128,12 +128,12 @@ fn world() -> WorldSpec {
     ids.dedup();
     for id in ids {
         let mut instance = Instance::new(&id);
-        instance.eip = Some(Eip {
+        instance.eip = Some(Box::new(Eip {
             id: id.replace("ins-", "eip-"),
             kind: "HighQualityEIP".into(),
             address: None,
             released: false,
-        });
+        }));
         if id.starts_with("ins-q") {
             instance.charge = ChargeType::Prepaid;
             instance.data_disks = vec![DataDisk {

@@ -519,11 +519,11 @@ fn every_malformed_request_is_refused_as_documented_and_changes_nothing() {
             // Destroyed, and listed as terminating for the default 5 s, stamped with the call's RequestId.
             instance.state = InstanceState::Terminated;
             instance.gone_at = Some(1_700_000_000 + 5);
-            instance.latest_operation = Some(Operation {
+            instance.latest_operation = Some(Box::new(Operation {
                 action: "TerminateInstances".into(),
                 state: "OPERATING".into(),
                 request_id: body["Response"]["RequestId"].as_str().map(str::to_owned),
-            });
+            }));
         }
     });
     assert_eq!(server.snapshot(), expected);

@@ -202,7 +202,7 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
         }),
         ("POST", "reset") => {
             let mut world = shared.world();
-            world.replace(shared.initial.clone());
+            world.replace(shared.initial.spec());
             Ok(world_json(&world))
         }
         ("GET", "requests") => Filter::from_query(uri.query().unwrap_or_default()).map(|filter| {

@@ -361,11 +361,57 @@ pub(crate) struct Shared {
     pub(crate) providers: Vec<ProviderId>,
     /// The world the server started with, for `POST /__terminus/reset` (keys included: it never leaves the
     /// process).
-    pub(crate) initial: WorldSpec,
+    pub(crate) initial: InitialWorld,
     /// The last requests and their answers (`GET /__terminus/requests`).
     journal: Mutex<Journal>,
     /// The scenario a client is running, and the answers since it was loaded.
     scenario: scenario::Tracker,
+}
+
+/// The world a server started with, for `POST /__terminus/reset`: its instances kept as JSON text (a few dozen
+/// bytes each, where a second copy of a million-instance world would cost as much again as the world), everything
+/// else as it was.
+#[derive(Debug)]
+pub struct InitialWorld {
+    /// The world without its instances.
+    rest: WorldSpec,
+    /// Its CVM instances, as `serde_json` writes them.
+    instances: Vec<u8>,
+    /// Its Bare Metal instances, as `serde_json` writes them.
+    bmc_instances: Vec<u8>,
+}
+
+impl InitialWorld {
+    /// Keeps `spec`.
+    pub fn of(spec: &WorldSpec) -> Self {
+        // Every field but the instance lists, named (a new field must be kept here too).
+        let rest = WorldSpec {
+            region: spec.region.clone(),
+            clock: spec.clock,
+            rate_limit: spec.rate_limit.clone(),
+            seed: spec.seed,
+            accounts: spec.accounts.clone(),
+            instances: Default::default(),
+            bmc_instances: Default::default(),
+            faults: spec.faults.clone(),
+            timings: spec.timings.clone(),
+            stubs: spec.stubs.clone(),
+        };
+        Self {
+            rest,
+            instances: serde_json::to_vec(&spec.instances).unwrap_or_default(),
+            bmc_instances: serde_json::to_vec(&spec.bmc_instances).unwrap_or_default(),
+        }
+    }
+
+    /// The world as it was kept.
+    pub fn spec(&self) -> WorldSpec {
+        let mut spec = self.rest.clone();
+        // Written by `of` from lists that were valid: read back, they are the same.
+        spec.instances = serde_json::from_slice(&self.instances).unwrap_or_default();
+        spec.bmc_instances = serde_json::from_slice(&self.bmc_instances).unwrap_or_default();
+        spec
+    }
 }
 
 impl Shared {
@@ -376,7 +422,7 @@ impl Shared {
         providers: Vec<ProviderId>,
     ) -> Self {
         Self {
-            initial: world.spec().clone(),
+            initial: InitialWorld::of(world.spec()),
             world: SharedWorld::new(world),
             limits,
             connections: Arc::new(Semaphore::new(limits.connections)),

@@ -541,3 +541,30 @@ fn a_legacy_signature_over_the_host_without_its_port_is_named() {
         "{entry:#}"
     );
 }
+
+/// `POST /__terminus/reset` rebuilds the world from the instances kept as JSON text: for every case's world, the
+/// default world and the client tests' world, what is rebuilt is the world that was kept, field for field.
+#[test]
+fn the_kept_initial_world_is_every_case_world_field_for_field() {
+    use terminus::mock::InitialWorld;
+    use terminus::world::WorldSpec;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut worlds: Vec<(String, WorldSpec)> = terminus::case::discover(&root.join("cases"))
+        .iter()
+        .map(|path| {
+            let loaded = terminus::case::load(&root.join("cases"), path).expect("every case loads");
+            (loaded.id, loaded.case.world)
+        })
+        .collect();
+    let clients = root.join("tests/clients/world.toml");
+    let text = std::fs::read_to_string(&clients).expect("the client tests' world");
+    worlds.push((
+        "tests/clients/world.toml".into(),
+        WorldSpec::from_toml(&text, "tests/clients/world.toml").expect("it loads"),
+    ));
+    worlds.push(("the default world".into(), WorldSpec::default()));
+    assert!(worlds.len() > 200, "only {} worlds", worlds.len());
+    for (name, world) in worlds {
+        assert_eq!(InitialWorld::of(&world).spec(), world, "{name}");
+    }
+}

@@ -394,7 +394,7 @@ impl InitialWorld {
             instances: Default::default(),
             bmc_instances: Default::default(),
             faults: spec.faults.clone(),
-            timings: spec.timings.clone(),
+            timings: spec.timings,
             stubs: spec.stubs.clone(),
         };
         Self {

@@ -392,11 +392,11 @@ pub(super) fn verify(
 ) -> Result<Trace, Rejection> {
     let raw_timestamp = check_claim(request, authorization, policy)?;
     let inputs = Inputs {
-        secret_id: &authorization.secret_id(),
+        secret_id: authorization.secret_id(),
         timestamp: raw_timestamp,
-        date: &authorization.date(),
-        service: &authorization.service(),
-        signed_headers: &authorization.signed_headers(),
+        date: authorization.date(),
+        service: authorization.service(),
+        signed_headers: authorization.signed_headers(),
     };
     compute(request, &inputs, secret_key, derived_keys).map_err(Rejection::SignedHeaderAbsent)
 }
@@ -447,7 +447,7 @@ pub(super) fn matches(
     let signature = hmac_sha256(&k_signing, text.as_bytes());
     Ok(super::hash::constant_time_eq(
         hex_of(&signature, &mut [0; 64]),
-        &authorization.signature(),
+        authorization.signature(),
     ))
 }
 
@@ -472,14 +472,11 @@ pub(super) fn recompute(
     })?;
     let utc = utc_date(seconds).unwrap_or_default();
     let inputs = Inputs {
-        secret_id: &authorization.secret_id(),
+        secret_id: authorization.secret_id(),
         timestamp: raw_timestamp,
         date: &utc,
-        service: policy
-            .service
-            .as_deref()
-            .unwrap_or(&authorization.service()),
-        signed_headers: &authorization.signed_headers(),
+        service: policy.service.as_deref().unwrap_or(authorization.service()),
+        signed_headers: authorization.signed_headers(),
     };
     compute(request, &inputs, secret_key, policy.derived_keys)
         .map_err(Rejection::SignedHeaderAbsent)
@@ -505,16 +502,13 @@ pub(super) fn diagnose(
         return super::diagnose::unexplained(Scheme::Tc3, "X-TC-Timestamp is not a Unix time");
     };
     let utc = utc_date(seconds).unwrap_or_default();
-    let service = policy
-        .service
-        .as_deref()
-        .unwrap_or(&authorization.service());
+    let service = policy.service.as_deref().unwrap_or(authorization.service());
     let server_inputs = Inputs {
-        secret_id: &authorization.secret_id(),
+        secret_id: authorization.secret_id(),
         timestamp: raw_timestamp,
         date: &utc,
         service,
-        signed_headers: &authorization.signed_headers(),
+        signed_headers: authorization.signed_headers(),
     };
     let server = match compute(request, &server_inputs, secret_key, false) {
         Ok(trace) => trace,
@@ -526,8 +520,8 @@ pub(super) fn diagnose(
         }
     };
     let claimed = Inputs {
-        date: &authorization.date(),
-        service: &authorization.service(),
+        date: authorization.date(),
+        service: authorization.service(),
         ..server_inputs
     };
     let signed_headers = &authorization.signed_headers();
@@ -613,7 +607,7 @@ pub(super) fn diagnose(
     }
     let found = tries.into_iter().find(|mistake| {
         mistake.trace.get(Step::Signature).is_some_and(|signature| {
-            super::hash::constant_time_eq(signature, &authorization.signature())
+            super::hash::constant_time_eq(signature, authorization.signature())
         })
     });
     super::diagnose::from_traces(

@@ -21,6 +21,7 @@
 //! signs the host without its port and takes the scope service from the endpoint's first label (`127` for
 //! `127.0.0.1`); tccli puts `http://` inside `Host` (signed as sent, so it verifies as sent).
 
+use std::borrow::Cow;
 use std::sync::MutexGuard;
 
 use serde_json::{Map, Value};
@@ -44,20 +45,20 @@ const SERVICE: &str = "cvm";
 
 /// The common parameters of a request, wherever its form carries them; action parameters are read only after
 /// authentication, so a tampered body is a signature failure, not a parameter error.
-struct Common {
-    action: Option<String>,
-    version: Option<String>,
-    region: Option<String>,
-    token: Option<String>,
+struct Common<'r> {
+    action: Option<Cow<'r, str>>,
+    version: Option<Cow<'r, str>>,
+    region: Option<Cow<'r, str>>,
+    token: Option<Cow<'r, str>>,
     /// The `Signature`-parameter form's decoded parameters (TC3 keeps its action parameters in the body or query).
     form: Option<hmac_param::Params>,
 }
 
 /// A request read as far as it can be without the world: its signature's claim, its common parameters and the
 /// product it is for.
-struct Prepared {
+struct Prepared<'r> {
     claim: Claim,
-    common: Common,
+    common: Common<'r>,
     product: Product,
 }
 
@@ -101,13 +102,6 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
         ),
     };
     let mut reply = gateway_reply(200, body, request, now);
-    reply.summary = Some(Summary {
-        code,
-        secret_id: prepared
-            .as_ref()
-            .ok()
-            .and_then(|prepared| prepared.claim.secret_id.clone()),
-    });
     if let (Ok(prepared), Some(key)) = (&prepared, explain_key) {
         let policy = Policy {
             service: Some(prepared.product.service().into()),
@@ -116,6 +110,10 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
         };
         reply.diagnosis = Some(Box::new(prepared.claim.diagnose(request, &key, &policy)));
     }
+    reply.summary = Some(Summary {
+        code,
+        secret_id: prepared.ok().and_then(|prepared| prepared.claim.secret_id),
+    });
     reply
 }
 
@@ -205,7 +203,7 @@ pub(crate) fn action_of(request: &Request) -> Option<String> {
 
 /// The checks that need no world: method, path, size, headers, a readable signature, the common parameters, the
 /// product.
-fn prepare(request: &Request) -> Result<Prepared, ApiError> {
+fn prepare(request: &Request) -> Result<Prepared<'_>, ApiError> {
     check_method_and_path(request)?;
     check_size(request)?;
     check_single_headers(request)?;
@@ -239,7 +237,7 @@ fn decide(
         claim,
         common,
         product,
-    }: &Prepared,
+    }: &Prepared<'_>,
     world: &mut World,
     request_id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
@@ -349,11 +347,15 @@ impl Product {
         let hostname = host
             .rsplit_once(':')
             .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(host, |(name, _)| name)
-            .to_ascii_lowercase();
+            .map_or(host, |(name, _)| name);
+        // Compared without case and without a lowercase copy (every request asks).
+        const DOMAIN: &str = ".tencentcloudapi.com";
         let Some(label) = hostname
-            .strip_suffix(".tencentcloudapi.com")
-            .map(|rest| rest.split('.').next().unwrap_or_default())
+            .len()
+            .checked_sub(DOMAIN.len())
+            .filter(|&at| hostname.is_char_boundary(at))
+            .filter(|&at| hostname[at..].eq_ignore_ascii_case(DOMAIN))
+            .map(|at| hostname[..at].split('.').next().unwrap_or_default())
         else {
             // Direct addressing (the mock's own address): only a TC3 credential scope can name STS.
             return Ok(match claim.scope_service() {
@@ -361,15 +363,18 @@ impl Product {
                 _ => Product::Cvm,
             });
         };
-        match label {
-            "cvm" => Ok(Product::Cvm),
-            "sts" => Ok(Product::Sts),
-            other => Err(ApiError::new(
+        if label.eq_ignore_ascii_case("cvm") {
+            Ok(Product::Cvm)
+        } else if label.eq_ignore_ascii_case("sts") {
+            Ok(Product::Sts)
+        } else {
+            let (other, hostname) = (label.to_ascii_lowercase(), hostname.to_ascii_lowercase());
+            Err(ApiError::new(
                 "InvalidAction",
                 format!(
                     "terminus does not serve the product `{other}` ({hostname}): it serves cvm (TerminateInstances and the instance lifecycle) and sts (GetCallerIdentity)."
                 ),
-            )),
+            ))
         }
     }
 
@@ -388,7 +393,7 @@ impl Product {
 /// `tccli/examples/sts/v20180813/GetCallerIdentity.md`: `"Arn": "qcs::cam:1000262***:uin/1000261***"`).
 fn caller_identity(
     request: &Request,
-    common: &Common,
+    common: &Common<'_>,
     account: &Account,
 ) -> Result<Map<String, Value>, ApiError> {
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
@@ -424,7 +429,7 @@ fn caller_identity(
 }
 
 fn terminate(
-    common: &Common,
+    common: &Common<'_>,
     params: &ActionParams,
     secret_id: &str,
     world: &mut World,
@@ -507,14 +512,14 @@ fn check_size(request: &Request) -> Result<(), ApiError> {
 }
 
 /// Reads action, version, region and token from wherever the request's form keeps them.
-fn common_params(request: &Request, claim: &Claim) -> Result<Common, ApiError> {
+fn common_params<'r>(request: &'r Request, claim: &Claim) -> Result<Common<'r>, ApiError> {
     if claim.scheme == Scheme::Tc3 {
         let header = |name: &str| {
             request
                 .header(name)
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
-                .map(str::to_owned)
+                .map(Cow::Borrowed)
         };
         return Ok(Common {
             action: header("x-tc-action"),
@@ -537,7 +542,11 @@ fn common_params(request: &Request, claim: &Claim) -> Result<Common, ApiError> {
             format!("The parameter `{name}` is given more than once."),
         ));
     }
-    let get = |name: &str| form.get(name).filter(|v| !v.is_empty()).map(str::to_owned);
+    let get = |name: &str| {
+        form.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| Cow::Owned(v.to_owned()))
+    };
     Ok(Common {
         action: get("Action"),
         version: get("Version"),
@@ -548,7 +557,7 @@ fn common_params(request: &Request, claim: &Claim) -> Result<Common, ApiError> {
 }
 
 /// The action parameters: the `Signature` form's, a TC3 GET's query, or a TC3 POST's JSON body.
-fn action_params(request: &Request, common: &Common) -> Result<ActionParams, ApiError> {
+fn action_params(request: &Request, common: &Common<'_>) -> Result<ActionParams, ApiError> {
     match &common.form {
         Some(form) => ActionParams::from_pairs(form.pairs()),
         None if request.method == "GET" => {
@@ -565,7 +574,7 @@ fn action_params(request: &Request, common: &Common) -> Result<ActionParams, Api
 /// lock reads only the key and the clock.
 fn authenticate<'a>(
     request: &Request,
-    prepared: &Prepared,
+    prepared: &Prepared<'_>,
     shared: &'a SharedWorld,
 ) -> (MutexGuard<'a, World>, Result<Strictly, ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
@@ -584,7 +593,7 @@ fn authenticate<'a>(
 /// Authentication against a key and a clock, in order: key, window, signature.
 fn check_signature(
     request: &Request,
-    Prepared { claim, product, .. }: &Prepared,
+    Prepared { claim, product, .. }: &Prepared<'_>,
     secret_key: Option<&Secret>,
     now: i64,
 ) -> Result<Strictly, ApiError> {
@@ -613,7 +622,10 @@ fn check_signature(
 }
 
 /// After the signature, on the locked world: the session token, then MFA.
-fn check_session(world: &World, Prepared { claim, common, .. }: &Prepared) -> Result<(), ApiError> {
+fn check_session(
+    world: &World,
+    Prepared { claim, common, .. }: &Prepared<'_>,
+) -> Result<(), ApiError> {
     let secret_id = claim.secret_id.as_deref().unwrap_or_default();
     known_account(world, secret_id)?
         .check_session(common.token.as_deref())

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{MAX_THREADS, count_in, read_world, starting, unusable};
-use crate::mock::log_lines::LogLines;
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::provider::is_provider_host;
 use crate::record::Playback;
@@ -87,9 +86,11 @@ enum LogFormat {
     Json,
 }
 
-/// Sends `tracing` events to stderr: RUST_LOG when set, else the level the flags ask for. Per-request lines are
-/// gathered while other requests are in flight and written when none is ([`LogLines`]).
-fn start_logging(args: &Args) {
+/// Sends `tracing` events to stderr: RUST_LOG when set, else the level the flags ask for. Lines are written by a
+/// thread of their own, buffered and flushed whenever no line is waiting, so a request's log line costs its
+/// formatting, not a write to stderr; none is ever dropped (a full queue makes the request wait). The guard
+/// flushes what is left when `run` returns.
+fn start_logging(args: &Args) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
     let level = match (args.quiet, args.verbose) {
         (true, _) => "warn",
@@ -98,26 +99,25 @@ fn start_logging(args: &Args) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("terminus-log")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     // Colours only on a terminal: a CI log file gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(LogLines::start());
+        .with_writer(writer);
     // A second subscriber (a test that runs `serve` in-process twice) keeps the first.
-    let _ = match args.log_format {
+    let installed = match args.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    installed.ok().map(|()| guard)
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
-    start_logging(&args);
-    let code = serve(args);
-    crate::mock::log_lines::flush();
-    code
-}
-
-fn serve(args: Args) -> ExitCode {
+    let _logging = start_logging(&args);
     if let Some(dir) = &args.cassette {
         return match Playback::start(dir, args.listen) {
             Ok(playback) => {

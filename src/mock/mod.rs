@@ -24,7 +24,6 @@ mod control;
 pub use control::TOKEN_HEADER;
 pub mod journal;
 mod log;
-pub mod log_lines;
 mod scenario;
 mod server;
 

@@ -210,8 +210,6 @@ async fn answer_in(
     if head.version == hyper::Version::HTTP_11 && head.headers.get_all(HOST).iter().count() != 1 {
         return Ok(bare(StatusCode::BAD_REQUEST));
     }
-    // Request log lines are gathered while this is answered (`log_lines`).
-    let _in_flight = super::log_lines::InFlight::begin();
     let unreadable = copy_head(&head, buffers);
     let request = buffers;
     let provider = ProviderId::route(&shared.providers, request);

@@ -14,7 +14,7 @@ pub struct Instance {
     pub id: String,
     /// The region; default: the world's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    pub region: Option<Box<str>>,
     /// `InstanceState`, plus `TERMINATED` for destroyed instances (kept as tombstones, hidden from
     /// DescribeInstances).
     #[serde(default)]
@@ -31,13 +31,13 @@ pub struct Instance {
     pub os: Cow<'static, str>,
     /// The owner (uin); default: the first account's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
+    pub owner: Option<Box<str>>,
     /// The instance serves another product (`EMR`, `TKE`…) and is not terminated through CVM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_role: Option<String>,
+    pub application_role: Option<Box<str>>,
     /// A special instance type (e.g. a bare-metal or CDH family) that this API does not terminate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub special_type: Option<String>,
+    pub special_type: Option<Box<str>>,
     /// A restriction of the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restriction: Option<Restriction>,
@@ -49,7 +49,7 @@ pub struct Instance {
     pub unsupported: bool,
     /// An operation running on the instance (e.g. `RebootInstances`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation_in_progress: Option<String>,
+    pub operation_in_progress: Option<Box<str>>,
     /// Prepaid: whether the instance meets the return policy for prepaid instances.
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub return_policy: bool,
@@ -62,16 +62,16 @@ pub struct Instance {
     pub eip: Option<Box<Eip>>,
     /// `InstanceName`; default `Unnamed` (what the real API shows for an instance created without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
     /// `Placement.Zone`; default: the region's zone 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zone: Option<String>,
+    pub zone: Option<Box<str>>,
     /// `InstanceType`; default `S5.MEDIUM4` (2 cores, 4 GB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance_type: Option<String>,
+    pub instance_type: Option<Box<str>>,
     /// `ImageId`; default `img-eb30mz89` (TencentOS Server 3.1, as recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<String>,
+    pub image_id: Option<Box<str>>,
     /// `CreatedTime`, Unix seconds; default: when the world started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<i64>,

@@ -432,14 +432,17 @@ impl World {
         for n in 0..launch.count {
             let id = self.fresh_instance_id();
             let mut instance = Instance::new(id.clone());
-            instance.region = (region != self.spec.region).then(|| region.to_owned());
-            instance.owner = Some(owner.to_owned());
+            instance.region = (region != self.spec.region).then(|| region.into());
+            instance.owner = Some(owner.into());
             instance.charge = launch.charge;
             instance.protected = launch.protected;
-            instance.zone = Some(launch.zone.clone());
-            instance.image_id = Some(launch.image_id.clone());
-            instance.instance_type = Some(launch.instance_type.clone());
-            instance.name = launch.name.as_deref().map(|name| expand_name(name, n));
+            instance.zone = Some(launch.zone.as_str().into());
+            instance.image_id = Some(launch.image_id.as_str().into());
+            instance.instance_type = Some(launch.instance_type.as_str().into());
+            instance.name = launch
+                .name
+                .as_deref()
+                .map(|name| expand_name(name, n).into());
             instance.tags = launch.tags.clone();
             instance.created = Some(now);
             instance.expires = launch
@@ -598,7 +601,7 @@ impl World {
         for at in found {
             let instance = self.spec.instances.at_mut(at);
             if let Some(name) = name {
-                instance.name = Some(name.to_owned());
+                instance.name = Some(name.into());
             }
             if let Some(protected) = protected {
                 instance.protected = protected;
@@ -658,9 +661,9 @@ impl super::bmc::BareMetal<'_> {
             let mut instance = super::bmc::BmcInstance::new(id.clone());
             instance.zone = launch.zone.clone();
             instance.charge = launch.charge;
-            instance.owner = Some(owner.to_owned());
+            instance.owner = Some(owner.into());
             instance.name = launch.name.clone();
-            instance.instance_type = Some(launch.instance_type.clone());
+            instance.instance_type = Some(launch.instance_type.as_str().into());
             instance.image_id = launch.image_id.clone();
             instance.status = super::bmc::BmcStatus::Creating;
             instance.ready_at = Some(ready);
@@ -751,7 +754,7 @@ mod tests {
             .iter()
             .rev()
             .take(2)
-            .map(|i| i.name.clone().unwrap())
+            .map(|i| i.name.as_deref().unwrap().to_owned())
             .collect();
         assert_eq!(names, ["web-09", "web-08"]);
     }

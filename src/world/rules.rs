@@ -310,17 +310,17 @@ fn check_instance(instance: &Instance, request: &Terminate<'_>) -> Result<(), Re
         return Err(Refusal::Restricted(id(), restriction));
     }
     if let Some(operation) = &instance.operation_in_progress {
-        return Err(if operation == "TerminateInstances" {
+        return Err(if &**operation == "TerminateInstances" {
             Refusal::SameOperationRunning(id())
         } else {
-            Refusal::OperationInProgress(id(), operation.clone())
+            Refusal::OperationInProgress(id(), operation.to_string())
         });
     }
     if instance.protected {
         return Err(Refusal::Protected(id()));
     }
     if let Some(role) = &instance.application_role {
-        return Err(Refusal::ApplicationRole(id(), role.clone()));
+        return Err(Refusal::ApplicationRole(id(), role.to_string()));
     }
     if instance.special_type.is_some() {
         return Err(Refusal::SpecialType(id()));

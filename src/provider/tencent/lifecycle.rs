@@ -900,15 +900,12 @@ fn status(
 fn zone_of(world: &World, instance: &Instance) -> String {
     instance
         .zone
-        .clone()
-        .unwrap_or_else(|| format!("{}-1", world.region_of(instance)))
+        .as_deref()
+        .map_or_else(|| format!("{}-1", world.region_of(instance)), str::to_owned)
 }
 
 fn display_name(instance: &Instance) -> String {
-    instance
-        .name
-        .clone()
-        .unwrap_or_else(|| "Unnamed".to_owned())
+    instance.name.as_deref().unwrap_or("Unnamed").to_owned()
 }
 
 fn charge_name(charge: ChargeType) -> String {

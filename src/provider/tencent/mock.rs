@@ -578,16 +578,9 @@ fn authenticate<'a>(
     shared: &'a SharedWorld,
 ) -> (MutexGuard<'a, World>, Result<Strictly, ApiError>) {
     let secret_id = prepared.claim.secret_id.as_deref().unwrap_or_default();
-    shared.authenticate(
-        |world| {
-            let key = world
-                .account(secret_id)
-                .filter(|account| !account.disabled)
-                .map(|account| account.secret_key.clone());
-            (key, world.clock.now())
-        },
-        |(key, now)| check_signature(request, prepared, key.as_ref(), now),
-    )
+    shared.authenticate_key(secret_id, |key, now| {
+        check_signature(request, prepared, key, now)
+    })
 }
 
 /// Authentication against a key and a clock, in order: key, window, signature.

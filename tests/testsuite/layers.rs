@@ -66,6 +66,16 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The module name an item of a `crate::{…}` group starts with (`None` for an empty item).
+fn module_head(item: &str) -> Option<String> {
+    let head: String = item
+        .trim()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!head.is_empty()).then_some(head)
+}
+
 /// The top-level modules a line of code names through `crate::` (`crate::a::b`, `crate::{a, b::c}`).
 fn named_modules(line: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -80,26 +90,12 @@ fn named_modules(line: &str) -> Vec<String> {
                 match c {
                     '{' => depth += 1,
                     '}' if depth == 0 => {
-                        let head: String = item
-                            .trim()
-                            .chars()
-                            .take_while(|c| c.is_alphanumeric() || *c == '_')
-                            .collect();
-                        if !head.is_empty() {
-                            names.push(head);
-                        }
+                        names.extend(module_head(&item));
                         break;
                     }
                     '}' => depth -= 1,
                     ',' if depth == 0 => {
-                        let head: String = item
-                            .trim()
-                            .chars()
-                            .take_while(|c| c.is_alphanumeric() || *c == '_')
-                            .collect();
-                        if !head.is_empty() {
-                            names.push(head);
-                        }
+                        names.extend(module_head(&item));
                         item.clear();
                         continue;
                     }

@@ -15,6 +15,7 @@ mod bench;
 mod coverage;
 mod diff;
 mod live;
+mod plain_log;
 mod record;
 mod replay;
 mod run;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::batched_stderr::{BatchedStderr, Flusher};
+use super::plain_log::PlainLog;
 use super::{MAX_THREADS, count_in, read_world, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::provider::is_provider_host;
@@ -107,7 +108,7 @@ fn start_logging(args: &Args) -> Option<Flusher> {
         .with_writer(writer);
     // A second subscriber (a test that runs `serve` in-process twice) keeps the first.
     let installed = match args.log_format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.event_format(PlainLog::default()).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
     installed.ok().map(|()| flusher)

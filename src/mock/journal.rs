@@ -104,15 +104,29 @@ pub struct Received {
 impl Received {
     /// Keeps a copy of the request (its body cut to [`BODY_KEPT`] bytes).
     pub fn of(request: &Request) -> Self {
+        let mut received = Received {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            body_bytes: 0,
+        };
+        received.refill(request);
+        received
+    }
+
+    /// Makes this the copy of `request`, in the blocks it has when they are large enough.
+    pub fn refill(&mut self, request: &Request) {
         let kept = &request.body[..request.body.len().min(BODY_KEPT)];
         let text: usize = request
             .headers
             .iter()
             .map(|(name, value)| name.len() + value.len())
             .sum();
-        let mut bytes =
-            Vec::with_capacity(request.method.len() + request.target.len() + text + kept.len());
-        let mut ends = Vec::with_capacity(2 + 2 * request.headers.len());
+        self.bytes.clear();
+        self.ends.clear();
+        self.bytes
+            .reserve(request.method.len() + request.target.len() + text + kept.len());
+        self.ends.reserve(2 + 2 * request.headers.len());
+        let Received { bytes, ends, .. } = self;
         let mut push = |piece: &str| {
             bytes.extend_from_slice(piece.as_bytes());
             ends.push(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
@@ -123,12 +137,13 @@ impl Received {
             push(name);
             push(value);
         }
-        bytes.extend_from_slice(kept);
-        Self {
-            bytes,
-            ends,
-            body_bytes: request.body.len(),
-        }
+        self.bytes.extend_from_slice(kept);
+        self.body_bytes = request.body.len();
+    }
+
+    /// The bytes its blocks hold, used or not.
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity() + 4 * self.ends.capacity()
     }
 
     /// The text pieces in order: method, target, then name and value of each header.

@@ -142,9 +142,7 @@ async fn connection<I>(io: I, shared: Arc<Shared>, place: Place, _permit: OwnedS
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    // The connection's request buffers, refilled for each request on it (HTTP/1.1 answers one at a time), so a
-    // keep-alive client's requests cost no allocation to copy once the first has sized them.
-    let scratch = Arc::new(std::sync::Mutex::new(Request::default()));
+    let scratch = Arc::new(std::sync::Mutex::new(Scratch::default()));
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
         let scratch = Arc::clone(&scratch);
@@ -160,14 +158,25 @@ where
         .await;
 }
 
+/// A connection's buffers, refilled for each request on it (HTTP/1.1 answers one at a time), so that once warm a
+/// keep-alive client's requests cost no allocation to copy or to journal: the copy of the request, and the entry
+/// the journal last let go of, whose blocks the next entry reuses.
+#[derive(Default)]
+struct Scratch {
+    request: Request,
+    spare: Option<Entry>,
+}
+
 /// The most body capacity a connection's request buffer keeps between requests.
 const SCRATCH_BODY_KEPT: usize = 64 * 1024;
+/// The most bytes a spare journal entry's request copy may hold to be kept (a usual request is well under 2 KiB).
+const SPARE_ENTRY_KEPT: usize = 8 * 1024;
 
 async fn answer(
     request: hyper::Request<Incoming>,
     shared: Arc<Shared>,
     place: Place,
-    scratch: Arc<std::sync::Mutex<Request>>,
+    scratch: Arc<std::sync::Mutex<Scratch>>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let lock = || {
         scratch
@@ -176,20 +185,31 @@ async fn answer(
     };
     let mut buffers = std::mem::take(&mut *lock());
     let answered = answer_in(request, shared, place, &mut buffers).await;
-    if buffers.body.capacity() > SCRATCH_BODY_KEPT {
-        buffers.body = Vec::new();
+    if buffers.request.body.capacity() > SCRATCH_BODY_KEPT {
+        buffers.request.body = Vec::new();
+    }
+    if buffers
+        .spare
+        .as_ref()
+        .is_some_and(|entry| entry.request.capacity() > SPARE_ENTRY_KEPT)
+    {
+        buffers.spare = None;
     }
     *lock() = buffers;
     answered
 }
 
-/// Answers a request, copying it into `request`'s buffers.
+/// Answers a request, copying it into `scratch`'s buffers.
 async fn answer_in(
     request: hyper::Request<Incoming>,
     shared: Arc<Shared>,
     place: Place,
-    buffers: &mut Request,
+    scratch: &mut Scratch,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
+    let Scratch {
+        request: buffers,
+        spare,
+    } = scratch;
     if request.method() == Method::CONNECT {
         return Ok(match place {
             Place::Listener => tunnel(request, shared),
@@ -290,10 +310,10 @@ async fn answer_in(
         faulted,
     };
     let Some(mut reply) = reply else {
-        heard.record(None, arrived, &shared);
+        heard.record(None, arrived, &shared, spare);
         return Err(Dropped);
     };
-    let id = heard.record(Some(&reply), arrived, &shared);
+    let id = heard.record(Some(&reply), arrived, &shared, spare);
     if explain {
         reply
             .headers
@@ -333,48 +353,85 @@ struct Heard<'r> {
 impl Heard<'_> {
     /// Writes the journal entry and the log line of this request and its answer (`None`: dropped); the entry's id.
     /// What the provider said of its answer ([`Reply::summary`]) is taken as said; otherwise the answer's code
-    /// and the request's SecretId are read back.
-    fn record(self, reply: Option<&Reply>, arrived: std::time::Instant, shared: &Shared) -> u64 {
+    /// and the request's SecretId are read back. The entry reuses `spare`'s blocks, and the entry the journal lets
+    /// go of becomes the next `spare`.
+    fn record(
+        self,
+        reply: Option<&Reply>,
+        arrived: std::time::Instant,
+        shared: &Shared,
+        spare: &mut Option<Entry>,
+    ) -> u64 {
         let latency_us = u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let read_back: (Option<String>, Option<String>);
         let (code, secret_id) = match reply.and_then(|reply| reply.summary.as_ref()) {
-            Some(summary) => (summary.code.clone(), summary.secret_id.clone()),
-            None => (
-                reply.and_then(|reply| match self.provider.read_answer(&reply.body) {
-                    Ok(Err(code)) => Some(code),
-                    _ => None,
-                }),
-                crate::signing::inspect(self.request)
-                    .ok()
-                    .and_then(|claim| claim.secret_id),
-            ),
+            Some(summary) => (summary.code.as_deref(), summary.secret_id.as_deref()),
+            None => {
+                read_back = (
+                    reply.and_then(|reply| match self.provider.read_answer(&reply.body) {
+                        Ok(Err(code)) => Some(code),
+                        _ => None,
+                    }),
+                    crate::signing::inspect(self.request)
+                        .ok()
+                        .and_then(|claim| claim.secret_id),
+                );
+                (read_back.0.as_deref(), read_back.1.as_deref())
+            }
         };
-        let verdict = match (reply, self.faulted, &code) {
+        let verdict = match (reply, self.faulted, code) {
             (None, _, _) => Verdict::Dropped,
             (Some(_), true, _) => Verdict::Fault,
             (Some(_), false, Some(_)) => Verdict::Error,
             (Some(reply), false, None) if reply.status < 400 => Verdict::Ok,
             (Some(_), false, None) => Verdict::Error,
         };
-        let diagnosis = reply.and_then(|reply| reply.diagnosis.as_deref().cloned());
-        let entry = Entry {
-            id: 0,
-            arrived_at: self.arrived_at,
-            world_time: self.world_time,
-            provider: self.provider.name(),
-            action: self.action,
-            secret_id,
-            verdict,
-            status: reply.map(|reply| reply.status),
-            code,
-            latency_us,
-            request: Received::of(self.request),
-            diagnosis,
+        let mut entry = match spare.take() {
+            Some(mut entry) => {
+                entry.request.refill(self.request);
+                entry
+            }
+            None => Entry {
+                id: 0,
+                arrived_at: self.arrived_at,
+                world_time: 0,
+                provider: "",
+                action: None,
+                secret_id: None,
+                verdict,
+                status: None,
+                code: None,
+                latency_us: 0,
+                request: Received::of(self.request),
+                diagnosis: None,
+            },
         };
+        entry.arrived_at = self.arrived_at;
+        entry.world_time = self.world_time;
+        entry.provider = self.provider.name();
+        refill(&mut entry.action, self.action.as_deref());
+        refill(&mut entry.secret_id, secret_id);
+        entry.verdict = verdict;
+        entry.status = reply.map(|reply| reply.status);
+        refill(&mut entry.code, code);
+        entry.latency_us = latency_us;
+        entry.diagnosis = reply.and_then(|reply| reply.diagnosis.as_deref().cloned());
         log(&entry);
-        // The entry that falls out of the journal is dropped after its lock.
         let (id, evicted) = shared.journal().push(entry);
-        drop(evicted);
+        *spare = evicted;
         id
+    }
+}
+
+/// Sets an optional text to `text`, in the block it has when it is large enough.
+fn refill(kept: &mut Option<String>, text: Option<&str>) {
+    match (kept.as_mut(), text) {
+        (Some(kept), Some(text)) => {
+            kept.clear();
+            kept.push_str(text);
+        }
+        (None, Some(text)) => *kept = Some(text.to_owned()),
+        (_, None) => *kept = None,
     }
 }
 

@@ -74,7 +74,7 @@ pub struct Entry {
     pub request: Received,
     /// Why its signature was rejected (only for rejected signatures).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub diagnosis: Option<Diagnosis>,
+    pub diagnosis: Option<Box<Diagnosis>>,
 }
 
 fn rfc3339<S: serde::Serializer>(

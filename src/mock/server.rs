@@ -415,7 +415,7 @@ impl Heard<'_> {
         entry.status = reply.map(|reply| reply.status);
         refill(&mut entry.code, code);
         entry.latency_us = latency_us;
-        entry.diagnosis = reply.and_then(|reply| reply.diagnosis.as_deref().cloned());
+        entry.diagnosis = reply.and_then(|reply| reply.diagnosis.clone());
         log(&entry);
         let (id, evicted) = shared.journal().push(entry);
         *spare = evicted;

@@ -124,7 +124,8 @@ pub(super) fn run(args: Args) -> ExitCode {
                     dir.display(),
                     playback.address()
                 );
-                playback.wait();
+                until_told_to_stop();
+                drop(playback);
                 ExitCode::SUCCESS
             }
             Err(error) => unusable(error),
@@ -217,8 +218,32 @@ pub(super) fn run(args: Args) -> ExitCode {
             server.address()
         );
     }
-    server.wait();
+    until_told_to_stop();
+    drop(server);
     ExitCode::SUCCESS
+}
+
+/// Waits for SIGINT or SIGTERM (Ctrl-C, `kill`), so that `run` returns and the log lines still gathered are written
+/// before the process ends. Without signal handling (the OS refused it), waits forever, as a server does.
+fn until_told_to_stop() {
+    let waited = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let mut terminate =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    interrupted = tokio::signal::ctrl_c() => interrupted,
+                    _ = terminate.recv() => Ok(()),
+                }
+            })
+        });
+    if waited.is_err() {
+        loop {
+            std::thread::park();
+        }
+    }
 }
 
 /// Writes a file so that a reader sees nothing or all of it: into a temporary file beside it, then renamed.

@@ -163,6 +163,37 @@ fn serve_logs_one_json_line_per_request_to_stderr_without_secrets() {
     assert!(!log.contains("sessionSECRET"), "{log}");
 }
 
+/// Log lines are written in batches: one answered just before the server is told to stop is still written, and
+/// the server ends with status 0 on SIGTERM and SIGINT alike.
+#[cfg(unix)]
+#[rstest::rstest]
+#[case("TERM")]
+#[case("INT")]
+fn a_stopped_serve_writes_the_log_lines_it_holds_and_exits_0(#[case] signal: &str) {
+    let served = Served::start(Path::new("."), &[]);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for n in 0..20 {
+        let answer = client
+            .post(served.uri.clone() + "/")
+            .header("X-TC-Action", format!("Action{n}"))
+            .body("{}")
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    let (code, stderr) = served.stop_with(signal);
+    assert_eq!(code, Some(0), "{stderr}");
+    for n in 0..20 {
+        assert!(
+            stderr.contains(&format!("action=\"Action{n}\"")),
+            "the line of request {n} is missing:\n{stderr}"
+        );
+    }
+}
+
 #[test]
 fn serve_quiet_logs_only_rejected_signatures_with_their_mistake() {
     use crate::journal::{AT, Signing, authorization};

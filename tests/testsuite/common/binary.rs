@@ -255,6 +255,35 @@ impl Served {
     }
 }
 
+impl Served {
+    /// Sends the server `signal` (`TERM`, `INT`) and waits (with a deadline) for it to end: its exit status and
+    /// its standard error.
+    #[cfg(unix)]
+    pub(crate) fn stop_with(mut self, signal: &str) -> (Option<i32>, String) {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} {}", self.child.id());
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "terminus serve still running {DEADLINE:?} after signal {signal}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let stderr = self
+            .stderr
+            .take()
+            .map(|handle| handle.join().unwrap_or_default());
+        (status.code(), stderr.unwrap_or_default())
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();

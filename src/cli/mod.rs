@@ -10,6 +10,7 @@ macro_rules! out {
     }};
 }
 
+mod batched_stderr;
 mod bench;
 mod coverage;
 mod diff;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::batched_stderr::{BatchedStderr, Flusher};
 use super::{MAX_THREADS, count_in, read_world, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::provider::is_provider_host;
@@ -86,11 +87,10 @@ enum LogFormat {
     Json,
 }
 
-/// Sends `tracing` events to stderr: RUST_LOG when set, else the level the flags ask for. Lines are written by a
-/// thread of their own, buffered and flushed whenever no line is waiting, so a request's log line costs its
-/// formatting, not a write to stderr; none is ever dropped (a full queue makes the request wait). The guard
-/// flushes what is left when `run` returns.
-fn start_logging(args: &Args) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// Sends `tracing` events to stderr: RUST_LOG when set, else the level the flags ask for. Lines are written in
+/// batches by a thread of their own ([`BatchedStderr`]), so a request's log line costs its formatting, not a write
+/// or a wake-up; none is ever dropped. The flusher writes what is left when `run` returns.
+fn start_logging(args: &Args) -> Option<Flusher> {
     use tracing_subscriber::EnvFilter;
     let level = match (args.quiet, args.verbose) {
         (true, _) => "warn",
@@ -99,10 +99,7 @@ fn start_logging(args: &Args) -> Option<tracing_appender::non_blocking::WorkerGu
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("terminus-log")
-        .finish(std::io::BufWriter::new(std::io::stderr()));
+    let (writer, flusher) = BatchedStderr::start();
     // Colours only on a terminal: a CI log file gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -113,7 +110,7 @@ fn start_logging(args: &Args) -> Option<tracing_appender::non_blocking::WorkerGu
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
-    installed.ok().map(|()| guard)
+    installed.ok().map(|()| flusher)
 }
 
 pub(super) fn run(args: Args) -> ExitCode {

@@ -130,16 +130,16 @@ impl Language {
     /// The language a request asks for, read without verifying anything (an answer is in it whatever the request's
     /// fate); any value but `zh-CN` reads as en-US.
     pub fn of(request: &Request) -> Self {
-        let asked = match request.header("x-tc-language") {
-            Some(value) => Some(value.trim().to_owned()),
+        let zh_cn = match request.header("x-tc-language") {
+            Some(value) => value.trim() == "zh-CN",
             None if request.header("authorization").is_none() => hmac_param::Params::read(request)
-                .ok()
-                .and_then(|form| form.get("Language").map(str::to_owned)),
-            None => None,
+                .is_ok_and(|form| form.get("Language") == Some("zh-CN")),
+            None => false,
         };
-        match asked.as_deref() {
-            Some("zh-CN") => Language::ZhCn,
-            _ => Language::EnUs,
+        if zh_cn {
+            Language::ZhCn
+        } else {
+            Language::EnUs
         }
     }
 }

@@ -513,6 +513,7 @@ impl World {
 /// The `n`th request id under `seed`: 122 bits of SplitMix64 output over (seed, n), with the version (4) and
 /// variant (RFC 9562 `10`) bits set.
 fn request_id(seed: u64, n: u64) -> String {
+    use std::fmt::Write as _;
     fn splitmix64(x: u64) -> u64 {
         let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -525,14 +526,18 @@ fn request_id(seed: u64, n: u64) -> String {
         & !(0xF000_u128 << 64 | 0xC000_u128 << 48)
         | 0x4000_u128 << 64
         | 0x8000_u128 << 48;
-    format!(
+    // Written into its exact size: `format!` would grow the string twice on the way (every request has one).
+    let mut id = String::with_capacity(36);
+    let _ = write!(
+        id,
         "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
         bits >> 96,
         (bits >> 80) & 0xFFFF,
         (bits >> 64) & 0xFFFF,
         (bits >> 48) & 0xFFFF,
         bits & 0xFFFF_FFFF_FFFF
-    )
+    );
+    id
 }
 
 /// `(SecretId, Nonce)` pairs and when each one's window closes.

@@ -22,6 +22,7 @@
 //! `127.0.0.1`); tccli puts `http://` inside `Host` (signed as sent, so it verifies as sent).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::MutexGuard;
 
 use serde_json::{Map, Value};
@@ -163,15 +164,25 @@ fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, now: i64) -> Rep
     }
 }
 
-/// An HTTP date (RFC 9110 IMF-fixdate): `Fri, 16 Sep 2022 03:27:42 GMT`.
+/// An HTTP date (RFC 9110 IMF-fixdate): `Fri, 16 Sep 2022 03:27:42 GMT`. Formatted once per second per thread:
+/// the answers of one second share it.
 fn http_date(unix: i64) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|at| at.format(FORMAT).ok())
-        .unwrap_or_default()
+    thread_local! {
+        static LAST: RefCell<Option<(i64, String)>> = const { RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((second, date)) if *second == unix => date.clone(),
+        _ => {
+            let date = time::OffsetDateTime::from_unix_timestamp(unix)
+                .ok()
+                .and_then(|at| at.format(FORMAT).ok())
+                .unwrap_or_default();
+            last.insert((unix, date)).1.clone()
+        }
+    })
 }
 
 /// The most body bytes read for a request: the documented limit of its form (GET 32 KB, a `Signature`-form POST

@@ -352,7 +352,7 @@ impl World {
 
     /// Stamps a successful `TerminateInstances` on the instances it named: `LatestOperation*`, and for destroyed
     /// ones the time they stop being listed.
-    pub fn record_termination(&mut self, region: &str, ids: &[String], request_id: &str) {
+    pub fn record_termination(&mut self, region: &str, ids: &[impl AsRef<str>], request_id: &str) {
         let now = self.clock.now();
         let seconds = i64::from(self.timings().terminate);
         // The call was just accepted for these ids in this region: they are found (through the index).

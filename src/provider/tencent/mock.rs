@@ -469,7 +469,7 @@ fn terminate(
         refusal,
     )?;
     // Accepted: the same region and ids the call was decided on.
-    if let (Ok(region), Ok(Some(ids))) = (region, params.strings("InstanceIds")) {
+    if let (Ok(region), Ok(Some(ids))) = (region, params.strs("InstanceIds")) {
         world.record_termination(region, &ids, request_id);
     }
     Ok(answer)

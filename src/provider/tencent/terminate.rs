@@ -21,7 +21,7 @@ pub(crate) fn terminate_instances<'r>(
 ) -> Result<Map<String, Value>, ApiError> {
     params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
     let ids = params
-        .strings("InstanceIds")?
+        .strs("InstanceIds")?
         .ok_or_else(|| missing("InstanceIds"))?;
     let release_address = params.boolean("ReleaseAddress")?.unwrap_or(false);
     let release_prepaid_data_disks = params.boolean("ReleasePrepaidDataDisks")?.unwrap_or(false);

@@ -386,6 +386,13 @@ impl ActionParams {
 
     /// A list of strings; `None` when absent.
     pub fn strings(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        Ok(self
+            .strs(name)?
+            .map(|items| items.into_iter().map(str::to_owned).collect()))
+    }
+
+    /// [`ActionParams::strings`], borrowed.
+    pub fn strs(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError> {
         let Some(value) = self.values.get(name) else {
             return Ok(None);
         };
@@ -399,7 +406,7 @@ impl ActionParams {
         let items = value.as_array().ok_or_else(wrong)?;
         items
             .iter()
-            .map(|item| item.as_str().map(str::to_owned).ok_or_else(wrong))
+            .map(|item| item.as_str().ok_or_else(wrong))
             .collect::<Result<_, _>>()
             .map(Some)
     }

@@ -96,7 +96,7 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     };
     drop(world);
     let (body, code) = match outcome {
-        Ok(fields) => (wire::success(&request_id, fields), None),
+        Ok(fields) => (wire::success(&request_id, &fields), None),
         Err(error) => (
             wire::error(&request_id, &error, Language::of(request)),
             Some(error.code),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::message::Request;
 use crate::signing::diagnose::PythonJson;
@@ -244,12 +244,43 @@ fn python_str(text: &str) -> String {
 /// `{"Response": {…fields, "RequestId": …}}`, laid out as the CVM backend writes success bodies: Python's
 /// `json.dumps` defaults, `", "` and `": "` separators, non-ASCII text as is (recorded CVM answers, real-wire.md
 /// §6.2: their `Content-Length` is the length of exactly this layout).
-pub fn success(request_id: &str, mut fields: Map<String, Value>) -> Vec<u8> {
-    fields.insert("RequestId".to_owned(), Value::from(request_id));
+pub fn success(request_id: &str, fields: &Map<String, Value>) -> Vec<u8> {
+    /// The envelope serialised straight from the fields and the id, with no object built to hold them.
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        #[serde(rename = "Response")]
+        response: Response<'a>,
+    }
+    struct Response<'a> {
+        fields: &'a Map<String, Value>,
+        request_id: &'a str,
+    }
+    impl serde::Serialize for Response<'_> {
+        /// `RequestId` where a field of that name stands, else last: where inserting it in the fields puts it.
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap as _;
+            let replaced = self.fields.contains_key("RequestId");
+            let mut map =
+                serializer.serialize_map(Some(self.fields.len() + usize::from(!replaced)))?;
+            for (name, value) in self.fields {
+                if name == "RequestId" {
+                    map.serialize_entry(name, self.request_id)?;
+                } else {
+                    map.serialize_entry(name, value)?;
+                }
+            }
+            if !replaced {
+                map.serialize_entry("RequestId", self.request_id)?;
+            }
+            map.end()
+        }
+    }
+    let envelope = Envelope {
+        response: Response { fields, request_id },
+    };
     let mut out = Vec::with_capacity(128);
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonJson);
-    serde::Serialize::serialize(&json!({ "Response": fields }), &mut serializer)
-        .expect("JSON values serialise");
+    serde::Serialize::serialize(&envelope, &mut serializer).expect("JSON values serialise");
     out
 }
 
@@ -667,15 +698,28 @@ mod tests {
 
     #[test]
     fn success_bodies_are_laid_out_as_the_cvm_backend_writes_them() {
-        let body = success("6c824065-299e-4dbd-a7f1-6acede892566", Map::new());
+        let body = success("6c824065-299e-4dbd-a7f1-6acede892566", &Map::new());
         assert_eq!(String::from_utf8_lossy(&body), C7N_02);
         assert_eq!(body.len(), 67, "the recorded Content-Length");
         let mut fields = Map::new();
         fields.insert("TotalCount".into(), Value::from(0));
         fields.insert("InstanceSet".into(), Value::Array(Vec::new()));
-        let body = success("96046be7-d344-4294-8827-261e8ae861cc", fields);
+        let body = success("96046be7-d344-4294-8827-261e8ae861cc", &fields);
         assert_eq!(String::from_utf8_lossy(&body), C7N_03);
         assert_eq!(body.len(), 103, "the recorded Content-Length");
+    }
+
+    #[test]
+    fn a_request_id_among_the_fields_is_replaced_where_it_stands() {
+        let mut fields = Map::new();
+        fields.insert("A".into(), Value::from(1));
+        fields.insert("RequestId".into(), Value::from("stub"));
+        fields.insert("B".into(), Value::from(2));
+        let body = success("id", &fields);
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            r#"{"Response": {"A": 1, "RequestId": "id", "B": 2}}"#
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ use super::codes::{
     unusable_error,
 };
 use super::lifecycle;
-use super::wire::{self, ActionParams, ApiError, Language, VERSION};
+use super::wire::{self, ActionParams, ApiError, JsonParams, Language, Parameters, VERSION};
 use crate::message::Request;
 use crate::message::{Reply, Summary};
 use crate::provider::Problem;
@@ -272,6 +272,11 @@ fn decide(
             ));
         }
     }
+    if action == "TerminateInstances" && common.form.is_none() && request.method != "GET" {
+        // A TC3 POST, the usual call: its parameters read in place.
+        let params = JsonParams::parse(&request.body)?;
+        return terminate(common, &params, secret_id, world, request_id);
+    }
     let params = action_params(request, common)?;
     if stubbed {
         return match world.stubbed(action, &params.values) {
@@ -441,7 +446,7 @@ fn caller_identity(
 
 fn terminate(
     common: &Common<'_>,
-    params: &ActionParams,
+    params: &impl Parameters,
     secret_id: &str,
     world: &mut World,
     request_id: &str,

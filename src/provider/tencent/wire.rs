@@ -1,7 +1,8 @@
 //! Tencent Cloud API 3.0 on the wire: the envelope, error codes and messages, and action parameters decoded
 //! from a JSON body or from flattened `Name.N` form parameters.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -355,29 +356,14 @@ pub struct ActionParams {
 impl ActionParams {
     /// Reads a JSON body (empty means `{}`).
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self {
-                values: Map::new(),
-                flattened: false,
-            });
-        }
-        let text = std::str::from_utf8(body).map_err(|_| {
-            ApiError::new("InvalidParameter", "the request body is not valid UTF-8")
-        })?;
-        match serde_json::from_str::<NoDuplicateKeys>(text) {
-            Ok(NoDuplicateKeys(Value::Object(values))) => Ok(Self {
-                values,
-                flattened: false,
-            }),
-            Ok(_) => Err(ApiError::new(
-                "InvalidParameter",
-                "the request body must be a JSON object",
-            )),
-            Err(error) => Err(ApiError::new(
-                "InvalidParameter",
-                format!("the request body is not valid JSON: {error}"),
-            )),
-        }
+        Ok(Self {
+            values: JsonParams::parse(body)?
+                .fields
+                .into_iter()
+                .map(|(name, value)| (name.into_owned(), value.into_value()))
+                .collect(),
+            flattened: false,
+        })
     }
 
     /// Reads flattened pairs (`InstanceIds.0=…`, `Filters.0.Values.1=…`), leaving out the common parameters. Names
@@ -407,10 +393,7 @@ impl ActionParams {
     /// Refuses any parameter not in `known`.
     pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
         match crate::provider::unknown_parameter(&self.values, known) {
-            Some(name) => Err(ApiError::new(
-                "UnknownParameter",
-                format!("The parameter `{name}` is not recognized."),
-            )),
+            Some(name) => Err(unknown_parameter(name)),
             None => Ok(()),
         }
     }
@@ -427,13 +410,7 @@ impl ActionParams {
         let Some(value) = self.values.get(name) else {
             return Ok(None);
         };
-        let wrong = || {
-            ApiError::new(
-                "InvalidParameter",
-                format!("The parameter `{name}` must be an array of strings."),
-            )
-            .zh(type_error_zh(name))
-        };
+        let wrong = || wrong_type(name, "an array of strings");
         let items = value.as_array().ok_or_else(wrong)?;
         items
             .iter()
@@ -456,13 +433,9 @@ impl ActionParams {
             },
             _ => None,
         };
-        parsed.map(Some).ok_or_else(|| {
-            ApiError::new(
-                "InvalidParameter",
-                format!("The parameter `{name}` must be a Boolean."),
-            )
-            .zh(type_error_zh(name))
-        })
+        parsed
+            .map(Some)
+            .ok_or_else(|| wrong_type(name, "a Boolean"))
     }
 
     /// A non-negative integer; a JSON number, or digits in flattened form.
@@ -475,14 +448,128 @@ impl ActionParams {
             Value::String(text) if self.flattened => text.parse().ok(),
             _ => None,
         };
-        parsed.map(Some).ok_or_else(|| {
-            ApiError::new(
-                "InvalidParameter",
-                format!("The parameter `{name}` must be an integer."),
-            )
-            .zh(type_error_zh(name))
-        })
+        parsed
+            .map(Some)
+            .ok_or_else(|| wrong_type(name, "an integer"))
     }
+}
+
+/// A JSON body's parameters read in place, for the call clients make most (`TerminateInstances`): what
+/// [`ActionParams::from_json`] reads and refuses, without building its map.
+#[derive(Debug)]
+pub struct JsonParams<'b> {
+    fields: Vec<(Cow<'b, str>, Json<'b>)>,
+}
+
+impl<'b> JsonParams<'b> {
+    /// Reads a JSON body (empty means `{}`).
+    pub fn parse(body: &'b [u8]) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self { fields: Vec::new() });
+        }
+        let text = std::str::from_utf8(body).map_err(|_| {
+            ApiError::new("InvalidParameter", "the request body is not valid UTF-8")
+        })?;
+        match serde_json::from_str::<Json<'b>>(text) {
+            Ok(Json::Object(fields)) => Ok(Self { fields }),
+            Ok(_) => Err(ApiError::new(
+                "InvalidParameter",
+                "the request body must be a JSON object",
+            )),
+            Err(error) => Err(ApiError::new(
+                "InvalidParameter",
+                format!("the request body is not valid JSON: {error}"),
+            )),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Json<'b>> {
+        self.fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
+    }
+}
+
+/// What `TerminateInstances` reads of its parameters, however they were decoded.
+pub(crate) trait Parameters {
+    /// Refuses any parameter not in `known`.
+    fn only(&self, known: &[&str]) -> Result<(), ApiError>;
+    /// A list of strings, borrowed; `None` when absent.
+    fn strs(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError>;
+    /// A boolean; `None` when absent.
+    fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError>;
+}
+
+impl Parameters for ActionParams {
+    fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        ActionParams::only(self, known)
+    }
+
+    fn strs(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError> {
+        ActionParams::strs(self, name)
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        ActionParams::boolean(self, name)
+    }
+}
+
+/// The same answers as [`ActionParams`] read from the same body gives.
+impl Parameters for JsonParams<'_> {
+    fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self
+            .fields
+            .iter()
+            .map(|(name, _)| name.as_ref())
+            .find(|name| !known.contains(name))
+        {
+            Some(name) => Err(unknown_parameter(name)),
+            None => Ok(()),
+        }
+    }
+
+    fn strs(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError> {
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
+        let wrong = || wrong_type(name, "an array of strings");
+        let Json::Array(items) = value else {
+            return Err(wrong());
+        };
+        items
+            .iter()
+            .map(|item| match item {
+                Json::String(text) => Ok(text.as_ref()),
+                _ => Err(wrong()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Json::Bool(flag)) => Ok(Some(*flag)),
+            Some(_) => Err(wrong_type(name, "a Boolean")),
+        }
+    }
+}
+
+fn unknown_parameter(name: &str) -> ApiError {
+    ApiError::new(
+        "UnknownParameter",
+        format!("The parameter `{name}` is not recognized."),
+    )
+}
+
+/// A parameter of the wrong type: `expected` is what it must be (`a Boolean`).
+fn wrong_type(name: &str, expected: &str) -> ApiError {
+    ApiError::new(
+        "InvalidParameter",
+        format!("The parameter `{name}` must be {expected}."),
+    )
+    .zh(type_error_zh(name))
 }
 
 /// The zh-CN message of a parameter of the wrong type, as the CVM backend words it (real-wire.md C7N-10:
@@ -491,74 +578,135 @@ fn type_error_zh(name: &str) -> String {
     format!("参数 `{name}` 取值类型错误。")
 }
 
-/// A JSON document in which no object gives a key twice (serde_json would keep the last one silently, and a
-/// duplicated `InstanceIds` is as ambiguous as a parameter given twice in a form), read in one pass into its
-/// [`Value`].
-struct NoDuplicateKeys(Value);
+/// A JSON value read in place: strings borrowed from the body unless they hold an escape, and no object giving a
+/// key twice (serde_json would keep the last one silently, and a duplicated `InstanceIds` is as ambiguous as a
+/// parameter given twice in a form).
+#[derive(Debug)]
+enum Json<'b> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Cow<'b, str>),
+    Array(Vec<Json<'b>>),
+    Object(Vec<(Cow<'b, str>, Json<'b>)>),
+}
 
-impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NoDuplicateKeysVisitor)
+impl Json<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(flag) => Value::Bool(flag),
+            Json::Number(number) => Value::Number(number),
+            Json::String(text) => Value::String(text.into_owned()),
+            Json::Array(items) => Value::Array(items.into_iter().map(Json::into_value).collect()),
+            Json::Object(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(name, value)| (name.into_owned(), value.into_value()))
+                    .collect(),
+            ),
+        }
     }
 }
 
-struct NoDuplicateKeysVisitor;
+impl<'de> serde::Deserialize<'de> for Json<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
 
-impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
-    type Value = NoDuplicateKeys;
+struct JsonVisitor;
+
+/// A key read in place, as [`Json`]'s strings are.
+struct Key<'b>(Cow<'b, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(JsonVisitor)
+            .and_then(|json| match json {
+                Json::String(text) => Ok(Key(text)),
+                _ => Err(serde::de::Error::custom("a key is a string")),
+            })
+    }
+}
+
+/// The most keys of one object checked for repeats against each other; a larger object checks through a set.
+const SCANNED_KEYS: usize = 16;
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("any JSON value")
     }
 
     fn visit_bool<E>(self, value: bool) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::Bool(value)))
+        Ok(Json::Bool(value))
     }
 
     fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::from(value)))
+        Ok(Json::Number(value.into()))
     }
 
     fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::from(value)))
+        Ok(Json::Number(value.into()))
     }
 
     fn visit_f64<E>(self, value: f64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::from(value)))
+        // As `Value::from(f64)` reads it.
+        Ok(serde_json::Number::from_f64(value).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Borrowed(value)))
     }
 
     fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::String(value.to_owned())))
+        Ok(Json::String(Cow::Owned(value.to_owned())))
     }
 
     fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::String(value)))
+        Ok(Json::String(Cow::Owned(value)))
     }
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::Null))
+        Ok(Json::Null)
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(128));
-        while let Some(NoDuplicateKeys(item)) = seq.next_element()? {
+        while let Some(item) = seq.next_element()? {
             items.push(item);
         }
-        Ok(NoDuplicateKeys(Value::Array(items)))
+        Ok(Json::Array(items))
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut values = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if values.contains_key(&key) {
+        let mut fields: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
+        let mut seen: Option<HashSet<String>> = None;
+        while let Some(Key(key)) = map.next_key()? {
+            let repeated = match &mut seen {
+                Some(seen) => !seen.insert(key.as_ref().to_owned()),
+                None => fields.iter().any(|(name, _)| *name == key),
+            };
+            if repeated {
                 return Err(serde::de::Error::custom(format!(
                     "the key `{key}` is given more than once"
                 )));
             }
-            let NoDuplicateKeys(value) = map.next_value()?;
-            values.insert(key, value);
+            if seen.is_none() && fields.len() == SCANNED_KEYS {
+                let mut names: HashSet<String> = fields
+                    .iter()
+                    .map(|(name, _)| name.as_ref().to_owned())
+                    .collect();
+                names.insert(key.as_ref().to_owned());
+                seen = Some(names);
+            }
+            let value = map.next_value()?;
+            fields.push((key, value));
         }
-        Ok(NoDuplicateKeys(Value::Object(values)))
+        Ok(Json::Object(fields))
     }
 }
 
@@ -790,6 +938,59 @@ mod tests {
             from_one.strings("InstanceIds").unwrap(),
             Some(vec!["a".into(), "b".into()])
         );
+    }
+
+    #[test]
+    fn a_body_read_in_place_answers_as_its_map_does() {
+        let many_keys = (0..20)
+            .map(|n| format!(r#""K{n}": {n}"#))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let bodies: Vec<Vec<u8>> = [
+            "",
+            " \n",
+            r#"{"InstanceIds": ["ins-a", "ins-\u0062"], "ReleaseAddress": true}"#,
+            r#"{"InstanceIds": "ins-a"}"#,
+            r#"{"InstanceIds": ["ins-a", 1]}"#,
+            r#"{"ReleaseAddress": "True", "InstanceIds": []}"#,
+            r#"{"Other": {"x": [1.5, null, {"y": -2}]}, "InstanceIds": ["a"]}"#,
+            r#"{"A": {"x": 1, "x": 2}}"#,
+            r#"{"InstanceIds": ["a"], "InstanceIds": ["b"]}"#,
+            &format!(r#"{{{many_keys}, "K3": 0}}"#),
+            &format!(r#"{{{many_keys}, "K20": 0}}"#),
+            "[]",
+            "{",
+            r#"{"A": 1} x"#,
+        ]
+        .iter()
+        .map(|body| body.as_bytes().to_vec())
+        .chain([b"{\"A\": \"\xff\"}".to_vec()])
+        .collect();
+        for body in &bodies {
+            let shown = String::from_utf8_lossy(body);
+            let (map, in_place) = match (ActionParams::from_json(body), JsonParams::parse(body)) {
+                (Ok(map), Ok(in_place)) => (map, in_place),
+                (Err(map), Err(in_place)) => {
+                    assert_eq!(map, in_place, "{shown}");
+                    continue;
+                }
+                (map, in_place) => panic!("{shown}: {map:?} but {in_place:?}"),
+            };
+            let known = ["InstanceIds", "ReleaseAddress"];
+            assert_eq!(map.only(&known), in_place.only(&known), "{shown}");
+            for name in ["InstanceIds", "ReleaseAddress", "Other", "Absent"] {
+                assert_eq!(
+                    ActionParams::strs(&map, name),
+                    Parameters::strs(&in_place, name),
+                    "{shown}"
+                );
+                assert_eq!(
+                    ActionParams::boolean(&map, name),
+                    Parameters::boolean(&in_place, name),
+                    "{shown}"
+                );
+            }
+        }
     }
 
     #[test]

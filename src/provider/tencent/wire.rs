@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -207,39 +208,49 @@ fn documented_zh(code: &str) -> Option<&'static str> {
 }
 
 /// Ids as Python prints a list of strings (`['ins-a', 'ins-b']`): the real messages quote instance ids so
-/// (real-wire.md §6.6, ISS-01..03).
-pub fn python_list(ids: &[&str]) -> String {
-    let items: Vec<String> = ids.iter().map(|id| python_str(id)).collect();
-    format!("[{}]", items.join(", "))
+/// (real-wire.md §6.6, ISS-01..03). Written straight into the message that quotes them.
+pub fn python_list<'a>(ids: &'a [&'a str]) -> impl std::fmt::Display + 'a {
+    PythonList(ids)
+}
+
+struct PythonList<'a>(&'a [&'a str]);
+
+impl std::fmt::Display for PythonList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_char('[')?;
+        for (at, id) in self.0.iter().enumerate() {
+            if at > 0 {
+                f.write_str(", ")?;
+            }
+            write_python_str(f, id)?;
+        }
+        f.write_char(']')
+    }
 }
 
 /// A string as Python's `repr` prints it: single quotes unless it holds one and no double quote.
-fn python_str(text: &str) -> String {
+fn write_python_str(f: &mut std::fmt::Formatter<'_>, text: &str) -> std::fmt::Result {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
     } else {
         '\''
     };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
+    f.write_char(quote)?;
     for c in text.chars() {
         match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
             c if c == quote => {
-                out.push('\\');
-                out.push(c);
+                f.write_char('\\')?;
+                f.write_char(c)?;
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(f, "\\x{:02x}", c as u32)?,
+            c => f.write_char(c)?,
         }
     }
-    out.push(quote);
-    out
+    f.write_char(quote)
 }
 
 /// `{"Response": {…fields, "RequestId": …}}`, laid out as the CVM backend writes success bodies: Python's
@@ -915,11 +926,14 @@ mod tests {
 
     #[test]
     fn ids_are_quoted_as_python_prints_a_list() {
-        assert_eq!(python_list(&["ins-jnoiqr60"]), "['ins-jnoiqr60']");
-        assert_eq!(python_list(&["a", "b"]), "['a', 'b']");
-        assert_eq!(python_list(&["it's"]), r#"["it's"]"#);
-        assert_eq!(python_list(&["'\""]), r#"['\'"']"#);
-        assert_eq!(python_list(&["a\\b\n"]), r"['a\\b\n']");
+        assert_eq!(
+            python_list(&["ins-jnoiqr60"]).to_string(),
+            "['ins-jnoiqr60']"
+        );
+        assert_eq!(python_list(&["a", "b"]).to_string(), "['a', 'b']");
+        assert_eq!(python_list(&["it's"]).to_string(), r#"["it's"]"#);
+        assert_eq!(python_list(&["'\""]).to_string(), r#"['\'"']"#);
+        assert_eq!(python_list(&["a\\b\n"]).to_string(), r"['a\\b\n']");
     }
 
     #[test]

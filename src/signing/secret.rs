@@ -10,11 +10,13 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// A secret key or token. Prints as `[REDACTED]`; read it with [`Secret::expose`].
-#[derive(Clone, Default, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+///
+/// Shared rather than copied when cloned: the mock hands an account's key to the verifier of every request.
+#[derive(Clone, Default, Eq)]
+pub struct Secret(Arc<str>);
 
 /// What a secret prints as.
 pub const REDACTED: &str = "[REDACTED]";
@@ -22,7 +24,7 @@ pub const REDACTED: &str = "[REDACTED]";
 impl Secret {
     /// Wraps a key or token.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(value.into().into())
     }
 
     /// The secret's value, for the code that must use it (signing, comparing, seeding a mock). Never print it.
@@ -95,13 +97,20 @@ impl fmt::Display for Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Self(value)
+        Self(value.into())
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Self(value.to_owned())
+        Self(value.into())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    /// A plain string, as the schema says.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::from)
     }
 }
 

@@ -10,10 +10,12 @@
 //! - header values are lowercased and trimmed, as the documentation's example does (`x-tc-action:describeinstances`);
 //! - `X-TC-Content-SHA256: UNSIGNED-PAYLOAD` replaces the body by the literal `UNSIGNED-PAYLOAD` in the payload hash.
 
+use std::cell::RefCell;
+
 use super::hash::hmac_sha256;
 use super::{
-    Canonical, Claim, ClaimDetail, Credentials, Policy, Rejection, Scheme, SignOptions, Signed,
-    Step, Trace, Unusable,
+    Canonical, Claim, ClaimDetail, Credentials, Policy, Rejection, Scheme, Secret, SignOptions,
+    Signed, Step, Trace, Unusable,
 };
 use crate::message::Request;
 
@@ -148,12 +150,31 @@ impl Authorization {
 }
 
 /// The UTC date (`YYYY-MM-DD`) of a Unix timestamp: the credential-scope date.
-pub fn utc_date(timestamp: i64) -> Option<String> {
+pub fn utc_date(timestamp: i64) -> Option<ScopeDate> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::OffsetDateTime::from_unix_timestamp(timestamp)
+    let mut date = ScopeDate::default();
+    let mut out = &mut date.text[..];
+    date.len = time::OffsetDateTime::from_unix_timestamp(timestamp)
         .ok()?
-        .format(&format)
-        .ok()
+        .format_into(&mut out, &format)
+        .ok()?;
+    Some(date)
+}
+
+/// A credential-scope date as text, on the stack: the server checks one on every request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScopeDate {
+    /// Room for any year the `time` crate formats (`-9999-12-31`).
+    text: [u8; 16],
+    len: usize,
+}
+
+impl std::ops::Deref for ScopeDate {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).expect("a formatted date is ASCII")
+    }
 }
 
 /// The scope service a host name implies: its first label (`cvm` for `cvm.intl.tencentcloudapi.com`).
@@ -253,12 +274,7 @@ fn finish(
     );
 
     // Step 4: the derived keys and the signature.
-    let k_date = hmac_sha256(
-        format!("TC3{secret_key}").as_bytes(),
-        inputs.date.as_bytes(),
-    );
-    let k_service = hmac_sha256(&k_date, inputs.service.as_bytes());
-    let k_signing = hmac_sha256(&k_service, TERMINATOR.as_bytes());
+    let [k_date, k_service, k_signing] = derive_keys(secret_key, inputs.date, inputs.service);
     let signature = hex::encode(hmac_sha256(&k_signing, string_to_sign.as_bytes()));
 
     // Step 5: the Authorization header.
@@ -362,11 +378,12 @@ fn check_claim<'r>(
             authorization.terminator().to_owned(),
         ));
     }
-    let expected_date = utc_date(seconds).unwrap_or_else(|| "no date (out of range)".to_owned());
+    let expected_date = utc_date(seconds);
+    let expected_date = expected_date.as_deref().unwrap_or("no date (out of range)");
     if authorization.date() != expected_date {
         return Err(Rejection::ScopeDate {
             scope: authorization.date().to_owned(),
-            expected: expected_date,
+            expected: expected_date.to_owned(),
             timestamp: seconds,
         });
     }
@@ -408,47 +425,91 @@ pub(super) fn verify(
 pub(super) fn matches(
     request: &Request,
     authorization: &Authorization,
-    secret_key: &str,
+    secret_key: &Secret,
     policy: &Policy,
 ) -> Result<bool, Rejection> {
     use std::fmt::Write as _;
     let raw_timestamp = check_claim(request, authorization, policy)?;
     let signed_headers = authorization.signed_headers();
     let query = request.query();
-    let mut text = String::with_capacity(256 + query.len());
+    TEXT.with_borrow_mut(|text| {
+        // Steps 1 and 2: the canonical request and its hash (as `Canonical::of` builds them).
+        text.clear();
+        let _ = write!(text, "{}\n/\n{query}\n", request.method);
+        super::push_canonical_headers(text, request, signed_headers)
+            .map_err(Rejection::SignedHeaderAbsent)?;
+        text.push('\n');
+        text.push_str(signed_headers);
+        text.push('\n');
+        text.push_str(hex_of(&super::hash::sha256(payload(request)), &mut [0; 64]));
+        let hashed_canonical_request = super::hash::sha256(text.as_bytes());
 
-    // Steps 1 and 2: the canonical request and its hash (as `Canonical::of` builds them).
-    let _ = write!(text, "{}\n/\n{query}\n", request.method);
-    super::push_canonical_headers(&mut text, request, signed_headers)
-        .map_err(Rejection::SignedHeaderAbsent)?;
-    text.push('\n');
-    text.push_str(signed_headers);
-    text.push('\n');
-    text.push_str(hex_of(&super::hash::sha256(payload(request)), &mut [0; 64]));
-    let hashed_canonical_request = super::hash::sha256(text.as_bytes());
+        // Step 3: the string to sign; step 4: the signature.
+        text.clear();
+        let _ = write!(
+            text,
+            "{ALGORITHM}\n{raw_timestamp}\n{}/{}/{TERMINATOR}\n{}",
+            authorization.date(),
+            authorization.service(),
+            hex_of(&hashed_canonical_request, &mut [0; 64]),
+        );
+        let k_signing = signing_key(secret_key, authorization.date(), authorization.service());
+        let signature = hmac_sha256(&k_signing, text.as_bytes());
+        if text.capacity() > TEXT_KEPT {
+            *text = String::new();
+        }
+        Ok(super::hash::constant_time_eq(
+            hex_of(&signature, &mut [0; 64]),
+            authorization.signature(),
+        ))
+    })
+}
 
-    // Step 4's first key, from the same buffer.
-    text.clear();
-    text.push_str("TC3");
-    text.push_str(secret_key);
-    let k_date = hmac_sha256(text.as_bytes(), authorization.date().as_bytes());
-    let k_service = hmac_sha256(&k_date, authorization.service().as_bytes());
+/// The most capacity [`matches`]' buffer keeps between requests (a canonical request holds a GET's whole query).
+const TEXT_KEPT: usize = 16 * 1024;
+
+thread_local! {
+    /// [`matches`]' buffer for the canonical request and the string to sign, reused by each request a thread
+    /// serves.
+    static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The last signing key [`matches`] derived on this thread.
+    static SIGNING_KEY: RefCell<Option<SigningKey>> = const { RefCell::new(None) };
+}
+
+/// Step 4's `kSigning` and exactly what it was derived from. A client signs request after request with one key,
+/// for one service, on one date: the mock derives once per day rather than with four HMACs per request.
+struct SigningKey {
+    secret_key: Secret,
+    date: String,
+    service: String,
+    k_signing: [u8; 32],
+}
+
+/// `kSigning` for this key, date and service: the cached one only when all three are the ones it was derived from.
+fn signing_key(secret_key: &Secret, date: &str, service: &str) -> [u8; 32] {
+    SIGNING_KEY.with_borrow_mut(|cached| {
+        if let Some(hit) = cached.as_ref().filter(|cached| {
+            cached.secret_key == *secret_key && cached.date == date && cached.service == service
+        }) {
+            return hit.k_signing;
+        }
+        let [_, _, k_signing] = derive_keys(secret_key.expose(), date, service);
+        *cached = Some(SigningKey {
+            secret_key: secret_key.clone(),
+            date: date.to_owned(),
+            service: service.to_owned(),
+            k_signing,
+        });
+        k_signing
+    })
+}
+
+/// Step 4's derived keys: `kDate`, `kService`, `kSigning`.
+fn derive_keys(secret_key: &str, date: &str, service: &str) -> [[u8; 32]; 3] {
+    let k_date = hmac_sha256(format!("TC3{secret_key}").as_bytes(), date.as_bytes());
+    let k_service = hmac_sha256(&k_date, service.as_bytes());
     let k_signing = hmac_sha256(&k_service, TERMINATOR.as_bytes());
-
-    // Step 3: the string to sign; then the signature.
-    text.clear();
-    let _ = write!(
-        text,
-        "{ALGORITHM}\n{raw_timestamp}\n{}/{}/{TERMINATOR}\n{}",
-        authorization.date(),
-        authorization.service(),
-        hex_of(&hashed_canonical_request, &mut [0; 64]),
-    );
-    let signature = hmac_sha256(&k_signing, text.as_bytes());
-    Ok(super::hash::constant_time_eq(
-        hex_of(&signature, &mut [0; 64]),
-        authorization.signature(),
-    ))
+    [k_date, k_service, k_signing]
 }
 
 /// Lowercase hex of 32 bytes, written into `buffer`.
@@ -470,11 +531,12 @@ pub(super) fn recompute(
         expected: "no date (the timestamp is unreadable)".to_owned(),
         timestamp: 0,
     })?;
-    let utc = utc_date(seconds).unwrap_or_default();
+    let utc = utc_date(seconds);
+    let utc = utc.as_deref().unwrap_or_default();
     let inputs = Inputs {
         secret_id: authorization.secret_id(),
         timestamp: raw_timestamp,
-        date: &utc,
+        date: utc,
         service: policy.service.as_deref().unwrap_or(authorization.service()),
         signed_headers: authorization.signed_headers(),
     };
@@ -501,12 +563,13 @@ pub(super) fn diagnose(
     let Ok((raw_timestamp, seconds)) = timestamp(request) else {
         return super::diagnose::unexplained(Scheme::Tc3, "X-TC-Timestamp is not a Unix time");
     };
-    let utc = utc_date(seconds).unwrap_or_default();
+    let utc = utc_date(seconds);
+    let utc = utc.as_deref().unwrap_or_default();
     let service = policy.service.as_deref().unwrap_or(authorization.service());
     let server_inputs = Inputs {
         secret_id: authorization.secret_id(),
         timestamp: raw_timestamp,
-        date: &utc,
+        date: utc,
         service,
         signed_headers: authorization.signed_headers(),
     };
@@ -658,6 +721,36 @@ mod tests {
         .unwrap();
         assert_eq!((parsed.date(), parsed.service()), ("2019-02-25", "cvm"));
         assert_eq!(parsed.signed_headers(), "content-type;host");
+    }
+
+    #[test]
+    fn the_cached_signing_key_answers_only_for_its_own_key_date_and_service() {
+        let derived = |key: &str, date, service| derive_keys(key, date, service)[2];
+        let key = Secret::new("Gu5t9xGARNpq86cd98joQYCN3EXAMPLE");
+        let first = signing_key(&key, "2019-02-25", "cvm");
+        assert_eq!(first, derived(key.expose(), "2019-02-25", "cvm"));
+        assert_eq!(signing_key(&key, "2019-02-25", "cvm"), first, "a hit");
+        // Each input changed alone, including to one of the same length, derives afresh.
+        for (other_key, date, service) in [
+            ("Gu5t9xGARNpq86cd98joQYCN3EXAMPLF", "2019-02-25", "cvm"),
+            ("Gu5t9xGARNpq86cd98joQYCN3EXAMPL", "2019-02-25", "cvm"),
+            ("Gu5t9xGARNpq86cd98joQYCN3EXAMPLE", "2019-02-26", "cvm"),
+            ("Gu5t9xGARNpq86cd98joQYCN3EXAMPLE", "2019-02-25", "sts"),
+            ("Gu5t9xGARNpq86cd98joQYCN3EXAMPLE", "2019-02-25", "cvm2"),
+        ] {
+            let answer = signing_key(&Secret::new(other_key), date, service);
+            assert_eq!(
+                answer,
+                derived(other_key, date, service),
+                "{date} {service}"
+            );
+            assert_ne!(answer, first, "{date} {service}");
+        }
+        assert_eq!(
+            signing_key(&key, "2019-02-25", "cvm"),
+            first,
+            "derived again"
+        );
     }
 
     #[test]

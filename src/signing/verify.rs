@@ -150,7 +150,7 @@ impl Claim {
                 (Some(now), Some(timestamp)) => now.abs_diff(timestamp) <= policy.max_skew,
                 _ => true,
             };
-            if in_window && tc3::matches(request, authorization, secret_key.expose(), &lean)? {
+            if in_window && tc3::matches(request, authorization, secret_key, &lean)? {
                 return Ok(());
             }
         }

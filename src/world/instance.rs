@@ -144,8 +144,13 @@ impl Instance {
 
     /// Whether the operating system is Red Hat Enterprise Linux.
     pub fn is_red_hat(&self) -> bool {
-        let os = self.os.to_ascii_lowercase();
-        os.contains("red hat") || os.contains("redhat") || os.contains("rhel")
+        // Compared without case and without a lowercase copy: every termination asks.
+        ["red hat", "redhat", "rhel"].iter().any(|name| {
+            self.os
+                .as_bytes()
+                .windows(name.len())
+                .any(|window| window.eq_ignore_ascii_case(name.as_bytes()))
+        })
     }
 }
 

@@ -39,6 +39,7 @@
 //! clock reaches it, the instance is terminated as `TerminateInstances` would, whatever its protection (the timer
 //! was set by the owner), with `LatestOperation` `TerminateInstances` and no request id.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -141,18 +142,19 @@ pub struct Transition {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Operation {
+    // `Cow`: the mock's actions and states are constants, so stamping an operation copies none of them.
     /// The action, e.g. `StopInstances`.
-    pub action: String,
+    pub action: Cow<'static, str>,
     /// `OPERATING`, `SUCCESS` or `FAILED`.
     #[serde(default = "default_success")]
-    pub state: String,
+    pub state: Cow<'static, str>,
     /// The RequestId of the call that started it; none for a timer's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
 
-fn default_success() -> String {
-    "SUCCESS".to_owned()
+fn default_success() -> Cow<'static, str> {
+    "SUCCESS".into()
 }
 
 /// A tag on an instance.
@@ -315,7 +317,7 @@ impl World {
                     instance.state = transition.to;
                     instance.transition = None;
                     if let Some(operation) = &mut instance.latest_operation {
-                        operation.state = "SUCCESS".to_owned();
+                        operation.state = "SUCCESS".into();
                     }
                 } else {
                     later(transition.at);
@@ -325,7 +327,7 @@ impl World {
                 if at <= now {
                     instance.gone_at = None;
                     if let Some(operation) = &mut instance.latest_operation {
-                        operation.state = "SUCCESS".to_owned();
+                        operation.state = "SUCCESS".into();
                     }
                 } else {
                     later(at);
@@ -352,7 +354,7 @@ impl World {
 
     /// Stamps a successful `TerminateInstances` on the instances it named: `LatestOperation*`, and for destroyed
     /// ones the time they stop being listed.
-    pub fn record_termination(&mut self, region: &str, ids: &[String], request_id: &str) {
+    pub fn record_termination(&mut self, region: &str, ids: &[impl AsRef<str>], request_id: &str) {
         let now = self.clock.now();
         let seconds = i64::from(self.timings().terminate);
         // The call was just accepted for these ids in this region: they are found (through the index).
@@ -367,8 +369,8 @@ impl World {
                 due = instance.gone_at;
             } else {
                 instance.latest_operation = Some(Box::new(Operation {
-                    action: "TerminateInstances".to_owned(),
-                    state: "SUCCESS".to_owned(),
+                    action: "TerminateInstances".into(),
+                    state: "SUCCESS".into(),
                     request_id: Some(request_id.to_owned()),
                 }));
             }
@@ -450,8 +452,8 @@ impl World {
                 .map(|months| now + i64::from(months) * 30 * 86_400);
             instance.terminate_at = launch.terminate_at;
             instance.latest_operation = Some(Box::new(Operation {
-                action: "RunInstances".to_owned(),
-                state: "OPERATING".to_owned(),
+                action: "RunInstances".into(),
+                state: "OPERATING".into(),
                 request_id: Some(request_id.to_owned()),
             }));
             instance.state = InstanceState::Pending;
@@ -571,8 +573,8 @@ impl World {
                 _ => false,
             };
             instance.latest_operation = Some(Box::new(Operation {
-                action: change.action().to_owned(),
-                state: "OPERATING".to_owned(),
+                action: change.action().into(),
+                state: "OPERATING".into(),
                 request_id: Some(request_id.to_owned()),
             }));
         }
@@ -609,8 +611,8 @@ impl World {
             // Only a change that nothing waits for: the state's own operation, if any, stays the latest one.
             if instance.transition.is_none() {
                 instance.latest_operation = Some(Box::new(Operation {
-                    action: "ModifyInstancesAttribute".to_owned(),
-                    state: "SUCCESS".to_owned(),
+                    action: "ModifyInstancesAttribute".into(),
+                    state: "SUCCESS".into(),
                     request_id: Some(request_id.to_owned()),
                 }));
             }
@@ -682,8 +684,8 @@ fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&s
     instance.transition = None;
     instance.gone_at = (seconds > 0).then_some(at + seconds);
     instance.latest_operation = Some(Box::new(Operation {
-        action: "TerminateInstances".to_owned(),
-        state: if seconds > 0 { "OPERATING" } else { "SUCCESS" }.to_owned(),
+        action: "TerminateInstances".into(),
+        state: if seconds > 0 { "OPERATING" } else { "SUCCESS" }.into(),
         request_id: request_id.map(str::to_owned),
     }));
 }

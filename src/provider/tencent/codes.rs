@@ -294,7 +294,8 @@ fn batch_refusal(refusal: BatchRefusal) -> ApiError {
             format!("The instance ID `{id}` is given more than once."),
         ),
         B::NotFound(id) => {
-            let ids = python_list(&[&id]);
+            let named = [id.as_str()];
+            let ids = python_list(&named);
             return ApiError::new(
                 "InvalidInstanceId.NotFound",
                 format!("The specified instance ID `{ids}` is not found."),

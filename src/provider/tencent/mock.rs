@@ -22,6 +22,7 @@
 //! `127.0.0.1`); tccli puts `http://` inside `Host` (signed as sent, so it verifies as sent).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::MutexGuard;
 
 use serde_json::{Map, Value};
@@ -31,7 +32,7 @@ use super::codes::{
     unusable_error,
 };
 use super::lifecycle;
-use super::wire::{self, ActionParams, ApiError, Language, VERSION};
+use super::wire::{self, ActionParams, ApiError, JsonParams, Language, Parameters, VERSION};
 use crate::message::Request;
 use crate::message::{Reply, Summary};
 use crate::provider::Problem;
@@ -95,7 +96,7 @@ pub(crate) fn handle(request: &Request, shared: &SharedWorld) -> Reply {
     };
     drop(world);
     let (body, code) = match outcome {
-        Ok(fields) => (wire::success(&request_id, fields), None),
+        Ok(fields) => (wire::success(&request_id, &fields), None),
         Err(error) => (
             wire::error(&request_id, &error, Language::of(request)),
             Some(error.code),
@@ -163,15 +164,25 @@ fn gateway_reply(status: u16, body: Vec<u8>, request: &Request, now: i64) -> Rep
     }
 }
 
-/// An HTTP date (RFC 9110 IMF-fixdate): `Fri, 16 Sep 2022 03:27:42 GMT`.
+/// An HTTP date (RFC 9110 IMF-fixdate): `Fri, 16 Sep 2022 03:27:42 GMT`. Formatted once per second per thread:
+/// the answers of one second share it.
 fn http_date(unix: i64) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|at| at.format(FORMAT).ok())
-        .unwrap_or_default()
+    thread_local! {
+        static LAST: RefCell<Option<(i64, String)>> = const { RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((second, date)) if *second == unix => date.clone(),
+        _ => {
+            let date = time::OffsetDateTime::from_unix_timestamp(unix)
+                .ok()
+                .and_then(|at| at.format(FORMAT).ok())
+                .unwrap_or_default();
+            last.insert((unix, date)).1.clone()
+        }
+    })
 }
 
 /// The most body bytes read for a request: the documented limit of its form (GET 32 KB, a `Signature`-form POST
@@ -260,6 +271,11 @@ fn decide(
                 format!("The API version `{other}` does not exist."),
             ));
         }
+    }
+    if action == "TerminateInstances" && common.form.is_none() && request.method != "GET" {
+        // A TC3 POST, the usual call: its parameters read in place.
+        let params = JsonParams::parse(&request.body)?;
+        return terminate(common, &params, secret_id, world, request_id);
     }
     let params = action_params(request, common)?;
     if stubbed {
@@ -430,7 +446,7 @@ fn caller_identity(
 
 fn terminate(
     common: &Common<'_>,
-    params: &ActionParams,
+    params: &impl Parameters,
     secret_id: &str,
     world: &mut World,
     request_id: &str,
@@ -458,7 +474,7 @@ fn terminate(
         refusal,
     )?;
     // Accepted: the same region and ids the call was decided on.
-    if let (Ok(region), Ok(Some(ids))) = (region, params.strings("InstanceIds")) {
+    if let (Ok(region), Ok(Some(ids))) = (region, params.strs("InstanceIds")) {
         world.record_termination(region, &ids, request_id);
     }
     Ok(answer)

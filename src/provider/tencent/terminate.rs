@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::codes::missing;
-use super::wire::{ActionParams, ApiError};
+use super::wire::{ApiError, Parameters};
 use crate::world::World;
 use crate::world::rules::{Refusal, Terminate};
 
@@ -13,7 +13,7 @@ use crate::world::rules::{Refusal, Terminate};
 /// request's region (after the parameters, as the precedence has it), `refusal` names a refusal of the rules in
 /// the endpoint's codes.
 pub(crate) fn terminate_instances<'r>(
-    params: &ActionParams,
+    params: &impl Parameters,
     secret_id: &str,
     world: &mut World,
     region: impl FnOnce() -> Result<&'r str, ApiError>,
@@ -21,7 +21,7 @@ pub(crate) fn terminate_instances<'r>(
 ) -> Result<Map<String, Value>, ApiError> {
     params.only(&["InstanceIds", "ReleaseAddress", "ReleasePrepaidDataDisks"])?;
     let ids = params
-        .strings("InstanceIds")?
+        .strs("InstanceIds")?
         .ok_or_else(|| missing("InstanceIds"))?;
     let release_address = params.boolean("ReleaseAddress")?.unwrap_or(false);
     let release_prepaid_data_disks = params.boolean("ReleasePrepaidDataDisks")?.unwrap_or(false);

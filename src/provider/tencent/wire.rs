@@ -1,10 +1,12 @@
 //! Tencent Cloud API 3.0 on the wire: the envelope, error codes and messages, and action parameters decoded
 //! from a JSON body or from flattened `Name.N` form parameters.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
 
 use indexmap::IndexMap;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::message::Request;
 use crate::signing::diagnose::PythonJson;
@@ -130,16 +132,16 @@ impl Language {
     /// The language a request asks for, read without verifying anything (an answer is in it whatever the request's
     /// fate); any value but `zh-CN` reads as en-US.
     pub fn of(request: &Request) -> Self {
-        let asked = match request.header("x-tc-language") {
-            Some(value) => Some(value.trim().to_owned()),
+        let zh_cn = match request.header("x-tc-language") {
+            Some(value) => value.trim() == "zh-CN",
             None if request.header("authorization").is_none() => hmac_param::Params::read(request)
-                .ok()
-                .and_then(|form| form.get("Language").map(str::to_owned)),
-            None => None,
+                .is_ok_and(|form| form.get("Language") == Some("zh-CN")),
+            None => false,
         };
-        match asked.as_deref() {
-            Some("zh-CN") => Language::ZhCn,
-            _ => Language::EnUs,
+        if zh_cn {
+            Language::ZhCn
+        } else {
+            Language::EnUs
         }
     }
 }
@@ -206,50 +208,91 @@ fn documented_zh(code: &str) -> Option<&'static str> {
 }
 
 /// Ids as Python prints a list of strings (`['ins-a', 'ins-b']`): the real messages quote instance ids so
-/// (real-wire.md §6.6, ISS-01..03).
-pub fn python_list(ids: &[&str]) -> String {
-    let items: Vec<String> = ids.iter().map(|id| python_str(id)).collect();
-    format!("[{}]", items.join(", "))
+/// (real-wire.md §6.6, ISS-01..03). Written straight into the message that quotes them.
+pub fn python_list<'a>(ids: &'a [&'a str]) -> impl std::fmt::Display + 'a {
+    PythonList(ids)
+}
+
+struct PythonList<'a>(&'a [&'a str]);
+
+impl std::fmt::Display for PythonList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_char('[')?;
+        for (at, id) in self.0.iter().enumerate() {
+            if at > 0 {
+                f.write_str(", ")?;
+            }
+            write_python_str(f, id)?;
+        }
+        f.write_char(']')
+    }
 }
 
 /// A string as Python's `repr` prints it: single quotes unless it holds one and no double quote.
-fn python_str(text: &str) -> String {
+fn write_python_str(f: &mut std::fmt::Formatter<'_>, text: &str) -> std::fmt::Result {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
     } else {
         '\''
     };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
+    f.write_char(quote)?;
     for c in text.chars() {
         match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
             c if c == quote => {
-                out.push('\\');
-                out.push(c);
+                f.write_char('\\')?;
+                f.write_char(c)?;
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(f, "\\x{:02x}", c as u32)?,
+            c => f.write_char(c)?,
         }
     }
-    out.push(quote);
-    out
+    f.write_char(quote)
 }
 
 /// `{"Response": {…fields, "RequestId": …}}`, laid out as the CVM backend writes success bodies: Python's
 /// `json.dumps` defaults, `", "` and `": "` separators, non-ASCII text as is (recorded CVM answers, real-wire.md
 /// §6.2: their `Content-Length` is the length of exactly this layout).
-pub fn success(request_id: &str, mut fields: Map<String, Value>) -> Vec<u8> {
-    fields.insert("RequestId".to_owned(), Value::from(request_id));
+pub fn success(request_id: &str, fields: &Map<String, Value>) -> Vec<u8> {
+    /// The envelope serialised straight from the fields and the id, with no object built to hold them.
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        #[serde(rename = "Response")]
+        response: Response<'a>,
+    }
+    struct Response<'a> {
+        fields: &'a Map<String, Value>,
+        request_id: &'a str,
+    }
+    impl serde::Serialize for Response<'_> {
+        /// `RequestId` where a field of that name stands, else last: where inserting it in the fields puts it.
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap as _;
+            let replaced = self.fields.contains_key("RequestId");
+            let mut map =
+                serializer.serialize_map(Some(self.fields.len() + usize::from(!replaced)))?;
+            for (name, value) in self.fields {
+                if name == "RequestId" {
+                    map.serialize_entry(name, self.request_id)?;
+                } else {
+                    map.serialize_entry(name, value)?;
+                }
+            }
+            if !replaced {
+                map.serialize_entry("RequestId", self.request_id)?;
+            }
+            map.end()
+        }
+    }
+    let envelope = Envelope {
+        response: Response { fields, request_id },
+    };
     let mut out = Vec::with_capacity(128);
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonJson);
-    serde::Serialize::serialize(&json!({ "Response": fields }), &mut serializer)
-        .expect("JSON values serialise");
+    serde::Serialize::serialize(&envelope, &mut serializer).expect("JSON values serialise");
     out
 }
 
@@ -324,29 +367,14 @@ pub struct ActionParams {
 impl ActionParams {
     /// Reads a JSON body (empty means `{}`).
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self {
-                values: Map::new(),
-                flattened: false,
-            });
-        }
-        let text = std::str::from_utf8(body).map_err(|_| {
-            ApiError::new("InvalidParameter", "the request body is not valid UTF-8")
-        })?;
-        match serde_json::from_str::<NoDuplicateKeys>(text) {
-            Ok(NoDuplicateKeys(Value::Object(values))) => Ok(Self {
-                values,
-                flattened: false,
-            }),
-            Ok(_) => Err(ApiError::new(
-                "InvalidParameter",
-                "the request body must be a JSON object",
-            )),
-            Err(error) => Err(ApiError::new(
-                "InvalidParameter",
-                format!("the request body is not valid JSON: {error}"),
-            )),
-        }
+        Ok(Self {
+            values: JsonParams::parse(body)?
+                .fields
+                .into_iter()
+                .map(|(name, value)| (name.into_owned(), value.into_value()))
+                .collect(),
+            flattened: false,
+        })
     }
 
     /// Reads flattened pairs (`InstanceIds.0=…`, `Filters.0.Values.1=…`), leaving out the common parameters. Names
@@ -376,30 +404,28 @@ impl ActionParams {
     /// Refuses any parameter not in `known`.
     pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
         match crate::provider::unknown_parameter(&self.values, known) {
-            Some(name) => Err(ApiError::new(
-                "UnknownParameter",
-                format!("The parameter `{name}` is not recognized."),
-            )),
+            Some(name) => Err(unknown_parameter(name)),
             None => Ok(()),
         }
     }
 
     /// A list of strings; `None` when absent.
     pub fn strings(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        Ok(self
+            .strs(name)?
+            .map(|items| items.into_iter().map(str::to_owned).collect()))
+    }
+
+    /// [`ActionParams::strings`], borrowed.
+    pub fn strs(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError> {
         let Some(value) = self.values.get(name) else {
             return Ok(None);
         };
-        let wrong = || {
-            ApiError::new(
-                "InvalidParameter",
-                format!("The parameter `{name}` must be an array of strings."),
-            )
-            .zh(type_error_zh(name))
-        };
+        let wrong = || wrong_type(name, "an array of strings");
         let items = value.as_array().ok_or_else(wrong)?;
         items
             .iter()
-            .map(|item| item.as_str().map(str::to_owned).ok_or_else(wrong))
+            .map(|item| item.as_str().ok_or_else(wrong))
             .collect::<Result<_, _>>()
             .map(Some)
     }
@@ -418,13 +444,9 @@ impl ActionParams {
             },
             _ => None,
         };
-        parsed.map(Some).ok_or_else(|| {
-            ApiError::new(
-                "InvalidParameter",
-                format!("The parameter `{name}` must be a Boolean."),
-            )
-            .zh(type_error_zh(name))
-        })
+        parsed
+            .map(Some)
+            .ok_or_else(|| wrong_type(name, "a Boolean"))
     }
 
     /// A non-negative integer; a JSON number, or digits in flattened form.
@@ -437,14 +459,128 @@ impl ActionParams {
             Value::String(text) if self.flattened => text.parse().ok(),
             _ => None,
         };
-        parsed.map(Some).ok_or_else(|| {
-            ApiError::new(
-                "InvalidParameter",
-                format!("The parameter `{name}` must be an integer."),
-            )
-            .zh(type_error_zh(name))
-        })
+        parsed
+            .map(Some)
+            .ok_or_else(|| wrong_type(name, "an integer"))
     }
+}
+
+/// A JSON body's parameters read in place, for the call clients make most (`TerminateInstances`): what
+/// [`ActionParams::from_json`] reads and refuses, without building its map.
+#[derive(Debug)]
+pub struct JsonParams<'b> {
+    fields: Vec<(Cow<'b, str>, Json<'b>)>,
+}
+
+impl<'b> JsonParams<'b> {
+    /// Reads a JSON body (empty means `{}`).
+    pub fn parse(body: &'b [u8]) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self { fields: Vec::new() });
+        }
+        let text = std::str::from_utf8(body).map_err(|_| {
+            ApiError::new("InvalidParameter", "the request body is not valid UTF-8")
+        })?;
+        match serde_json::from_str::<Json<'b>>(text) {
+            Ok(Json::Object(fields)) => Ok(Self { fields }),
+            Ok(_) => Err(ApiError::new(
+                "InvalidParameter",
+                "the request body must be a JSON object",
+            )),
+            Err(error) => Err(ApiError::new(
+                "InvalidParameter",
+                format!("the request body is not valid JSON: {error}"),
+            )),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Json<'b>> {
+        self.fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
+    }
+}
+
+/// What `TerminateInstances` reads of its parameters, however they were decoded.
+pub(crate) trait Parameters {
+    /// Refuses any parameter not in `known`.
+    fn only(&self, known: &[&str]) -> Result<(), ApiError>;
+    /// A list of strings, borrowed; `None` when absent.
+    fn strs(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError>;
+    /// A boolean; `None` when absent.
+    fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError>;
+}
+
+impl Parameters for ActionParams {
+    fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        ActionParams::only(self, known)
+    }
+
+    fn strs(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError> {
+        ActionParams::strs(self, name)
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        ActionParams::boolean(self, name)
+    }
+}
+
+/// The same answers as [`ActionParams`] read from the same body gives.
+impl Parameters for JsonParams<'_> {
+    fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self
+            .fields
+            .iter()
+            .map(|(name, _)| name.as_ref())
+            .find(|name| !known.contains(name))
+        {
+            Some(name) => Err(unknown_parameter(name)),
+            None => Ok(()),
+        }
+    }
+
+    fn strs(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError> {
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
+        let wrong = || wrong_type(name, "an array of strings");
+        let Json::Array(items) = value else {
+            return Err(wrong());
+        };
+        items
+            .iter()
+            .map(|item| match item {
+                Json::String(text) => Ok(text.as_ref()),
+                _ => Err(wrong()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Json::Bool(flag)) => Ok(Some(*flag)),
+            Some(_) => Err(wrong_type(name, "a Boolean")),
+        }
+    }
+}
+
+fn unknown_parameter(name: &str) -> ApiError {
+    ApiError::new(
+        "UnknownParameter",
+        format!("The parameter `{name}` is not recognized."),
+    )
+}
+
+/// A parameter of the wrong type: `expected` is what it must be (`a Boolean`).
+fn wrong_type(name: &str, expected: &str) -> ApiError {
+    ApiError::new(
+        "InvalidParameter",
+        format!("The parameter `{name}` must be {expected}."),
+    )
+    .zh(type_error_zh(name))
 }
 
 /// The zh-CN message of a parameter of the wrong type, as the CVM backend words it (real-wire.md C7N-10:
@@ -453,74 +589,135 @@ fn type_error_zh(name: &str) -> String {
     format!("参数 `{name}` 取值类型错误。")
 }
 
-/// A JSON document in which no object gives a key twice (serde_json would keep the last one silently, and a
-/// duplicated `InstanceIds` is as ambiguous as a parameter given twice in a form), read in one pass into its
-/// [`Value`].
-struct NoDuplicateKeys(Value);
+/// A JSON value read in place: strings borrowed from the body unless they hold an escape, and no object giving a
+/// key twice (serde_json would keep the last one silently, and a duplicated `InstanceIds` is as ambiguous as a
+/// parameter given twice in a form).
+#[derive(Debug)]
+enum Json<'b> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Cow<'b, str>),
+    Array(Vec<Json<'b>>),
+    Object(Vec<(Cow<'b, str>, Json<'b>)>),
+}
 
-impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NoDuplicateKeysVisitor)
+impl Json<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(flag) => Value::Bool(flag),
+            Json::Number(number) => Value::Number(number),
+            Json::String(text) => Value::String(text.into_owned()),
+            Json::Array(items) => Value::Array(items.into_iter().map(Json::into_value).collect()),
+            Json::Object(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(name, value)| (name.into_owned(), value.into_value()))
+                    .collect(),
+            ),
+        }
     }
 }
 
-struct NoDuplicateKeysVisitor;
+impl<'de> serde::Deserialize<'de> for Json<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
 
-impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
-    type Value = NoDuplicateKeys;
+struct JsonVisitor;
+
+/// A key read in place, as [`Json`]'s strings are.
+struct Key<'b>(Cow<'b, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(JsonVisitor)
+            .and_then(|json| match json {
+                Json::String(text) => Ok(Key(text)),
+                _ => Err(serde::de::Error::custom("a key is a string")),
+            })
+    }
+}
+
+/// The most keys of one object checked for repeats against each other; a larger object checks through a set.
+const SCANNED_KEYS: usize = 16;
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("any JSON value")
     }
 
     fn visit_bool<E>(self, value: bool) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::Bool(value)))
+        Ok(Json::Bool(value))
     }
 
     fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::from(value)))
+        Ok(Json::Number(value.into()))
     }
 
     fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::from(value)))
+        Ok(Json::Number(value.into()))
     }
 
     fn visit_f64<E>(self, value: f64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::from(value)))
+        // As `Value::from(f64)` reads it.
+        Ok(serde_json::Number::from_f64(value).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Borrowed(value)))
     }
 
     fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::String(value.to_owned())))
+        Ok(Json::String(Cow::Owned(value.to_owned())))
     }
 
     fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::String(value)))
+        Ok(Json::String(Cow::Owned(value)))
     }
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys(Value::Null))
+        Ok(Json::Null)
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(128));
-        while let Some(NoDuplicateKeys(item)) = seq.next_element()? {
+        while let Some(item) = seq.next_element()? {
             items.push(item);
         }
-        Ok(NoDuplicateKeys(Value::Array(items)))
+        Ok(Json::Array(items))
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut values = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if values.contains_key(&key) {
+        let mut fields: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
+        let mut seen: Option<HashSet<String>> = None;
+        while let Some(Key(key)) = map.next_key()? {
+            let repeated = match &mut seen {
+                Some(seen) => !seen.insert(key.as_ref().to_owned()),
+                None => fields.iter().any(|(name, _)| *name == key),
+            };
+            if repeated {
                 return Err(serde::de::Error::custom(format!(
                     "the key `{key}` is given more than once"
                 )));
             }
-            let NoDuplicateKeys(value) = map.next_value()?;
-            values.insert(key, value);
+            if seen.is_none() && fields.len() == SCANNED_KEYS {
+                let mut names: HashSet<String> = fields
+                    .iter()
+                    .map(|(name, _)| name.as_ref().to_owned())
+                    .collect();
+                names.insert(key.as_ref().to_owned());
+                seen = Some(names);
+            }
+            let value = map.next_value()?;
+            fields.push((key, value));
         }
-        Ok(NoDuplicateKeys(Value::Object(values)))
+        Ok(Json::Object(fields))
     }
 }
 
@@ -660,15 +857,28 @@ mod tests {
 
     #[test]
     fn success_bodies_are_laid_out_as_the_cvm_backend_writes_them() {
-        let body = success("6c824065-299e-4dbd-a7f1-6acede892566", Map::new());
+        let body = success("6c824065-299e-4dbd-a7f1-6acede892566", &Map::new());
         assert_eq!(String::from_utf8_lossy(&body), C7N_02);
         assert_eq!(body.len(), 67, "the recorded Content-Length");
         let mut fields = Map::new();
         fields.insert("TotalCount".into(), Value::from(0));
         fields.insert("InstanceSet".into(), Value::Array(Vec::new()));
-        let body = success("96046be7-d344-4294-8827-261e8ae861cc", fields);
+        let body = success("96046be7-d344-4294-8827-261e8ae861cc", &fields);
         assert_eq!(String::from_utf8_lossy(&body), C7N_03);
         assert_eq!(body.len(), 103, "the recorded Content-Length");
+    }
+
+    #[test]
+    fn a_request_id_among_the_fields_is_replaced_where_it_stands() {
+        let mut fields = Map::new();
+        fields.insert("A".into(), Value::from(1));
+        fields.insert("RequestId".into(), Value::from("stub"));
+        fields.insert("B".into(), Value::from(2));
+        let body = success("id", &fields);
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            r#"{"Response": {"A": 1, "RequestId": "id", "B": 2}}"#
+        );
     }
 
     #[test]
@@ -716,11 +926,14 @@ mod tests {
 
     #[test]
     fn ids_are_quoted_as_python_prints_a_list() {
-        assert_eq!(python_list(&["ins-jnoiqr60"]), "['ins-jnoiqr60']");
-        assert_eq!(python_list(&["a", "b"]), "['a', 'b']");
-        assert_eq!(python_list(&["it's"]), r#"["it's"]"#);
-        assert_eq!(python_list(&["'\""]), r#"['\'"']"#);
-        assert_eq!(python_list(&["a\\b\n"]), r"['a\\b\n']");
+        assert_eq!(
+            python_list(&["ins-jnoiqr60"]).to_string(),
+            "['ins-jnoiqr60']"
+        );
+        assert_eq!(python_list(&["a", "b"]).to_string(), "['a', 'b']");
+        assert_eq!(python_list(&["it's"]).to_string(), r#"["it's"]"#);
+        assert_eq!(python_list(&["'\""]).to_string(), r#"['\'"']"#);
+        assert_eq!(python_list(&["a\\b\n"]).to_string(), r"['a\\b\n']");
     }
 
     #[test]
@@ -739,6 +952,59 @@ mod tests {
             from_one.strings("InstanceIds").unwrap(),
             Some(vec!["a".into(), "b".into()])
         );
+    }
+
+    #[test]
+    fn a_body_read_in_place_answers_as_its_map_does() {
+        let many_keys = (0..20)
+            .map(|n| format!(r#""K{n}": {n}"#))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let bodies: Vec<Vec<u8>> = [
+            "",
+            " \n",
+            r#"{"InstanceIds": ["ins-a", "ins-\u0062"], "ReleaseAddress": true}"#,
+            r#"{"InstanceIds": "ins-a"}"#,
+            r#"{"InstanceIds": ["ins-a", 1]}"#,
+            r#"{"ReleaseAddress": "True", "InstanceIds": []}"#,
+            r#"{"Other": {"x": [1.5, null, {"y": -2}]}, "InstanceIds": ["a"]}"#,
+            r#"{"A": {"x": 1, "x": 2}}"#,
+            r#"{"InstanceIds": ["a"], "InstanceIds": ["b"]}"#,
+            &format!(r#"{{{many_keys}, "K3": 0}}"#),
+            &format!(r#"{{{many_keys}, "K20": 0}}"#),
+            "[]",
+            "{",
+            r#"{"A": 1} x"#,
+        ]
+        .iter()
+        .map(|body| body.as_bytes().to_vec())
+        .chain([b"{\"A\": \"\xff\"}".to_vec()])
+        .collect();
+        for body in &bodies {
+            let shown = String::from_utf8_lossy(body);
+            let (map, in_place) = match (ActionParams::from_json(body), JsonParams::parse(body)) {
+                (Ok(map), Ok(in_place)) => (map, in_place),
+                (Err(map), Err(in_place)) => {
+                    assert_eq!(map, in_place, "{shown}");
+                    continue;
+                }
+                (map, in_place) => panic!("{shown}: {map:?} but {in_place:?}"),
+            };
+            let known = ["InstanceIds", "ReleaseAddress"];
+            assert_eq!(map.only(&known), in_place.only(&known), "{shown}");
+            for name in ["InstanceIds", "ReleaseAddress", "Other", "Absent"] {
+                assert_eq!(
+                    ActionParams::strs(&map, name),
+                    Parameters::strs(&in_place, name),
+                    "{shown}"
+                );
+                assert_eq!(
+                    ActionParams::boolean(&map, name),
+                    Parameters::boolean(&in_place, name),
+                    "{shown}"
+                );
+            }
+        }
     }
 
     #[test]

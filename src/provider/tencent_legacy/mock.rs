@@ -286,7 +286,7 @@ fn return_instance(
     let call = Terminate {
         secret_id,
         region,
-        instance_ids: &ids,
+        instance_ids: &[&ids[0]],
         release_address: false,
         release_prepaid_data_disks: false,
     };

@@ -28,9 +28,14 @@ pub(crate) fn serves(request: &Request) -> bool {
     let hostname = host
         .rsplit_once(':')
         .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host, |(name, _)| name)
-        .to_ascii_lowercase();
-    hostname == ENDPOINT || (request.path() == PATH && !hostname.ends_with("tencentcloudapi.com"))
+        .map_or(host, |(name, _)| name);
+    // Compared without case and without a lowercase copy: every request is routed through here.
+    const API_3: &[u8] = b"tencentcloudapi.com";
+    let api_3 = hostname
+        .len()
+        .checked_sub(API_3.len())
+        .is_some_and(|at| hostname.as_bytes()[at..].eq_ignore_ascii_case(API_3));
+    hostname.eq_ignore_ascii_case(ENDPOINT) || (request.path() == PATH && !api_3)
 }
 
 /// Tencent Cloud's legacy CVM API 2.0 gateway (`cvm.api.qcloud.com/v2/index.php`).

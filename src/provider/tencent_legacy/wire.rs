@@ -136,7 +136,7 @@ pub fn answer(
     outcome: Result<Map<String, Value>, ApiError>,
 ) -> Vec<u8> {
     match (envelope, outcome) {
-        (Envelope::V3, Ok(fields)) => v3::success(request_id, fields),
+        (Envelope::V3, Ok(fields)) => v3::success(request_id, &fields),
         (Envelope::V3, Err(error)) => v3::error(request_id, &error, v3::Language::EnUs),
         (Envelope::V2, Ok(_)) => v2_success(),
         (Envelope::V2, Err(error)) => v2_error(&error),

@@ -165,10 +165,24 @@ impl Visit for Fields<'_, '_> {
             if field.name() == "message" {
                 self.message(value)
             } else if quotes_plainly(value) {
-                write!(self.writer, "{}=\"{value}\"", field.name())
+                self.writer.write_str(field.name())?;
+                self.writer.write_str("=\"")?;
+                self.writer.write_str(value)?;
+                self.writer.write_char('"')
             } else {
                 write!(self.writer, "{}={value:?}", field.name())
             }
+        });
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = self.separate().and_then(|()| {
+            self.writer.write_str(field.name())?;
+            self.writer.write_char('=')?;
+            write!(self.writer, "{value}")
         });
     }
 

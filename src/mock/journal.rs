@@ -305,7 +305,8 @@ impl Filter {
 /// The journal: a ring of entries.
 #[derive(Debug)]
 pub struct Journal {
-    entries: VecDeque<Entry>,
+    /// Boxed: an entry moves in and out of the ring once per request, a pointer rather than its fields.
+    entries: VecDeque<Box<Entry>>,
     capacity: usize,
     next_id: u64,
     evicted: u64,
@@ -330,7 +331,7 @@ impl Journal {
 
     /// Adds an entry, numbering it; returns its id and the entry it pushed out, for the caller to drop outside
     /// the journal's lock.
-    pub fn push(&mut self, mut entry: Entry) -> (u64, Option<Entry>) {
+    pub fn push(&mut self, mut entry: Box<Entry>) -> (u64, Option<Box<Entry>>) {
         entry.id = self.next_id;
         self.next_id += 1;
         let evicted = if self.entries.len() == self.capacity {
@@ -346,7 +347,12 @@ impl Journal {
 
     /// The entries a filter keeps, oldest first (with `limit`, the last ones).
     pub fn select(&self, filter: &Filter) -> Vec<&Entry> {
-        let kept: Vec<&Entry> = self.entries.iter().filter(|e| filter.keeps(e)).collect();
+        let kept: Vec<&Entry> = self
+            .entries
+            .iter()
+            .map(|entry| &**entry)
+            .filter(|e| filter.keeps(e))
+            .collect();
         let skip = filter
             .limit
             .map_or(0, |limit| kept.len().saturating_sub(limit));
@@ -405,9 +411,9 @@ mod tests {
     #[test]
     fn the_oldest_entry_goes_when_full_and_filters_and_limit_select() {
         let mut journal = Journal::with_capacity(2);
-        journal.push(entry(Verdict::Ok));
-        journal.push(entry(Verdict::Error));
-        journal.push(entry(Verdict::Fault));
+        journal.push(Box::new(entry(Verdict::Ok)));
+        journal.push(Box::new(entry(Verdict::Error)));
+        journal.push(Box::new(entry(Verdict::Fault)));
         assert_eq!(journal.evicted(), 1);
         let all = journal.select(&Filter::default());
         assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), vec![2, 3]);

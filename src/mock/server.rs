@@ -142,7 +142,7 @@ async fn connection<I>(io: I, shared: Arc<Shared>, place: Place, _permit: OwnedS
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let scratch = Arc::new(std::sync::Mutex::new(Scratch::default()));
+    let scratch = Arc::new(std::sync::Mutex::new(Some(Box::default())));
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
         let scratch = Arc::clone(&scratch);
@@ -164,7 +164,7 @@ where
 #[derive(Default)]
 struct Scratch {
     request: Request,
-    spare: Option<Entry>,
+    spare: Option<Box<Entry>>,
 }
 
 /// The most body capacity a connection's request buffer keeps between requests.
@@ -176,14 +176,15 @@ async fn answer(
     request: hyper::Request<Incoming>,
     shared: Arc<Shared>,
     place: Place,
-    scratch: Arc<std::sync::Mutex<Scratch>>,
+    scratch: Arc<std::sync::Mutex<Option<Box<Scratch>>>>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let lock = || {
         scratch
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     };
-    let mut buffers = std::mem::take(&mut *lock());
+    // Boxed, so that taking the buffers and giving them back moves a pointer.
+    let mut buffers = lock().take().unwrap_or_default();
     let answered = answer_in(request, shared, place, &mut buffers).await;
     if buffers.request.body.capacity() > SCRATCH_BODY_KEPT {
         buffers.request.body = Vec::new();
@@ -195,7 +196,7 @@ async fn answer(
     {
         buffers.spare = None;
     }
-    *lock() = buffers;
+    *lock() = Some(buffers);
     answered
 }
 
@@ -360,7 +361,7 @@ impl Heard<'_> {
         reply: Option<&Reply>,
         arrived: std::time::Instant,
         shared: &Shared,
-        spare: &mut Option<Entry>,
+        spare: &mut Option<Box<Entry>>,
     ) -> u64 {
         let latency_us = u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
         let read_back: (Option<String>, Option<String>);
@@ -391,7 +392,7 @@ impl Heard<'_> {
                 entry.request.refill(self.request);
                 entry
             }
-            None => Entry {
+            None => Box::new(Entry {
                 id: 0,
                 arrived_at: self.arrived_at,
                 world_time: 0,
@@ -404,7 +405,7 @@ impl Heard<'_> {
                 latency_us: 0,
                 request: Received::of(self.request),
                 diagnosis: None,
-            },
+            }),
         };
         entry.arrived_at = self.arrived_at;
         entry.world_time = self.world_time;
@@ -649,11 +650,24 @@ fn respond(reply: Reply) -> Response<Full<Bytes>> {
             Cow::Borrowed(text) => HeaderValue::from_str(text),
             Cow::Owned(text) => HeaderValue::try_from(text),
         };
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), value) {
+        if let (Ok(name), Ok(value)) = (header_name(name), value) {
             response.headers_mut().append(name, value);
         }
     }
     response
+}
+
+/// The name of a reply's header: the names every answer carries are hyper's constants, not parsed again per answer.
+fn header_name(name: &str) -> Result<HeaderName, hyper::header::InvalidHeaderName> {
+    use hyper::header::{CONNECTION, CONTENT_TYPE, DATE, SERVER};
+    Ok(match name {
+        "Content-Type" => CONTENT_TYPE,
+        "Content-Length" => CONTENT_LENGTH,
+        "Date" => DATE,
+        "Connection" => CONNECTION,
+        "Server" => SERVER,
+        _ => return HeaderName::from_bytes(name.as_bytes()),
+    })
 }
 
 /// Answers `CONNECT` with 200 and serves the tunnel as another HTTP connection to the mock, in its own place

@@ -184,7 +184,7 @@ pub(super) fn run(args: Args) -> ExitCode {
         }
     }) {
         Ok(server) => server,
-        Err(error) => return unusable(format!("cannot listen on {}: {error}", args.listen)),
+        Err(error) => return unusable(format!("cannot start the mock: {error}")),
     };
     // The ready file before the first line: whoever has read the line finds the file.
     if let Some(path) = &args.ready_file

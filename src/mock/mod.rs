@@ -26,6 +26,7 @@ pub mod journal;
 mod log;
 mod scenario;
 mod server;
+mod workers;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -292,7 +293,12 @@ impl MockServerBuilder {
             })?),
             None => None,
         };
-        let listener = TcpListener::bind(self.listen)?;
+        let listener = TcpListener::bind(self.listen).map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("cannot listen on {}: {error}", self.listen),
+            )
+        })?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let control_token = match self.control_token {
@@ -309,9 +315,8 @@ impl MockServerBuilder {
         shared.cloud = self.cloud;
         shared.log = log;
         let shared = Arc::new(shared);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(self.workers)
-            .thread_name("terminus-mock")
+        let workers = workers::Workers::start(self.workers)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let (shutdown, stop) = tokio::sync::oneshot::channel();
@@ -320,12 +325,17 @@ impl MockServerBuilder {
         let thread = std::thread::Builder::new()
             .name("terminus-mock".into())
             .spawn(move || {
+                let handing_to = &workers;
                 runtime.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => server::serve(listener, serving, tls, stop).await,
+                        Ok(listener) => {
+                            server::serve(listener, serving, tls, handing_to, stop).await
+                        }
                         Err(error) => report_listener_failure(&error),
                     }
                 });
+                // The workers stop (their connections end) once nothing more is accepted.
+                drop(workers);
             })?;
         Ok(MockServer {
             address,

@@ -55,6 +55,7 @@ pub(super) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    workers: &super::workers::Workers,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -77,22 +78,28 @@ pub(super) async fn serve(
                         continue;
                     };
                     let _ = stream.set_nodelay(true);
+                    // Handed to a worker, in whose runtime it is registered and served from then on.
+                    let Ok(stream) = stream.into_std() else {
+                        continue;
+                    };
                     let shared = Arc::clone(&shared);
-                    match &acceptor {
-                        None => {
-                            tokio::spawn(connection(TokioIo::new(stream), shared, Place::Listener, permit));
-                        }
-                        Some(acceptor) => {
-                            let handshake = acceptor.accept(stream);
-                            tokio::spawn(async move {
+                    let acceptor = acceptor.clone();
+                    workers.next().spawn(async move {
+                        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                            return;
+                        };
+                        match acceptor {
+                            None => connection(TokioIo::new(stream), shared, Place::Listener, permit).await,
+                            Some(acceptor) => {
                                 // A peer that never finishes its handshake holds its place no longer than one
                                 // that never sends a request's head; a failed handshake is its own business.
+                                let handshake = acceptor.accept(stream);
                                 if let Ok(Ok(stream)) = tokio::time::timeout(HEAD_TIMEOUT, handshake).await {
                                     connection(TokioIo::new(stream), shared, Place::Listener, permit).await;
                                 }
-                            });
+                            }
                         }
-                    }
+                    });
                 }
                 Err(error) if out_of_resources(&error) => {
                     tokio::select! {

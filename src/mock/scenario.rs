@@ -11,6 +11,7 @@
 //! connection dropped expects no answer. Only one scenario is followed at a time: loading one ends the previous.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde::Serialize;
@@ -30,6 +31,8 @@ pub(super) const RECORDED: usize = 10_000;
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
     active: Mutex<Option<Active>>,
+    /// Whether a scenario was ever loaded: until then a request records nothing and takes no lock for it.
+    following: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -63,6 +66,9 @@ fn scenarios() -> &'static BTreeMap<String, Loaded> {
 
 /// Records a provider's answer for the scenario being followed, if any.
 pub(super) fn observe(shared: &Shared, provider: ProviderId, request: &Request, reply: &Reply) {
+    if !shared.scenario.following.load(Ordering::Acquire) {
+        return;
+    }
     let mut active = shared
         .scenario
         .active
@@ -137,6 +143,7 @@ fn load(id: &str, shared: &Shared) -> Reply {
         answers: Vec::new(),
         unrecorded: 0,
     });
+    shared.scenario.following.store(true, Ordering::Release);
     let mut world = shared.world();
     world.replace(spec);
     reply(

@@ -29,7 +29,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 use super::journal::{Entry, Received, Verdict};
 use super::{Shared, control};
@@ -542,16 +542,13 @@ fn reserve_body(
     shared: &Shared,
     declared: Option<usize>,
     limit: usize,
-) -> Option<Option<OwnedSemaphorePermit>> {
+) -> Option<Option<SemaphorePermit<'_>>> {
     let bytes = declared.unwrap_or(limit).min(limit);
     if bytes == 0 {
         return Some(None);
     }
     let bytes = u32::try_from(bytes).ok()?;
-    Arc::clone(&shared.body_bytes)
-        .try_acquire_many_owned(bytes)
-        .ok()
-        .map(Some)
+    shared.body_bytes.try_acquire_many(bytes).ok().map(Some)
 }
 
 /// The answer when the bodies in flight leave no room for one more.

@@ -1,8 +1,10 @@
 //! The stateful mock: a real HTTP/1.1 server on loopback that behaves like the providers' endpoints.
 //!
 //! [`MockServer`] is the front end: built with [`MockServer::builder`], it binds (port 0 by default), runs on its
-//! own thread with its own tokio runtime (so any test, sync or async, can use it), and shuts down when dropped.
-//! Private: `server` (the HTTP wiring, hyper), `control` (the `/__terminus/…` API); public: [`journal`] (the last
+//! own threads with their own tokio runtimes (so any test, sync or async, can use it), and shuts down when dropped:
+//! one thread accepts, and `workers` threads serve the connections handed to them in turn.
+//! Private: `server` (the HTTP wiring, hyper), `workers` (the serving threads), `control` (the `/__terminus/…`
+//! API); public: [`journal`] (the last
 //! requests and their answers, with a diagnosis of each rejected signature, for `GET /__terminus/requests`). All mutable state is the
 //! [`World`] behind one lock ([`SharedWorld`], which also gives providers their one way to authenticate and decide
 //! a request on one world); the server hands each request to its provider with that and nothing else of its own.
@@ -222,7 +224,7 @@ impl MockServerBuilder {
         self
     }
 
-    /// Worker threads of the server's runtime (default 2).
+    /// Threads that serve connections, each a single-threaded runtime (default 2).
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
         self

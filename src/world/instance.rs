@@ -154,7 +154,7 @@ impl Instance {
     }
 }
 
-/// `InstanceState` values ([CLI] api.json), plus `TERMINATED` for destroyed instances.
+/// `InstanceState` values (the CLI's api.json), plus `TERMINATED` for destroyed instances.
 #[allow(missing_docs)]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,

@@ -8,7 +8,7 @@
 //! # Precedence
 //!
 //! The provider checks, in this order: authentication; action and version; the rate limit; parameters
-//! (presence, types, unknown names); region. Then [`terminate`], in this order, each rule over the whole batch
+//! (presence, types, unknown names); region. Then [`World::terminate`], in this order, each rule over the whole batch
 //! (the first instance that breaks the first broken rule is the one named):
 //!
 //! 1. batch: at least one id, at most 100, no id twice;

@@ -218,7 +218,7 @@ pub fn parse(relative: &Path, path: &Path, text: &str) -> Result<Loaded, LoadErr
     }
     if case.world.accounts.is_empty() || !world.is_some_and(|world| world.contains_key("accounts"))
     {
-        case.world.accounts = vec![provider_id.example_account()];
+        case.world.accounts = vec![provider_id.example_account()].into();
     }
     case.world
         .check(&path.display().to_string())

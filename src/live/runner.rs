@@ -267,12 +267,15 @@ pub(super) fn rewrite(loaded: &Loaded, credentials: &LiveCredentials) -> Loaded 
         .accounts
         .first()
         .map(|account| account.secret_id.clone());
-    if let Some(account) = world.accounts.first_mut() {
+    // Its SecretId changes, so the store is built again.
+    let mut accounts = world.accounts.to_vec();
+    if let Some(account) = accounts.first_mut() {
         account.secret_id.clone_from(&credentials.secret_id);
         account.secret_key = credentials.secret_key().clone();
         account.token = credentials.token().cloned();
         account.bearer_token = None;
     }
+    world.accounts = accounts.into();
     if let Some(region) = &credentials.region {
         world.region.clone_from(region);
     }

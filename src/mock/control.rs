@@ -309,7 +309,8 @@ fn world_json(world: &World) -> Value {
 /// Puts back the secrets a `PUT` world elides (`[REDACTED]`, `[TOKEN]`) from the current world's account with the
 /// same SecretId; an elided secret of an account the world does not have is an error that names it.
 fn keep_elided_secrets(spec: &mut WorldSpec, world: &World) -> Result<(), String> {
-    for account in &mut spec.accounts {
+    // Only keys and tokens change here, never a SecretId, so the store's index holds.
+    for account in spec.accounts.items_mut() {
         let current = world.account(&account.secret_id);
         let unknown = |what: &str| {
             format!(

@@ -421,7 +421,7 @@ mod tests {
         };
         let spec = WorldSpec {
             clock: ClockSpec::Fixed { at: 1_700_000_000 },
-            accounts: vec![account.clone()],
+            accounts: vec![account.clone()].into(),
             bmc_instances: instances.into(),
             ..WorldSpec::default()
         };

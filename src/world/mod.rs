@@ -32,8 +32,6 @@ pub use instance::{ChargeType, DataDisk, DiskState, Eip, Instance, InstanceState
 pub use shared::SharedWorld;
 pub use store::{Keyed, Store};
 
-use index::IdIndex;
-
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -62,7 +60,7 @@ pub struct WorldSpec {
     /// The accounts, keyed by their credentials. Default (a world that names no accounts): the documentation's
     /// example accounts, Tencent Cloud's then Zenlayer's (a case: its provider's only).
     #[serde(default = "example_accounts")]
-    pub accounts: Vec<Account>,
+    pub accounts: Store<Account>,
     /// The instances.
     #[serde(default)]
     pub instances: Store<Instance>,
@@ -98,7 +96,7 @@ fn default_clock() -> ClockSpec {
 /// The accounts of a world that names none: the providers' documented example credentials, Tencent Cloud's (which
 /// the legacy gateway shares) then Zenlayer's, the same as each provider's `example_account` (a test holds them
 /// equal; the world cannot ask the providers, which sit above it).
-pub fn example_accounts() -> Vec<Account> {
+pub fn example_accounts() -> Store<Account> {
     vec![
         Account {
             secret_id: "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE".into(),
@@ -112,6 +110,7 @@ pub fn example_accounts() -> Vec<Account> {
             ..Account::new_default()
         },
     ]
+    .into()
 }
 
 impl Default for WorldSpec {
@@ -124,7 +123,7 @@ impl Default for WorldSpec {
             clock: ClockSpec::default(),
             rate_limit: RateLimitSpec::default(),
             seed: 0,
-            accounts: Vec::new(),
+            accounts: Store::default(),
             instances: Store::default(),
             bmc_instances: Store::default(),
             faults: Vec::new(),
@@ -366,8 +365,6 @@ pub struct World {
     /// Calls per (account, action) in the current clock second.
     window: HashMap<(String, &'static str), (i64, u32)>,
     requests: u64,
-    /// Where each account is in `spec.accounts`, by SecretId.
-    accounts: IdIndex,
     /// `(entered the recycle bin, position)` of the Bare Metal instances in the bin, earliest first.
     bmc_recycling: std::collections::BTreeSet<(i64, usize)>,
     /// Nonces of authenticated requests whose window is still open (the legacy gateway's replay check).
@@ -392,7 +389,6 @@ impl World {
         }
         let faults = FaultPlan::new(spec.faults.clone(), spec.seed);
         Self {
-            accounts: IdIndex::build(&spec.accounts, |account| &account.secret_id),
             bmc_recycling: bmc::recycle_queue(&spec.bmc_instances),
             spec,
             clock,
@@ -438,16 +434,14 @@ impl World {
 
     /// The account with this SecretId.
     pub fn account(&self, secret_id: &str) -> Option<&Account> {
-        self.accounts
-            .get(&self.spec.accounts, secret_id, |account| &account.secret_id)
-            .map(|at| &self.spec.accounts[at])
+        self.spec.accounts.get(secret_id)
     }
 
     /// The account with this SecretId, to change (its quotas).
     fn account_mut(&mut self, secret_id: &str) -> Option<&mut Account> {
-        self.accounts
-            .get(&self.spec.accounts, secret_id, |account| &account.secret_id)
-            .map(|at| &mut self.spec.accounts[at])
+        let at = self.spec.accounts.position(secret_id)?;
+        // Its quotas change, never its SecretId.
+        Some(self.spec.accounts.at_mut(at))
     }
 
     /// The state as it is: accounts, instances, settings. Read-only: the world changes only through its rules,

@@ -16,14 +16,20 @@ use std::ops::Deref;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::Instance;
 use super::bmc::BmcInstance;
 use super::index::IdIndex;
+use super::{Account, Instance};
 
 /// A resource a [`Store`] holds: it has an id, unique among its kind.
 pub trait Keyed {
     /// The id the store finds it by.
     fn key(&self) -> &str;
+}
+
+impl Keyed for Account {
+    fn key(&self) -> &str {
+        &self.secret_id
+    }
 }
 
 impl Keyed for Instance {

@@ -428,7 +428,12 @@ fn replacing_the_world_during_a_flood_of_terminates_answers_every_request() {
     let with_key = world(400);
     let without_key = {
         let mut spec = world(400);
-        spec.accounts[0].secret_id = "AKIDanotheraccountEXAMPLE".into();
+        let mut first = true;
+        spec.accounts.update_all(|account| {
+            if std::mem::take(&mut first) {
+                account.secret_id = "AKIDanotheraccountEXAMPLE".into();
+            }
+        });
         spec
     };
     let body = |spec: &WorldSpec| {

@@ -445,7 +445,7 @@ fn a_put_world_that_names_no_clock_or_accounts_gets_a_cases_defaults() {
         .collect();
     assert_eq!(ids, vec![TENCENT_ID, "0D9UtpyKYcHxms5v"]);
     assert_eq!(
-        terminus::world::example_accounts(),
+        terminus::world::example_accounts().to_vec(),
         vec![
             ProviderId::Tencent.example_account(),
             ProviderId::ZenlayerBmc.example_account()

@@ -54,7 +54,7 @@ fn stand_in(world: WorldSpec, log: &Path) -> MockServer {
 /// A world that holds `account` and nothing else.
 fn only(account: Account) -> WorldSpec {
     WorldSpec {
-        accounts: vec![account],
+        accounts: vec![account].into(),
         ..WorldSpec::default()
     }
 }
@@ -131,7 +131,7 @@ fn without_provision_nothing_existing_is_named_by_a_request_that_could_destroy()
     let dir = scratch("safe");
     let log = dir.join("log.jsonl");
     let mut world = WorldSpec {
-        accounts: vec![live_account()],
+        accounts: vec![live_account()].into(),
         ..WorldSpec::default()
     };
     let mut seeded = BTreeSet::new();
@@ -440,7 +440,7 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
     let mut untagged = Instance::new("ins-untagged");
     untagged.created = Some(three_hours_ago);
     let world = WorldSpec {
-        accounts: vec![live_account()],
+        accounts: vec![live_account()].into(),
         instances: vec![
             tagged("ins-deadrun1", "dead-run"),
             tagged("ins-deadrun2", "dead-run"),
@@ -548,7 +548,7 @@ fn with_provision_only_instances_created_in_the_run_are_terminated_and_all_are_g
     let log = dir.join("log.jsonl");
     let ledgers = dir.join("ledger");
     let mut world: WorldSpec = toml::from_str("timings = \"immediate\"").unwrap();
-    world.accounts = vec![live_account()];
+    world.accounts = vec![live_account()].into();
     world.instances = vec![Instance::new("ins-r8hr2upy"), Instance::new("ins-bystand1")].into();
     let server = stand_in(world, &log);
     let output = run_live_cli(
@@ -627,7 +627,7 @@ fn a_run_killed_mid_way_leaves_instances_that_sweep_destroys() {
     // Launches take three seconds: the run is still waiting for RUNNING when it is killed, and the sweep meets
     // the instance PENDING (refused until it settles: the sweep waits with back-off).
     let mut world: WorldSpec = toml::from_str("timings = { launch = 3, terminate = 0 }").unwrap();
-    world.accounts = vec![live_account()];
+    world.accounts = vec![live_account()].into();
     let mut other_run = Instance::new("ins-otherrun");
     other_run.tags = vec![terminus::world::lifecycle::Tag {
         key: live::ledger::RUN_TAG.into(),

@@ -57,14 +57,19 @@ impl Shared {
 }
 
 impl BatchedStderr {
-    /// Starts the writer thread. Without one (the OS refused it), each line is written to stderr as it comes.
+    /// Starts the writer thread, writing to stderr. Without one (the OS refused it), each line is written to
+    /// stderr as it comes.
     pub(super) fn start() -> (BatchedStderr, Flusher) {
+        Self::start_writing_to(std::io::stderr())
+    }
+
+    fn start_writing_to(mut out: impl Write + Send + 'static) -> (BatchedStderr, Flusher) {
         let shared = Arc::new(Shared::default());
         let thread = std::thread::Builder::new()
             .name("terminus-log".to_owned())
             .spawn({
                 let shared = Arc::clone(&shared);
-                move || write_batches(&shared, &mut std::io::stderr())
+                move || write_batches(&shared, &mut out)
             })
             .ok();
         shared.buffer().direct = thread.is_none();
@@ -187,24 +192,6 @@ mod tests {
         }
     }
 
-    fn started(out: &Recorded) -> (BatchedStderr, Flusher) {
-        let shared = Arc::new(Shared::default());
-        let thread = std::thread::spawn({
-            let shared = Arc::clone(&shared);
-            let mut out = out.clone();
-            move || write_batches(&shared, &mut out)
-        });
-        (
-            BatchedStderr {
-                shared: Arc::clone(&shared),
-            },
-            Flusher {
-                shared,
-                thread: Some(thread),
-            },
-        )
-    }
-
     fn write_line(lines: &BatchedStderr, line: &str) {
         tracing_subscriber::fmt::MakeWriter::make_writer(lines)
             .write_all(line.as_bytes())
@@ -214,7 +201,7 @@ mod tests {
     #[test]
     fn lines_from_many_threads_are_all_written_whole_and_in_each_threads_order() {
         let out = Recorded::default();
-        let (lines, flusher) = started(&out);
+        let (lines, flusher) = BatchedStderr::start_writing_to(out.clone());
         // Enough bytes to fill the buffer several times over, so lines also wait for the writer.
         let threads: Vec<_> = (0..4)
             .map(|thread| {
@@ -254,7 +241,7 @@ mod tests {
             gate: Some(Arc::clone(&gate)),
             ..Recorded::default()
         };
-        let (lines, flusher) = started(&out);
+        let (lines, flusher) = BatchedStderr::start_writing_to(out.clone());
         for n in 0..1000 {
             write_line(&lines, &format!("line {n}\n"));
         }

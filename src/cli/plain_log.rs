@@ -49,7 +49,6 @@ where
         writer.write_str(": ")?;
         let mut fields = Fields {
             writer: &mut writer,
-            sanitize: true,
             first: true,
             result: Ok(()),
         };
@@ -104,7 +103,6 @@ fn write_timestamp(writer: &mut impl fmt::Write, now: SystemTime) -> fmt::Result
 /// escaped), then `name=value` with each value as `Debug` shows it, separated by spaces.
 struct Fields<'w, 'a> {
     writer: &'w mut Writer<'a>,
-    sanitize: bool,
     first: bool,
     result: fmt::Result,
 }
@@ -120,7 +118,7 @@ impl Fields<'_, '_> {
     }
 
     fn message(&mut self, text: &str) -> fmt::Result {
-        if self.sanitize && text.chars().any(escaped_in_messages) {
+        if text.chars().any(escaped_in_messages) {
             text.chars().try_for_each(|ch| match ch {
                 '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' => {
                     write!(self.writer, "\\x{:02x}", ch as u32)

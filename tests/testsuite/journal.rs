@@ -361,6 +361,66 @@ fn the_journal_keeps_each_request_without_secrets_filters_and_clears() {
     assert_eq!(get(&server, "/__terminus/requests")["requests"], json!([]));
 }
 
+/// Once the journal is full, a connection builds each new entry in the blocks of one the journal let go of. Nothing
+/// of the old entry (its diagnosis, SecretId, action, code, request) may show through: the last entry on a server
+/// that has recycled a thousand rejected signatures is the entry a fresh server writes for the same request.
+#[test]
+fn an_entry_built_in_the_blocks_of_an_evicted_one_is_the_entry_a_fresh_server_writes() {
+    let recycling = server();
+    let host = host(&recycling);
+    let wrong = authorization(&Signing {
+        key: "AnotherKeyThatIsNotTheAccountsEXAMPLE",
+        ..Signing::documented(&host)
+    });
+    // One keep-alive connection: the blocks an evicted entry leaves are kept per connection.
+    let kept_alive = client();
+    let send_rejected = || {
+        kept_alive
+            .post(recycling.uri() + "/")
+            .header("Content-Type", "application/json")
+            .header("X-TC-Action", "TerminateInstances")
+            .header("X-TC-Version", "2017-03-12")
+            .header("X-TC-Region", "ap-guangzhou")
+            .header("X-TC-Timestamp", AT.to_string())
+            .header("Authorization", &wrong)
+            .body(BODY.to_vec())
+            .send()
+            .expect("the mock answers")
+    };
+    for _ in 0..terminus::mock::journal::CAPACITY + 2 {
+        assert_eq!(send_rejected().status(), 200);
+    }
+    let unsigned = |client: &Client, server: &MockServer| {
+        client
+            .post(server.uri() + "/?Limit=1")
+            .header("X-TC-Action", "DescribeInstances")
+            .body("{}")
+            .send()
+            .expect("the mock answers")
+    };
+    unsigned(&kept_alive, &recycling);
+    let fresh = server();
+    unsigned(&client(), &fresh);
+    let last = |server: &MockServer| {
+        let mut entry = get(server, "/__terminus/requests?limit=1")["requests"][0].clone();
+        let entry = entry.as_object_mut().expect("an entry");
+        for varies in ["id", "time", "latency-us"] {
+            assert!(entry.remove(varies).is_some(), "{entry:?}");
+        }
+        // The Host header names each server's own port.
+        entry["request"]["headers"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|pair| !pair[0].as_str().unwrap().eq_ignore_ascii_case("host"));
+        serde_json::Value::Object(entry.clone())
+    };
+    let recycled = last(&recycling);
+    assert_eq!(recycled, last(&fresh));
+    assert_eq!(recycled["action"], "DescribeInstances", "{recycled:#}");
+    assert!(recycled.get("diagnosis").is_none(), "{recycled:#}");
+    assert!(recycled["secret-id"].is_null(), "{recycled:#}");
+}
+
 #[test]
 fn the_world_puts_back_as_it_was_got_with_its_keys_kept_and_resets_to_the_start() {
     let server = server();

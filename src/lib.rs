@@ -4,6 +4,8 @@
 //!
 //! - [`message`]: HTTP requests exactly as sent (target, headers in order and case, body bytes), and replies.
 //!   Everything else reads and writes these.
+//! - [`file`]: (beside `message`, using no other module) the one way every file is read (a regular file, bounded)
+//!   and written (whole, never through a planted link).
 //! - [`tls`]: (beside `message`, using no other module) the generated certificate authority, per-host leaves and
 //!   client trust (`serve --tls`, `record`).
 //! - [`signing`]: the three signing schemes (TC3-HMAC-SHA256, the HmacSHA1/HmacSHA256 `Signature` parameter,
@@ -39,6 +41,7 @@ pub mod case;
 pub mod cli;
 pub mod coverage;
 pub mod exchange;
+pub mod file;
 pub mod harness;
 pub mod live;
 pub mod message;

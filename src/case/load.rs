@@ -114,31 +114,16 @@ pub fn walk(root: &Path, extension: &str) -> Vec<PathBuf> {
 /// The largest case file read: the biggest committed case is a few kilobytes.
 pub const MAX_CASE_BYTES: u64 = 1024 * 1024;
 
-/// Reads a regular text file of at most `max` bytes; a larger one, or anything but a regular file, is an
-/// `InvalidData` error that says why. On Unix the file is opened non-blocking and its type checked on the open
-/// file, so a FIFO swapped in after [`regular_file`] looked cannot block the read either.
+/// Reads a regular text file of at most `max` bytes through [`crate::file::read_text`]; a larger one, or anything
+/// but a regular file, is an `InvalidData` error that says why.
 pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a regular file (a FIFO, socket or device)",
-        ));
-    }
-    let mut text = String::new();
-    file.take(max + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {max} bytes"),
-        ));
-    }
-    Ok(text)
+    crate::file::read_text(path, max).map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            std::error::Error::source(&error)
+                .map_or_else(|| error.to_string(), ToString::to_string),
+        )
+    })
 }
 
 /// Checks that `path` (found by [`walk`] below `root`) can be read as a file: a name that is UTF-8 all the way

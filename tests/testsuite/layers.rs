@@ -10,37 +10,41 @@ use std::path::{Path, PathBuf};
 /// Each top-level module of `src/`, bottom layer first, with the modules it may use.
 const LAYERS: &[(&str, &[&str])] = &[
     ("message", &[]),
-    ("tls", &[]),
-    ("signing", &["message"]),
-    ("world", &["message", "signing"]),
-    ("exchange", &["message", "signing"]),
-    ("provider", &["message", "signing", "world"]),
-    ("case", &["message", "signing", "world", "provider"]),
-    ("coverage", &["case"]),
-    ("mock", &["message", "signing", "world", "provider", "case"]),
+    ("file", &[]),
+    ("tls", &["file"]),
+    ("signing", &["message", "file"]),
+    ("world", &["message", "file", "signing"]),
+    ("exchange", &["message", "file", "signing"]),
+    ("provider", &["message", "file", "signing", "world"]),
+    ("case", &["message", "file", "signing", "world", "provider"]),
+    ("coverage", &["file", "case"]),
+    (
+        "mock",
+        &["message", "file", "signing", "world", "provider", "case"],
+    ),
     (
         "harness",
         &[
-            "message", "signing", "world", "exchange", "provider", "case", "mock",
+            "message", "file", "signing", "world", "exchange", "provider", "case", "mock",
         ],
     ),
     (
         "record",
         &[
-            "message", "signing", "world", "exchange", "provider", "mock", "harness", "tls",
+            "message", "file", "signing", "world", "exchange", "provider", "mock", "harness", "tls",
         ],
     ),
     (
         "live",
         &[
-            "message", "signing", "world", "exchange", "provider", "case", "harness", "tls",
+            "message", "file", "signing", "world", "exchange", "provider", "case", "harness", "tls",
         ],
     ),
     (
         "cli",
         &[
-            "message", "signing", "world", "exchange", "provider", "case", "coverage", "mock",
-            "harness", "tls", "record", "live",
+            "message", "file", "signing", "world", "exchange", "provider", "case", "coverage",
+            "mock", "harness", "tls", "record", "live",
         ],
     ),
 ];

@@ -7,6 +7,11 @@
 //! nothing real). A client runs a scenario by loading its world (`PUT /__terminus/scenario/<id>`), doing each step
 //! (moving the clock first when `advance-seconds` says so), checking each answer against `expect`, and asking the
 //! server whether what it received matched (`GET /__terminus/scenario/<id>/verdict`).
+//!
+//! Times are relative to the world's clock. Loading a scenario moves its clock to the server's time (a client signs
+//! with its own), so a parameter that names a time (`ActionTimer.ActionTime`) cannot be sent as the case wrote it
+//! for the case's clock: the step's `relative-times` gives it in seconds after the clock at load, which the client
+//! writes out from the `now` that `PUT /__terminus/scenario/<id>` answers.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +20,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{Elapsed, Expect, Live, Loaded, Method, SignForm, Source, Tamper};
+use crate::world::clock::ClockSpec;
 
 /// The version of this format; a change that breaks readers changes it.
 pub const FORMAT: &str = "terminus-scenarios/1";
@@ -76,6 +82,10 @@ pub struct ScenarioStep {
     pub method: Method,
     /// Extra headers, added before signing.
     pub headers: BTreeMap<String, String>,
+    /// Parameters that are times (`YYYY-MM-DDThh:mm:ssZ`), by JSON pointer into `params`: seconds after the
+    /// world's clock when the scenario was loaded (the `now` of `PUT /__terminus/scenario/<id>`). `params` holds
+    /// them for the case's own clock (`world.clock.at`); a client against a server writes them out from `now`.
+    pub relative_times: BTreeMap<String, i64>,
     /// Move the world's clock by this many seconds before the step (`POST /__terminus/clock {"advance": N}`).
     pub advance_seconds: i64,
     /// Sign at the world's time plus this many seconds (0: the world's time).
@@ -156,6 +166,7 @@ pub fn scenario(loaded: &Loaded) -> Scenario {
                 sign: resolved.sign,
                 method: step.method,
                 headers: step.headers.clone(),
+                relative_times: relative_times(&step.params, world.clock),
                 advance_seconds: step.advance.map_or(0, |advance| {
                     i64::try_from(advance.as_secs()).unwrap_or(i64::MAX)
                 }),
@@ -189,6 +200,55 @@ pub fn scenario(loaded: &Loaded) -> Scenario {
         world: world_with_keys(world),
         steps,
     }
+}
+
+/// The parameters that are times, as seconds after the world's clock started (`relative-times`); none for a world
+/// on the machine's clock, whose times are the machine's.
+fn relative_times(params: &Map<String, Value>, clock: ClockSpec) -> BTreeMap<String, i64> {
+    let (ClockSpec::Fixed { at } | ClockSpec::Virtual { at }) = clock else {
+        return BTreeMap::new();
+    };
+    let mut times = BTreeMap::new();
+    let mut pending: Vec<(String, &Value)> = params
+        .iter()
+        .map(|(name, value)| (format!("/{}", pointer_token(name)), value))
+        .collect();
+    while let Some((pointer, value)) = pending.pop() {
+        match value {
+            Value::String(text) => {
+                if let Some(time) = utc_time(text) {
+                    times.insert(pointer, time.saturating_sub(at));
+                }
+            }
+            Value::Array(items) => pending.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| (format!("{pointer}/{index}"), item)),
+            ),
+            Value::Object(fields) => pending.extend(
+                fields
+                    .iter()
+                    .map(|(name, item)| (format!("{pointer}/{}", pointer_token(name)), item)),
+            ),
+            _ => {}
+        }
+    }
+    times
+}
+
+/// A name as a JSON pointer token (RFC 6901: `~` and `/` escaped).
+fn pointer_token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ`, the form the APIs' time parameters take, in Unix seconds.
+fn utc_time(text: &str) -> Option<i64> {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::PrimitiveDateTime::parse(text, FORMAT)
+        .ok()
+        .map(|at| at.assume_utc().unix_timestamp())
 }
 
 /// The world in the world-file shape, with the keys the control API never writes back: these are the mock's

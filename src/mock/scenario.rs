@@ -3,7 +3,7 @@
 //!
 //! | request | does |
 //! |---|---|
-//! | `PUT /__terminus/scenario/{id}` | replaces the world with the scenario's (`terminus scenarios`), its fixed clock moved to the machine's time (a client signs with its own clock), and starts recording answers |
+//! | `PUT /__terminus/scenario/{id}` | replaces the world with the scenario's (`terminus scenarios`), its fixed clock moved to the machine's time (a client signs with its own clock) and every time of the world with it, and starts recording answers |
 //! | `GET /__terminus/scenario/{id}/verdict` | compares the answers since then with the steps, and the world with the last step's states |
 //!
 //! The scenarios are the ones built into the binary. What is recorded is, per answered request, the action, the
@@ -22,6 +22,7 @@ use crate::case::{CaseSource, Loaded, Step};
 use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::ProviderId;
+use crate::world::WorldSpec;
 use crate::world::clock::{Clock, ClockSpec};
 
 /// The most answers recorded for one scenario; more are counted, not kept.
@@ -127,11 +128,16 @@ fn load(id: &str, shared: &Shared) -> Reply {
     };
     let mut spec = loaded.case.world.clone();
     let now = Clock::new(ClockSpec::Real).now();
+    let moved_by = match spec.clock {
+        ClockSpec::Fixed { at } | ClockSpec::Virtual { at } => now.saturating_sub(at),
+        ClockSpec::Real => 0,
+    };
     spec.clock = match spec.clock {
         ClockSpec::Fixed { .. } => ClockSpec::Fixed { at: now },
         ClockSpec::Virtual { .. } => ClockSpec::Virtual { at: now },
         ClockSpec::Real => ClockSpec::Real,
     };
+    move_times(&mut spec, moved_by);
     // A client loads the scenario before its calls and waits for the answer: an answer to a request still in flight
     // from before (another client's) would count, so one server follows one client's scenario at a time.
     *shared
@@ -150,6 +156,29 @@ fn load(id: &str, shared: &Shared) -> Reply {
         200,
         json!({ "scenario": id, "now": world.clock.now(), "steps": loaded.case.steps.len() }),
     )
+}
+
+/// Moves every time a world holds by `seconds`, as its clock was moved: the scenario's times stay where they were
+/// relative to its clock (an instance in the recycle bin for an hour is still an hour from release, not released).
+fn move_times(spec: &mut WorldSpec, seconds: i64) {
+    let by = |at: &mut Option<i64>| {
+        if let Some(at) = at {
+            *at = at.saturating_add(seconds);
+        }
+    };
+    spec.instances.update_all(|instance| {
+        by(&mut instance.created);
+        by(&mut instance.expires);
+        by(&mut instance.gone_at);
+        by(&mut instance.terminate_at);
+        if let Some(transition) = &mut instance.transition {
+            transition.at = transition.at.saturating_add(seconds);
+        }
+    });
+    spec.bmc_instances.update_all(|instance| {
+        by(&mut instance.recycled_at);
+        by(&mut instance.ready_at);
+    });
 }
 
 fn judge(id: &str, shared: &Shared) -> Reply {

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod concurrency;
 mod diff;
+mod docs;
 mod example_provider;
 mod explain;
 mod hardening;

@@ -21,6 +21,7 @@ mod record;
 mod reports;
 mod run;
 mod scenarios;
+mod sdk_models;
 mod secrets;
 mod shipping;
 mod signing;

@@ -947,10 +947,12 @@ fn uuid(hash: u64) -> String {
 }
 
 /// An instance as `DescribeInstances` shows it: the fields and order of the recorded answers (real-wire.md
-/// C7N-06, C7N-14), with values terminus does not model at the recorded ones. The 2022 recordings also carry
-/// `OperatorUin`, `PlatformProjectId`, `SystemDisk.ThroughputPerformance` and, in each tag, `tagKey`/`tagValue`
-/// beside `Key`/`Value`; the pinned Python SDK (3.1.195) no longer models them (it warns on each), so they are
-/// left out, as today's API answers what its SDK models.
+/// C7N-06, C7N-17), with values terminus does not model at the recorded ones, then the fields the pinned Python
+/// SDK's `Instance` model (3.1.195) declares that the recordings do not show, each with what an instance made as
+/// terminus makes it would have: null for what it does not have, `false` for a switch it does not turn on. The
+/// recordings' `PlatformProjectId`, `SystemDisk.ThroughputPerformance` and `tagKey`/`tagValue` are sent although
+/// the SDK no longer declares them (it warns and reads on): the real API sends them. `OperatorUin` is not: one
+/// recording has it (C7N-17), another of the same month not (C7N-06).
 fn instance_json(world: &World, instance: &Instance) -> Value {
     let hash = digest(&instance.id);
     let instance_type = instance.instance_type.as_deref().unwrap_or("S5.MEDIUM4");
@@ -965,8 +967,17 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
         .collect();
     let operation = instance.latest_operation.as_ref();
     let prepaid = instance.charge == ChargeType::Prepaid;
-    json!({
-        "Placement": { "Zone": zone_of(world, instance), "HostId": null, "ProjectId": 0 },
+    // In three parts: one `json!` of every field is past the macro's recursion limit.
+    let mut fields = json!({
+        "Placement": {
+            "Zone": zone_of(world, instance),
+            "HostId": null,
+            "ProjectId": 0,
+            "HostIds": null,
+            "DedicatedResourcePackTenancy": null,
+            "DedicatedResourcePackIds": null,
+            "RackId": null,
+        },
         "InstanceId": instance.id,
         "Uuid": uuid(hash),
         "InstanceState": state.name(),
@@ -982,20 +993,54 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
             "DiskSize": 50,
             "Encrypt": false,
             "KmsKeyId": null,
+            "ThroughputPerformance": 0,
             "CdcId": null,
+            "DiskName": null,
         },
-        // Only fields of the API's own `DataDisk`; the disks' states are read through the control API.
+    });
+    let disks_to_login = json!({
+        // The recorded data disk's eight fields (C7N-17: a 10 GB CLOUD_PREMIUM disk), then the SDK's other three;
+        // the disks' states are read through the control API.
         "DataDisks": instance.data_disks.iter()
             .filter(|disk| disk.state != DiskState::Released)
-            .map(|disk| json!({ "DiskId": disk.id }))
+            .map(|disk| json!({
+                "DiskType": "CLOUD_PREMIUM",
+                "DiskId": disk.id,
+                "DiskSize": 10,
+                "DeleteWithInstance": false,
+                "Encrypt": false,
+                "KmsKeyId": null,
+                "ThroughputPerformance": 0,
+                "CdcId": null,
+                "SnapshotId": null,
+                "BurstPerformance": false,
+                "DiskName": null,
+            }))
             .collect::<Vec<_>>(),
         "PrivateIpAddresses": [format!("10.0.{}.{}", (hash >> 8) & 0xff, (hash & 0xfd) + 2)],
         "PublicIpAddresses": if public.is_empty() { Value::Null } else { json!(public) },
         "IPv6Addresses": null,
-        "InternetAccessible": { "InternetMaxBandwidthOut": 0, "InternetChargeType": null },
-        "VirtualPrivateCloud": { "VpcId": "vpc-2hxl6jir", "SubnetId": "subnet-gnl4awp6", "AsVpcGateway": false },
+        "InternetAccessible": {
+            "InternetMaxBandwidthOut": 0,
+            "InternetChargeType": null,
+            "PublicIpAssigned": false,
+            "BandwidthPackageId": null,
+            "InternetServiceProvider": null,
+            "IPv4AddressType": null,
+            "IPv6AddressType": null,
+            "AntiDDoSPackageId": null,
+        },
+        "VirtualPrivateCloud": {
+            "VpcId": "vpc-2hxl6jir",
+            "SubnetId": "subnet-gnl4awp6",
+            "AsVpcGateway": false,
+            "PrivateIpAddresses": null,
+            "Ipv6AddressCount": null,
+        },
         "SecurityGroupIds": [],
-        "LoginSettings": { "KeyIds": null },
+        "LoginSettings": { "KeyIds": null, "Password": null, "KeepImageLogin": null },
+    });
+    let rest = json!({
         "ImageId": instance.image_id.as_deref().unwrap_or("img-eb30mz89"),
         "OsName": instance.os,
         "DefaultLoginUser": "root",
@@ -1004,8 +1049,9 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
         "CreatedTime": instance.created.map_or(Value::Null, iso_time),
         "ExpiredTime": instance.expires.filter(|_| prepaid).map_or(Value::Null, iso_time),
         "Tags": instance.tags.iter()
-            .map(|tag| json!({ "Key": tag.key, "Value": tag.value }))
+            .map(|tag| json!({ "tagKey": tag.key, "tagValue": tag.value, "Key": tag.key, "Value": tag.value }))
             .collect::<Vec<_>>(),
+        "PlatformProjectId": null,
         "DisasterRecoverGroupId": "",
         "DedicatedClusterId": "",
         "CamRoleName": "",
@@ -1018,7 +1064,24 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
         "RdmaIpAddresses": null,
         "LicenseType": "TencentCloud",
         "StopChargingMode": if instance.stop_charging && state == InstanceState::Stopped { "STOP_CHARGING" } else { "NOT_APPLICABLE" },
-    })
+        "DisasterRecoverGroupIds": null,
+        "GPUInfo": null,
+        "HostName": null,
+        "LatestOperationErrorMsg": null,
+        "EnableJumboFrame": false,
+        "Metadata": null,
+        "PublicIPv6Addresses": null,
+        "CpuTopology": null,
+        "PartitionNumber": null,
+    });
+    if let Some(map) = fields.as_object_mut() {
+        for part in [disks_to_login, rest] {
+            if let Value::Object(part) = part {
+                map.extend(part);
+            }
+        }
+    }
+    fields
 }
 
 #[cfg(test)]

@@ -217,6 +217,8 @@ pub struct Launch {
     pub terminate_at: Option<i64>,
     /// `ClientToken`.
     pub client_token: Option<String>,
+    /// `InternetAccessible`.
+    pub internet: Option<super::Internet>,
 }
 
 /// The state-changing actions on existing instances.
@@ -451,6 +453,7 @@ impl World {
                 .period_months
                 .map(|months| now + i64::from(months) * 30 * 86_400);
             instance.terminate_at = launch.terminate_at;
+            instance.internet = launch.internet.clone().map(Box::new);
             instance.latest_operation = Some(Box::new(Operation {
                 action: "RunInstances".into(),
                 state: "OPERATING".into(),
@@ -717,6 +720,7 @@ mod tests {
             protected: false,
             terminate_at: None,
             client_token: None,
+            internet: None,
         }
     }
 
@@ -780,6 +784,61 @@ mod tests {
             )
             .unwrap();
         assert_eq!(state(&world, &ids[1]), InstanceState::Stopped);
+    }
+
+    #[test]
+    fn a_public_address_is_held_from_running_until_a_stop_charging_stop() {
+        // real-wire.md C7N-06/07: none while STOPPING/STOPPED without charging; C7N-09: one again while STARTING.
+        let mut world = world(TimingsSpec::default());
+        let with_internet = Launch {
+            count: 1,
+            internet: Some(crate::world::Internet {
+                charge_type: "TRAFFIC_POSTPAID_BY_HOUR".into(),
+                max_bandwidth_out: 5,
+                public_ip: true,
+            }),
+            ..launch()
+        };
+        let ids = world
+            .run_instances("100000000001", "ap-guangzhou", &with_internet, false, "r-1")
+            .unwrap();
+        let address = |world: &World| {
+            let instance = world
+                .spec
+                .instances
+                .iter()
+                .find(|i| i.id == ids[0])
+                .unwrap();
+            instance.public_address()
+        };
+        assert_eq!(address(&world), None, "PENDING");
+        world.clock.advance(15);
+        world.settle();
+        let held = address(&world).expect("RUNNING holds an address");
+        assert!(
+            held.starts_with("198.51.100.") || held.starts_with("203.0.113."),
+            "{held}"
+        );
+        let stop = |stop_charging| Change::Stop { stop_charging };
+        world
+            .change_state("100000000001", "ap-guangzhou", &ids, stop(true), "r-2")
+            .unwrap();
+        assert_eq!(address(&world), None, "STOPPING without charging");
+        world.clock.advance(15);
+        world.settle();
+        assert_eq!(address(&world), None, "STOPPED without charging");
+        world
+            .change_state("100000000001", "ap-guangzhou", &ids, Change::Start, "r-3")
+            .unwrap();
+        assert_eq!(address(&world), Some(held.clone()), "STARTING");
+        world.clock.advance(15);
+        world.settle();
+        world
+            .change_state("100000000001", "ap-guangzhou", &ids, stop(false), "r-4")
+            .unwrap();
+        world.clock.advance(15);
+        world.settle();
+        assert_eq!(address(&world), Some(held), "STOPPED, still charged");
     }
 
     #[test]

@@ -106,12 +106,13 @@ fn product_of(version: &str) -> Option<&'static str> {
 }
 
 /// Cases whose steps answer each served action with a success.
-const CASES: [&str; 5] = [
+const CASES: [&str; 6] = [
     "tencent/run-instances/create-poll-stop-terminate-and-gone",
     "tencent/describe-instances/fields-the-recordings-show",
     "tencent/start-instances/stopped-instance-starts-in-15-seconds",
     "tencent/reboot-instances/rebooting-instance-is-running-again-after-15-seconds",
     "tencent/modify-instances-attribute/name-and-protection-change",
+    "tencent/run-instances/internet-accessible-gives-a-public-address-while-running",
 ];
 
 /// The actions the cases above must have answered with a success.

@@ -8,6 +8,11 @@
 //! Names, types and limits are the official Python SDK's models (`tencentcloud/cvm/v20170312/models.py`) and
 //! tccli's `api.json`; each choice:
 //!
+//! - `InternetAccessible` is modelled: `InternetChargeType` (one of the four documented; default the instance's
+//!   kind, `BANDWIDTH_PREPAID` or `TRAFFIC_POSTPAID_BY_HOUR`), `InternetMaxBandwidthOut` (default 0) and
+//!   `PublicIpAssigned` (default: an address when the bandwidth is above 0). The instance shows the bandwidth,
+//!   and a public address from a documentation range while it holds one ([`Instance::public_address`]: from
+//!   `RUNNING`, released by a `STOP_CHARGING` stop, back from `StartInstances`, as recorded).
 //! - Every parameter the model of an action names is accepted; those terminus does not model (`SystemDisk`,
 //!   `VirtualPrivateCloud`, `LoginSettings`, `SecurityGroups`, `UserData`…) are accepted and have no effect, so a
 //!   real client's request is not refused for them. A name the model does not have is `UnknownParameter`.
@@ -43,7 +48,7 @@ use serde_json::{Map, Value, json};
 use super::codes::{check_region, missing, refusal, state_code};
 use super::wire::{ActionParams, ApiError};
 use crate::world::lifecycle::{Change, Launch, LifeRefusal, Tag};
-use crate::world::{ChargeType, DiskState, Instance, InstanceState, World};
+use crate::world::{ChargeType, DiskState, Instance, InstanceState, Internet, World};
 
 /// The CVM actions of this module.
 pub(super) const ACTIONS: [&str; 7] = [
@@ -547,6 +552,11 @@ fn run(
     let protected = params.boolean("DisableApiTermination")?.unwrap_or(false);
     let dry_run = params.boolean("DryRun")?.unwrap_or(false);
     let tags = tag_specification(params)?;
+    let internet = params
+        .values
+        .get("InternetAccessible")
+        .map(|internet| internet_accessible(internet, flat, charge))
+        .transpose()?;
     let timer = params
         .values
         .get("ActionTimer")
@@ -613,6 +623,7 @@ fn run(
         protected,
         terminate_at: timer,
         client_token,
+        internet,
     };
     let ids = world
         .run_instances(owner, region, &launch, dry_run, request_id)
@@ -623,6 +634,68 @@ fn run(
     }
     Ok(fields)
 }
+
+/// `InternetAccessible`: its charge type (default: the instance's, as documented: "非带宽包用户默认与子机付费类型保持
+/// 一致"), bandwidth (default 0) and `PublicIpAssigned` (default: an address when the bandwidth is above 0, none at
+/// 0, as documented). Its other fields (`BandwidthPackageId`, `InternetServiceProvider`…) are accepted and not
+/// modelled.
+fn internet_accessible(
+    value: &Value,
+    flat: bool,
+    charge: ChargeType,
+) -> Result<Internet, ApiError> {
+    let internet = object(value, "InternetAccessible")?;
+    let charge_type = match internet.get("InternetChargeType") {
+        Some(value) => {
+            let name = text(value, "InternetAccessible.InternetChargeType")?;
+            if !INTERNET_CHARGE_TYPES.contains(&name.as_str()) {
+                return Err(invalid_value(
+                    "InternetAccessible.InternetChargeType",
+                    &name,
+                ));
+            }
+            name
+        }
+        None if charge == ChargeType::Prepaid => "BANDWIDTH_PREPAID".to_owned(),
+        None => "TRAFFIC_POSTPAID_BY_HOUR".to_owned(),
+    };
+    let bandwidth = match internet.get("InternetMaxBandwidthOut") {
+        Some(value) => integer(value, flat, "InternetAccessible.InternetMaxBandwidthOut")?,
+        None => 0,
+    };
+    let Ok(max_bandwidth_out) = u32::try_from(bandwidth) else {
+        return Err(invalid_value(
+            "InternetAccessible.InternetMaxBandwidthOut",
+            &bandwidth.to_string(),
+        ));
+    };
+    let public_ip = match internet.get("PublicIpAssigned") {
+        Some(Value::Bool(assigned)) => *assigned,
+        Some(Value::String(assigned)) if flat && (assigned == "true" || assigned == "false") => {
+            assigned == "true"
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                "InvalidParameter",
+                "The parameter `InternetAccessible.PublicIpAssigned` must be a boolean.",
+            ));
+        }
+        None => max_bandwidth_out > 0,
+    };
+    Ok(Internet {
+        charge_type,
+        max_bandwidth_out,
+        public_ip,
+    })
+}
+
+/// `InternetAccessible.InternetChargeType`'s values (the SDK model's list).
+const INTERNET_CHARGE_TYPES: [&str; 4] = [
+    "BANDWIDTH_PREPAID",
+    "TRAFFIC_POSTPAID_BY_HOUR",
+    "BANDWIDTH_POSTPAID_BY_HOUR",
+    "BANDWIDTH_PACKAGE",
+];
 
 /// `TagSpecification`: the tags of the `instance` resource type (other types tag resources terminus does not
 /// model).
@@ -959,12 +1032,26 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
     let (cpu, memory) = cpu_and_memory(instance_type).unwrap_or((2, 4));
     let state = World::shown_state(instance);
     let hex = format!("{hash:016x}");
-    let public: Vec<String> = instance
+    let mut public: Vec<String> = instance
         .eip
         .iter()
         .filter(|eip| !eip.released)
         .filter_map(|eip| eip.address.clone())
         .collect();
+    let own_address = instance.public_address();
+    // The charge type shows only while an address is held (C7N-06: `null` when stopped without charging; C7N-17:
+    // `null` with no bandwidth).
+    let internet_charge = match (&instance.internet, &own_address) {
+        (Some(internet), Some(_)) => Value::from(internet.charge_type.clone()),
+        _ => Value::Null,
+    };
+    let bandwidth = instance
+        .internet
+        .as_ref()
+        .map_or(0, |internet| internet.max_bandwidth_out);
+    if public.is_empty() {
+        public.extend(own_address);
+    }
     let operation = instance.latest_operation.as_ref();
     let prepaid = instance.charge == ChargeType::Prepaid;
     // In three parts: one `json!` of every field is past the macro's recursion limit.
@@ -1021,9 +1108,10 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
         "PublicIpAddresses": if public.is_empty() { Value::Null } else { json!(public) },
         "IPv6Addresses": null,
         "InternetAccessible": {
-            "InternetMaxBandwidthOut": 0,
-            "InternetChargeType": null,
-            "PublicIpAssigned": false,
+            "InternetMaxBandwidthOut": bandwidth,
+            "InternetChargeType": internet_charge,
+            // Documented as a parameter of RunInstances only.
+            "PublicIpAssigned": null,
             "BandwidthPackageId": null,
             "InternetServiceProvider": null,
             "IPv4AddressType": null,

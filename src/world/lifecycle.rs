@@ -30,8 +30,11 @@
 //!
 //! `LatestOperation`, `LatestOperationState` and `LatestOperationRequestId` are the last action's name, `OPERATING`
 //! until its transition ends then `SUCCESS`, and the action's own `RequestId` (a batch stamps the same id on every
-//! instance, C7N-14). The real API sometimes reports `SUCCESS` a little before the state settles (C7N-06); here the
-//! two move together.
+//! instance, C7N-14). The operation has its own clock: 6 s after `StopInstances` the recording shows `STOPPING` and
+//! `OPERATING` (C7N-13), 11 s after it `STOPPING` and already `SUCCESS` (C7N-06), so a stop's operation succeeds
+//! after `stop-operation` seconds (default 10, within the recorded (6, 11]) while the state takes its 15 s. No
+//! other action's operation is recorded ending first (10 s after `StartInstances`: `STARTING` and `OPERATING`,
+//! C7N-09): theirs end with the state.
 //!
 //! # ActionTimer
 //!
@@ -79,6 +82,7 @@ impl TimingsSpec {
                 launch: 0,
                 start: 0,
                 stop: 0,
+                stop_operation: 0,
                 reboot: 0,
                 terminate: 0,
             },
@@ -100,6 +104,9 @@ pub struct Timings {
     /// `STOPPING` → `STOPPED`.
     #[serde(default = "default_fifteen")]
     pub stop: u32,
+    /// `StopInstances`' `LatestOperationState` `OPERATING` → `SUCCESS`, which comes before the state's end.
+    #[serde(default = "default_ten")]
+    pub stop_operation: u32,
     /// `REBOOTING` → `RUNNING`.
     #[serde(default = "default_fifteen")]
     pub reboot: u32,
@@ -112,6 +119,10 @@ fn default_fifteen() -> u32 {
     15
 }
 
+fn default_ten() -> u32 {
+    10
+}
+
 fn default_five() -> u32 {
     5
 }
@@ -122,6 +133,7 @@ impl Default for Timings {
             launch: 15,
             start: 15,
             stop: 15,
+            stop_operation: 10,
             reboot: 15,
             terminate: 5,
         }
@@ -151,6 +163,10 @@ pub struct Operation {
     /// The RequestId of the call that started it; none for a timer's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// When an `OPERATING` operation turns `SUCCESS` ahead of its instance's transition (Unix seconds of the
+    /// world's clock); none: with the transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeds_at: Option<i64>,
 }
 
 fn default_success() -> Cow<'static, str> {
@@ -314,12 +330,23 @@ impl World {
                     later(at);
                 }
             }
+            if let Some(operation) = &mut instance.latest_operation
+                && let Some(at) = operation.succeeds_at
+            {
+                if at <= now {
+                    operation.state = "SUCCESS".into();
+                    operation.succeeds_at = None;
+                } else {
+                    later(at);
+                }
+            }
             if let Some(transition) = instance.transition {
                 if transition.at <= now {
                     instance.state = transition.to;
                     instance.transition = None;
                     if let Some(operation) = &mut instance.latest_operation {
                         operation.state = "SUCCESS".into();
+                        operation.succeeds_at = None;
                     }
                 } else {
                     later(transition.at);
@@ -374,6 +401,7 @@ impl World {
                     action: "TerminateInstances".into(),
                     state: "SUCCESS".into(),
                     request_id: Some(request_id.to_owned()),
+                    succeeds_at: None,
                 }));
             }
         }
@@ -458,6 +486,7 @@ impl World {
                 action: "RunInstances".into(),
                 state: "OPERATING".into(),
                 request_id: Some(request_id.to_owned()),
+                succeeds_at: None,
             }));
             instance.state = InstanceState::Pending;
             instance.transition = Some(Transition {
@@ -564,6 +593,13 @@ impl World {
             Change::Reboot => timings.reboot,
         };
         let now = self.clock.now();
+        // The operation's own clock: only a stop's is recorded ending before its state (real-wire.md C7N-06).
+        let succeeds_at = match change {
+            Change::Stop { .. } if timings.stop_operation < timings.stop => {
+                Some(now + i64::from(timings.stop_operation))
+            }
+            _ => None,
+        };
         for at in found {
             let instance = self.spec.instances.at_mut(at);
             instance.state = passing;
@@ -579,6 +615,7 @@ impl World {
                 action: change.action().into(),
                 state: "OPERATING".into(),
                 request_id: Some(request_id.to_owned()),
+                succeeds_at,
             }));
         }
         self.next_due = Some(i64::MIN);
@@ -617,6 +654,7 @@ impl World {
                     action: "ModifyInstancesAttribute".into(),
                     state: "SUCCESS".into(),
                     request_id: Some(request_id.to_owned()),
+                    succeeds_at: None,
                 }));
             }
         }
@@ -690,6 +728,7 @@ fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&s
         action: "TerminateInstances".into(),
         state: if seconds > 0 { "OPERATING" } else { "SUCCESS" }.into(),
         request_id: request_id.map(str::to_owned),
+        succeeds_at: None,
     }));
 }
 

@@ -130,7 +130,11 @@ pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared
     };
     let (status, error) = match check_method_and_path(request) {
         Err(error) => (200, error),
-        Ok(()) => problem_error(problem, "AuthFailure.InvalidAuthorization"),
+        Ok(()) => match problem {
+            // A `Signature`-form POST over its 1 MB, stopped while it was read.
+            Problem::TooLarge { limit } if limit == FORM_LIMIT => (200, form_too_large()),
+            problem => problem_error(problem, "AuthFailure.InvalidAuthorization"),
+        },
     };
     let body = wire::error(&request_id, &error, Language::of(request));
     gateway_reply(status, body, request, now)
@@ -268,7 +272,7 @@ fn decide(
         Some(other) => {
             return Err(ApiError::new(
                 "NoSuchVersion",
-                format!("The API version `{other}` does not exist."),
+                no_such_version(other, SERVICE),
             ));
         }
     }
@@ -425,7 +429,7 @@ fn caller_identity(
         Some(other) => {
             return Err(ApiError::new(
                 "NoSuchVersion",
-                format!("The API version `{other}` does not exist."),
+                no_such_version(other, "sts"),
             ));
         }
     }
@@ -524,7 +528,51 @@ fn check_single_headers(request: &Request) -> Result<(), ApiError> {
 }
 
 fn check_size(request: &Request) -> Result<(), ApiError> {
-    check_size_of(request, request.header("authorization").is_some())
+    let tc3 = request.header("authorization").is_some();
+    check_size_of(request, tc3).map_err(|error| {
+        if tc3 || request.method == "GET" {
+            error
+        } else {
+            form_too_large()
+        }
+    })
+}
+
+/// `NoSuchVersion`'s recorded template: ``The specified api version=`2018-07-24` does not exist in service=`10`.``
+/// (real-wire.md ISS-17) and ``… in service=`tms`.`` (TencentCloud/tencentcloud-sdk-dotnet#45, 2020-12-10). The
+/// service is named by a number in one, by its name in the other; CVM's number is recorded nowhere, so its name is
+/// given.
+fn no_such_version(version: &str, service: &str) -> String {
+    format!("The specified api version=`{version}` does not exist in service=`{service}`.")
+}
+
+/// A `Signature`-form POST over its limit: the gateway refuses the signature, not the size (real-wire.md ISS-09,
+/// TencentCloud/tencentcloud-sdk-dotnet#75 and tencentcloud-sdk-python#42, a large v1-signed body).
+fn form_too_large() -> ApiError {
+    ApiError::new(
+        "AuthFailure.SignatureFailure",
+        "The provided credentials could not be validated because of exceeding request size limit, please use new signature method `TC3-HMAC-SHA256`.",
+    )
+}
+
+/// A form whose `&`-separated pairs are not all `key=value` (an unescaped `&` or `+` in a value, real-wire.md
+/// ISS-12): refused before the signature is checked, as recorded.
+fn check_pairs(request: &Request) -> Result<(), ApiError> {
+    let raw = if request.method.eq_ignore_ascii_case("POST") {
+        std::str::from_utf8(&request.body).unwrap_or_default()
+    } else {
+        request.query()
+    };
+    if raw
+        .split('&')
+        .any(|pair| !pair.is_empty() && !pair.contains('='))
+    {
+        return Err(ApiError::new(
+            "InvalidParameter",
+            "Url key and value should be splited by `=`.",
+        ));
+    }
+    Ok(())
 }
 
 /// Reads action, version, region and token from wherever the request's form keeps them.
@@ -545,9 +593,18 @@ fn common_params<'r>(request: &'r Request, claim: &Claim) -> Result<Common<'r>, 
             form: None,
         });
     }
+    check_pairs(request)?;
     let form = hmac_param::Params::read(request).map_err(unusable)?;
-    if form.get("Nonce").is_none() {
-        return Err(missing("Nonce"));
+    match form.get("Nonce") {
+        None => return Err(missing("Nonce")),
+        // Recorded for a non-integer Nonce (real-wire.md FILE-03).
+        Some(nonce) if nonce.is_empty() || !nonce.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(ApiError::new(
+                "InvalidParameter",
+                "Parameter `Nonce` type error.",
+            ));
+        }
+        Some(_) => {}
     }
     if let Some(name) = wire::COMMON_PARAMS
         .iter()

@@ -9,6 +9,7 @@ mod concurrency;
 mod diff;
 mod example_provider;
 mod explain;
+mod fresh_ids;
 mod gateway;
 mod hardening;
 mod hostile;

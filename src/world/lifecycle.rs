@@ -623,6 +623,34 @@ impl World {
         Ok(())
     }
 
+    /// The Tag API's view: `owner`'s instances in every region that are listed and not destroyed, in the world's
+    /// order.
+    pub fn tagged_resources<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> impl Iterator<Item = &'a Instance> + 'a {
+        self.spec.instances.iter().filter(move |instance| {
+            instance.state != InstanceState::Terminated
+                && self.owner_or_first(instance.owner.as_deref()) == owner
+        })
+    }
+
+    /// The tags of `owner`'s instance `id` in `region`, to change through the Tag API; `None` when it has no such
+    /// instance there (or it is destroyed). The same tags `DescribeInstances` shows and filters on.
+    pub fn instance_tags_mut(
+        &mut self,
+        owner: &str,
+        region: &str,
+        id: &str,
+    ) -> Option<&mut Vec<Tag>> {
+        let at = self.spec.instances.position(id)?;
+        let instance = &self.spec.instances[at];
+        let mine = instance.state != InstanceState::Terminated
+            && self.region_of(instance) == region
+            && self.owner_or_first(instance.owner.as_deref()) == owner;
+        mine.then(|| &mut self.spec.instances.at_mut(at).tags)
+    }
+
     /// `ModifyInstancesAttribute`: a new name and/or termination protection for a batch, all or nothing.
     pub fn modify_attributes(
         &mut self,

@@ -96,27 +96,37 @@ fn check_type(models: &Models, product: &str, kind: &str, value: &Value, at: &st
     if fits { Vec::new() } else { wrong() }
 }
 
-/// The product of an API version.
-fn product_of(version: &str) -> Option<&'static str> {
-    match version {
-        "2017-03-12" => Some("cvm/v20170312"),
-        "2018-08-13" => Some("tag/v20180813"),
+/// The product of a request: its host's first label and its API version.
+fn product_of(host: &str, version: &str) -> Option<&'static str> {
+    match (host.split('.').next()?, version) {
+        ("tag", "2018-08-13") => Some("tag/v20180813"),
+        (_, "2017-03-12") => Some("cvm/v20170312"),
         _ => None,
     }
 }
 
 /// Cases whose steps answer each served action with a success.
-const CASES: [&str; 6] = [
+const CASES: [&str; 11] = [
     "tencent/run-instances/create-poll-stop-terminate-and-gone",
     "tencent/describe-instances/fields-the-recordings-show",
     "tencent/start-instances/stopped-instance-starts-in-15-seconds",
     "tencent/reboot-instances/rebooting-instance-is-running-again-after-15-seconds",
     "tencent/modify-instances-attribute/name-and-protection-change",
     "tencent/run-instances/internet-accessible-gives-a-public-address-while-running",
+    "tencent/tag-resources/a-tag-added-shows-in-describe-instances-and-its-filters",
+    "tencent/un-tag-resources/a-removed-tag-leaves-describe-instances",
+    "tencent/modify-resource-tags/replace-and-delete-change-the-instances-tags",
+    "tencent/get-resources/filtered-by-tag-and-paginated",
+    "tencent/get-tags/lists-the-distinct-tags-of-the-callers-instances",
 ];
 
 /// The actions the cases above must have answered with a success.
-const SERVED: [&str; 8] = [
+const SERVED: [&str; 13] = [
+    "TagResources",
+    "UnTagResources",
+    "ModifyResourceTags",
+    "GetResources",
+    "GetTags",
     "RunInstances",
     "StartInstances",
     "StopInstances",
@@ -151,7 +161,9 @@ fn every_field_the_sdk_models_declare_is_sent_with_its_type() {
         for exchange in &run.exchanges {
             let (Some(action), Some(product)) = (
                 exchange.request.header("X-TC-Action"),
-                exchange.request.header("X-TC-Version").and_then(product_of),
+                exchange.request.header("X-TC-Version").and_then(|version| {
+                    product_of(exchange.request.header("Host").unwrap_or_default(), version)
+                }),
             ) else {
                 continue;
             };

@@ -32,6 +32,7 @@ use super::codes::{
     unusable_error,
 };
 use super::lifecycle;
+use super::tag;
 use super::wire::{self, ActionParams, ApiError, JsonParams, Language, Parameters, VERSION};
 use crate::message::Request;
 use crate::message::{Reply, Summary};
@@ -260,6 +261,9 @@ fn decide(
     if *product == Product::Sts {
         return caller_identity(request, common, known_account(world, secret_id)?);
     }
+    if *product == Product::Tag {
+        return tag_api(request, common, secret_id, world);
+    }
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
     let served = action == "TerminateInstances" || lifecycle::ACTIONS.contains(&action);
     let stubbed = !served && world.spec().stubs.iter().any(|stub| stub.action == action);
@@ -350,6 +354,8 @@ enum Product {
     /// STS, for `GetCallerIdentity` only: the call Cloud Custodian makes before anything else
     /// (`tools/c7n_tencentcloud/c7n_tencentcloud/provider.py`: `execute_query("GetCallerIdentity", {})`).
     Sts,
+    /// The Tag API on CVM instances ([`super::tag`]): what tools call to mark instances for a later action.
+    Tag,
 }
 
 /// The API version of STS `GetCallerIdentity`.
@@ -380,6 +386,7 @@ impl Product {
             // Direct addressing (the mock's own address): only a TC3 credential scope can name STS.
             return Ok(match claim.scope_service() {
                 Some("sts") => Product::Sts,
+                Some("tag") => Product::Tag,
                 _ => Product::Cvm,
             });
         };
@@ -387,12 +394,14 @@ impl Product {
             Ok(Product::Cvm)
         } else if label.eq_ignore_ascii_case("sts") {
             Ok(Product::Sts)
+        } else if label.eq_ignore_ascii_case("tag") {
+            Ok(Product::Tag)
         } else {
             let (other, hostname) = (label.to_ascii_lowercase(), hostname.to_ascii_lowercase());
             Err(ApiError::new(
                 "InvalidAction",
                 format!(
-                    "terminus does not serve the product `{other}` ({hostname}): it serves cvm (TerminateInstances and the instance lifecycle) and sts (GetCallerIdentity)."
+                    "terminus does not serve the product `{other}` ({hostname}): it serves cvm (TerminateInstances and the instance lifecycle), sts (GetCallerIdentity) and tag (the tagging of CVM instances)."
                 ),
             ))
         }
@@ -403,8 +412,39 @@ impl Product {
         match self {
             Product::Cvm => SERVICE,
             Product::Sts => "sts",
+            Product::Tag => "tag",
         }
     }
+}
+
+/// The Tag API: action and version, then [`tag::handle`] for the caller's owner.
+fn tag_api(
+    request: &Request,
+    common: &Common<'_>,
+    secret_id: &str,
+    world: &mut World,
+) -> Result<Map<String, Value>, ApiError> {
+    let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
+    if !tag::ACTIONS.contains(&action) {
+        return Err(ApiError::new(
+            "InvalidAction",
+            "The request `Action` is invalid or not found.",
+        ));
+    }
+    match common.version.as_deref() {
+        None => return Err(missing("Version")),
+        Some(tag::VERSION) => {}
+        Some(other) => {
+            return Err(ApiError::new(
+                "NoSuchVersion",
+                no_such_version(other, "tag"),
+            ));
+        }
+    }
+    let params = action_params(request, common)?;
+    // The owner only, copied: the tags change the world it was read from.
+    let owner = known_account(world, secret_id)?.owner.clone();
+    tag::handle(action, &params, &owner, world)
 }
 
 /// STS `GetCallerIdentity` (Version 2018-08-13) for the world's account that signed: the key is the root

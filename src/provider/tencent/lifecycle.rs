@@ -572,7 +572,9 @@ fn run(
         return Err(ApiError::new(
             "InvalidZone.MismatchRegion",
             format!("The zone `{zone}` does not exist in the region `{region}`."),
-        ));
+        )
+        // Recorded in Chinese (ProbiusOfficial/TCL#2, 2024-07-01: ``zone `ap-nanjing-2`和地域`ap-nanjing`不匹配``).
+        .zh(format!("zone `{zone}`和地域`{region}`不匹配")));
     }
     let image_ok = image_id.strip_prefix("img-").is_some_and(|rest| {
         rest.len() == 8

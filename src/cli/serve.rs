@@ -77,6 +77,10 @@ pub(super) struct Args {
     /// provider, action, version, region and parameters, repeats answered in recorded order.
     #[arg(long, conflicts_with_all = ["world", "tls"])]
     cassette: Option<PathBuf>,
+    /// The seed of request ids and created instance ids [default: the world file's `seed` when it names one,
+    /// else one drawn at start and printed, so that two runs do not answer the same ids].
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 /// The shape of log lines.
@@ -131,18 +135,28 @@ pub(super) fn run(args: Args) -> ExitCode {
             Err(error) => unusable(error),
         };
     }
-    let world = match &args.world {
+    let mut world = match &args.world {
         Some(path) => match read_world(path) {
             Ok(world) => world,
             Err(error) => return unusable(error),
         },
         None => WorldSpec::default_world(),
     };
+    world.seed = match (args.seed, args.world.as_deref().map(names_seed)) {
+        (Some(seed), _) => seed,
+        (None, Some(Ok(true))) => world.seed,
+        (None, Some(Err(error))) => return unusable(error),
+        (None, _) => match fresh_seed() {
+            Ok(seed) => seed,
+            Err(error) => return unusable(error),
+        },
+    };
     let summary = format!(
-        "{} accounts, {} instances, clock {:?}",
+        "{} accounts, {} instances, clock {:?}, seed {} (--seed {0} answers the same ids again)",
         world.accounts.len(),
         world.instances.len(),
-        world.clock
+        world.clock,
+        world.seed
     );
     let given = match args.control_token.as_deref().map(ControlToken::new) {
         None => None,
@@ -221,6 +235,22 @@ pub(super) fn run(args: Args) -> ExitCode {
     until_told_to_stop();
     drop(server);
     ExitCode::SUCCESS
+}
+
+/// Whether the world file names its `seed` (then its ids are the file's choice, reproducible).
+fn names_seed(path: &std::path::Path) -> Result<bool, String> {
+    let text = crate::file::read_text(path, 16 * 1024 * 1024).map_err(|error| error.to_string())?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|error| format!("{}: not TOML: {error}", path.display()))?;
+    Ok(table.contains_key("seed"))
+}
+
+/// A seed from the operating system's randomness: each `serve` without a named seed answers its own ids (issue
+/// 24: a client caching by request id across runs saw the same ids from every fresh mock).
+fn fresh_seed() -> Result<u64, String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|error| format!("no randomness for a seed: {error}"))?;
+    Ok(u64::from_le_bytes(bytes))
 }
 
 /// Waits for SIGINT or SIGTERM (Ctrl-C, `kill`), so that `run` returns and the log lines still gathered are written

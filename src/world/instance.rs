@@ -97,6 +97,10 @@ pub struct Instance {
     /// Stopped with `StoppedMode` `STOP_CHARGING` (`StopChargingMode`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub stop_charging: bool,
+    /// `InternetAccessible` of `RunInstances`: public bandwidth and whether a public address comes with it.
+    // Boxed, as `eip` is: most instances of a large world have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet: Option<Box<Internet>>,
 }
 
 fn default_os() -> Cow<'static, str> {
@@ -139,7 +143,38 @@ impl Instance {
             terminate_at: None,
             latest_operation: None,
             stop_charging: false,
+            internet: None,
         }
+    }
+
+    /// The public address that comes with `InternetAccessible`, while the instance holds it: from when it first
+    /// runs (not while `PENDING`) until it is stopped with `STOP_CHARGING`, and again from `StartInstances`
+    /// (recorded: `STARTING` already shows it, real-wire.md C7N-09; `STOPPING` and `STOPPED` after a
+    /// `STOP_CHARGING` stop show none, C7N-06, C7N-07). The address is drawn from the instance id in the
+    /// documentation ranges 198.51.100.0/24 and 203.0.113.0/24 (RFC 5737), so it is the same on every run and
+    /// never a real host's.
+    pub fn public_address(&self) -> Option<String> {
+        let internet = self.internet.as_deref()?;
+        let stopped_charging = self.stop_charging
+            && matches!(self.state, InstanceState::Stopping | InstanceState::Stopped);
+        let held = internet.public_ip
+            && internet.max_bandwidth_out > 0
+            && !stopped_charging
+            && !matches!(
+                self.state,
+                InstanceState::Pending | InstanceState::LaunchFailed
+            );
+        held.then(|| {
+            let hash = self.id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+                (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+            });
+            let network = if hash & 0x100 == 0 {
+                "198.51.100"
+            } else {
+                "203.0.113"
+            };
+            format!("{network}.{}", 1 + (hash & 0xff) % 254)
+        })
     }
 
     /// Whether the operating system is Red Hat Enterprise Linux.
@@ -249,6 +284,21 @@ pub enum DiskState {
     Attached,
     Recycled,
     Released,
+}
+
+/// An instance's public network, as `RunInstances`' `InternetAccessible` asked for it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Internet {
+    /// `InternetChargeType`: `BANDWIDTH_PREPAID`, `TRAFFIC_POSTPAID_BY_HOUR`, `BANDWIDTH_POSTPAID_BY_HOUR` or
+    /// `BANDWIDTH_PACKAGE`.
+    pub charge_type: String,
+    /// `InternetMaxBandwidthOut`, in Mbps.
+    #[serde(default)]
+    pub max_bandwidth_out: u32,
+    /// `PublicIpAssigned`: a public address comes with the bandwidth.
+    #[serde(default)]
+    pub public_ip: bool,
 }
 
 /// An elastic IP.

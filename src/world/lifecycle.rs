@@ -30,8 +30,11 @@
 //!
 //! `LatestOperation`, `LatestOperationState` and `LatestOperationRequestId` are the last action's name, `OPERATING`
 //! until its transition ends then `SUCCESS`, and the action's own `RequestId` (a batch stamps the same id on every
-//! instance, C7N-14). The real API sometimes reports `SUCCESS` a little before the state settles (C7N-06); here the
-//! two move together.
+//! instance, C7N-14). The operation has its own clock: 6 s after `StopInstances` the recording shows `STOPPING` and
+//! `OPERATING` (C7N-13), 11 s after it `STOPPING` and already `SUCCESS` (C7N-06), so a stop's operation succeeds
+//! after `stop-operation` seconds (default 10, within the recorded (6, 11]) while the state takes its 15 s. No
+//! other action's operation is recorded ending first (10 s after `StartInstances`: `STARTING` and `OPERATING`,
+//! C7N-09): theirs end with the state.
 //!
 //! # ActionTimer
 //!
@@ -79,6 +82,7 @@ impl TimingsSpec {
                 launch: 0,
                 start: 0,
                 stop: 0,
+                stop_operation: 0,
                 reboot: 0,
                 terminate: 0,
             },
@@ -100,6 +104,9 @@ pub struct Timings {
     /// `STOPPING` → `STOPPED`.
     #[serde(default = "default_fifteen")]
     pub stop: u32,
+    /// `StopInstances`' `LatestOperationState` `OPERATING` → `SUCCESS`, which comes before the state's end.
+    #[serde(default = "default_ten")]
+    pub stop_operation: u32,
     /// `REBOOTING` → `RUNNING`.
     #[serde(default = "default_fifteen")]
     pub reboot: u32,
@@ -112,6 +119,10 @@ fn default_fifteen() -> u32 {
     15
 }
 
+fn default_ten() -> u32 {
+    10
+}
+
 fn default_five() -> u32 {
     5
 }
@@ -122,6 +133,7 @@ impl Default for Timings {
             launch: 15,
             start: 15,
             stop: 15,
+            stop_operation: 10,
             reboot: 15,
             terminate: 5,
         }
@@ -151,6 +163,10 @@ pub struct Operation {
     /// The RequestId of the call that started it; none for a timer's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// When an `OPERATING` operation turns `SUCCESS` ahead of its instance's transition (Unix seconds of the
+    /// world's clock); none: with the transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeds_at: Option<i64>,
 }
 
 fn default_success() -> Cow<'static, str> {
@@ -217,6 +233,8 @@ pub struct Launch {
     pub terminate_at: Option<i64>,
     /// `ClientToken`.
     pub client_token: Option<String>,
+    /// `InternetAccessible`.
+    pub internet: Option<super::Internet>,
 }
 
 /// The state-changing actions on existing instances.
@@ -312,12 +330,23 @@ impl World {
                     later(at);
                 }
             }
+            if let Some(operation) = &mut instance.latest_operation
+                && let Some(at) = operation.succeeds_at
+            {
+                if at <= now {
+                    operation.state = "SUCCESS".into();
+                    operation.succeeds_at = None;
+                } else {
+                    later(at);
+                }
+            }
             if let Some(transition) = instance.transition {
                 if transition.at <= now {
                     instance.state = transition.to;
                     instance.transition = None;
                     if let Some(operation) = &mut instance.latest_operation {
                         operation.state = "SUCCESS".into();
+                        operation.succeeds_at = None;
                     }
                 } else {
                     later(transition.at);
@@ -372,6 +401,7 @@ impl World {
                     action: "TerminateInstances".into(),
                     state: "SUCCESS".into(),
                     request_id: Some(request_id.to_owned()),
+                    succeeds_at: None,
                 }));
             }
         }
@@ -451,10 +481,12 @@ impl World {
                 .period_months
                 .map(|months| now + i64::from(months) * 30 * 86_400);
             instance.terminate_at = launch.terminate_at;
+            instance.internet = launch.internet.clone().map(Box::new);
             instance.latest_operation = Some(Box::new(Operation {
                 action: "RunInstances".into(),
                 state: "OPERATING".into(),
                 request_id: Some(request_id.to_owned()),
+                succeeds_at: None,
             }));
             instance.state = InstanceState::Pending;
             instance.transition = Some(Transition {
@@ -561,6 +593,13 @@ impl World {
             Change::Reboot => timings.reboot,
         };
         let now = self.clock.now();
+        // The operation's own clock: only a stop's is recorded ending before its state (real-wire.md C7N-06).
+        let succeeds_at = match change {
+            Change::Stop { .. } if timings.stop_operation < timings.stop => {
+                Some(now + i64::from(timings.stop_operation))
+            }
+            _ => None,
+        };
         for at in found {
             let instance = self.spec.instances.at_mut(at);
             instance.state = passing;
@@ -576,11 +615,40 @@ impl World {
                 action: change.action().into(),
                 state: "OPERATING".into(),
                 request_id: Some(request_id.to_owned()),
+                succeeds_at,
             }));
         }
         self.next_due = Some(i64::MIN);
         self.settle();
         Ok(())
+    }
+
+    /// The Tag API's view: `owner`'s instances in every region that are listed and not destroyed, in the world's
+    /// order.
+    pub fn tagged_resources<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> impl Iterator<Item = &'a Instance> + 'a {
+        self.spec.instances.iter().filter(move |instance| {
+            instance.state != InstanceState::Terminated
+                && self.owner_or_first(instance.owner.as_deref()) == owner
+        })
+    }
+
+    /// The tags of `owner`'s instance `id` in `region`, to change through the Tag API; `None` when it has no such
+    /// instance there (or it is destroyed). The same tags `DescribeInstances` shows and filters on.
+    pub fn instance_tags_mut(
+        &mut self,
+        owner: &str,
+        region: &str,
+        id: &str,
+    ) -> Option<&mut Vec<Tag>> {
+        let at = self.spec.instances.position(id)?;
+        let instance = &self.spec.instances[at];
+        let mine = instance.state != InstanceState::Terminated
+            && self.region_of(instance) == region
+            && self.owner_or_first(instance.owner.as_deref()) == owner;
+        mine.then(|| &mut self.spec.instances.at_mut(at).tags)
     }
 
     /// `ModifyInstancesAttribute`: a new name and/or termination protection for a batch, all or nothing.
@@ -614,6 +682,7 @@ impl World {
                     action: "ModifyInstancesAttribute".into(),
                     state: "SUCCESS".into(),
                     request_id: Some(request_id.to_owned()),
+                    succeeds_at: None,
                 }));
             }
         }
@@ -687,6 +756,7 @@ fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&s
         action: "TerminateInstances".into(),
         state: if seconds > 0 { "OPERATING" } else { "SUCCESS" }.into(),
         request_id: request_id.map(str::to_owned),
+        succeeds_at: None,
     }));
 }
 
@@ -717,6 +787,7 @@ mod tests {
             protected: false,
             terminate_at: None,
             client_token: None,
+            internet: None,
         }
     }
 
@@ -780,6 +851,61 @@ mod tests {
             )
             .unwrap();
         assert_eq!(state(&world, &ids[1]), InstanceState::Stopped);
+    }
+
+    #[test]
+    fn a_public_address_is_held_from_running_until_a_stop_charging_stop() {
+        // real-wire.md C7N-06/07: none while STOPPING/STOPPED without charging; C7N-09: one again while STARTING.
+        let mut world = world(TimingsSpec::default());
+        let with_internet = Launch {
+            count: 1,
+            internet: Some(crate::world::Internet {
+                charge_type: "TRAFFIC_POSTPAID_BY_HOUR".into(),
+                max_bandwidth_out: 5,
+                public_ip: true,
+            }),
+            ..launch()
+        };
+        let ids = world
+            .run_instances("100000000001", "ap-guangzhou", &with_internet, false, "r-1")
+            .unwrap();
+        let address = |world: &World| {
+            let instance = world
+                .spec
+                .instances
+                .iter()
+                .find(|i| i.id == ids[0])
+                .unwrap();
+            instance.public_address()
+        };
+        assert_eq!(address(&world), None, "PENDING");
+        world.clock.advance(15);
+        world.settle();
+        let held = address(&world).expect("RUNNING holds an address");
+        assert!(
+            held.starts_with("198.51.100.") || held.starts_with("203.0.113."),
+            "{held}"
+        );
+        let stop = |stop_charging| Change::Stop { stop_charging };
+        world
+            .change_state("100000000001", "ap-guangzhou", &ids, stop(true), "r-2")
+            .unwrap();
+        assert_eq!(address(&world), None, "STOPPING without charging");
+        world.clock.advance(15);
+        world.settle();
+        assert_eq!(address(&world), None, "STOPPED without charging");
+        world
+            .change_state("100000000001", "ap-guangzhou", &ids, Change::Start, "r-3")
+            .unwrap();
+        assert_eq!(address(&world), Some(held.clone()), "STARTING");
+        world.clock.advance(15);
+        world.settle();
+        world
+            .change_state("100000000001", "ap-guangzhou", &ids, stop(false), "r-4")
+            .unwrap();
+        world.clock.advance(15);
+        world.settle();
+        assert_eq!(address(&world), Some(held), "STOPPED, still charged");
     }
 
     #[test]

@@ -28,7 +28,9 @@ mod store;
 pub mod stubs;
 
 pub use account::{Account, Mfa, SessionRefusal};
-pub use instance::{ChargeType, DataDisk, DiskState, Eip, Instance, InstanceState, Restriction};
+pub use instance::{
+    ChargeType, DataDisk, DiskState, Eip, Instance, InstanceState, Internet, Restriction,
+};
 pub use shared::SharedWorld;
 pub use store::{Keyed, Store};
 

@@ -523,6 +523,7 @@ fn every_malformed_request_is_refused_as_documented_and_changes_nothing() {
                 action: "TerminateInstances".into(),
                 state: "OPERATING".into(),
                 request_id: body["Response"]["RequestId"].as_str().map(str::to_owned),
+                succeeds_at: None,
             }));
         }
     });

@@ -118,6 +118,11 @@ pub(crate) fn unusable_error(
     authentication: impl FnOnce(Unusable) -> ApiError,
 ) -> ApiError {
     match error {
+        // A TC3 request without its timestamp header is answered with the parameter's name (real-wire.md ISS-11,
+        // tencentcloud-sdk-nodejs#99: ``The request is missing a required parameter `Timestamp`.``).
+        Unusable::MissingHeader(name) if name.eq_ignore_ascii_case("X-TC-Timestamp") => {
+            missing("Timestamp")
+        }
         Unusable::MissingParameter(name) | Unusable::MissingHeader(name) => missing(name),
         Unusable::Timestamp { name, value } => ApiError::new(
             "InvalidParameter",

@@ -8,6 +8,11 @@
 //! Names, types and limits are the official Python SDK's models (`tencentcloud/cvm/v20170312/models.py`) and
 //! tccli's `api.json`; each choice:
 //!
+//! - `InternetAccessible` is modelled: `InternetChargeType` (one of the four documented; default the instance's
+//!   kind, `BANDWIDTH_PREPAID` or `TRAFFIC_POSTPAID_BY_HOUR`), `InternetMaxBandwidthOut` (default 0) and
+//!   `PublicIpAssigned` (default: an address when the bandwidth is above 0). The instance shows the bandwidth,
+//!   and a public address from a documentation range while it holds one ([`Instance::public_address`]: from
+//!   `RUNNING`, released by a `STOP_CHARGING` stop, back from `StartInstances`, as recorded).
 //! - Every parameter the model of an action names is accepted; those terminus does not model (`SystemDisk`,
 //!   `VirtualPrivateCloud`, `LoginSettings`, `SecurityGroups`, `UserData`…) are accepted and have no effect, so a
 //!   real client's request is not refused for them. A name the model does not have is `UnknownParameter`.
@@ -43,7 +48,7 @@ use serde_json::{Map, Value, json};
 use super::codes::{check_region, missing, refusal, state_code};
 use super::wire::{ActionParams, ApiError};
 use crate::world::lifecycle::{Change, Launch, LifeRefusal, Tag};
-use crate::world::{ChargeType, DiskState, Instance, InstanceState, World};
+use crate::world::{ChargeType, DiskState, Instance, InstanceState, Internet, World};
 
 /// The CVM actions of this module.
 pub(super) const ACTIONS: [&str; 7] = [
@@ -547,6 +552,11 @@ fn run(
     let protected = params.boolean("DisableApiTermination")?.unwrap_or(false);
     let dry_run = params.boolean("DryRun")?.unwrap_or(false);
     let tags = tag_specification(params)?;
+    let internet = params
+        .values
+        .get("InternetAccessible")
+        .map(|internet| internet_accessible(internet, flat, charge))
+        .transpose()?;
     let timer = params
         .values
         .get("ActionTimer")
@@ -562,7 +572,9 @@ fn run(
         return Err(ApiError::new(
             "InvalidZone.MismatchRegion",
             format!("The zone `{zone}` does not exist in the region `{region}`."),
-        ));
+        )
+        // Recorded in Chinese (ProbiusOfficial/TCL#2, 2024-07-01: ``zone `ap-nanjing-2`和地域`ap-nanjing`不匹配``).
+        .zh(format!("zone `{zone}`和地域`{region}`不匹配")));
     }
     let image_ok = image_id.strip_prefix("img-").is_some_and(|rest| {
         rest.len() == 8
@@ -613,6 +625,7 @@ fn run(
         protected,
         terminate_at: timer,
         client_token,
+        internet,
     };
     let ids = world
         .run_instances(owner, region, &launch, dry_run, request_id)
@@ -623,6 +636,68 @@ fn run(
     }
     Ok(fields)
 }
+
+/// `InternetAccessible`: its charge type (default: the instance's, as documented: "非带宽包用户默认与子机付费类型保持
+/// 一致"), bandwidth (default 0) and `PublicIpAssigned` (default: an address when the bandwidth is above 0, none at
+/// 0, as documented). Its other fields (`BandwidthPackageId`, `InternetServiceProvider`…) are accepted and not
+/// modelled.
+fn internet_accessible(
+    value: &Value,
+    flat: bool,
+    charge: ChargeType,
+) -> Result<Internet, ApiError> {
+    let internet = object(value, "InternetAccessible")?;
+    let charge_type = match internet.get("InternetChargeType") {
+        Some(value) => {
+            let name = text(value, "InternetAccessible.InternetChargeType")?;
+            if !INTERNET_CHARGE_TYPES.contains(&name.as_str()) {
+                return Err(invalid_value(
+                    "InternetAccessible.InternetChargeType",
+                    &name,
+                ));
+            }
+            name
+        }
+        None if charge == ChargeType::Prepaid => "BANDWIDTH_PREPAID".to_owned(),
+        None => "TRAFFIC_POSTPAID_BY_HOUR".to_owned(),
+    };
+    let bandwidth = match internet.get("InternetMaxBandwidthOut") {
+        Some(value) => integer(value, flat, "InternetAccessible.InternetMaxBandwidthOut")?,
+        None => 0,
+    };
+    let Ok(max_bandwidth_out) = u32::try_from(bandwidth) else {
+        return Err(invalid_value(
+            "InternetAccessible.InternetMaxBandwidthOut",
+            &bandwidth.to_string(),
+        ));
+    };
+    let public_ip = match internet.get("PublicIpAssigned") {
+        Some(Value::Bool(assigned)) => *assigned,
+        Some(Value::String(assigned)) if flat && (assigned == "true" || assigned == "false") => {
+            assigned == "true"
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                "InvalidParameter",
+                "The parameter `InternetAccessible.PublicIpAssigned` must be a boolean.",
+            ));
+        }
+        None => max_bandwidth_out > 0,
+    };
+    Ok(Internet {
+        charge_type,
+        max_bandwidth_out,
+        public_ip,
+    })
+}
+
+/// `InternetAccessible.InternetChargeType`'s values (the SDK model's list).
+const INTERNET_CHARGE_TYPES: [&str; 4] = [
+    "BANDWIDTH_PREPAID",
+    "TRAFFIC_POSTPAID_BY_HOUR",
+    "BANDWIDTH_POSTPAID_BY_HOUR",
+    "BANDWIDTH_PACKAGE",
+];
 
 /// `TagSpecification`: the tags of the `instance` resource type (other types tag resources terminus does not
 /// model).
@@ -947,26 +1022,51 @@ fn uuid(hash: u64) -> String {
 }
 
 /// An instance as `DescribeInstances` shows it: the fields and order of the recorded answers (real-wire.md
-/// C7N-06, C7N-14), with values terminus does not model at the recorded ones. The 2022 recordings also carry
-/// `OperatorUin`, `PlatformProjectId`, `SystemDisk.ThroughputPerformance` and, in each tag, `tagKey`/`tagValue`
-/// beside `Key`/`Value`; the pinned Python SDK (3.1.195) no longer models them (it warns on each), so they are
-/// left out, as today's API answers what its SDK models.
+/// C7N-06, C7N-17), with values terminus does not model at the recorded ones, then the fields the pinned Python
+/// SDK's `Instance` model (3.1.195) declares that the recordings do not show, each with what an instance made as
+/// terminus makes it would have: null for what it does not have, `false` for a switch it does not turn on. The
+/// recordings' `PlatformProjectId`, `SystemDisk.ThroughputPerformance` and `tagKey`/`tagValue` are sent although
+/// the SDK no longer declares them (it warns and reads on): the real API sends them. `OperatorUin` is not: one
+/// recording has it (C7N-17), another of the same month not (C7N-06).
 fn instance_json(world: &World, instance: &Instance) -> Value {
     let hash = digest(&instance.id);
     let instance_type = instance.instance_type.as_deref().unwrap_or("S5.MEDIUM4");
     let (cpu, memory) = cpu_and_memory(instance_type).unwrap_or((2, 4));
     let state = World::shown_state(instance);
     let hex = format!("{hash:016x}");
-    let public: Vec<String> = instance
+    let mut public: Vec<String> = instance
         .eip
         .iter()
         .filter(|eip| !eip.released)
         .filter_map(|eip| eip.address.clone())
         .collect();
+    let own_address = instance.public_address();
+    // The charge type shows only while an address is held (C7N-06: `null` when stopped without charging; C7N-17:
+    // `null` with no bandwidth).
+    let internet_charge = match (&instance.internet, &own_address) {
+        (Some(internet), Some(_)) => Value::from(internet.charge_type.clone()),
+        _ => Value::Null,
+    };
+    let bandwidth = instance
+        .internet
+        .as_ref()
+        .map_or(0, |internet| internet.max_bandwidth_out);
+    if public.is_empty() {
+        public.extend(own_address);
+    }
     let operation = instance.latest_operation.as_ref();
     let prepaid = instance.charge == ChargeType::Prepaid;
-    json!({
-        "Placement": { "Zone": zone_of(world, instance), "HostId": null, "ProjectId": 0 },
+    // In three parts: one `json!` of every field is past the macro's recursion limit.
+    let mut fields = json!({
+        "Placement": {
+            "Zone": zone_of(world, instance),
+            "HostId": null,
+            "ProjectId": 0,
+            "HostIds": null,
+            "DedicatedResourcePackTenancy": null,
+            "DedicatedResourcePackIds": null,
+            "RackId": null,
+        },
         "InstanceId": instance.id,
         "Uuid": uuid(hash),
         "InstanceState": state.name(),
@@ -982,20 +1082,55 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
             "DiskSize": 50,
             "Encrypt": false,
             "KmsKeyId": null,
+            "ThroughputPerformance": 0,
             "CdcId": null,
+            "DiskName": null,
         },
-        // Only fields of the API's own `DataDisk`; the disks' states are read through the control API.
+    });
+    let disks_to_login = json!({
+        // The recorded data disk's eight fields (C7N-17: a 10 GB CLOUD_PREMIUM disk), then the SDK's other three;
+        // the disks' states are read through the control API.
         "DataDisks": instance.data_disks.iter()
             .filter(|disk| disk.state != DiskState::Released)
-            .map(|disk| json!({ "DiskId": disk.id }))
+            .map(|disk| json!({
+                "DiskType": "CLOUD_PREMIUM",
+                "DiskId": disk.id,
+                "DiskSize": 10,
+                "DeleteWithInstance": false,
+                "Encrypt": false,
+                "KmsKeyId": null,
+                "ThroughputPerformance": 0,
+                "CdcId": null,
+                "SnapshotId": null,
+                "BurstPerformance": false,
+                "DiskName": null,
+            }))
             .collect::<Vec<_>>(),
         "PrivateIpAddresses": [format!("10.0.{}.{}", (hash >> 8) & 0xff, (hash & 0xfd) + 2)],
         "PublicIpAddresses": if public.is_empty() { Value::Null } else { json!(public) },
         "IPv6Addresses": null,
-        "InternetAccessible": { "InternetMaxBandwidthOut": 0, "InternetChargeType": null },
-        "VirtualPrivateCloud": { "VpcId": "vpc-2hxl6jir", "SubnetId": "subnet-gnl4awp6", "AsVpcGateway": false },
+        "InternetAccessible": {
+            "InternetMaxBandwidthOut": bandwidth,
+            "InternetChargeType": internet_charge,
+            // Documented as a parameter of RunInstances only.
+            "PublicIpAssigned": null,
+            "BandwidthPackageId": null,
+            "InternetServiceProvider": null,
+            "IPv4AddressType": null,
+            "IPv6AddressType": null,
+            "AntiDDoSPackageId": null,
+        },
+        "VirtualPrivateCloud": {
+            "VpcId": "vpc-2hxl6jir",
+            "SubnetId": "subnet-gnl4awp6",
+            "AsVpcGateway": false,
+            "PrivateIpAddresses": null,
+            "Ipv6AddressCount": null,
+        },
         "SecurityGroupIds": [],
-        "LoginSettings": { "KeyIds": null },
+        "LoginSettings": { "KeyIds": null, "Password": null, "KeepImageLogin": null },
+    });
+    let rest = json!({
         "ImageId": instance.image_id.as_deref().unwrap_or("img-eb30mz89"),
         "OsName": instance.os,
         "DefaultLoginUser": "root",
@@ -1004,8 +1139,9 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
         "CreatedTime": instance.created.map_or(Value::Null, iso_time),
         "ExpiredTime": instance.expires.filter(|_| prepaid).map_or(Value::Null, iso_time),
         "Tags": instance.tags.iter()
-            .map(|tag| json!({ "Key": tag.key, "Value": tag.value }))
+            .map(|tag| json!({ "tagKey": tag.key, "tagValue": tag.value, "Key": tag.key, "Value": tag.value }))
             .collect::<Vec<_>>(),
+        "PlatformProjectId": null,
         "DisasterRecoverGroupId": "",
         "DedicatedClusterId": "",
         "CamRoleName": "",
@@ -1018,7 +1154,24 @@ fn instance_json(world: &World, instance: &Instance) -> Value {
         "RdmaIpAddresses": null,
         "LicenseType": "TencentCloud",
         "StopChargingMode": if instance.stop_charging && state == InstanceState::Stopped { "STOP_CHARGING" } else { "NOT_APPLICABLE" },
-    })
+        "DisasterRecoverGroupIds": null,
+        "GPUInfo": null,
+        "HostName": null,
+        "LatestOperationErrorMsg": null,
+        "EnableJumboFrame": false,
+        "Metadata": null,
+        "PublicIPv6Addresses": null,
+        "CpuTopology": null,
+        "PartitionNumber": null,
+    });
+    if let Some(map) = fields.as_object_mut() {
+        for part in [disks_to_login, rest] {
+            if let Value::Object(part) = part {
+                map.extend(part);
+            }
+        }
+    }
+    fields
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use super::codes::{
     unusable_error,
 };
 use super::lifecycle;
+use super::tag;
 use super::wire::{self, ActionParams, ApiError, JsonParams, Language, Parameters, VERSION};
 use crate::message::Request;
 use crate::message::{Reply, Summary};
@@ -130,7 +131,11 @@ pub(crate) fn problem_reply(problem: Problem, request: &Request, shared: &Shared
     };
     let (status, error) = match check_method_and_path(request) {
         Err(error) => (200, error),
-        Ok(()) => problem_error(problem, "AuthFailure.InvalidAuthorization"),
+        Ok(()) => match problem {
+            // A `Signature`-form POST over its 1 MB, stopped while it was read.
+            Problem::TooLarge { limit } if limit == FORM_LIMIT => (200, form_too_large()),
+            problem => problem_error(problem, "AuthFailure.InvalidAuthorization"),
+        },
     };
     let body = wire::error(&request_id, &error, Language::of(request));
     gateway_reply(status, body, request, now)
@@ -256,6 +261,9 @@ fn decide(
     if *product == Product::Sts {
         return caller_identity(request, common, known_account(world, secret_id)?);
     }
+    if *product == Product::Tag {
+        return tag_api(request, common, secret_id, world);
+    }
     let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
     let served = action == "TerminateInstances" || lifecycle::ACTIONS.contains(&action);
     let stubbed = !served && world.spec().stubs.iter().any(|stub| stub.action == action);
@@ -268,7 +276,7 @@ fn decide(
         Some(other) => {
             return Err(ApiError::new(
                 "NoSuchVersion",
-                format!("The API version `{other}` does not exist."),
+                no_such_version(other, SERVICE),
             ));
         }
     }
@@ -346,6 +354,8 @@ enum Product {
     /// STS, for `GetCallerIdentity` only: the call Cloud Custodian makes before anything else
     /// (`tools/c7n_tencentcloud/c7n_tencentcloud/provider.py`: `execute_query("GetCallerIdentity", {})`).
     Sts,
+    /// The Tag API on CVM instances ([`super::tag`]): what tools call to mark instances for a later action.
+    Tag,
 }
 
 /// The API version of STS `GetCallerIdentity`.
@@ -376,6 +386,7 @@ impl Product {
             // Direct addressing (the mock's own address): only a TC3 credential scope can name STS.
             return Ok(match claim.scope_service() {
                 Some("sts") => Product::Sts,
+                Some("tag") => Product::Tag,
                 _ => Product::Cvm,
             });
         };
@@ -383,12 +394,14 @@ impl Product {
             Ok(Product::Cvm)
         } else if label.eq_ignore_ascii_case("sts") {
             Ok(Product::Sts)
+        } else if label.eq_ignore_ascii_case("tag") {
+            Ok(Product::Tag)
         } else {
             let (other, hostname) = (label.to_ascii_lowercase(), hostname.to_ascii_lowercase());
             Err(ApiError::new(
                 "InvalidAction",
                 format!(
-                    "terminus does not serve the product `{other}` ({hostname}): it serves cvm (TerminateInstances and the instance lifecycle) and sts (GetCallerIdentity)."
+                    "terminus does not serve the product `{other}` ({hostname}): it serves cvm (TerminateInstances and the instance lifecycle), sts (GetCallerIdentity) and tag (the tagging of CVM instances)."
                 ),
             ))
         }
@@ -399,8 +412,39 @@ impl Product {
         match self {
             Product::Cvm => SERVICE,
             Product::Sts => "sts",
+            Product::Tag => "tag",
         }
     }
+}
+
+/// The Tag API: action and version, then [`tag::handle`] for the caller's owner.
+fn tag_api(
+    request: &Request,
+    common: &Common<'_>,
+    secret_id: &str,
+    world: &mut World,
+) -> Result<Map<String, Value>, ApiError> {
+    let action = common.action.as_deref().ok_or_else(|| missing("Action"))?;
+    if !tag::ACTIONS.contains(&action) {
+        return Err(ApiError::new(
+            "InvalidAction",
+            "The request `Action` is invalid or not found.",
+        ));
+    }
+    match common.version.as_deref() {
+        None => return Err(missing("Version")),
+        Some(tag::VERSION) => {}
+        Some(other) => {
+            return Err(ApiError::new(
+                "NoSuchVersion",
+                no_such_version(other, "tag"),
+            ));
+        }
+    }
+    let params = action_params(request, common)?;
+    // The owner only, copied: the tags change the world it was read from.
+    let owner = known_account(world, secret_id)?.owner.clone();
+    tag::handle(action, &params, &owner, world)
 }
 
 /// STS `GetCallerIdentity` (Version 2018-08-13) for the world's account that signed: the key is the root
@@ -425,7 +469,7 @@ fn caller_identity(
         Some(other) => {
             return Err(ApiError::new(
                 "NoSuchVersion",
-                format!("The API version `{other}` does not exist."),
+                no_such_version(other, "sts"),
             ));
         }
     }
@@ -524,7 +568,51 @@ fn check_single_headers(request: &Request) -> Result<(), ApiError> {
 }
 
 fn check_size(request: &Request) -> Result<(), ApiError> {
-    check_size_of(request, request.header("authorization").is_some())
+    let tc3 = request.header("authorization").is_some();
+    check_size_of(request, tc3).map_err(|error| {
+        if tc3 || request.method == "GET" {
+            error
+        } else {
+            form_too_large()
+        }
+    })
+}
+
+/// `NoSuchVersion`'s recorded template: ``The specified api version=`2018-07-24` does not exist in service=`10`.``
+/// (real-wire.md ISS-17) and ``… in service=`tms`.`` (TencentCloud/tencentcloud-sdk-dotnet#45, 2020-12-10). The
+/// service is named by a number in one, by its name in the other; CVM's number is recorded nowhere, so its name is
+/// given.
+fn no_such_version(version: &str, service: &str) -> String {
+    format!("The specified api version=`{version}` does not exist in service=`{service}`.")
+}
+
+/// A `Signature`-form POST over its limit: the gateway refuses the signature, not the size (real-wire.md ISS-09,
+/// TencentCloud/tencentcloud-sdk-dotnet#75 and tencentcloud-sdk-python#42, a large v1-signed body).
+fn form_too_large() -> ApiError {
+    ApiError::new(
+        "AuthFailure.SignatureFailure",
+        "The provided credentials could not be validated because of exceeding request size limit, please use new signature method `TC3-HMAC-SHA256`.",
+    )
+}
+
+/// A form whose `&`-separated pairs are not all `key=value` (an unescaped `&` or `+` in a value, real-wire.md
+/// ISS-12): refused before the signature is checked, as recorded.
+fn check_pairs(request: &Request) -> Result<(), ApiError> {
+    let raw = if request.method.eq_ignore_ascii_case("POST") {
+        std::str::from_utf8(&request.body).unwrap_or_default()
+    } else {
+        request.query()
+    };
+    if raw
+        .split('&')
+        .any(|pair| !pair.is_empty() && !pair.contains('='))
+    {
+        return Err(ApiError::new(
+            "InvalidParameter",
+            "Url key and value should be splited by `=`.",
+        ));
+    }
+    Ok(())
 }
 
 /// Reads action, version, region and token from wherever the request's form keeps them.
@@ -545,9 +633,18 @@ fn common_params<'r>(request: &'r Request, claim: &Claim) -> Result<Common<'r>, 
             form: None,
         });
     }
+    check_pairs(request)?;
     let form = hmac_param::Params::read(request).map_err(unusable)?;
-    if form.get("Nonce").is_none() {
-        return Err(missing("Nonce"));
+    match form.get("Nonce") {
+        None => return Err(missing("Nonce")),
+        // Recorded for a non-integer Nonce (real-wire.md FILE-03).
+        Some(nonce) if nonce.is_empty() || !nonce.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(ApiError::new(
+                "InvalidParameter",
+                "Parameter `Nonce` type error.",
+            ));
+        }
+        Some(_) => {}
     }
     if let Some(name) = wire::COMMON_PARAMS
         .iter()

@@ -12,6 +12,7 @@ pub mod wire;
 pub(crate) mod codes;
 mod lifecycle;
 pub(crate) mod mock;
+mod tag;
 pub(crate) mod terminate;
 
 /// The production endpoint.

@@ -8,7 +8,14 @@
 //! `internetChargeType`, `internetMaxBandwidthOut`. The others are refused as not modelled, as this provider's
 //! `DescribeInstances` does. A created instance is `CREATING` (so `TerminateInstance` is
 //! `OPERATION_DENIED_INSTANCE_CREATING`) until the lifecycle's launch timing has passed, then `RUNNING`; the answer
-//! is `instanceIdSet`, as the SDK's `CreateInstancesResponse` reads it.
+//! is `instanceIdSet`, as the SDK's `CreateInstancesResponse` reads it, and `orderNumber`, as the documentation's
+//! example answer has it (real-wire.md ZEN-DOC-02: `"instanceIdSet" : ["1234567654321"], "orderNumber":
+//! "1234567654321"`; terminus's is 13 digits drawn from the ids created, the same for the same seed).
+//!
+//! A zone that does not exist is 404 `INVALID_ZONE_NOT_FOUND` with the documentation's example message (ZEN-DOC-01:
+//! ``The specified zoneId `SEL--A` is not found``). Zenlayer publishes no zone list terminus can read, so a zone
+//! exists when it has the documented ids' form, a city code of three capital letters, `-` and a capital letter
+//! (`HKG-A`, `SEL-A`, `FRA-A`); the example's `SEL--A` does not.
 
 use serde_json::{Map, Value, json};
 
@@ -73,6 +80,12 @@ pub(super) fn create(
         .string("zoneId")?
         .filter(|zone| !zone.is_empty())
         .ok_or_else(|| missing("zoneId"))?;
+    if !zone_exists(zone) {
+        return Err(ApiError::new(
+            wire::ZONE_NOT_FOUND,
+            format!("The specified zoneId `{zone}` is not found"),
+        ));
+    }
     let instance_type = params
         .string("instanceTypeId")?
         .filter(|kind| !kind.is_empty())
@@ -114,6 +127,28 @@ pub(super) fn create(
     };
     let ids = world.bmc().create(&caller.owner, &launch);
     let mut fields = Map::new();
+    let order = order_number(&ids);
     fields.insert("instanceIdSet".into(), json!(ids));
+    fields.insert("orderNumber".into(), json!(order));
     Ok(fields)
+}
+
+/// Whether a zone id has the documented form: `HKG-A`.
+fn zone_exists(zone: &str) -> bool {
+    let bytes = zone.as_bytes();
+    bytes.len() == 5
+        && bytes[..3].iter().all(u8::is_ascii_uppercase)
+        && bytes[3] == b'-'
+        && bytes[4].is_ascii_uppercase()
+}
+
+/// A 13-digit order number, as the documentation's example (`1234567654321`), drawn from the ids it created.
+fn order_number(ids: &[String]) -> String {
+    let hash = ids
+        .iter()
+        .flat_map(|id| id.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    format!("{}", 1_000_000_000_000 + hash % 9_000_000_000_000)
 }

@@ -32,6 +32,9 @@ pub const ACTIONS: [&str; 4] = [
     "CreateInstances",
 ];
 
+/// The documentation's error example (real-wire.md ZEN-DOC-01, status "4xx"; 404 chosen, as for an instance):
+/// `CreateInstances` in a zone that does not exist.
+pub const ZONE_NOT_FOUND: &str = "INVALID_ZONE_NOT_FOUND";
 /// Seed 003, 404: the instance does not exist (for the caller).
 pub const INSTANCE_NOT_FOUND: &str = "INVALID_INSTANCE_NOT_FOUND";
 /// Seed 003, 403: the instance is in the recycle bin.
@@ -89,7 +92,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// the module docs); any other code (an injected one) 500.
 pub fn status_of(code: &str) -> u16 {
     match code {
-        INSTANCE_NOT_FOUND | INVALID_SERVICE => 404,
+        INSTANCE_NOT_FOUND | ZONE_NOT_FOUND | INVALID_SERVICE => 404,
         INSTANCE_RECYCLED
         | INSTANCE_CREATING
         | INSTANCE_INSTALLING

@@ -5,7 +5,7 @@
 //! server accepts connections, for scripts that would rather wait for a file than read a pipe.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -163,7 +163,7 @@ pub(super) fn run(args: Args) -> ExitCode {
         if let Some(path) = &args.ca_out
             && let Err(error) = generated.write_certificate(path)
         {
-            return unusable(format!("cannot write {}: {error}", path.display()));
+            return unusable(error);
         }
         authority = Some(generated);
     }
@@ -188,9 +188,9 @@ pub(super) fn run(args: Args) -> ExitCode {
     };
     // The ready file before the first line: whoever has read the line finds the file.
     if let Some(path) = &args.ready_file
-        && let Err(error) = write_whole(path, &format!("{}\n", server.uri()))
+        && let Err(error) = crate::file::write_new(path, format!("{}\n", server.uri()).as_bytes())
     {
-        return unusable(format!("cannot write {}: {error}", path.display()));
+        return unusable(error);
     }
     // The first line, in a form scripts may rely on: `listening on <URL>`, nothing more.
     out!("listening on {}", server.uri());
@@ -244,15 +244,4 @@ fn until_told_to_stop() {
             std::thread::park();
         }
     }
-}
-
-/// Writes a file so that a reader sees nothing or all of it: into a temporary file beside it, then renamed.
-fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text)?;
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
 }

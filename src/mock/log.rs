@@ -25,12 +25,9 @@ pub(crate) struct RequestLog {
 }
 
 impl RequestLog {
-    /// Opens (creating, appending to) the log at `path`.
-    pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+    /// Opens (creating, appending to) the log at `path`; a link or anything but a regular file there is refused.
+    pub(crate) fn open(path: &Path) -> Result<Self, crate::file::FileError> {
+        let file = crate::file::append(path)?;
         Ok(Self {
             file: Mutex::new(file),
         })

@@ -288,10 +288,7 @@ impl MockServerBuilder {
         }
         let log = match self.log.as_deref() {
             Some(path) => Some(log::RequestLog::open(path).map_err(|error| {
-                std::io::Error::new(
-                    error.kind(),
-                    format!("cannot open the request log {}: {error}", path.display()),
-                )
+                std::io::Error::new(error.kind(), format!("the request log: {error}"))
             })?),
             None => None,
         };

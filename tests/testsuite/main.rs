@@ -9,6 +9,7 @@ mod concurrency;
 mod diff;
 mod example_provider;
 mod explain;
+mod files;
 mod hardening;
 mod hostile;
 mod journal;

@@ -17,6 +17,7 @@ mod layers;
 mod legacy;
 mod live;
 mod malformed;
+mod nesting;
 mod properties;
 mod record;
 mod reports;

@@ -529,3 +529,68 @@ fn replacing_the_world_during_a_flood_of_terminates_answers_every_request() {
     });
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+/// Issue 21, point 8: an HTTP/1.0 control call without `Host` is refused (the loopback check had nothing to look
+/// at), and an empty or blank `PUT /__terminus/world` is a mistake, not an empty world; an empty world is a
+/// document that says so.
+#[test]
+fn a_control_call_without_host_or_an_empty_world_body_changes_nothing() {
+    let mock = server(Limits::default());
+    let before = clock_now(mock.address());
+    let advance = r#"{"advance": 60}"#;
+    let hostless = format!(
+        "POST /__terminus/clock HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{advance}",
+        advance.len()
+    );
+    let response = once(mock.address(), hostless.as_bytes());
+    assert_eq!(response.status, 400, "{response:?}");
+    assert!(
+        String::from_utf8_lossy(&response.body).contains("Host"),
+        "{response:?}"
+    );
+    assert_eq!(clock_now(mock.address()), before);
+
+    let instances = |mock: &MockServer| {
+        let response = once(mock.address(), &control("GET", "/__terminus/world", "", ""));
+        json(&response)["instances"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(instances(&mock), 4);
+    for (body, media_type) in [
+        ("", "application/toml"),
+        (" \r\n\t\n", "application/toml"),
+        ("", "application/json"),
+        ("\n", "application/json"),
+    ] {
+        let response = once(
+            mock.address(),
+            &control(
+                "PUT",
+                "/__terminus/world",
+                &format!("Content-Type: {media_type}\r\n"),
+                body,
+            ),
+        );
+        assert_eq!(response.status, 400, "{body:?} {media_type}: {response:?}");
+        assert!(
+            String::from_utf8_lossy(&response.body).contains("empty"),
+            "{response:?}"
+        );
+        assert_eq!(
+            instances(&mock),
+            4,
+            "{body:?} {media_type} replaced the world"
+        );
+    }
+    // Said explicitly, an empty world is served.
+    let response = once(
+        mock.address(),
+        &control(
+            "PUT",
+            "/__terminus/world",
+            "Content-Type: application/toml\r\n",
+            "accounts = []\ninstances = []\n",
+        ),
+    );
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(instances(&mock), 0);
+}

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::message::Request;
 use crate::signing::diagnose::Diagnosis;
+use crate::signing::tokens;
 
 /// Entries kept.
 pub const CAPACITY: usize = 1000;
@@ -162,7 +163,7 @@ impl Received {
         self.pieces().next().unwrap_or_default()
     }
 
-    /// The target as sent (secrets included: for the mock's own log line, which shows the path).
+    /// The target as sent, tokens included: shown only through [`tokens::parameters`].
     pub fn target(&self) -> &str {
         self.pieces().nth(1).unwrap_or_default()
     }
@@ -182,7 +183,7 @@ struct Written<'a> {
     /// The request target as sent.
     target: String,
     /// The headers, in order, as `[name, value]`.
-    headers: Vec<(&'a str, &'a str)>,
+    headers: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
     /// The body as text (invalid UTF-8 replaced), at most [`BODY_KEPT`] bytes of it.
     body: String,
     /// The body's length as received.
@@ -196,47 +197,17 @@ impl Serialize for Received {
         let target = pieces.next().unwrap_or_default();
         let mut headers = Vec::new();
         while let (Some(name), Some(value)) = (pieces.next(), pieces.next()) {
-            let value = if name.eq_ignore_ascii_case("x-tc-token") {
-                "[TOKEN]"
-            } else if name.eq_ignore_ascii_case("authorization")
-                && value
-                    .trim_start()
-                    .get(..7)
-                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
-            {
-                "Bearer [TOKEN]"
-            } else {
-                value
-            };
-            headers.push((name, value));
+            headers.push((name, tokens::header_value(name, value)));
         }
         Written {
             method,
-            target: redact_token_parameter(target),
+            target: tokens::parameters(target).into_owned(),
             headers,
-            body: redact_token_parameter(&String::from_utf8_lossy(self.body())),
+            body: tokens::parameters(&String::from_utf8_lossy(self.body())).into_owned(),
             body_bytes: self.body_bytes,
         }
         .serialize(serializer)
     }
-}
-
-/// `Token=…` parameters (at the start of a query, a form or after `&`) become `Token=[TOKEN]`.
-fn redact_token_parameter(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("Token=") {
-        let starts_param = at == 0 || matches!(rest.as_bytes()[at - 1], b'&' | b'?');
-        out.push_str(&rest[..at + "Token=".len()]);
-        rest = &rest[at + "Token=".len()..];
-        if starts_param {
-            let end = rest.find(['&', ' ']).unwrap_or(rest.len());
-            out.push_str("[TOKEN]");
-            rest = &rest[end..];
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// What `GET /__terminus/requests` selects: every given filter must hold.

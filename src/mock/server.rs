@@ -36,6 +36,7 @@ use super::{Shared, control};
 use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::{Problem, ProviderId};
+use crate::signing::tokens;
 use crate::world::fault::Outcome;
 
 /// How long the server waits for a request's body.
@@ -463,7 +464,7 @@ fn log(entry: &Entry) {
             diagnosis = %diagnosis.summary(),
             "{} {} {} {code}",
             entry.request.method(),
-            entry.request.target(),
+            tokens::parameters(entry.request.target()),
             status,
         ),
         None => tracing::info!(
@@ -477,7 +478,7 @@ fn log(entry: &Entry) {
             latency_us = entry.latency_us,
             "{} {} {} {code}",
             entry.request.method(),
-            entry.request.target(),
+            tokens::parameters(entry.request.target()),
             status,
         ),
     }

@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::rules::{BatchRefusal, Refusal, check_batch};
-use super::{ChargeType, Instance, InstanceState, World};
+use super::{ChargeType, Instance, InstanceState, World, clock};
 
 /// How long each transition takes, in seconds of the world's clock; `timings = "immediate"` is every one 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -292,7 +292,7 @@ impl World {
         // Nothing scheduled, or nothing due yet: no instance is looked at (this runs on every request).
         match self.next_due {
             None => return,
-            Some(due) if due > now => return,
+            Some(due) if !clock::is_due(due, now) => return,
             Some(_) => {}
         }
         let mut next: Option<i64> = None;
@@ -300,7 +300,7 @@ impl World {
         let terminate_seconds = i64::from(self.timings().terminate);
         for instance in self.spec.instances.items_mut() {
             if let Some(at) = instance.terminate_at {
-                if at <= now {
+                if clock::is_due(at, now) {
                     instance.terminate_at = None;
                     if !matches!(
                         instance.state,
@@ -313,7 +313,7 @@ impl World {
                 }
             }
             if let Some(transition) = instance.transition {
-                if transition.at <= now {
+                if clock::is_due(transition.at, now) {
                     instance.state = transition.to;
                     instance.transition = None;
                     if let Some(operation) = &mut instance.latest_operation {
@@ -324,7 +324,7 @@ impl World {
                 }
             }
             if let Some(at) = instance.gone_at {
-                if at <= now {
+                if clock::is_due(at, now) {
                     instance.gone_at = None;
                     if let Some(operation) = &mut instance.latest_operation {
                         operation.state = "SUCCESS".into();
@@ -336,11 +336,14 @@ impl World {
         }
         for instance in self.spec.bmc_instances.items_mut() {
             match instance.ready_at {
-                Some(at) if at <= now && instance.status == super::bmc::BmcStatus::Creating => {
+                Some(at)
+                    if clock::is_due(at, now)
+                        && instance.status == super::bmc::BmcStatus::Creating =>
+                {
                     instance.status = super::bmc::BmcStatus::Running;
                     instance.ready_at = None;
                 }
-                Some(at) if at > now => later(at),
+                Some(at) if !clock::is_due(at, now) => later(at),
                 _ => {}
             }
         }
@@ -449,7 +452,7 @@ impl World {
             instance.created = Some(now);
             instance.expires = launch
                 .period_months
-                .map(|months| now + i64::from(months) * 30 * 86_400);
+                .map(|months| clock::after(now, i64::from(months).saturating_mul(30 * 86_400)));
             instance.terminate_at = launch.terminate_at;
             instance.latest_operation = Some(Box::new(Operation {
                 action: "RunInstances".into(),
@@ -459,13 +462,13 @@ impl World {
             instance.state = InstanceState::Pending;
             instance.transition = Some(Transition {
                 to: InstanceState::Running,
-                at: now + i64::from(timings.launch),
+                at: clock::after(now, i64::from(timings.launch)),
             });
             // A fresh id: always added (and indexed).
             self.add_instance(instance);
             ids.push(id);
         }
-        self.due_at(now + i64::from(timings.launch));
+        self.due_at(clock::after(now, i64::from(timings.launch)));
         if let Some(at) = launch.terminate_at {
             self.due_at(at);
         }
@@ -566,7 +569,7 @@ impl World {
             instance.state = passing;
             instance.transition = Some(Transition {
                 to,
-                at: now + i64::from(seconds),
+                at: clock::after(now, i64::from(seconds)),
             });
             instance.stop_charging = match change {
                 Change::Stop { stop_charging } => stop_charging,
@@ -644,7 +647,7 @@ impl super::bmc::BareMetal<'_> {
     pub fn create(&mut self, owner: &str, launch: &BmcLaunch) -> Vec<String> {
         let world = &mut *self.world;
         let now = world.clock.now();
-        let ready = now + i64::from(world.timings().launch);
+        let ready = clock::after(now, i64::from(world.timings().launch));
         let mut ids = Vec::with_capacity(launch.count as usize);
         for _ in 0..launch.count {
             let id = loop {
@@ -682,7 +685,7 @@ impl super::bmc::BareMetal<'_> {
 fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&str>) {
     instance.state = InstanceState::Terminated;
     instance.transition = None;
-    instance.gone_at = (seconds > 0).then_some(at + seconds);
+    instance.gone_at = (seconds > 0).then_some(clock::after(at, seconds));
     instance.latest_operation = Some(Box::new(Operation {
         action: "TerminateInstances".into(),
         state: if seconds > 0 { "OPERATING" } else { "SUCCESS" }.into(),

@@ -594,3 +594,88 @@ fn a_control_call_without_host_or_an_empty_world_body_changes_nothing() {
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(instances(&mock), 0);
 }
+
+/// A `Signature`-form request of `action` signed at `timestamp` with the example key.
+fn signature_form_at(action: &str, params: Value, timestamp: i64) -> Vec<u8> {
+    use terminus::provider::{Call, ProviderId, SignForm};
+    let params: serde_json::Map<String, Value> = serde_json::from_value(params).expect("an object");
+    let credentials = terminus::signing::Credentials::new(TENCENT_ID, TENCENT_KEY);
+    let call = Call {
+        action,
+        params: &params,
+        region: Some("ap-guangzhou"),
+        version: None,
+        credentials: &credentials,
+        token: None,
+        timestamp,
+        nonce: 11,
+        sign: SignForm::HmacSha256,
+        method: "POST",
+        headers: &[],
+    };
+    let (request, _) = ProviderId::Tencent
+        .build_request(&call)
+        .expect("the request builds");
+    request.to_bytes()
+}
+
+/// Issue 21, point 11: at the end of the clock's range a reboot's end is past `i64::MAX`. It panicked in a debug
+/// build ("attempt to add with overflow") and ended at once in release (`RUNNING`); it never comes.
+#[test]
+fn a_reboot_at_the_end_of_time_stays_rebooting_and_nothing_overflows() {
+    let world = format!(
+        "clock = {{ mode = \"fixed\", at = {} }}\n[[accounts]]\nsecret-id = \"{TENCENT_ID}\"\n\
+         secret-key = \"{TENCENT_KEY}\"\n[[instances]]\nid = \"ins-end00001\"\n",
+        i64::MAX
+    );
+    let mock = MockServer::builder()
+        .world(WorldSpec::from_toml(&world, "test").unwrap())
+        .start()
+        .expect("the mock starts");
+    let response = once(
+        mock.address(),
+        &signature_form_at(
+            "RebootInstances",
+            serde_json::json!({ "InstanceIds": ["ins-end00001"] }),
+            i64::MAX,
+        ),
+    );
+    assert_eq!(
+        json(&response).pointer("/Response/Error"),
+        None,
+        "{response:?}"
+    );
+    assert_eq!(crate::common::state_of(&mock, "ins-end00001"), "REBOOTING");
+}
+
+/// Issue 21, point 11: near the end of the clock's range `now + 300` wrapped, so an `ActionTime` in the world's
+/// past was accepted (and fired at once). It is refused with the documented parameter error.
+#[test]
+fn an_action_timer_not_in_the_future_is_refused_near_the_end_of_time() {
+    let now = i64::MAX - 100;
+    let world = format!(
+        "clock = {{ mode = \"fixed\", at = {now} }}\n[[accounts]]\nsecret-id = \"{TENCENT_ID}\"\n\
+         secret-key = \"{TENCENT_KEY}\"\n"
+    );
+    let mock = MockServer::builder()
+        .world(WorldSpec::from_toml(&world, "test").unwrap())
+        .start()
+        .expect("the mock starts");
+    let response = once(
+        mock.address(),
+        &signature_form_at(
+            "RunInstances",
+            serde_json::json!({
+                "Placement": { "Zone": "ap-guangzhou-3" },
+                "ImageId": "img-eb30mz89",
+                "ActionTimer": { "TimerAction": "TerminateInstances", "ActionTime": "2023-11-14T23:00:00Z" },
+            }),
+            now,
+        ),
+    );
+    assert_eq!(
+        json(&response).pointer("/Response/Error/Code"),
+        Some(&Value::from("InvalidParameterValue")),
+        "{response:?}"
+    );
+}

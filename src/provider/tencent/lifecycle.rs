@@ -682,7 +682,8 @@ fn action_timer(timer: &Value, now: i64) -> Result<i64, ApiError> {
                 format!("The ActionTime `{at}` is not YYYY-MM-DDThh:mm:ssZ."),
             )
         })?;
-    if parsed < now + 300 {
+    // Checked: near the end of the clock's range `now + 300` is past it, and every time is then too early.
+    if parsed < crate::world::clock::after(now, 300) {
         return Err(ApiError::new(
             "InvalidParameterValue",
             format!("The ActionTime `{at}` must be more than 5 minutes after the current time."),

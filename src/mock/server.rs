@@ -283,11 +283,8 @@ async fn answer_in(
         None => problem,
     };
     let named = shared.log.as_ref().map(|_| {
-        let world = shared.world();
-        (
-            world.clock.now(),
-            super::log::named_existing(&world, request),
-        )
+        let at = shared.world().clock.now();
+        (at, super::log::named_existing(|| shared.world(), request))
     });
     let reply = match (faulted, problem) {
         (true, None) => None,

@@ -67,7 +67,8 @@ pub struct MockServerBuilder {
 /// How much of the machine one server may take, whatever its clients send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once (tunnels included); one more is answered `503` and closed.
+    /// Connections served at once (tunnels included); one more is answered `503` and closed (on a TLS port, closed
+    /// at once without an answer).
     pub connections: usize,
     /// Bytes of request bodies being read at once; a request that finds no room is answered `503`.
     pub body_bytes_in_flight: usize,

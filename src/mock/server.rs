@@ -67,6 +67,12 @@ pub(super) async fn serve(
                 Ok((stream, _)) => {
                     backoff = ACCEPT_BACKOFF_FIRST;
                     let Ok(permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
+                        // On a TLS port a plaintext answer reads as a broken record to the client
+                        // (`WRONG_VERSION_NUMBER`), and a handshake is the work the cap is there to refuse: the
+                        // connection is closed at once, with nothing written.
+                        if acceptor.is_some() {
+                            continue;
+                        }
                         // Non-blocking: the answer fits any socket buffer, and a peer that does not read it
                         // cannot hold the accept loop. (A peer that has already sent a request may see a reset
                         // instead: the connection is closed with its request unread.)

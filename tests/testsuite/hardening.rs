@@ -764,3 +764,41 @@ fn a_large_request_with_the_request_log_on_stalls_no_other_client() {
         "{log}"
     );
 }
+
+/// Issue 21, point 9: on a TLS port a connection over the cap was answered `503` in plaintext, which a TLS client
+/// reads as a broken record (`WRONG_VERSION_NUMBER`). It is closed at once instead, with nothing written.
+#[test]
+fn a_tls_connection_over_the_cap_is_closed_at_once_without_plaintext() {
+    use std::io::Read;
+    let authority = terminus::tls::Authority::generate().expect("a CA");
+    let mock = MockServer::builder()
+        .world(world(1))
+        .limits(Limits {
+            connections: 1,
+            ..Limits::default()
+        })
+        .tls(authority.server_config(std::sync::Arc::new(|_: &str| true)))
+        .start()
+        .expect("the mock starts");
+    // Holds the only place: accepted, its handshake awaited.
+    let _holder = connect(mock.address());
+    let mut over = connect(mock.address());
+    over.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let ended = over.read_to_end(&mut received);
+    assert!(
+        received.is_empty(),
+        "plaintext on a TLS port: {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(
+        ended.is_ok()
+            || ended
+                .as_ref()
+                .is_err_and(|error| error.kind() == std::io::ErrorKind::ConnectionReset),
+        "{ended:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "closed at once");
+}

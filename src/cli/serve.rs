@@ -44,6 +44,11 @@ pub(super) struct Args {
     #[arg(long, default_value_t = Limits::default().body_bytes_in_flight as u64,
           value_parser = clap::value_parser!(u64).range(Limits::LARGEST_BODY as u64..=1 << 40))]
     max_body_bytes_in_flight: u64,
+    /// Bytes the request journal (GET /__terminus/requests) holds at most, at least 1048576; the oldest entries go
+    /// to make room.
+    #[arg(long, default_value_t = Limits::default().journal_bytes as u64,
+          value_parser = clap::value_parser!(u64).range(1 << 20..=1 << 40))]
+    journal_bytes: u64,
     /// The token control calls must carry as X-Terminus-Token [default: none on loopback; generated and printed
     /// once on any other address]. Prefer the environment variable: a flag's value shows in `ps`.
     #[arg(long, env = "TERMINUS_CONTROL_TOKEN", hide_env_values = true)]
@@ -153,6 +158,7 @@ pub(super) fn run(args: Args) -> ExitCode {
     let limits = Limits {
         connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
+        journal_bytes: usize::try_from(args.journal_bytes).unwrap_or(usize::MAX),
     };
     let mut authority = None;
     if args.tls {

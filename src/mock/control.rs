@@ -218,13 +218,17 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             world.replace(shared.initial.spec());
             Ok(world_json(&world))
         }
-        ("GET", "requests") => Filter::from_query(uri.query().unwrap_or_default()).map(|filter| {
-            let journal = shared.journal();
-            json!({
-                "requests": journal.select(&filter),
-                "evicted": journal.evicted(),
-            })
-        }),
+        ("GET", "requests") => match Filter::from_query(uri.query().unwrap_or_default()) {
+            // Written straight into the answer: a copy of the journal as a JSON value would be several times its size.
+            Ok(filter) => {
+                let mut body = Vec::new();
+                return match shared.journal().write_selected(&filter, &mut body) {
+                    Ok(()) => Reply::json(200, body),
+                    Err(error) => reply(500, json!({ "error": error.to_string() })),
+                };
+            }
+            Err(error) => Err(error),
+        },
         ("DELETE", "requests") => {
             shared.journal().clear();
             Ok(json!({ "requests": [] }))

@@ -1,11 +1,17 @@
-//! The request journal: the last [`CAPACITY`] provider requests the mock answered, for `GET /__terminus/requests`.
+//! The request journal: the last [`CAPACITY`] provider requests the mock answered, in at most [`BYTES`] (or the
+//! server's `journal_bytes` limit), for `GET /__terminus/requests`.
 //!
 //! Each entry says when, for which provider, action and SecretId, what the mock decided (the verdict and the
 //! answer's code and status), how long it took, the request as received without secrets, and for a rejected
-//! signature the [`Diagnosis`]. Secrets never enter it: session tokens (`X-TC-Token`, `Token=`) and bearer tokens
-//! are `[TOKEN]` (the snapshot convention), keys are never in a request, and a body is kept up to
-//! [`BODY_KEPT`] bytes. The oldest entry goes when a new one would pass the capacity; `evicted` counts them.
+//! signature the [`Diagnosis`]. Secrets never enter it: session and bearer tokens are `[TOKEN]` (the snapshot
+//! convention, recognised by [`crate::signing::tokens`]), keys are never in a request. A body is kept up to
+//! [`BODY_KEPT`] bytes, and the target and each header name and value up to [`PIECE_KEPT`] bytes: a longer one is
+//! kept as its prefix and written with its length (`…(409600 bytes)`), so 1,000 requests with 400 KB of headers
+//! each hold a few MiB, not 400. The oldest entries go when a new one would pass the count or the bytes;
+//! `evicted` counts them. A read is written straight into the answer's bytes ([`Journal::write_selected`]), with
+//! no copy of the entries in between; a clear gives the entries' memory back.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use serde::Serialize;
@@ -18,6 +24,10 @@ use crate::signing::tokens;
 pub const CAPACITY: usize = 1000;
 /// Bytes of a request body kept in an entry.
 pub const BODY_KEPT: usize = 16 * 1024;
+/// Bytes of the target, and of each header name and value, kept in an entry.
+pub const PIECE_KEPT: usize = 4 * 1024;
+/// The bytes the journal holds at most by default.
+pub const BYTES: usize = 64 * 1024 * 1024;
 
 /// What the mock decided about a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -98,6 +108,8 @@ pub struct Received {
     /// Where each text piece ends in `bytes` (method, target, then name and value of each header); the body is
     /// the rest.
     ends: Vec<u32>,
+    /// Each piece's length as received (longer than kept when it was cut to [`PIECE_KEPT`]).
+    lengths: Vec<u32>,
     /// The body's length as received.
     body_bytes: usize,
 }
@@ -108,6 +120,7 @@ impl Received {
         let mut received = Received {
             bytes: Vec::new(),
             ends: Vec::new(),
+            lengths: Vec::new(),
             body_bytes: 0,
         };
         received.refill(request);
@@ -120,17 +133,29 @@ impl Received {
         let text: usize = request
             .headers
             .iter()
-            .map(|(name, value)| name.len() + value.len())
+            .map(|(name, value)| name.len().min(PIECE_KEPT) + value.len().min(PIECE_KEPT))
             .sum();
         self.bytes.clear();
         self.ends.clear();
-        self.bytes
-            .reserve(request.method.len() + request.target.len() + text + kept.len());
+        self.lengths.clear();
+        self.bytes.reserve(
+            request.method.len().min(PIECE_KEPT)
+                + request.target.len().min(PIECE_KEPT)
+                + text
+                + kept.len(),
+        );
         self.ends.reserve(2 + 2 * request.headers.len());
-        let Received { bytes, ends, .. } = self;
+        self.lengths.reserve(2 + 2 * request.headers.len());
+        let Received {
+            bytes,
+            ends,
+            lengths,
+            ..
+        } = self;
         let mut push = |piece: &str| {
-            bytes.extend_from_slice(piece.as_bytes());
+            bytes.extend_from_slice(&piece.as_bytes()[..piece.floor_char_boundary(PIECE_KEPT)]);
             ends.push(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+            lengths.push(u32::try_from(piece.len()).unwrap_or(u32::MAX));
         };
         push(&request.method);
         push(&request.target);
@@ -144,7 +169,20 @@ impl Received {
 
     /// The bytes its blocks hold, used or not.
     pub(crate) fn capacity(&self) -> usize {
-        self.bytes.capacity() + 4 * self.ends.capacity()
+        self.bytes.capacity() + 4 * self.ends.capacity() + 4 * self.lengths.capacity()
+    }
+
+    /// The text pieces as they are written: a piece cut to [`PIECE_KEPT`] bytes is its prefix and its length.
+    fn shown_pieces(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        self.pieces()
+            .zip(self.lengths.iter())
+            .map(|(piece, &length)| {
+                if piece.len() < length as usize {
+                    Cow::Owned(format!("{piece}…({length} bytes)"))
+                } else {
+                    Cow::Borrowed(piece)
+                }
+            })
     }
 
     /// The text pieces in order: method, target, then name and value of each header.
@@ -183,7 +221,7 @@ struct Written<'a> {
     /// The request target as sent.
     target: String,
     /// The headers, in order, as `[name, value]`.
-    headers: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
+    headers: Vec<(Cow<'a, str>, String)>,
     /// The body as text (invalid UTF-8 replaced), at most [`BODY_KEPT`] bytes of it.
     body: String,
     /// The body's length as received.
@@ -192,16 +230,17 @@ struct Written<'a> {
 
 impl Serialize for Received {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut pieces = self.pieces();
+        let mut pieces = self.shown_pieces();
         let method = pieces.next().unwrap_or_default();
         let target = pieces.next().unwrap_or_default();
         let mut headers = Vec::new();
         while let (Some(name), Some(value)) = (pieces.next(), pieces.next()) {
-            headers.push((name, tokens::header_value(name, value)));
+            let value = tokens::header_value(&name, &value).into_owned();
+            headers.push((name, value));
         }
         Written {
-            method,
-            target: tokens::parameters(target).into_owned(),
+            method: &method,
+            target: tokens::parameters(&target).into_owned(),
             headers,
             body: tokens::parameters(&String::from_utf8_lossy(self.body())).into_owned(),
             body_bytes: self.body_bytes,
@@ -279,6 +318,9 @@ pub struct Journal {
     /// Boxed: an entry moves in and out of the ring once per request, a pointer rather than its fields.
     entries: VecDeque<Box<Entry>>,
     capacity: usize,
+    /// The most bytes the entries may hold, and what they hold.
+    bytes_limit: usize,
+    bytes: usize,
     next_id: u64,
     evicted: u64,
 }
@@ -292,9 +334,17 @@ impl Default for Journal {
 impl Journal {
     /// A journal that keeps the last `capacity` entries (at least one).
     pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_limits(capacity, BYTES)
+    }
+
+    /// A journal that keeps the last `capacity` entries (at least one) in at most `bytes` (the newest entry is
+    /// kept whatever its size: it is at most some hundreds of KiB, [`PIECE_KEPT`] per header).
+    pub fn with_limits(capacity: usize, bytes: usize) -> Self {
         Self {
             entries: VecDeque::new(),
             capacity: capacity.max(1),
+            bytes_limit: bytes,
+            bytes: 0,
             next_id: 1,
             evicted: 0,
         }
@@ -305,15 +355,47 @@ impl Journal {
     pub fn push(&mut self, mut entry: Box<Entry>) -> (u64, Option<Box<Entry>>) {
         entry.id = self.next_id;
         self.next_id += 1;
-        let evicted = if self.entries.len() == self.capacity {
-            self.evicted += 1;
-            self.entries.pop_front()
-        } else {
-            None
-        };
         let id = entry.id;
+        self.bytes += entry.size();
         self.entries.push_back(entry);
-        (id, evicted)
+        let mut spare = None;
+        while self.entries.len() > 1
+            && (self.entries.len() > self.capacity || self.bytes > self.bytes_limit)
+        {
+            let Some(oldest) = self.entries.pop_front() else {
+                break;
+            };
+            self.evicted += 1;
+            self.bytes = self.bytes.saturating_sub(oldest.size());
+            // The first goes back to the caller to reuse (or drop outside the lock); more than one go only when
+            // a large entry makes room for itself.
+            if spare.is_none() {
+                spare = Some(oldest);
+            }
+        }
+        (id, spare)
+    }
+
+    /// The bytes the entries hold.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Writes `{"requests": [...], "evicted": N}` for the entries a filter keeps straight into `out`, formatting
+    /// each entry as it goes: no copy of the journal is built.
+    pub fn write_selected(&self, filter: &Filter, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        #[derive(Serialize)]
+        struct Selected<'a> {
+            requests: Vec<&'a Entry>,
+            evicted: u64,
+        }
+        serde_json::to_writer(
+            out,
+            &Selected {
+                requests: self.select(filter),
+                evicted: self.evicted,
+            },
+        )
     }
 
     /// The entries a filter keeps, oldest first (with `limit`, the last ones).
@@ -337,8 +419,34 @@ impl Journal {
 
     /// Forgets every entry (ids keep counting, so a `since` taken before still means "after that").
     pub fn clear(&mut self) {
-        self.entries.clear();
+        // A new queue, not `clear`: the old one's block goes too.
+        self.entries = VecDeque::new();
+        self.bytes = 0;
         self.evicted = 0;
+    }
+}
+
+impl Entry {
+    /// The bytes the entry holds: itself, its request's blocks and its texts.
+    fn size(&self) -> usize {
+        std::mem::size_of::<Entry>()
+            + self.request.capacity()
+            + self.action.as_ref().map_or(0, String::capacity)
+            + self.secret_id.as_ref().map_or(0, String::capacity)
+            + self.code.as_ref().map_or(0, String::capacity)
+            + self.diagnosis.as_ref().map_or(0, |diagnosis| {
+                std::mem::size_of::<Diagnosis>()
+                    + diagnosis.cause.capacity()
+                    + diagnosis.difference.capacity()
+                    + diagnosis
+                        .canonical_request
+                        .as_ref()
+                        .map_or(0, String::capacity)
+                    + diagnosis
+                        .string_to_sign
+                        .as_ref()
+                        .map_or(0, String::capacity)
+            })
     }
 }
 

@@ -72,6 +72,8 @@ pub struct Limits {
     pub connections: usize,
     /// Bytes of request bodies being read at once; a request that finds no room is answered `503`.
     pub body_bytes_in_flight: usize,
+    /// Bytes the request journal holds at most (its entries' blocks); the oldest entries go to make room.
+    pub journal_bytes: usize,
 }
 
 impl Limits {
@@ -84,11 +86,12 @@ impl Limits {
 
 impl Default for Limits {
     /// 512 connections (well under the usual 1024 file descriptors), 64 MiB of bodies (six 10 MB TC3 bodies at
-    /// once).
+    /// once), 64 MiB of journal.
     fn default() -> Self {
         Self {
             connections: 512,
             body_bytes_in_flight: 64 * 1024 * 1024,
+            journal_bytes: journal::BYTES,
         }
     }
 }
@@ -240,6 +243,7 @@ impl MockServerBuilder {
             body_bytes_in_flight: limits
                 .body_bytes_in_flight
                 .clamp(Limits::LARGEST_BODY, Semaphore::MAX_PERMITS),
+            journal_bytes: limits.journal_bytes,
         };
         self
     }
@@ -441,7 +445,10 @@ impl Shared {
             cloud: false,
             log: None,
             providers,
-            journal: Mutex::new(Journal::default()),
+            journal: Mutex::new(Journal::with_limits(
+                journal::CAPACITY,
+                limits.journal_bytes,
+            )),
             scenario: scenario::Tracker::default(),
         }
     }

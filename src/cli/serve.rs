@@ -49,6 +49,11 @@ pub(super) struct Args {
     #[arg(long, default_value_t = Limits::default().journal_bytes as u64,
           value_parser = clap::value_parser!(u64).range(1 << 20..=1 << 40))]
     journal_bytes: u64,
+    /// CVM instances the world holds at most (1 to 100000000); a RunInstances past it is
+    /// LimitExceeded.InstanceQuota. Destroyed instances leave the world once their listing window has passed.
+    #[arg(long, default_value_t = Limits::default().instances as u64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    max_instances: u64,
     /// The token control calls must carry as X-Terminus-Token [default: none on loopback; generated and printed
     /// once on any other address]. Prefer the environment variable: a flag's value shows in `ps`.
     #[arg(long, env = "TERMINUS_CONTROL_TOKEN", hide_env_values = true)]
@@ -159,6 +164,7 @@ pub(super) fn run(args: Args) -> ExitCode {
         connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
         journal_bytes: usize::try_from(args.journal_bytes).unwrap_or(usize::MAX),
+        instances: usize::try_from(args.max_instances).unwrap_or(usize::MAX),
     };
     let mut authority = None;
     if args.tls {

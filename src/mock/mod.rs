@@ -74,6 +74,8 @@ pub struct Limits {
     pub body_bytes_in_flight: usize,
     /// Bytes the request journal holds at most (its entries' blocks); the oldest entries go to make room.
     pub journal_bytes: usize,
+    /// CVM instances the world holds at most; a `RunInstances` past it is `LimitExceeded.InstanceQuota`.
+    pub instances: usize,
 }
 
 impl Limits {
@@ -86,12 +88,13 @@ impl Limits {
 
 impl Default for Limits {
     /// 512 connections (well under the usual 1024 file descriptors), 64 MiB of bodies (six 10 MB TC3 bodies at
-    /// once), 64 MiB of journal.
+    /// once), 64 MiB of journal, a million instances.
     fn default() -> Self {
         Self {
             connections: 512,
             body_bytes_in_flight: 64 * 1024 * 1024,
             journal_bytes: journal::BYTES,
+            instances: crate::world::INSTANCE_CAP,
         }
     }
 }
@@ -244,6 +247,7 @@ impl MockServerBuilder {
                 .body_bytes_in_flight
                 .clamp(Limits::LARGEST_BODY, Semaphore::MAX_PERMITS),
             journal_bytes: limits.journal_bytes,
+            instances: limits.instances.max(1),
         };
         self
     }
@@ -430,11 +434,12 @@ impl InitialWorld {
 
 impl Shared {
     fn new(
-        world: World,
+        mut world: World,
         limits: Limits,
         control_token: Option<ControlToken>,
         providers: Vec<ProviderId>,
     ) -> Self {
+        world.set_instance_cap(limits.instances);
         Self {
             initial: InitialWorld::of(world.spec()),
             world: SharedWorld::new(world),

@@ -179,6 +179,9 @@ pub enum LifeRefusal {
     Terminating(String),
     /// `RunInstances` would take the owner over [`INSTANCE_QUOTA`]: the instances it holds, the count asked.
     Quota(usize, u32),
+    /// `RunInstances` would take the world over its cap ([`World::set_instance_cap`]): the instances it holds,
+    /// the cap, the count asked.
+    WorldFull(usize, usize, u32),
 }
 
 /// The most listed CVM instances one owner may hold through `RunInstances` (terminus's choice: the real quota is
@@ -289,6 +292,7 @@ impl World {
     /// due time is kept.
     pub fn settle(&mut self) {
         let now = self.clock.now();
+        self.drop_destroyed(now);
         // Nothing scheduled, or nothing due yet: no instance is looked at (this runs on every request).
         match self.next_due {
             None => return,
@@ -298,6 +302,7 @@ impl World {
         let mut next: Option<i64> = None;
         let mut later = |at: i64| next = Some(next.map_or(at, |n| n.min(at)));
         let terminate_seconds = i64::from(self.timings().terminate);
+        let mut destroyed = Vec::new();
         for instance in self.spec.instances.items_mut() {
             if let Some(at) = instance.terminate_at {
                 if clock::is_due(at, now) {
@@ -307,6 +312,7 @@ impl World {
                         InstanceState::Terminated | InstanceState::LaunchFailed
                     ) {
                         destroy(instance, at, terminate_seconds, None);
+                        destroyed.push((instance.gone_at.unwrap_or(at), instance.id.clone()));
                     }
                 } else {
                     later(at);
@@ -348,6 +354,30 @@ impl World {
             }
         }
         self.next_due = next;
+        self.dropping.extend(destroyed);
+    }
+
+    /// Drops the destroyed instances whose listing window the clock has passed (strictly: at its last second an
+    /// instance is still there to be read). Constant work when none is: the earliest end is looked at.
+    fn drop_destroyed(&mut self, now: i64) {
+        let mut gone = std::collections::HashSet::new();
+        while let Some((end, _)) = self.dropping.first()
+            && *end < now
+        {
+            if let Some((_, id)) = self.dropping.pop_first() {
+                gone.insert(id);
+            }
+        }
+        if gone.is_empty() {
+            return;
+        }
+        // Only what is still destroyed and unlisted: the set outlives a world replaced under it by no means, but
+        // an id could be seeded again by a world file of the same world.
+        self.spec.instances.retain(|instance| {
+            !(gone.contains(instance.id.as_str())
+                && instance.state == InstanceState::Terminated
+                && instance.gone_at.is_none())
+        });
     }
 
     /// Notes that something falls due at `at`.
@@ -363,6 +393,7 @@ impl World {
         // The call was just accepted for these ids in this region: they are found (through the index).
         let found = self.find(region, ids).unwrap_or_default();
         let mut due = None;
+        let mut destroyed = Vec::new();
         for at in found {
             let instance = self.spec.instances.at_mut(at);
             instance.transition = None;
@@ -370,6 +401,7 @@ impl World {
             if instance.state == InstanceState::Terminated {
                 destroy(instance, now, seconds, Some(request_id));
                 due = instance.gone_at;
+                destroyed.push((instance.gone_at.unwrap_or(now), instance.id.clone()));
             } else {
                 instance.latest_operation = Some(Box::new(Operation {
                     action: "TerminateInstances".into(),
@@ -381,6 +413,7 @@ impl World {
         if let Some(at) = due {
             self.due_at(at);
         }
+        self.dropping.extend(destroyed);
     }
 
     /// Whether the instance is listed: not destroyed, or destroyed and still `TERMINATING`.
@@ -427,6 +460,14 @@ impl World {
             .count();
         if held + launch.count as usize > INSTANCE_QUOTA {
             return Err(LifeRefusal::Quota(held, launch.count));
+        }
+        let total = self.spec.instances.len();
+        if total.saturating_add(launch.count as usize) > self.instance_cap() {
+            return Err(LifeRefusal::WorldFull(
+                total,
+                self.instance_cap(),
+                launch.count,
+            ));
         }
         if dry_run {
             return Ok(Vec::new());

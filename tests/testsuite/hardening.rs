@@ -608,7 +608,10 @@ fn signature_form_at(action: &str, params: Value, timestamp: i64) -> Vec<u8> {
         credentials: &credentials,
         token: None,
         timestamp,
-        nonce: 11,
+        nonce: {
+            static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(11);
+            NONCE.fetch_add(1, Ordering::Relaxed)
+        },
         sign: SignForm::HmacSha256,
         method: "POST",
         headers: &[],
@@ -801,4 +804,113 @@ fn a_tls_connection_over_the_cap_is_closed_at_once_without_plaintext() {
         "{ended:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(5), "closed at once");
+}
+
+/// Creates `count` instances and terminates them, signed at the world's clock; the ids created.
+fn create_and_terminate(address: SocketAddr, count: u32) -> Vec<Value> {
+    let now = clock_now(address);
+    let created = json(&once(
+        address,
+        &signature_form_at(
+            "RunInstances",
+            serde_json::json!({
+                "Placement": { "Zone": "ap-guangzhou-3" },
+                "ImageId": "img-eb30mz89",
+                "InstanceCount": count,
+            }),
+            now,
+        ),
+    ));
+    let ids = created
+        .pointer("/Response/InstanceIdSet")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_else(|| panic!("{created}"));
+    let terminated = json(&once(
+        address,
+        &signature_form_at(
+            "TerminateInstances",
+            serde_json::json!({ "InstanceIds": ids }),
+            now,
+        ),
+    ));
+    assert_eq!(terminated.pointer("/Response/Error"), None, "{terminated}");
+    ids
+}
+
+fn world_instances(address: SocketAddr) -> usize {
+    json(&once(address, &control("GET", "/__terminus/world", "", "")))["instances"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+/// Issue 21, point 4: instances that finished terminating stayed in the world for ever (15 loops of create and
+/// terminate held 150,000). They leave once the clock has passed their listing window: 20 loops, each a second
+/// apart, leave at most the last loop's instances.
+#[test]
+fn destroyed_instances_leave_the_world_once_their_listing_window_has_passed() {
+    let mock = server(Limits::default());
+    let advance = r#"{"advance": 1}"#;
+    let json_type = "Content-Type: application/json\r\n";
+    let before = world_instances(mock.address());
+    for _ in 0..20 {
+        once(
+            mock.address(),
+            &control(
+                "PUT",
+                "/__terminus/timings",
+                json_type,
+                r#"{"timings": "immediate"}"#,
+            ),
+        );
+        create_and_terminate(mock.address(), 100);
+        once(
+            mock.address(),
+            &control("POST", "/__terminus/clock", json_type, advance),
+        );
+    }
+    let after = world_instances(mock.address());
+    assert!(
+        after <= before + 100,
+        "{before} instances before, {after} after 20 loops"
+    );
+}
+
+/// Issue 21, point 4: the whole world is capped (`Limits::instances`, `serve --max-instances`), answered with the
+/// API's quota error.
+#[test]
+fn a_run_past_the_world_cap_is_the_quota_error() {
+    let mock = server(Limits {
+        instances: 150,
+        ..Limits::default()
+    });
+    once(
+        mock.address(),
+        &control(
+            "PUT",
+            "/__terminus/timings",
+            "Content-Type: application/json\r\n",
+            r#"{"timings": {"launch": 0, "terminate": 3600}}"#,
+        ),
+    );
+    create_and_terminate(mock.address(), 100);
+    let now = clock_now(mock.address());
+    let refused = json(&once(
+        mock.address(),
+        &signature_form_at(
+            "RunInstances",
+            serde_json::json!({
+                "Placement": { "Zone": "ap-guangzhou-3" },
+                "ImageId": "img-eb30mz89",
+                "InstanceCount": 100,
+            }),
+            now,
+        ),
+    ));
+    assert_eq!(
+        refused.pointer("/Response/Error/Code"),
+        Some(&Value::from("LimitExceeded.InstanceQuota")),
+        "{refused}"
+    );
+    assert!(world_instances(mock.address()) <= 150);
 }

@@ -368,6 +368,12 @@ fn life_refusal(refused: LifeRefusal) -> ApiError {
                 crate::world::lifecycle::INSTANCE_QUOTA
             ),
         ),
+        LifeRefusal::WorldFull(held, cap, count) => ApiError::new(
+            "LimitExceeded.InstanceQuota",
+            format!(
+                "The quota is not enough to create {count} instances: the world holds {held}, terminus serves at most {cap} (serve --max-instances)."
+            ),
+        ),
         LifeRefusal::State(id, state) => ApiError::new(
             state_code(state),
             format!(

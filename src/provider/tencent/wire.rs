@@ -1027,16 +1027,17 @@ mod tests {
     }
 
     #[test]
-    fn a_name_deeper_than_filters_n_values_n_is_an_unknown_parameter() {
-        let deepest = ActionParams::from_pairs([("Filters.0.Values.1", "x")].into_iter()).unwrap();
-        assert_eq!(deepest.values["Filters"][0]["Values"][0], "x");
+    fn a_name_deeper_than_tag_specification_n_tags_n_key_is_an_unknown_parameter() {
+        let deepest =
+            ActionParams::from_pairs([("TagSpecification.0.Tags.1.Key", "x")].into_iter()).unwrap();
+        assert_eq!(deepest.values["TagSpecification"][0]["Tags"][0]["Key"], "x");
         // The crash: 30,000 levels overflowed the stack (insert, walk and drop were recursive).
         let deep = format!("InstanceIds{}", ".0".repeat(30_000));
         let error = ActionParams::from_pairs([(deep.as_str(), "ins-a")].into_iter()).unwrap_err();
         assert_eq!(error.code, "UnknownParameter");
         assert!(error.message.len() < 200, "{}", error.message);
-        let five = ActionParams::from_pairs([("Filters.0.Values.1.x", "x")].into_iter());
-        assert_eq!(five.unwrap_err().code, "UnknownParameter");
+        let six = ActionParams::from_pairs([("TagSpecification.0.Tags.1.Key.x", "x")].into_iter());
+        assert_eq!(six.unwrap_err().code, "UnknownParameter");
     }
 
     #[test]

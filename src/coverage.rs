@@ -230,11 +230,14 @@ impl Row {
     }
 }
 
+/// The largest catalog read: the committed one is about 20 KiB.
+const MAX_CATALOG_BYTES: u64 = 1024 * 1024;
+
 impl Catalog {
-    /// Reads the catalog file.
+    /// Reads the catalog file (a regular file of at most [`MAX_CATALOG_BYTES`]).
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        let text =
+            crate::file::read_text(path, MAX_CATALOG_BYTES).map_err(|error| error.to_string())?;
         toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
     }
 }

@@ -116,9 +116,9 @@ impl Authority {
         &self.certificate
     }
 
-    /// Writes the CA certificate (never the key) to `path` in PEM.
-    pub fn write_certificate(&self, path: &Path) -> std::io::Result<()> {
-        std::fs::write(path, self.pem.as_bytes())
+    /// Writes the CA certificate (never the key) to `path` in PEM, whole and never through a planted link.
+    pub fn write_certificate(&self, path: &Path) -> Result<(), crate::file::FileError> {
+        crate::file::write_new(path, self.pem.as_bytes())
     }
 
     /// A leaf for `names` (DNS names or IP addresses), signed by this authority, with its key, ready for rustls.
@@ -234,7 +234,11 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
         path: path.display().to_string(),
         message,
     };
-    let bytes = std::fs::read(path).map_err(|error| fail(format!("cannot read: {error}")))?;
+    // A CA bundle is a few hundred KiB at most (the public web roots are about 250 KiB).
+    let bytes = crate::file::read(path, 16 * 1024 * 1024).map_err(|error| TlsError::CaFile {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    })?;
     let certificates = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| fail(format!("not PEM certificates: {error}")))?;

@@ -26,11 +26,12 @@ mod sweep;
 mod verify;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::file;
 use crate::harness::report::{CaseReport, Report};
 use crate::message::Request;
 use crate::signing::{Step, Trace};
@@ -135,15 +136,27 @@ impl Cli {
     }
 }
 
-/// Reads a raw HTTP/1.1 request from a file, or from standard input for `-`.
+/// The largest file the command line reads whole: a world file, a raw request, a trace or a catalog. The same as
+/// the largest body the control API accepts (a world file sent there).
+pub(crate) const MAX_INPUT_BYTES: u64 = crate::mock::Limits::LARGEST_BODY as u64;
+
+/// Reads a raw HTTP/1.1 request from a file, or from standard input for `-` (both at most [`MAX_INPUT_BYTES`]).
 fn read_request(path: &Path) -> Result<Request, String> {
-    let mut bytes = Vec::new();
-    let read = if path == Path::new("-") {
-        std::io::stdin().read_to_end(&mut bytes).map(drop)
+    let bytes = if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(MAX_INPUT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|error| format!("cannot read standard input: {error}"))?;
+        if bytes.len() as u64 > MAX_INPUT_BYTES {
+            return Err(format!(
+                "cannot read standard input: larger than {MAX_INPUT_BYTES} bytes"
+            ));
+        }
+        bytes
     } else {
-        std::fs::read(path).map(|contents| bytes = contents)
+        file::read(path, MAX_INPUT_BYTES).map_err(|error| error.to_string())?
     };
-    read.map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     Request::parse(&bytes).map_err(|error| format!("{}: {error}", path.display()))
 }
 
@@ -155,17 +168,14 @@ fn unusable(message: impl std::fmt::Display) -> ExitCode {
 
 /// Reads the world file `--world` names.
 fn read_world(path: &Path) -> Result<WorldSpec, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let text = file::read_text(path, MAX_INPUT_BYTES).map_err(|error| error.to_string())?;
     WorldSpec::from_toml(&text, &path.display().to_string()).map_err(|error| error.to_string())
 }
 
-/// Writes `text` to `path`, making its directory first; the error names the file.
+/// Writes `text` to `path` whole, never through a link planted there, making its directory first; the error names
+/// the file.
 fn write_creating_dirs(path: &Path, text: impl AsRef<[u8]>) -> Result<(), String> {
-    path.parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(path, text))
-        .map_err(|error| format!("cannot write {}: {error}", path.display()))
+    file::write_new_creating_dirs(path, text.as_ref()).map_err(|error| error.to_string())
 }
 
 /// Prints each failed case's step and message under a `----` heading.
@@ -190,9 +200,9 @@ fn conclude(
     mut unwritten: Vec<String>,
 ) -> ExitCode {
     let write = |path: &Path, text: String| {
-        std::fs::write(path, text)
+        file::write_new(path, text.as_bytes())
             .err()
-            .map(|error| format!("cannot write {}: {error}", path.display()))
+            .map(|error| error.to_string())
     };
     out!("\n{} in {} ms", report.summary(), report.duration_ms);
     if let Some(path) = json {
@@ -233,9 +243,8 @@ fn trace_json(trace: &Trace, reveal: bool) -> serde_json::Value {
 }
 
 /// Reads a trace from JSON: `sign --format json` output, or a bare object of step names to values.
-fn read_trace(path: &PathBuf, scheme: crate::signing::Scheme) -> Result<Trace, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+fn read_trace(path: &Path, scheme: crate::signing::Scheme) -> Result<Trace, String> {
+    let text = file::read_text(path, MAX_INPUT_BYTES).map_err(|error| error.to_string())?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|error| format!("{}: not JSON: {error}", path.display()))?;
     let steps = json.get("trace").unwrap_or(&json);

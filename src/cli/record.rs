@@ -65,9 +65,9 @@ pub(super) fn run(args: Args) -> ExitCode {
         Err(error) => return unusable(error),
     };
     if let Some(path) = &args.ca_out
-        && let Err(error) = std::fs::write(path, recorder.ca_pem())
+        && let Err(error) = crate::file::write_new(path, recorder.ca_pem().as_bytes())
     {
-        return unusable(format!("cannot write {}: {error}", path.display()));
+        return unusable(error);
     }
     out!(
         "terminus record: proxy on {} -> {}, cassette {}",

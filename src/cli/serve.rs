@@ -5,7 +5,7 @@
 //! server accepts connections, for scripts that would rather wait for a file than read a pipe.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -44,6 +44,16 @@ pub(super) struct Args {
     #[arg(long, default_value_t = Limits::default().body_bytes_in_flight as u64,
           value_parser = clap::value_parser!(u64).range(Limits::LARGEST_BODY as u64..=1 << 40))]
     max_body_bytes_in_flight: u64,
+    /// Bytes the request journal (GET /__terminus/requests) holds at most, at least 1048576; the oldest entries go
+    /// to make room.
+    #[arg(long, default_value_t = Limits::default().journal_bytes as u64,
+          value_parser = clap::value_parser!(u64).range(1 << 20..=1 << 40))]
+    journal_bytes: u64,
+    /// CVM instances the world holds at most (1 to 100000000); a RunInstances past it is
+    /// LimitExceeded.InstanceQuota. Destroyed instances leave the world once their listing window has passed.
+    #[arg(long, default_value_t = Limits::default().instances as u64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    max_instances: u64,
     /// The token control calls must carry as X-Terminus-Token [default: none on loopback; generated and printed
     /// once on any other address]. Prefer the environment variable: a flag's value shows in `ps`.
     #[arg(long, env = "TERMINUS_CONTROL_TOKEN", hide_env_values = true)]
@@ -167,6 +177,8 @@ pub(super) fn run(args: Args) -> ExitCode {
     let limits = Limits {
         connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
+        journal_bytes: usize::try_from(args.journal_bytes).unwrap_or(usize::MAX),
+        instances: usize::try_from(args.max_instances).unwrap_or(usize::MAX),
     };
     let mut authority = None;
     if args.tls {
@@ -177,7 +189,7 @@ pub(super) fn run(args: Args) -> ExitCode {
         if let Some(path) = &args.ca_out
             && let Err(error) = generated.write_certificate(path)
         {
-            return unusable(format!("cannot write {}: {error}", path.display()));
+            return unusable(error);
         }
         authority = Some(generated);
     }
@@ -202,9 +214,9 @@ pub(super) fn run(args: Args) -> ExitCode {
     };
     // The ready file before the first line: whoever has read the line finds the file.
     if let Some(path) = &args.ready_file
-        && let Err(error) = write_whole(path, &format!("{}\n", server.uri()))
+        && let Err(error) = crate::file::write_new(path, format!("{}\n", server.uri()).as_bytes())
     {
-        return unusable(format!("cannot write {}: {error}", path.display()));
+        return unusable(error);
     }
     // The first line, in a form scripts may rely on: `listening on <URL>`, nothing more.
     out!("listening on {}", server.uri());
@@ -274,15 +286,4 @@ fn until_told_to_stop() {
             std::thread::park();
         }
     }
-}
-
-/// Writes a file so that a reader sees nothing or all of it: into a temporary file beside it, then renamed.
-fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text)?;
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
 }

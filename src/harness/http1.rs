@@ -1,6 +1,6 @@
 //! A raw HTTP/1.1 client connection: a tokio [`TcpStream`], a request written whole as the bytes it was built as,
-//! one response read by its `Content-Length` (or, without one, until the server closes). Not for `HEAD`, whose
-//! answer announces a length it does not send.
+//! one response read by its `Content-Length` (or, without one, until the server closes), after any interim `1xx`
+//! answers (`100 Continue`), which are dropped. Not for `HEAD`, whose answer announces a length it does not send.
 //!
 //! It is raw on purpose, for two users. `terminus bench` measures the server, not a client library. The harness
 //! sends the exact bytes a case built, the bytes the official clients send: an HTTP library would lowercase header
@@ -90,6 +90,14 @@ impl Connection {
             }
             let read = self.stream.read_buf(&mut self.buffer).await?;
             let closed = read == 0;
+            // Interim answers (`100 Continue` to `Expect: 100-continue`, `103 Early Hints`) come before the final
+            // one: dropped, and the final one read after them. `101 Switching Protocols` ends the exchange.
+            while let Some((status, head, _)) = parse_response(&self.buffer, closed)?
+                && (100..200).contains(&status)
+                && status != 101
+            {
+                self.buffer.drain(..head);
+            }
             if let Some((status, head, body)) = parse_response(&self.buffer, closed)? {
                 if self.buffer.len() > body.end {
                     return Err(ExchangeError::Malformed(
@@ -244,5 +252,43 @@ mod tests {
         assert!(parse_response(bytes, false).unwrap().is_none());
         let (_, head, body) = parse_response(bytes, true).unwrap().unwrap();
         assert_eq!(&bytes[head..][..body.len()], b"abc");
+    }
+
+    /// Issue 21, point 10: a step sent with `Expect: 100-continue` gets `100 Continue` first; the answer is the
+    /// one after it, whether both come in one read or apart.
+    #[tokio::test]
+    async fn an_interim_100_continue_is_read_past_to_the_final_answer() {
+        const INTERIM: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        const FINAL: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        const REQUEST: &[u8] =
+            b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx";
+        for together in [true, false] {
+            // Apart: a pipe that holds only the interim answer, so the final one is written after it was read.
+            let (client, mut server) =
+                tokio::io::duplex(if together { 4096 } else { INTERIM.len() });
+            let serving = tokio::spawn(async move {
+                let mut request = [0u8; REQUEST.len()];
+                server.read_exact(&mut request).await.unwrap();
+                if together {
+                    server.write_all(&[INTERIM, FINAL].concat()).await.unwrap();
+                } else {
+                    server.write_all(INTERIM).await.unwrap();
+                    server.write_all(FINAL).await.unwrap();
+                }
+                // Held open until the client has read, so that a close cannot stand in for the answer's end.
+                let _ = server.read(&mut request).await;
+            });
+            let mut connection = Connection::over(client);
+            let status =
+                tokio::time::timeout(Duration::from_secs(10), connection.exchange(REQUEST))
+                    .await
+                    .expect("the exchange ends")
+                    .unwrap_or_else(|error| panic!("together={together}: {error}"));
+            assert_eq!(status, 200, "together={together}");
+            assert_eq!(connection.body(), b"ok");
+            assert_eq!(connection.raw(), FINAL);
+            drop(connection);
+            serving.await.unwrap();
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! in this order):
 //!
 //! 1. only in origin form (`PUT /__terminus/world`), on the mock's own listener: not in a proxy-form request
-//!    (`PUT http://any.host/__terminus/world`), not inside a `CONNECT` tunnel (`403`);
+//!    (`PUT http://any.host/__terminus/world`), not inside a `CONNECT` tunnel (`403`), and with a `Host` header
+//!    (`400`; HTTP/1.0 lets a client leave it out);
 //! 2. with a token (given to `terminus serve --control-token` or `TERMINUS_CONTROL_TOKEN`, or generated and printed
 //!    once when the server listens on an address that is not loopback): every call carries it as
 //!    `X-Terminus-Token` (`401` otherwise);
@@ -25,7 +26,7 @@
 //! |---|---|
 //! | `GET /__terminus/health` | `{"status": "ok", …}`: the server is up and answering |
 //! | `GET /__terminus/world` | the world's state, in the world-file shape, keys `[REDACTED]` and tokens `[TOKEN]` |
-//! | `PUT /__terminus/world` | replaces the world with the one in the body; a `[REDACTED]` key or `[TOKEN]` token keeps the current account's, so a `GET` puts back as it was |
+//! | `PUT /__terminus/world` | replaces the world with the one in the body; a `[REDACTED]` key or `[TOKEN]` token keeps the current account's, so a `GET` puts back as it was; an empty or blank body is refused (`400`): an empty world is a document, `accounts = []` or `{}` |
 //! | `POST /__terminus/reset` | back to the world the server started with (the journal stays) |
 //! | `GET /__terminus/requests` | the journal (`super::journal`), filtered by `provider`, `action`, `secret-id`, `verdict`, `code`, `since`, `limit` |
 //! | `DELETE /__terminus/requests` | clears the journal |
@@ -80,6 +81,13 @@ pub(super) fn admit(access: &Access<'_>, shared: &Shared) -> Result<(), Reply> {
         return Err(Reply::error(
             403,
             "the control API is served only in origin form (PUT /__terminus/world) on the mock's own listener, not through a proxy or a CONNECT tunnel",
+        ));
+    }
+    // HTTP/1.0 lets a client leave `Host` out; the loopback check below would then have nothing to look at.
+    if access.headers.get(HOST).is_none() {
+        return Err(Reply::error(
+            400,
+            "a control call needs a Host header (the control API checks who it is for)",
         ));
     }
     let presented = access.headers.get(TOKEN_HEADER);
@@ -192,6 +200,11 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             "requests": shared.journal().select(&Filter::default()).len(),
         })),
         ("GET", "world") => Ok(world_json(&shared.world())),
+        // An empty body is more often a mistake (a file that was not there, a variable that was not set) than a
+        // wish for an empty world, which a document says (`accounts = []`, or `{}`).
+        ("PUT", "world") if body.trim_ascii().is_empty() => Err(
+            "the body is empty; to replace the world with an empty one, send a document that says so, e.g. `accounts = []` (TOML) or `{}` (JSON)".to_owned(),
+        ),
         ("PUT", "world") => parse::<WorldSpec>(body).and_then(|mut spec| {
             let mut world = shared.world();
             keep_elided_secrets(&mut spec, &world)?;
@@ -205,13 +218,17 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
             world.replace(shared.initial.spec());
             Ok(world_json(&world))
         }
-        ("GET", "requests") => Filter::from_query(uri.query().unwrap_or_default()).map(|filter| {
-            let journal = shared.journal();
-            json!({
-                "requests": journal.select(&filter),
-                "evicted": journal.evicted(),
-            })
-        }),
+        ("GET", "requests") => match Filter::from_query(uri.query().unwrap_or_default()) {
+            // Written straight into the answer: a copy of the journal as a JSON value would be several times its size.
+            Ok(filter) => {
+                let mut body = Vec::new();
+                return match shared.journal().write_selected(&filter, &mut body) {
+                    Ok(()) => Reply::json(200, body),
+                    Err(error) => reply(500, json!({ "error": error.to_string() })),
+                };
+            }
+            Err(error) => Err(error),
+        },
         ("DELETE", "requests") => {
             shared.journal().clear();
             Ok(json!({ "requests": [] }))

@@ -1,22 +1,33 @@
-//! The request journal: the last [`CAPACITY`] provider requests the mock answered, for `GET /__terminus/requests`.
+//! The request journal: the last [`CAPACITY`] provider requests the mock answered, in at most [`BYTES`] (or the
+//! server's `journal_bytes` limit), for `GET /__terminus/requests`.
 //!
 //! Each entry says when, for which provider, action and SecretId, what the mock decided (the verdict and the
 //! answer's code and status), how long it took, the request as received without secrets, and for a rejected
-//! signature the [`Diagnosis`]. Secrets never enter it: session tokens (`X-TC-Token`, `Token=`) and bearer tokens
-//! are `[TOKEN]` (the snapshot convention), keys are never in a request, and a body is kept up to
-//! [`BODY_KEPT`] bytes. The oldest entry goes when a new one would pass the capacity; `evicted` counts them.
+//! signature the [`Diagnosis`]. Secrets never enter it: session and bearer tokens are `[TOKEN]` (the snapshot
+//! convention, recognised by [`crate::signing::tokens`]), keys are never in a request. A body is kept up to
+//! [`BODY_KEPT`] bytes, and the target and each header name and value up to [`PIECE_KEPT`] bytes: a longer one is
+//! kept as its prefix and written with its length (`…(409600 bytes)`), so 1,000 requests with 400 KB of headers
+//! each hold a few MiB, not 400. The oldest entries go when a new one would pass the count or the bytes;
+//! `evicted` counts them. A read is written straight into the answer's bytes ([`Journal::write_selected`]), with
+//! no copy of the entries in between; a clear gives the entries' memory back.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use serde::Serialize;
 
 use crate::message::Request;
 use crate::signing::diagnose::Diagnosis;
+use crate::signing::tokens;
 
 /// Entries kept.
 pub const CAPACITY: usize = 1000;
 /// Bytes of a request body kept in an entry.
 pub const BODY_KEPT: usize = 16 * 1024;
+/// Bytes of the target, and of each header name and value, kept in an entry.
+pub const PIECE_KEPT: usize = 4 * 1024;
+/// The bytes the journal holds at most by default.
+pub const BYTES: usize = 64 * 1024 * 1024;
 
 /// What the mock decided about a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -97,6 +108,8 @@ pub struct Received {
     /// Where each text piece ends in `bytes` (method, target, then name and value of each header); the body is
     /// the rest.
     ends: Vec<u32>,
+    /// Each piece's length as received (longer than kept when it was cut to [`PIECE_KEPT`]).
+    lengths: Vec<u32>,
     /// The body's length as received.
     body_bytes: usize,
 }
@@ -107,6 +120,7 @@ impl Received {
         let mut received = Received {
             bytes: Vec::new(),
             ends: Vec::new(),
+            lengths: Vec::new(),
             body_bytes: 0,
         };
         received.refill(request);
@@ -119,17 +133,29 @@ impl Received {
         let text: usize = request
             .headers
             .iter()
-            .map(|(name, value)| name.len() + value.len())
+            .map(|(name, value)| name.len().min(PIECE_KEPT) + value.len().min(PIECE_KEPT))
             .sum();
         self.bytes.clear();
         self.ends.clear();
-        self.bytes
-            .reserve(request.method.len() + request.target.len() + text + kept.len());
+        self.lengths.clear();
+        self.bytes.reserve(
+            request.method.len().min(PIECE_KEPT)
+                + request.target.len().min(PIECE_KEPT)
+                + text
+                + kept.len(),
+        );
         self.ends.reserve(2 + 2 * request.headers.len());
-        let Received { bytes, ends, .. } = self;
+        self.lengths.reserve(2 + 2 * request.headers.len());
+        let Received {
+            bytes,
+            ends,
+            lengths,
+            ..
+        } = self;
         let mut push = |piece: &str| {
-            bytes.extend_from_slice(piece.as_bytes());
+            bytes.extend_from_slice(&piece.as_bytes()[..piece.floor_char_boundary(PIECE_KEPT)]);
             ends.push(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+            lengths.push(u32::try_from(piece.len()).unwrap_or(u32::MAX));
         };
         push(&request.method);
         push(&request.target);
@@ -143,7 +169,20 @@ impl Received {
 
     /// The bytes its blocks hold, used or not.
     pub(crate) fn capacity(&self) -> usize {
-        self.bytes.capacity() + 4 * self.ends.capacity()
+        self.bytes.capacity() + 4 * self.ends.capacity() + 4 * self.lengths.capacity()
+    }
+
+    /// The text pieces as they are written: a piece cut to [`PIECE_KEPT`] bytes is its prefix and its length.
+    fn shown_pieces(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        self.pieces()
+            .zip(self.lengths.iter())
+            .map(|(piece, &length)| {
+                if piece.len() < length as usize {
+                    Cow::Owned(format!("{piece}…({length} bytes)"))
+                } else {
+                    Cow::Borrowed(piece)
+                }
+            })
     }
 
     /// The text pieces in order: method, target, then name and value of each header.
@@ -162,7 +201,7 @@ impl Received {
         self.pieces().next().unwrap_or_default()
     }
 
-    /// The target as sent (secrets included: for the mock's own log line, which shows the path).
+    /// The target as sent, tokens included: shown only through [`tokens::parameters`].
     pub fn target(&self) -> &str {
         self.pieces().nth(1).unwrap_or_default()
     }
@@ -182,7 +221,7 @@ struct Written<'a> {
     /// The request target as sent.
     target: String,
     /// The headers, in order, as `[name, value]`.
-    headers: Vec<(&'a str, &'a str)>,
+    headers: Vec<(Cow<'a, str>, String)>,
     /// The body as text (invalid UTF-8 replaced), at most [`BODY_KEPT`] bytes of it.
     body: String,
     /// The body's length as received.
@@ -191,52 +230,23 @@ struct Written<'a> {
 
 impl Serialize for Received {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut pieces = self.pieces();
+        let mut pieces = self.shown_pieces();
         let method = pieces.next().unwrap_or_default();
         let target = pieces.next().unwrap_or_default();
         let mut headers = Vec::new();
         while let (Some(name), Some(value)) = (pieces.next(), pieces.next()) {
-            let value = if name.eq_ignore_ascii_case("x-tc-token") {
-                "[TOKEN]"
-            } else if name.eq_ignore_ascii_case("authorization")
-                && value
-                    .trim_start()
-                    .get(..7)
-                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
-            {
-                "Bearer [TOKEN]"
-            } else {
-                value
-            };
+            let value = tokens::header_value(&name, &value).into_owned();
             headers.push((name, value));
         }
         Written {
-            method,
-            target: redact_token_parameter(target),
+            method: &method,
+            target: tokens::parameters(&target).into_owned(),
             headers,
-            body: redact_token_parameter(&String::from_utf8_lossy(self.body())),
+            body: tokens::parameters(&String::from_utf8_lossy(self.body())).into_owned(),
             body_bytes: self.body_bytes,
         }
         .serialize(serializer)
     }
-}
-
-/// `Token=…` parameters (at the start of a query, a form or after `&`) become `Token=[TOKEN]`.
-fn redact_token_parameter(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("Token=") {
-        let starts_param = at == 0 || matches!(rest.as_bytes()[at - 1], b'&' | b'?');
-        out.push_str(&rest[..at + "Token=".len()]);
-        rest = &rest[at + "Token=".len()..];
-        if starts_param {
-            let end = rest.find(['&', ' ']).unwrap_or(rest.len());
-            out.push_str("[TOKEN]");
-            rest = &rest[end..];
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// What `GET /__terminus/requests` selects: every given filter must hold.
@@ -308,6 +318,9 @@ pub struct Journal {
     /// Boxed: an entry moves in and out of the ring once per request, a pointer rather than its fields.
     entries: VecDeque<Box<Entry>>,
     capacity: usize,
+    /// The most bytes the entries may hold, and what they hold.
+    bytes_limit: usize,
+    bytes: usize,
     next_id: u64,
     evicted: u64,
 }
@@ -321,9 +334,17 @@ impl Default for Journal {
 impl Journal {
     /// A journal that keeps the last `capacity` entries (at least one).
     pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_limits(capacity, BYTES)
+    }
+
+    /// A journal that keeps the last `capacity` entries (at least one) in at most `bytes` (the newest entry is
+    /// kept whatever its size: it is at most some hundreds of KiB, [`PIECE_KEPT`] per header).
+    pub fn with_limits(capacity: usize, bytes: usize) -> Self {
         Self {
             entries: VecDeque::new(),
             capacity: capacity.max(1),
+            bytes_limit: bytes,
+            bytes: 0,
             next_id: 1,
             evicted: 0,
         }
@@ -334,15 +355,47 @@ impl Journal {
     pub fn push(&mut self, mut entry: Box<Entry>) -> (u64, Option<Box<Entry>>) {
         entry.id = self.next_id;
         self.next_id += 1;
-        let evicted = if self.entries.len() == self.capacity {
-            self.evicted += 1;
-            self.entries.pop_front()
-        } else {
-            None
-        };
         let id = entry.id;
+        self.bytes += entry.size();
         self.entries.push_back(entry);
-        (id, evicted)
+        let mut spare = None;
+        while self.entries.len() > 1
+            && (self.entries.len() > self.capacity || self.bytes > self.bytes_limit)
+        {
+            let Some(oldest) = self.entries.pop_front() else {
+                break;
+            };
+            self.evicted += 1;
+            self.bytes = self.bytes.saturating_sub(oldest.size());
+            // The first goes back to the caller to reuse (or drop outside the lock); more than one go only when
+            // a large entry makes room for itself.
+            if spare.is_none() {
+                spare = Some(oldest);
+            }
+        }
+        (id, spare)
+    }
+
+    /// The bytes the entries hold.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Writes `{"requests": [...], "evicted": N}` for the entries a filter keeps straight into `out`, formatting
+    /// each entry as it goes: no copy of the journal is built.
+    pub fn write_selected(&self, filter: &Filter, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        #[derive(Serialize)]
+        struct Selected<'a> {
+            requests: Vec<&'a Entry>,
+            evicted: u64,
+        }
+        serde_json::to_writer(
+            out,
+            &Selected {
+                requests: self.select(filter),
+                evicted: self.evicted,
+            },
+        )
     }
 
     /// The entries a filter keeps, oldest first (with `limit`, the last ones).
@@ -366,8 +419,34 @@ impl Journal {
 
     /// Forgets every entry (ids keep counting, so a `since` taken before still means "after that").
     pub fn clear(&mut self) {
-        self.entries.clear();
+        // A new queue, not `clear`: the old one's block goes too.
+        self.entries = VecDeque::new();
+        self.bytes = 0;
         self.evicted = 0;
+    }
+}
+
+impl Entry {
+    /// The bytes the entry holds: itself, its request's blocks and its texts.
+    fn size(&self) -> usize {
+        std::mem::size_of::<Entry>()
+            + self.request.capacity()
+            + self.action.as_ref().map_or(0, String::capacity)
+            + self.secret_id.as_ref().map_or(0, String::capacity)
+            + self.code.as_ref().map_or(0, String::capacity)
+            + self.diagnosis.as_ref().map_or(0, |diagnosis| {
+                std::mem::size_of::<Diagnosis>()
+                    + diagnosis.cause.capacity()
+                    + diagnosis.difference.capacity()
+                    + diagnosis
+                        .canonical_request
+                        .as_ref()
+                        .map_or(0, String::capacity)
+                    + diagnosis
+                        .string_to_sign
+                        .as_ref()
+                        .map_or(0, String::capacity)
+            })
     }
 }
 

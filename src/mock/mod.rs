@@ -67,10 +67,15 @@ pub struct MockServerBuilder {
 /// How much of the machine one server may take, whatever its clients send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once (tunnels included); one more is answered `503` and closed.
+    /// Connections served at once (tunnels included); one more is answered `503` and closed (on a TLS port, closed
+    /// at once without an answer).
     pub connections: usize,
     /// Bytes of request bodies being read at once; a request that finds no room is answered `503`.
     pub body_bytes_in_flight: usize,
+    /// Bytes the request journal holds at most (its entries' blocks); the oldest entries go to make room.
+    pub journal_bytes: usize,
+    /// CVM instances the world holds at most; a `RunInstances` past it is `LimitExceeded.InstanceQuota`.
+    pub instances: usize,
 }
 
 impl Limits {
@@ -83,11 +88,13 @@ impl Limits {
 
 impl Default for Limits {
     /// 512 connections (well under the usual 1024 file descriptors), 64 MiB of bodies (six 10 MB TC3 bodies at
-    /// once).
+    /// once), 64 MiB of journal, a million instances.
     fn default() -> Self {
         Self {
             connections: 512,
             body_bytes_in_flight: 64 * 1024 * 1024,
+            journal_bytes: journal::BYTES,
+            instances: crate::world::INSTANCE_CAP,
         }
     }
 }
@@ -239,6 +246,8 @@ impl MockServerBuilder {
             body_bytes_in_flight: limits
                 .body_bytes_in_flight
                 .clamp(Limits::LARGEST_BODY, Semaphore::MAX_PERMITS),
+            journal_bytes: limits.journal_bytes,
+            instances: limits.instances.max(1),
         };
         self
     }
@@ -288,10 +297,7 @@ impl MockServerBuilder {
         }
         let log = match self.log.as_deref() {
             Some(path) => Some(log::RequestLog::open(path).map_err(|error| {
-                std::io::Error::new(
-                    error.kind(),
-                    format!("cannot open the request log {}: {error}", path.display()),
-                )
+                std::io::Error::new(error.kind(), format!("the request log: {error}"))
             })?),
             None => None,
         };
@@ -428,11 +434,12 @@ impl InitialWorld {
 
 impl Shared {
     fn new(
-        world: World,
+        mut world: World,
         limits: Limits,
         control_token: Option<ControlToken>,
         providers: Vec<ProviderId>,
     ) -> Self {
+        world.set_instance_cap(limits.instances);
         Self {
             initial: InitialWorld::of(world.spec()),
             world: SharedWorld::new(world),
@@ -443,7 +450,10 @@ impl Shared {
             cloud: false,
             log: None,
             providers,
-            journal: Mutex::new(Journal::default()),
+            journal: Mutex::new(Journal::with_limits(
+                journal::CAPACITY,
+                limits.journal_bytes,
+            )),
             scenario: scenario::Tracker::default(),
         }
     }

@@ -36,6 +36,7 @@ use super::{Shared, control};
 use crate::message::Reply;
 use crate::message::Request;
 use crate::provider::{Problem, ProviderId};
+use crate::signing::tokens;
 use crate::world::fault::Outcome;
 
 /// How long the server waits for a request's body.
@@ -66,6 +67,12 @@ pub(super) async fn serve(
                 Ok((stream, _)) => {
                     backoff = ACCEPT_BACKOFF_FIRST;
                     let Ok(permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
+                        // On a TLS port a plaintext answer reads as a broken record to the client
+                        // (`WRONG_VERSION_NUMBER`), and a handshake is the work the cap is there to refuse: the
+                        // connection is closed at once, with nothing written.
+                        if acceptor.is_some() {
+                            continue;
+                        }
                         // Non-blocking: the answer fits any socket buffer, and a peer that does not read it
                         // cannot hold the accept loop. (A peer that has already sent a request may see a reset
                         // instead: the connection is closed with its request unread.)
@@ -282,11 +289,8 @@ async fn answer_in(
         None => problem,
     };
     let named = shared.log.as_ref().map(|_| {
-        let world = shared.world();
-        (
-            world.clock.now(),
-            super::log::named_existing(&world, request),
-        )
+        let at = shared.world().clock.now();
+        (at, super::log::named_existing(|| shared.world(), request))
     });
     let reply = match (faulted, problem) {
         (true, None) => None,
@@ -463,7 +467,7 @@ fn log(entry: &Entry) {
             diagnosis = %diagnosis.summary(),
             "{} {} {} {code}",
             entry.request.method(),
-            entry.request.target(),
+            tokens::parameters(entry.request.target()),
             status,
         ),
         None => tracing::info!(
@@ -477,7 +481,7 @@ fn log(entry: &Entry) {
             latency_us = entry.latency_us,
             "{} {} {} {code}",
             entry.request.method(),
-            entry.request.target(),
+            tokens::parameters(entry.request.target()),
             status,
         ),
     }

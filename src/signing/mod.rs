@@ -22,6 +22,7 @@ pub mod hash;
 pub mod hmac_param;
 mod secret;
 pub mod tc3;
+pub mod tokens;
 mod trace;
 mod verify;
 pub mod zc2;

@@ -44,8 +44,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::World;
 pub use super::refusal::BatchRefusal;
+use super::{World, clock};
 
 /// How long an instance stays in the recycle bin before it is released: "released in 24 hours" (seed 003).
 pub const RECYCLE_SECONDS: i64 = 24 * 60 * 60;
@@ -240,14 +240,16 @@ pub(super) fn recycle_queue(instances: &[BmcInstance]) -> std::collections::BTre
 /// Releases every instance whose 24 hours in the recycle bin are over by `now` (a scan: for a copy of the state).
 pub(super) fn settle(instances: &mut [BmcInstance], now: i64) {
     for instance in instances {
-        if instance.status == BmcStatus::Creating && instance.ready_at.is_some_and(|at| now >= at) {
+        if instance.status == BmcStatus::Creating
+            && instance.ready_at.is_some_and(|at| clock::is_due(at, now))
+        {
             instance.status = BmcStatus::Running;
             instance.ready_at = None;
         }
         if instance.status.in_recycle_bin()
             && instance
                 .recycled_at
-                .is_some_and(|at| now >= at.saturating_add(RECYCLE_SECONDS))
+                .is_some_and(|at| clock::is_due(clock::after(at, RECYCLE_SECONDS), now))
         {
             instance.status = BmcStatus::Released;
         }
@@ -277,7 +279,7 @@ impl<'w> BareMetal<'w> {
         let world = &mut *self.world;
         let now = world.clock.now();
         while let Some(&(entered, at)) = world.bmc_recycling.first() {
-            if now < entered.saturating_add(RECYCLE_SECONDS) {
+            if !clock::is_due(clock::after(entered, RECYCLE_SECONDS), now) {
                 break;
             }
             world.bmc_recycling.pop_first();

@@ -6,6 +6,26 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+/// The end of time: what [`after`] gives when a sum passes the end of `i64`. Nothing due then ever falls due
+/// ([`is_due`]), even on a clock that has saturated there: a reboot started at the end of time stays `REBOOTING`.
+pub const NEVER: i64 = i64::MAX;
+
+/// The time `seconds` after `at`, for every sum of a time and a duration in the world: [`NEVER`] when it passes
+/// the end of `i64` (never wrapping); `at` itself for no time at all (one second earlier at the end of time, so
+/// that an immediate transition still ends there). A negative duration saturates at `i64::MIN`.
+pub fn after(at: i64, seconds: i64) -> i64 {
+    match seconds {
+        0 => at.min(NEVER - 1),
+        1.. => at.checked_add(seconds).unwrap_or(NEVER),
+        _ => at.saturating_add(seconds),
+    }
+}
+
+/// Whether something due at `at` has fallen due at `now`: never when `at` is [`NEVER`].
+pub fn is_due(at: i64, now: i64) -> bool {
+    at != NEVER && at <= now
+}
+
 /// How a world's clock runs, as written in a world file (`[clock]`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,

@@ -48,7 +48,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::rules::{BatchRefusal, Refusal, check_batch};
-use super::{ChargeType, Instance, InstanceState, World};
+use super::{ChargeType, Instance, InstanceState, World, clock};
 
 /// How long each transition takes, in seconds of the world's clock; `timings = "immediate"` is every one 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -195,6 +195,9 @@ pub enum LifeRefusal {
     Terminating(String),
     /// `RunInstances` would take the owner over [`INSTANCE_QUOTA`]: the instances it holds, the count asked.
     Quota(usize, u32),
+    /// `RunInstances` would take the world over its cap ([`World::set_instance_cap`]): the instances it holds,
+    /// the cap, the count asked.
+    WorldFull(usize, usize, u32),
 }
 
 /// The most listed CVM instances one owner may hold through `RunInstances` (terminus's choice: the real quota is
@@ -307,24 +310,27 @@ impl World {
     /// due time is kept.
     pub fn settle(&mut self) {
         let now = self.clock.now();
+        self.drop_destroyed(now);
         // Nothing scheduled, or nothing due yet: no instance is looked at (this runs on every request).
         match self.next_due {
             None => return,
-            Some(due) if due > now => return,
+            Some(due) if !clock::is_due(due, now) => return,
             Some(_) => {}
         }
         let mut next: Option<i64> = None;
         let mut later = |at: i64| next = Some(next.map_or(at, |n| n.min(at)));
         let terminate_seconds = i64::from(self.timings().terminate);
+        let mut destroyed = Vec::new();
         for instance in self.spec.instances.items_mut() {
             if let Some(at) = instance.terminate_at {
-                if at <= now {
+                if clock::is_due(at, now) {
                     instance.terminate_at = None;
                     if !matches!(
                         instance.state,
                         InstanceState::Terminated | InstanceState::LaunchFailed
                     ) {
                         destroy(instance, at, terminate_seconds, None);
+                        destroyed.push((instance.gone_at.unwrap_or(at), instance.id.clone()));
                     }
                 } else {
                     later(at);
@@ -341,7 +347,7 @@ impl World {
                 }
             }
             if let Some(transition) = instance.transition {
-                if transition.at <= now {
+                if clock::is_due(transition.at, now) {
                     instance.state = transition.to;
                     instance.transition = None;
                     if let Some(operation) = &mut instance.latest_operation {
@@ -353,7 +359,7 @@ impl World {
                 }
             }
             if let Some(at) = instance.gone_at {
-                if at <= now {
+                if clock::is_due(at, now) {
                     instance.gone_at = None;
                     if let Some(operation) = &mut instance.latest_operation {
                         operation.state = "SUCCESS".into();
@@ -365,15 +371,42 @@ impl World {
         }
         for instance in self.spec.bmc_instances.items_mut() {
             match instance.ready_at {
-                Some(at) if at <= now && instance.status == super::bmc::BmcStatus::Creating => {
+                Some(at)
+                    if clock::is_due(at, now)
+                        && instance.status == super::bmc::BmcStatus::Creating =>
+                {
                     instance.status = super::bmc::BmcStatus::Running;
                     instance.ready_at = None;
                 }
-                Some(at) if at > now => later(at),
+                Some(at) if !clock::is_due(at, now) => later(at),
                 _ => {}
             }
         }
         self.next_due = next;
+        self.dropping.extend(destroyed);
+    }
+
+    /// Drops the destroyed instances whose listing window the clock has passed (strictly: at its last second an
+    /// instance is still there to be read). Constant work when none is: the earliest end is looked at.
+    fn drop_destroyed(&mut self, now: i64) {
+        let mut gone = std::collections::HashSet::new();
+        while let Some((end, _)) = self.dropping.first()
+            && *end < now
+        {
+            if let Some((_, id)) = self.dropping.pop_first() {
+                gone.insert(id);
+            }
+        }
+        if gone.is_empty() {
+            return;
+        }
+        // Only what is still destroyed and unlisted: the set outlives a world replaced under it by no means, but
+        // an id could be seeded again by a world file of the same world.
+        self.spec.instances.retain(|instance| {
+            !(gone.contains(instance.id.as_str())
+                && instance.state == InstanceState::Terminated
+                && instance.gone_at.is_none())
+        });
     }
 
     /// Notes that something falls due at `at`.
@@ -389,6 +422,7 @@ impl World {
         // The call was just accepted for these ids in this region: they are found (through the index).
         let found = self.find(region, ids).unwrap_or_default();
         let mut due = None;
+        let mut destroyed = Vec::new();
         for at in found {
             let instance = self.spec.instances.at_mut(at);
             instance.transition = None;
@@ -396,6 +430,7 @@ impl World {
             if instance.state == InstanceState::Terminated {
                 destroy(instance, now, seconds, Some(request_id));
                 due = instance.gone_at;
+                destroyed.push((instance.gone_at.unwrap_or(now), instance.id.clone()));
             } else {
                 instance.latest_operation = Some(Box::new(Operation {
                     action: "TerminateInstances".into(),
@@ -408,6 +443,7 @@ impl World {
         if let Some(at) = due {
             self.due_at(at);
         }
+        self.dropping.extend(destroyed);
     }
 
     /// Whether the instance is listed: not destroyed, or destroyed and still `TERMINATING`.
@@ -455,6 +491,14 @@ impl World {
         if held + launch.count as usize > INSTANCE_QUOTA {
             return Err(LifeRefusal::Quota(held, launch.count));
         }
+        let total = self.spec.instances.len();
+        if total.saturating_add(launch.count as usize) > self.instance_cap() {
+            return Err(LifeRefusal::WorldFull(
+                total,
+                self.instance_cap(),
+                launch.count,
+            ));
+        }
         if dry_run {
             return Ok(Vec::new());
         }
@@ -479,7 +523,7 @@ impl World {
             instance.created = Some(now);
             instance.expires = launch
                 .period_months
-                .map(|months| now + i64::from(months) * 30 * 86_400);
+                .map(|months| clock::after(now, i64::from(months).saturating_mul(30 * 86_400)));
             instance.terminate_at = launch.terminate_at;
             instance.internet = launch.internet.clone().map(Box::new);
             instance.latest_operation = Some(Box::new(Operation {
@@ -491,13 +535,13 @@ impl World {
             instance.state = InstanceState::Pending;
             instance.transition = Some(Transition {
                 to: InstanceState::Running,
-                at: now + i64::from(timings.launch),
+                at: clock::after(now, i64::from(timings.launch)),
             });
             // A fresh id: always added (and indexed).
             self.add_instance(instance);
             ids.push(id);
         }
-        self.due_at(now + i64::from(timings.launch));
+        self.due_at(clock::after(now, i64::from(timings.launch)));
         if let Some(at) = launch.terminate_at {
             self.due_at(at);
         }
@@ -605,7 +649,7 @@ impl World {
             instance.state = passing;
             instance.transition = Some(Transition {
                 to,
-                at: now + i64::from(seconds),
+                at: clock::after(now, i64::from(seconds)),
             });
             instance.stop_charging = match change {
                 Change::Stop { stop_charging } => stop_charging,
@@ -713,7 +757,7 @@ impl super::bmc::BareMetal<'_> {
     pub fn create(&mut self, owner: &str, launch: &BmcLaunch) -> Vec<String> {
         let world = &mut *self.world;
         let now = world.clock.now();
-        let ready = now + i64::from(world.timings().launch);
+        let ready = clock::after(now, i64::from(world.timings().launch));
         let mut ids = Vec::with_capacity(launch.count as usize);
         for _ in 0..launch.count {
             let id = loop {
@@ -751,7 +795,7 @@ impl super::bmc::BareMetal<'_> {
 fn destroy(instance: &mut Instance, at: i64, seconds: i64, request_id: Option<&str>) {
     instance.state = InstanceState::Terminated;
     instance.transition = None;
-    instance.gone_at = (seconds > 0).then_some(at + seconds);
+    instance.gone_at = (seconds > 0).then_some(clock::after(at, seconds));
     instance.latest_operation = Some(Box::new(Operation {
         action: "TerminateInstances".into(),
         state: if seconds > 0 { "OPERATING" } else { "SUCCESS" }.into(),

@@ -369,6 +369,11 @@ pub struct World {
     requests: u64,
     /// `(entered the recycle bin, position)` of the Bare Metal instances in the bin, earliest first.
     bmc_recycling: std::collections::BTreeSet<(i64, usize)>,
+    /// Destroyed CVM instances and the end of their listing window: each is dropped from the world once the
+    /// clock has passed it, so a client that creates and terminates in a loop does not grow the world.
+    dropping: std::collections::BTreeSet<(i64, String)>,
+    /// The most CVM instances the world holds ([`World::set_instance_cap`]).
+    instance_cap: usize,
     /// Nonces of authenticated requests whose window is still open (the legacy gateway's replay check).
     nonces: NonceLog,
     /// Which world this is, for a request that verified outside the lock (see [`World::generation`]).
@@ -381,6 +386,10 @@ pub struct World {
     client_tokens: lifecycle::ClientTokens,
 }
 
+/// The most CVM instances a world holds by default: far more than any test creates, few enough that a client
+/// creating in a loop cannot take the server's memory (about 1 KB each).
+pub const INSTANCE_CAP: usize = 1_000_000;
+
 impl World {
     /// Starts a world from its spec.
     pub fn new(mut spec: WorldSpec) -> Self {
@@ -392,6 +401,8 @@ impl World {
         let faults = FaultPlan::new(spec.faults.clone(), spec.seed);
         Self {
             bmc_recycling: bmc::recycle_queue(&spec.bmc_instances),
+            dropping: std::collections::BTreeSet::new(),
+            instance_cap: INSTANCE_CAP,
             spec,
             clock,
             faults,
@@ -416,8 +427,21 @@ impl World {
     /// Replaces this world by a new one started from `spec`, under a new generation.
     pub fn replace(&mut self, spec: WorldSpec) {
         let generation = self.generation.wrapping_add(1);
+        let instance_cap = self.instance_cap;
         *self = World::new(spec);
         self.generation = generation;
+        self.instance_cap = instance_cap;
+    }
+
+    /// Caps the CVM instances the world holds (default [`INSTANCE_CAP`], at least 1): a `RunInstances` that would
+    /// pass it is `LimitExceeded.InstanceQuota`, as one past an owner's quota is.
+    pub fn set_instance_cap(&mut self, cap: usize) {
+        self.instance_cap = cap.max(1);
+    }
+
+    /// The cap on the world's CVM instances.
+    pub fn instance_cap(&self) -> usize {
+        self.instance_cap
     }
 
     /// Starts a new generation: what a request verified against (keys, clock) may have changed.

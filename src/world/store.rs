@@ -78,6 +78,13 @@ impl<T: Keyed> Store<T> {
         true
     }
 
+    /// Keeps the items `keep` says to, in order, and indexes the store again (a scan: for dropping what a world
+    /// no longer holds, a batch at a time).
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.items.retain(keep);
+        self.index = IdIndex::build(&self.items, T::key);
+    }
+
     /// Empties the store.
     pub fn clear(&mut self) {
         *self = Self::from(Vec::new());

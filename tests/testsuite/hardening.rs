@@ -529,3 +529,388 @@ fn replacing_the_world_during_a_flood_of_terminates_answers_every_request() {
     });
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+/// Issue 21, point 8: an HTTP/1.0 control call without `Host` is refused (the loopback check had nothing to look
+/// at), and an empty or blank `PUT /__terminus/world` is a mistake, not an empty world; an empty world is a
+/// document that says so.
+#[test]
+fn a_control_call_without_host_or_an_empty_world_body_changes_nothing() {
+    let mock = server(Limits::default());
+    let before = clock_now(mock.address());
+    let advance = r#"{"advance": 60}"#;
+    let hostless = format!(
+        "POST /__terminus/clock HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{advance}",
+        advance.len()
+    );
+    let response = once(mock.address(), hostless.as_bytes());
+    assert_eq!(response.status, 400, "{response:?}");
+    assert!(
+        String::from_utf8_lossy(&response.body).contains("Host"),
+        "{response:?}"
+    );
+    assert_eq!(clock_now(mock.address()), before);
+
+    let instances = |mock: &MockServer| {
+        let response = once(mock.address(), &control("GET", "/__terminus/world", "", ""));
+        json(&response)["instances"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(instances(&mock), 4);
+    for (body, media_type) in [
+        ("", "application/toml"),
+        (" \r\n\t\n", "application/toml"),
+        ("", "application/json"),
+        ("\n", "application/json"),
+    ] {
+        let response = once(
+            mock.address(),
+            &control(
+                "PUT",
+                "/__terminus/world",
+                &format!("Content-Type: {media_type}\r\n"),
+                body,
+            ),
+        );
+        assert_eq!(response.status, 400, "{body:?} {media_type}: {response:?}");
+        assert!(
+            String::from_utf8_lossy(&response.body).contains("empty"),
+            "{response:?}"
+        );
+        assert_eq!(
+            instances(&mock),
+            4,
+            "{body:?} {media_type} replaced the world"
+        );
+    }
+    // Said explicitly, an empty world is served.
+    let response = once(
+        mock.address(),
+        &control(
+            "PUT",
+            "/__terminus/world",
+            "Content-Type: application/toml\r\n",
+            "accounts = []\ninstances = []\n",
+        ),
+    );
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(instances(&mock), 0);
+}
+
+/// A `Signature`-form request of `action` signed at `timestamp` with the example key.
+fn signature_form_at(action: &str, params: Value, timestamp: i64) -> Vec<u8> {
+    use terminus::provider::{Call, ProviderId, SignForm};
+    let params: serde_json::Map<String, Value> = serde_json::from_value(params).expect("an object");
+    let credentials = terminus::signing::Credentials::new(TENCENT_ID, TENCENT_KEY);
+    let call = Call {
+        action,
+        params: &params,
+        region: Some("ap-guangzhou"),
+        version: None,
+        credentials: &credentials,
+        token: None,
+        timestamp,
+        nonce: {
+            static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(11);
+            NONCE.fetch_add(1, Ordering::Relaxed)
+        },
+        sign: SignForm::HmacSha256,
+        method: "POST",
+        headers: &[],
+    };
+    let (request, _) = ProviderId::Tencent
+        .build_request(&call)
+        .expect("the request builds");
+    request.to_bytes()
+}
+
+/// Issue 21, point 11: at the end of the clock's range a reboot's end is past `i64::MAX`. It panicked in a debug
+/// build ("attempt to add with overflow") and ended at once in release (`RUNNING`); it never comes.
+#[test]
+fn a_reboot_at_the_end_of_time_stays_rebooting_and_nothing_overflows() {
+    let world = format!(
+        "clock = {{ mode = \"fixed\", at = {} }}\n[[accounts]]\nsecret-id = \"{TENCENT_ID}\"\n\
+         secret-key = \"{TENCENT_KEY}\"\n[[instances]]\nid = \"ins-end00001\"\n",
+        i64::MAX
+    );
+    let mock = MockServer::builder()
+        .world(WorldSpec::from_toml(&world, "test").unwrap())
+        .start()
+        .expect("the mock starts");
+    let response = once(
+        mock.address(),
+        &signature_form_at(
+            "RebootInstances",
+            serde_json::json!({ "InstanceIds": ["ins-end00001"] }),
+            i64::MAX,
+        ),
+    );
+    assert_eq!(
+        json(&response).pointer("/Response/Error"),
+        None,
+        "{response:?}"
+    );
+    assert_eq!(crate::common::state_of(&mock, "ins-end00001"), "REBOOTING");
+}
+
+/// Issue 21, point 11: near the end of the clock's range `now + 300` wrapped, so an `ActionTime` in the world's
+/// past was accepted (and fired at once). It is refused with the documented parameter error.
+#[test]
+fn an_action_timer_not_in_the_future_is_refused_near_the_end_of_time() {
+    let now = i64::MAX - 100;
+    let world = format!(
+        "clock = {{ mode = \"fixed\", at = {now} }}\n[[accounts]]\nsecret-id = \"{TENCENT_ID}\"\n\
+         secret-key = \"{TENCENT_KEY}\"\n"
+    );
+    let mock = MockServer::builder()
+        .world(WorldSpec::from_toml(&world, "test").unwrap())
+        .start()
+        .expect("the mock starts");
+    let response = once(
+        mock.address(),
+        &signature_form_at(
+            "RunInstances",
+            serde_json::json!({
+                "Placement": { "Zone": "ap-guangzhou-3" },
+                "ImageId": "img-eb30mz89",
+                "ActionTimer": { "TimerAction": "TerminateInstances", "ActionTime": "2023-11-14T23:00:00Z" },
+            }),
+            now,
+        ),
+    );
+    assert_eq!(
+        json(&response).pointer("/Response/Error/Code"),
+        Some(&Value::from("InvalidParameterValue")),
+        "{response:?}"
+    );
+}
+
+/// Issue 21, point 5: with the request log on, the instances a request names were found by scanning every
+/// instance for every request under the world's lock: one 10 MB request against 5,000 instances stalled every
+/// other client for seconds. Now its words are looked up in the id index a batch at a time: no other client
+/// waits more than 50 ms.
+#[test]
+fn a_large_request_with_the_request_log_on_stalls_no_other_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockServer::builder()
+        .world(world(5_000))
+        .workers(2)
+        .log(Some(dir.path().join("requests.jsonl")))
+        .start()
+        .expect("the mock starts");
+    // Unauthenticated (no Authorization), 10 MB of words that are all existing ids.
+    let mut body = Vec::with_capacity(10_000_000);
+    while body.len() + 13 <= 10_000_000 {
+        body.extend_from_slice(b"ins-00000001,");
+    }
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Type: application/json\r\n\
+         X-TC-Action: DescribeInstances\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // Connected first: the workers take connections in turn, so the small requests are served by the other one.
+    let mut large = connect(mock.address());
+    let mut small = connect(mock.address());
+    // A request decided through the index, under the world's lock: its own work is small whatever the world.
+    let small_request = signature_form_at(
+        "TerminateInstances",
+        serde_json::json!({ "InstanceIds": ["ins-notthere"] }),
+        SIGNED_AT,
+    );
+    let mut buffer = Vec::new();
+    assert!(matches!(
+        exchange(&mut small, &mut buffer, &small_request, false),
+        Answer::Response(_)
+    ));
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let sender = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            large.write_all(head.as_bytes()).unwrap();
+            large.write_all(&body).unwrap();
+            let answer = read_answer(
+                &mut large,
+                &mut Vec::new(),
+                Instant::now() + Duration::from_secs(120),
+                false,
+            );
+            done.store(true, Ordering::SeqCst);
+            answer
+        })
+    };
+    let mut longest = Duration::ZERO;
+    let mut served = 0;
+    let mut waits = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        let answer = exchange(&mut small, &mut buffer, &small_request, false);
+        longest = longest.max(started.elapsed());
+        waits.push(started.elapsed().as_millis());
+        assert!(matches!(answer, Answer::Response(_)), "{answer:?}");
+        served += 1;
+    }
+    let answer = sender.join().unwrap();
+    assert!(
+        matches!(&answer, Answer::Response(response) if response.status == 200),
+        "{answer:?}"
+    );
+    assert!(served > 1, "the small requests ran beside the large one");
+    // This machine's scheduler (a debug build, other builds sharing two cores) adds its own outliers: 99 in 100
+    // waits are within the bound, and none is more than four times it. Before, every wait was the whole scan.
+    waits.sort_unstable();
+    let p99 = waits[waits.len() * 99 / 100];
+    assert!(
+        p99 <= 50 && longest <= Duration::from_millis(200),
+        "another client waited {longest:?}, 99th percentile {p99} ms ({served} requests served meanwhile)"
+    );
+    let log = std::fs::read_to_string(dir.path().join("requests.jsonl")).unwrap();
+    assert!(
+        log.contains(r#""names-existing":["ins-00000001"]"#),
+        "{log}"
+    );
+}
+
+/// Issue 21, point 9: on a TLS port a connection over the cap was answered `503` in plaintext, which a TLS client
+/// reads as a broken record (`WRONG_VERSION_NUMBER`). It is closed at once instead, with nothing written.
+#[test]
+fn a_tls_connection_over_the_cap_is_closed_at_once_without_plaintext() {
+    use std::io::Read;
+    let authority = terminus::tls::Authority::generate().expect("a CA");
+    let mock = MockServer::builder()
+        .world(world(1))
+        .limits(Limits {
+            connections: 1,
+            ..Limits::default()
+        })
+        .tls(authority.server_config(std::sync::Arc::new(|_: &str| true)))
+        .start()
+        .expect("the mock starts");
+    // Holds the only place: accepted, its handshake awaited.
+    let _holder = connect(mock.address());
+    let mut over = connect(mock.address());
+    over.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let ended = over.read_to_end(&mut received);
+    assert!(
+        received.is_empty(),
+        "plaintext on a TLS port: {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(
+        ended.is_ok()
+            || ended
+                .as_ref()
+                .is_err_and(|error| error.kind() == std::io::ErrorKind::ConnectionReset),
+        "{ended:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "closed at once");
+}
+
+/// Creates `count` instances and terminates them, signed at the world's clock; the ids created.
+fn create_and_terminate(address: SocketAddr, count: u32) -> Vec<Value> {
+    let now = clock_now(address);
+    let created = json(&once(
+        address,
+        &signature_form_at(
+            "RunInstances",
+            serde_json::json!({
+                "Placement": { "Zone": "ap-guangzhou-3" },
+                "ImageId": "img-eb30mz89",
+                "InstanceCount": count,
+            }),
+            now,
+        ),
+    ));
+    let ids = created
+        .pointer("/Response/InstanceIdSet")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_else(|| panic!("{created}"));
+    let terminated = json(&once(
+        address,
+        &signature_form_at(
+            "TerminateInstances",
+            serde_json::json!({ "InstanceIds": ids }),
+            now,
+        ),
+    ));
+    assert_eq!(terminated.pointer("/Response/Error"), None, "{terminated}");
+    ids
+}
+
+fn world_instances(address: SocketAddr) -> usize {
+    json(&once(address, &control("GET", "/__terminus/world", "", "")))["instances"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+/// Issue 21, point 4: instances that finished terminating stayed in the world for ever (15 loops of create and
+/// terminate held 150,000). They leave once the clock has passed their listing window: 20 loops, each a second
+/// apart, leave at most the last loop's instances.
+#[test]
+fn destroyed_instances_leave_the_world_once_their_listing_window_has_passed() {
+    let mock = server(Limits::default());
+    let advance = r#"{"advance": 1}"#;
+    let json_type = "Content-Type: application/json\r\n";
+    let before = world_instances(mock.address());
+    for _ in 0..20 {
+        once(
+            mock.address(),
+            &control(
+                "PUT",
+                "/__terminus/timings",
+                json_type,
+                r#"{"timings": "immediate"}"#,
+            ),
+        );
+        create_and_terminate(mock.address(), 100);
+        once(
+            mock.address(),
+            &control("POST", "/__terminus/clock", json_type, advance),
+        );
+    }
+    let after = world_instances(mock.address());
+    assert!(
+        after <= before + 100,
+        "{before} instances before, {after} after 20 loops"
+    );
+}
+
+/// Issue 21, point 4: the whole world is capped (`Limits::instances`, `serve --max-instances`), answered with the
+/// API's quota error.
+#[test]
+fn a_run_past_the_world_cap_is_the_quota_error() {
+    let mock = server(Limits {
+        instances: 150,
+        ..Limits::default()
+    });
+    once(
+        mock.address(),
+        &control(
+            "PUT",
+            "/__terminus/timings",
+            "Content-Type: application/json\r\n",
+            r#"{"timings": {"launch": 0, "terminate": 3600}}"#,
+        ),
+    );
+    create_and_terminate(mock.address(), 100);
+    let now = clock_now(mock.address());
+    let refused = json(&once(
+        mock.address(),
+        &signature_form_at(
+            "RunInstances",
+            serde_json::json!({
+                "Placement": { "Zone": "ap-guangzhou-3" },
+                "ImageId": "img-eb30mz89",
+                "InstanceCount": 100,
+            }),
+            now,
+        ),
+    ));
+    assert_eq!(
+        refused.pointer("/Response/Error/Code"),
+        Some(&Value::from("LimitExceeded.InstanceQuota")),
+        "{refused}"
+    );
+    assert!(world_instances(mock.address()) <= 150);
+}

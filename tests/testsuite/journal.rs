@@ -628,3 +628,99 @@ fn the_kept_initial_world_is_every_case_world_field_for_field() {
         assert_eq!(InitialWorld::of(&world).spec(), world, "{name}");
     }
 }
+
+/// Sends `count` unauthenticated requests with 20 headers of 8 KB each, on one connection.
+fn send_large_heads(mock: &MockServer, count: usize) {
+    use std::io::Write;
+    let mut head = String::from(
+        "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Type: application/json\r\n\
+         X-TC-Action: DescribeInstances\r\nContent-Length: 2\r\n",
+    );
+    for n in 0..20 {
+        head.push_str(&format!("X-Padding-{n}: {}\r\n", "p".repeat(8 * 1024)));
+    }
+    head.push_str("\r\n{}");
+    let mut stream = std::net::TcpStream::connect(mock.address()).unwrap();
+    let mut buffer = Vec::new();
+    for _ in 0..count {
+        stream.write_all(head.as_bytes()).unwrap();
+        let answer = crate::common::raw::read_answer(
+            &mut stream,
+            &mut buffer,
+            std::time::Instant::now() + Duration::from_secs(15),
+            false,
+        );
+        assert!(
+            matches!(answer, crate::common::raw::Answer::Response(_)),
+            "{answer:?}"
+        );
+    }
+}
+
+/// Issue 21, point 3: a large header is kept as its prefix and its length, so unauthenticated requests with
+/// large heads cannot fill the journal with hundreds of MiB (1,000 requests of 400 KB added 389 MiB).
+#[test]
+fn a_large_header_is_kept_as_its_prefix_and_its_length() {
+    let mock = server();
+    send_large_heads(&mock, 50);
+    let body = client()
+        .get(format!("{}/__terminus/requests", mock.uri()))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    // 50 requests of 160 KB of headers: 8 MB as received, 50 × 20 × 4 KiB kept.
+    assert!(body.len() < 5 * 1024 * 1024, "{} bytes", body.len());
+    let journal: Value = serde_json::from_slice(&body).unwrap();
+    let entries = journal["requests"].as_array().unwrap();
+    assert_eq!(entries.len(), 50);
+    let header = &entries[0]["request"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|header| header[0] == "x-padding-0" || header[0] == "X-Padding-0")
+        .expect("the header is kept")[1];
+    let shown = header.as_str().unwrap();
+    assert!(
+        shown.ends_with("…(8192 bytes)"),
+        "{}",
+        &shown[shown.len() - 40..]
+    );
+    assert_eq!(shown.len(), 4096 + "…(8192 bytes)".len());
+}
+
+/// Issue 21, point 3: the journal is bounded in bytes too (`journal_bytes`, `serve --journal-bytes`): the oldest
+/// entries go to make room, and `evicted` counts them; a clear empties it.
+#[test]
+fn the_journal_is_bounded_in_bytes_and_a_clear_empties_it() {
+    let mock = MockServer::builder()
+        .limits(terminus::mock::Limits {
+            journal_bytes: 1024 * 1024,
+            ..terminus::mock::Limits::default()
+        })
+        .start()
+        .unwrap();
+    send_large_heads(&mock, 40);
+    let journal: Value = client()
+        .get(format!("{}/__terminus/requests", mock.uri()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let kept = journal["requests"].as_array().unwrap().len();
+    // About 80 KiB per entry: a dozen fit in 1 MiB.
+    assert!((5..40).contains(&kept), "{kept} kept");
+    assert_eq!(journal["evicted"], json!(40 - kept));
+    let cleared = client()
+        .delete(format!("{}/__terminus/requests", mock.uri()))
+        .send()
+        .unwrap();
+    assert_eq!(cleared.status(), 200);
+    let journal: Value = client()
+        .get(format!("{}/__terminus/requests", mock.uri()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(journal, json!({ "requests": [], "evicted": 0 }));
+}

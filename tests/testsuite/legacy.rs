@@ -290,7 +290,7 @@ fn flattened_names_are_bounded_in_depth_and_index_on_the_gateway_too() {
     let deep = format!("InstanceIds{}", ".0".repeat(30_000));
     for (nonce, name, code) in [
         (10, deep.as_str(), "UnknownParameter"),
-        (11, "InstanceIds.0.0.0.0", "UnknownParameter"),
+        (11, "InstanceIds.0.0.0.0.0", "UnknownParameter"),
         (12, "InstanceIds.101", "InvalidParameterValue.LimitExceeded"),
     ] {
         let request = legacy(

@@ -241,7 +241,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn flattened_names_never_panic_and_keep_within_four_segments_and_index_100(
+    fn flattened_names_never_panic_and_keep_within_their_depth_and_index_100(
         pairs in proptest::collection::vec((flattened_name(), "[a-z0-9-]{0,12}"), 1..8),
     ) {
         use terminus::provider::tencent::wire::{ActionParams, MAX_INDEX, MAX_NAME_DEPTH};
@@ -314,10 +314,10 @@ proptest! {
         token in any::<bool>(),
         body in prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..256),
-            // Numbers of at most 9 digits: clock arithmetic near i64::MAX is issue 9 point 10 (branch h9cli).
-            "\\{\"(advance|set|kind|action|count|status|fraction)\": ?(-?[0-9]{1,9}|\"[a-z]{0,8}\"|null|1e999)\\}"
+            // Numbers from the whole i64 range and past it (issue 21 point 11: clock arithmetic is checked).
+            "\\{\"(advance|set|kind|action|count|status|fraction)\": ?(-?[0-9]{1,20}|\"[a-z]{0,8}\"|null|1e999)\\}"
                 .prop_map(String::into_bytes),
-            "(seed|region|clock|rate-limit) = (\"[a-z]{0,6}\"|-?[0-9]{1,20}|\\{ mode = \"fixed\", at = -?[0-9]{1,9} \\})"
+            "(seed|region|clock|rate-limit) = (\"[a-z]{0,6}\"|-?[0-9]{1,20}|\\{ mode = \"fixed\", at = -?[0-9]{1,20} \\})"
                 .prop_map(String::into_bytes),
         ],
     ) {
@@ -341,5 +341,53 @@ proptest! {
         // Still answering.
         let clock = ask(true, b"GET /__terminus/clock HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         prop_assert!(clock.is_some_and(|clock| clock.status == 200));
+    }
+}
+
+/// The exact end of a transition started at `now` lasting `seconds`, and whether it has come by `then`, in wide
+/// integers: the expectation the world's checked arithmetic must meet (a transition that ends past `i64::MAX`
+/// never comes; the last second of the range is the end of time).
+fn reboot_over(now: i64, seconds: u32, then: i64) -> bool {
+    let end = i128::from(now) + i128::from(seconds);
+    if seconds == 0 {
+        return true;
+    }
+    end < i128::from(i64::MAX) && end <= i128::from(then)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Issue 21, point 11: clocks, timings and advances from the whole range; a reboot never panics (debug builds
+    /// check overflow), and is over exactly when the wide-integer sum says.
+    #[test]
+    fn a_reboot_ends_when_its_checked_sum_says_for_any_clock_and_duration(
+        now in prop_oneof![any::<i64>(), (i64::MAX - 100_000)..=i64::MAX, i64::MIN..=(i64::MIN + 100_000)],
+        seconds in prop_oneof![any::<u32>(), 0u32..100],
+        advance in prop_oneof![any::<i64>(), 0i64..100_000],
+    ) {
+        use terminus::world::lifecycle::Change;
+        use terminus::world::{World, WorldSpec};
+        let spec = WorldSpec::from_toml(
+            &format!(
+                "clock = {{ mode = \"fixed\", at = {now} }}\ntimings = {{ reboot = {seconds} }}\n\
+                 [[accounts]]\nsecret-id = \"AKIDowner\"\nsecret-key = \"k\"\nowner = \"100000000001\"\n\
+                 [[instances]]\nid = \"ins-clock001\"\nregion = \"ap-guangzhou\"\n"
+            ),
+            "test",
+        )
+        .unwrap();
+        let mut world = World::new(spec);
+        let ids = ["ins-clock001".to_owned()];
+        prop_assert!(world.change_state("100000000001", "ap-guangzhou", &ids, Change::Reboot, "r").is_ok());
+        world.settle();
+        let state = |world: &World| format!("{:?}", world.instance("ins-clock001").unwrap().state);
+        let expected = |over: bool| if over { "Running" } else { "Rebooting" };
+        prop_assert_eq!(state(&world), expected(reboot_over(now, seconds, now)));
+        world.clock.advance(advance);
+        let then = world.clock.now();
+        prop_assert_eq!(then, now.saturating_add(advance));
+        world.settle();
+        prop_assert_eq!(state(&world), expected(reboot_over(now, seconds, then)));
     }
 }

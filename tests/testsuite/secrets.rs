@@ -651,3 +651,121 @@ fn no_command_or_control_call_prints_or_writes_a_secret() {
     );
     assert!(unexercised.is_empty(), "{}", unexercised.join("\n"));
 }
+
+/// Issue 21, points 1 and 2: a session or bearer token is recognised after decoding, in every spelling a gateway
+/// accepts, and no log line or journal field holds one: an accepted `Signature`-form GET carrying `Token=` (API
+/// 3.0 and the legacy gateway: the log line shows the target), a rejected one (the diagnosis's string to sign),
+/// `%54oken=` and `Tok%65n=` in a target and a form body, `token=`, `X-TC-Token` in any case and
+/// `Authorization: Bearer<TAB>…`.
+#[test]
+fn no_log_line_or_journal_field_holds_a_token_in_any_spelling() {
+    use std::io::Write as _;
+
+    use serde_json::Map;
+    use terminus::provider::{Call, ProviderId, SignForm};
+    use terminus::signing::Credentials;
+
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "world.toml",
+        "clock = { mode = \"fixed\", at = 1700000000 }\n[[accounts]]\nsecret-id = \"AKIDcanary0001\"\n\
+         secret-key = \"keyOfTheCanaryTest\"\ntoken = \"CANARYsessionToken1\"\n",
+    );
+    let served = Served::start(dir.path(), &["--world", "world.toml"]);
+    let address = served.uri.trim_start_matches("http://").to_owned();
+    let send = |bytes: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.write_all(bytes).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        format!(
+            "{:?}",
+            crate::common::raw::read_answer(&mut stream, &mut Vec::new(), deadline, false)
+        )
+    };
+    let params: Map<String, serde_json::Value> =
+        serde_json::from_str(r#"{"InstanceIds": ["ins-canary01"]}"#).unwrap();
+    let signed = |provider: ProviderId, key: &str, method: &str, nonce: u64| {
+        let credentials = Credentials::new("AKIDcanary0001", key);
+        let call = Call {
+            action: "TerminateInstances",
+            params: &params,
+            region: Some("ap-guangzhou"),
+            version: None,
+            credentials: &credentials,
+            token: Some("CANARYsessionToken1"),
+            timestamp: 1_700_000_000,
+            nonce,
+            sign: SignForm::HmacSha256,
+            method,
+            headers: &[],
+        };
+        provider.build_request(&call).unwrap().0.to_bytes()
+    };
+    let mut answers = vec![
+        // Accepted, so logged at info with their targets.
+        send(&signed(ProviderId::Tencent, "keyOfTheCanaryTest", "GET", 1)),
+        send(&signed(
+            ProviderId::TencentLegacy,
+            "keyOfTheCanaryTest",
+            "GET",
+            2,
+        )),
+        // Rejected: the diagnosis holds the string to sign, whose parameters hold the token.
+        send(&signed(ProviderId::Tencent, "notTheKey", "POST", 3)),
+        send(&signed(ProviderId::Tencent, "notTheKey", "GET", 4)),
+        send(&signed(ProviderId::TencentLegacy, "notTheKey", "GET", 5)),
+    ];
+    for raw in [
+        "GET /?Action=TerminateInstances&%54oken=CANARYpercent2&tok%65n=CANARYlower3 HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\n\r\n".to_owned(),
+        "GET /v2/index.php?Action=TerminateInstances&Token%3DCANARYnotAName=x&%54%6F%6B%65%6E=CANARYpercent4 HTTP/1.1\r\nHost: cvm.api.qcloud.com\r\n\r\n".to_owned(),
+        {
+            let body = "Action=TerminateInstances&Tok%65n=CANARYform5&InstanceIds.0=ins-x";
+            format!("POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+        },
+        "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nx-Tc-TOKEN: CANARYheader6\r\nX-TC-Action: TerminateInstances\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".to_owned(),
+        "POST /api/v2/bmc HTTP/1.1\r\nHost: console.zenlayer.com\r\nAuthorization: Bearer\tCANARYbearer7\r\nX-ZC-Action: TerminateInstance\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".to_owned(),
+        "POST /api/v2/bmc HTTP/1.1\r\nHost: console.zenlayer.com\r\nauthorization:   bEaReR   CANARYbearer8\r\nX-ZC-Action: TerminateInstance\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".to_owned(),
+    ] {
+        answers.push(send(raw.as_bytes()));
+    }
+    let (status, journal) = served.control("GET", "requests", "application/json", "");
+    assert_eq!(status, 200);
+    let entries: serde_json::Value = serde_json::from_str(&journal).unwrap();
+    let entries = entries["requests"].as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        11,
+        "every request is in the journal: {answers:#?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|entry| entry["diagnosis"]["string-to-sign"].is_string()),
+        "a diagnosis with a string to sign was exercised: {journal}"
+    );
+    // SIGTERM, not a kill: the log lines are written up to 10 ms after their answers, and a stopped serve writes
+    // the ones it holds (a kill could lose them, and the check below would see no log at all).
+    let (_, output) = served.stop_with("TERM");
+    assert!(
+        output.contains("TerminateInstances"),
+        "the log lines were exercised: {output}"
+    );
+    for (what, text) in [("journal", &journal), ("log", &output)] {
+        for mark in [
+            "CANARYsessionToken1",
+            "CANARYpercent2",
+            "CANARYlower3",
+            "CANARYpercent4",
+            "CANARYform5",
+            "CANARYheader6",
+            "CANARYbearer7",
+            "CANARYbearer8",
+        ] {
+            assert!(!text.contains(mark), "the {what} holds {mark}:\n{text}");
+        }
+    }
+    // Only a parameter *named* Token is one: a value that merely contains the text is kept.
+    assert!(journal.contains("CANARYnotAName"), "{journal}");
+    let _ = answers;
+}

@@ -373,6 +373,12 @@ fn life_refusal(refused: LifeRefusal) -> ApiError {
                 crate::world::lifecycle::INSTANCE_QUOTA
             ),
         ),
+        LifeRefusal::WorldFull(held, cap, count) => ApiError::new(
+            "LimitExceeded.InstanceQuota",
+            format!(
+                "The quota is not enough to create {count} instances: the world holds {held}, terminus serves at most {cap} (serve --max-instances)."
+            ),
+        ),
         LifeRefusal::State(id, state) => ApiError::new(
             state_code(state),
             format!(
@@ -757,7 +763,8 @@ fn action_timer(timer: &Value, now: i64) -> Result<i64, ApiError> {
                 format!("The ActionTime `{at}` is not YYYY-MM-DDThh:mm:ssZ."),
             )
         })?;
-    if parsed < now + 300 {
+    // Checked: near the end of the clock's range `now + 300` is past it, and every time is then too early.
+    if parsed < crate::world::clock::after(now, 300) {
         return Err(ApiError::new(
             "InvalidParameterValue",
             format!("The ActionTime `{at}` must be more than 5 minutes after the current time."),

@@ -721,9 +721,12 @@ impl<'de> serde::de::Visitor<'de> for JsonVisitor {
     }
 }
 
-/// The most segments a flattened name has: `Filters.N.Values.N`, the deepest shape API 3.0 flattens (a list of
-/// structures that hold a list). A deeper name is no parameter of any action: `UnknownParameter`.
-pub const MAX_NAME_DEPTH: usize = 4;
+/// The most segments a flattened name has: `TagSpecification.N.Tags.N.Key` (`RunInstances`), the deepest parameter
+/// of the actions served here (a list of structures holding a list of structures), as the API model of tccli
+/// 3.1.189.1 documents them (`tests/params/cvm-parameter-paths.txt` lists every one, and a test sends them all).
+/// A deeper name is no parameter of any served action: `UnknownParameter`. The legacy gateway reads its pairs
+/// here too, and its actions are shallower (`InstanceIds.N`).
+pub const MAX_NAME_DEPTH: usize = 5;
 
 /// The largest index a flattened name may carry: a list holds at most 100 items (`InstanceIds`: "max 100 per
 /// request"), numbered from 0 (the SDKs) or from 1 (the legacy documentation), so no valid request uses more than
@@ -794,7 +797,7 @@ fn insert_path(
     };
     if name.split('.').nth(MAX_NAME_DEPTH).is_some() {
         return Err(unknown(&format!(
-            ": a flattened name has at most {MAX_NAME_DEPTH} segments (Filters.N.Values.N)"
+            ": a flattened name has at most {MAX_NAME_DEPTH} segments (TagSpecification.N.Tags.N.Key)"
         )));
     }
     let mut segments = name.split('.');
@@ -1024,16 +1027,17 @@ mod tests {
     }
 
     #[test]
-    fn a_name_deeper_than_filters_n_values_n_is_an_unknown_parameter() {
-        let deepest = ActionParams::from_pairs([("Filters.0.Values.1", "x")].into_iter()).unwrap();
-        assert_eq!(deepest.values["Filters"][0]["Values"][0], "x");
+    fn a_name_deeper_than_tag_specification_n_tags_n_key_is_an_unknown_parameter() {
+        let deepest =
+            ActionParams::from_pairs([("TagSpecification.0.Tags.1.Key", "x")].into_iter()).unwrap();
+        assert_eq!(deepest.values["TagSpecification"][0]["Tags"][0]["Key"], "x");
         // The issue's crash: 30,000 levels overflowed the stack (insert, walk and drop were recursive).
         let deep = format!("InstanceIds{}", ".0".repeat(30_000));
         let error = ActionParams::from_pairs([(deep.as_str(), "ins-a")].into_iter()).unwrap_err();
         assert_eq!(error.code, "UnknownParameter");
         assert!(error.message.len() < 200, "{}", error.message);
-        let five = ActionParams::from_pairs([("Filters.0.Values.1.x", "x")].into_iter());
-        assert_eq!(five.unwrap_err().code, "UnknownParameter");
+        let six = ActionParams::from_pairs([("TagSpecification.0.Tags.1.Key.x", "x")].into_iter());
+        assert_eq!(six.unwrap_err().code, "UnknownParameter");
     }
 
     #[test]

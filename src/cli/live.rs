@@ -104,6 +104,7 @@ pub(super) fn run(
             provision: args.provision,
             rate_limit: args.rate_limit,
         },
+        ledger_dir: args.ledger_dir.clone(),
         provision: match (&args.zone, &args.image) {
             (Some(zone), Some(image)) => Some(live::runner::ProvisionConfig {
                 provisioning: live::cloud::Provisioning {
@@ -112,7 +113,6 @@ pub(super) fn run(
                     instance_type: args.instance_type.clone(),
                     deadline: args.deadline,
                 },
-                ledger_dir: args.ledger_dir.clone(),
                 max_instances: usize::try_from(args.max_instances).unwrap_or(usize::MAX),
                 wait: std::time::Duration::from_secs(600),
             }),
@@ -153,7 +153,10 @@ pub(super) fn run(
     let started_at = std::time::SystemTime::now();
     let results = runtime.block_on(async {
         let endpoint = Endpoint::resolve(&config.endpoint, args.ca_cert.as_deref()).await?;
-        let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref()).await?;
+        // The proofs only read: their connection is kept between them.
+        let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref())
+            .await?
+            .reusing();
         Ok::<_, String>(
             live::run_live(
                 runnable,

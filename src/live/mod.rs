@@ -27,6 +27,8 @@ pub mod outcome;
 pub mod plan;
 pub mod provision;
 pub mod runner;
+pub mod served;
+pub mod tiers;
 pub mod validation;
 
 pub use credentials::LiveCredentials;

@@ -81,7 +81,9 @@ fn as_live_identity(args: &[&str], log: &Path) -> Command {
         .arg(ca_of(log))
         .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
         .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
-        .env("TENCENTCLOUD_REGION", "ap-guangzhou");
+        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
+        // The stand-in has no limits to respect.
+        .env("TERMINUS_LIVE_PACE", "0s");
     command
 }
 
@@ -219,13 +221,21 @@ fn every_safe_case_gives_live_the_codes_the_mock_gives() {
             proof_endpoint: server.uri(),
             credentials: LiveCredentials::new(LIVE_ID, LIVE_KEY, None, Some("ap-guangzhou".into())),
             tiers: Tiers::default(),
+            ledger_dir: dir.join("ledger"),
             provision: None,
         };
         let results = runtime.block_on(async {
+            // The stand-in has no limits to respect: no pacing, the proofs on one kept connection.
             let endpoint = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
                 .await
-                .unwrap();
-            live::run_live(cases, &config, &endpoint, &endpoint, |_, _| {}).await
+                .unwrap()
+                .paced(std::time::Duration::ZERO);
+            let proofs = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
+                .await
+                .unwrap()
+                .paced(std::time::Duration::ZERO)
+                .reusing();
+            live::run_live(cases, &config, &endpoint, &proofs, |_, _| {}).await
         });
         for (loaded, result) in results {
             let Some(live_run) = result.run else { continue };

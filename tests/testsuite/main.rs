@@ -15,6 +15,7 @@ mod journal;
 mod layers;
 mod legacy;
 mod live;
+mod live_safety;
 mod malformed;
 mod properties;
 mod record;

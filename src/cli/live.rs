@@ -157,6 +157,20 @@ pub(super) fn run(
         let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref())
             .await?
             .reusing();
+        // One read before any case: a wrong endpoint, key, region or clock stops the run here.
+        live::preflight::check(
+            &proofs,
+            config.provider,
+            &config.credentials,
+            &config.proof_endpoint,
+            live::runner::TIMEOUT,
+        )
+        .await
+        .map_err(|why| format!("preflight failed, no case was run: {why}"))?;
+        out!(
+            "preflight ok: {} answers, credentials and clock accepted",
+            config.proof_endpoint
+        );
         Ok::<_, String>(
             live::run_live(
                 runnable,

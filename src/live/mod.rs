@@ -25,6 +25,7 @@ pub mod guard;
 pub mod ledger;
 pub mod outcome;
 pub mod plan;
+pub mod preflight;
 pub mod provision;
 pub mod runner;
 pub mod served;

@@ -20,6 +20,9 @@ use terminus::message::Request;
 const LIVE_ID: &str = "AKIDcanaryLiveId000000000000000000";
 const LIVE_KEY: &str = "canaryLiveSecretKey0000000000000";
 
+/// A key the account does not know.
+const WRONG_ID: &str = "AKIDwrongwrongwrongwrongwrongwrong00";
+
 /// The instance that exists, and where.
 const EXISTING: &str = "ins-exists01";
 const EXISTING_REGION: &str = "ap-shanghai";
@@ -46,6 +49,11 @@ struct Account {
 
 impl Account {
     fn start() -> Self {
+        Self::dated(None)
+    }
+
+    /// An account whose answers carry this `Date` header.
+    fn dated(date: Option<&'static str>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -71,10 +79,13 @@ impl Account {
                 };
                 let Some(request) = request else { continue };
                 let body = answer(&request, &log);
+                let date = date
+                    .map(|date| format!("Date: {date}\r\n"))
+                    .unwrap_or_default();
                 let _ = stream.write_all(
                     format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                         Connection: close\r\n\r\n{body}",
+                         {date}Connection: close\r\n\r\n{body}",
                         body.len()
                     )
                     .as_bytes(),
@@ -133,7 +144,15 @@ fn answer(request: &Request, log: &Mutex<Vec<Received>>) -> String {
         regions: regions.clone(),
         text: format!("{}\n{body}", request.target),
     });
+    let unknown_key = request
+        .headers
+        .iter()
+        .any(|(_, value)| value.contains(WRONG_ID))
+        || request.target.contains(WRONG_ID);
     let fields = match action.as_str() {
+        _ if unknown_key => {
+            json!({ "Error": { "Code": "AuthFailure.SecretIdNotFound", "Message": "no such key" } })
+        }
         "DescribeInstances" => {
             let region = regions.first().cloned().unwrap_or_default();
             if !SERVED.contains(&region.as_str()) {
@@ -166,6 +185,10 @@ const HEAD: &str = "title = \"hostile\"\nsource = { doc = \"issue 19\", quote = 
 
 /// `terminus run --live` of the cases in `cases` against `endpoint`, the live identity in the environment only.
 fn run_live(provider: &str, endpoint: &str, cases: &Path, ledger: &Path) -> Output {
+    run_live_as(LIVE_ID, provider, endpoint, cases, ledger)
+}
+
+fn run_live_as(id: &str, provider: &str, endpoint: &str, cases: &Path, ledger: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_terminus"))
         .args([
             "run",
@@ -179,7 +202,7 @@ fn run_live(provider: &str, endpoint: &str, cases: &Path, ledger: &Path) -> Outp
         .arg(cases)
         .arg("--ledger-dir")
         .arg(ledger)
-        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
+        .env("TENCENTCLOUD_SECRET_ID", id)
         .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
         .env("TENCENTCLOUD_REGION", "ap-guangzhou")
         .env_remove("TENCENTCLOUD_TOKEN")
@@ -446,6 +469,61 @@ fn no_answer_is_an_error_of_the_run_not_a_divergence() {
         output_text.contains("ERR "),
         "an error of the run: {output_text}"
     );
+}
+
+/// Point 6: with a wrong key, endpoint or clock, every case ran into the wall one by one. One read call before
+/// any case checks them; a failure exits 2 with the reason and runs no case.
+#[test]
+fn a_preflight_read_stops_the_run_before_any_case_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases");
+    for name in ["one", "two"] {
+        write_case(
+            &cases,
+            "tencent",
+            "describe-instances",
+            name,
+            &format!("{HEAD}[[step]]\nparams = {{ Limit = 1 }}\n"),
+        );
+    }
+    let ledger = dir.path().join("ledger");
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let account = Account::start();
+    let skewed = Account::dated(Some("Mon, 01 Jan 2024 00:00:00 GMT"));
+    for (why, output, expected) in [
+        (
+            "no endpoint",
+            run_live("tencent", &closed, &cases, &ledger),
+            "did not answer",
+        ),
+        (
+            "a wrong key",
+            run_live_as(WRONG_ID, "tencent", &account.address, &cases, &ledger),
+            "AuthFailure.SecretIdNotFound",
+        ),
+        (
+            "a skewed clock",
+            run_live("tencent", &skewed.address, &cases, &ledger),
+            "clock is",
+        ),
+    ] {
+        let output_text = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{why}: {output_text}");
+        assert!(
+            output_text.contains("preflight failed") && output_text.contains(expected),
+            "{why}: {output_text}"
+        );
+        assert!(
+            !output_text.contains("describe-instances/one"),
+            "{why}: no case ran: {output_text}"
+        );
+    }
+    let fine = run_live("tencent", &account.address, &cases, &ledger);
+    assert!(fine.status.success(), "{}", text(&fine));
+    assert!(text(&fine).contains("preflight ok"), "{}", text(&fine));
 }
 
 /// A small deterministic generator (SplitMix64): the same hostile cases every run.

@@ -4,12 +4,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{conclude, print_failures, unusable, write_creating_dirs};
 use crate::case;
 use crate::harness::Outcome;
 use crate::harness::report::{CaseReport, Report};
+use crate::live::progress::Progress;
 use crate::live::{self, LiveConfig, LiveCredentials, Plan, Tiers, runner::Endpoint};
 use crate::provider::ProviderId;
 
@@ -95,7 +97,7 @@ pub(super) fn run(
     } else {
         endpoint.clone()
     };
-    let config = LiveConfig {
+    let mut config = LiveConfig {
         provider,
         endpoint: endpoint.clone(),
         proof_endpoint: proof_endpoint.clone(),
@@ -105,6 +107,7 @@ pub(super) fn run(
             rate_limit: args.rate_limit,
         },
         ledger_dir: args.ledger_dir.clone(),
+        progress: None,
         provision: match (&args.zone, &args.image) {
             (Some(zone), Some(image)) => Some(live::runner::ProvisionConfig {
                 provisioning: live::cloud::Provisioning {
@@ -137,6 +140,8 @@ pub(super) fn run(
             source.describe()
         ));
     }
+    let progress = Arc::new(Progress::new(runnable.len(), say));
+    config.progress = Some(Arc::clone(&progress));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -152,6 +157,7 @@ pub(super) fn run(
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
     let results = runtime.block_on(async {
+        tokio::spawn(until_stopped(Arc::clone(&progress)));
         let endpoint = Endpoint::resolve(&config.endpoint, args.ca_cert.as_deref()).await?;
         // The proofs only read: their connection is kept between them.
         let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref())
@@ -196,6 +202,10 @@ pub(super) fn run(
         Ok(results) => results,
         Err(message) => return unusable(message),
     };
+    let left = progress.left_behind();
+    if let Some(left) = &left {
+        out!("{left}");
+    }
 
     let mut reports = Vec::new();
     let mut unwritten = Vec::new();
@@ -242,13 +252,60 @@ pub(super) fn run(
         .filter(|case| case.status == "failed" || case.status == "error")
         .collect();
     print_failures(&failures);
-    conclude(
+    let concluded = conclude(
         &report,
-        !failures.is_empty(),
+        !failures.is_empty() || left.is_some(),
         json.as_deref(),
         junit.as_deref(),
         unwritten,
-    )
+    );
+    if progress.stopping() {
+        if left.is_none() {
+            out!("stopped by the operator; this run left nothing alive");
+        }
+        return ExitCode::from(STOPPED);
+    }
+    concluded
+}
+
+/// The exit status of a run the operator stopped (128 + SIGINT, as a shell reports it).
+const STOPPED: u8 = 130;
+
+/// Tells a progress line on standard output.
+fn say(line: &str) {
+    out!("{line}");
+}
+
+/// The operator's stop: the first Ctrl-C or SIGTERM stops new cases and lets the run tear down what it created;
+/// the second exits at once, still telling the ledger and the ids left.
+async fn until_stopped(progress: Arc<Progress>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    for signals in 1.. {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        if signals == 1 {
+            progress.stop();
+            out!(
+                "stopping: no new case starts; tearing down what this run created (Ctrl-C again exits at once)"
+            );
+        } else {
+            out!(
+                "{}",
+                progress
+                    .left_behind()
+                    .unwrap_or_else(|| "this run left nothing alive".into())
+            );
+            std::process::exit(i32::from(STOPPED));
+        }
+    }
 }
 
 /// Why a case was not sent, as the report says it.

@@ -142,11 +142,15 @@ impl<T: Transport> Cloud<'_, T> {
 
     /// Polls until the instance's state satisfies `done` (its listing, `None` when not listed), with back-off
     /// from 1 s doubling to 8 s, as real clients poll an eventually consistent API; errs after `deadline`.
+    ///
+    /// Each poll is told to `progress`; a wait for anything but `gone` ends when the operator asks the run to
+    /// stop (a teardown's wait goes on: it is what the stop is for).
     pub async fn wait_for(
         &self,
         id: &str,
         what: &str,
         deadline: Duration,
+        progress: Option<&super::progress::Progress>,
         done: impl Fn(Option<&Map<String, Value>>) -> bool,
     ) -> Result<(), String> {
         let started = tokio::time::Instant::now();
@@ -155,6 +159,12 @@ impl<T: Transport> Cloud<'_, T> {
             let listed = self.describe(id).await?;
             if done(listed.as_ref()) {
                 return Ok(());
+            }
+            if let Some(progress) = progress {
+                if progress.stopping() && what != "gone" {
+                    return Err(format!("stopped by the operator while {id} was not {what}"));
+                }
+                progress.waiting(&format!("{id} to be {what}"), started.elapsed());
             }
             if started.elapsed() + pause > deadline {
                 return Err(format!("{id} is not {what} after {deadline:?}"));

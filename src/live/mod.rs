@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod outcome;
 pub mod plan;
 pub mod preflight;
+pub mod progress;
 pub mod provision;
 pub mod runner;
 pub mod served;

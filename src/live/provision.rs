@@ -50,13 +50,28 @@ pub async fn run(
         Ok(()) => Outcome::Passed,
         Err(outcome) => outcome,
     };
+    let progress = config.progress.as_deref();
     let mut teardown = Vec::new();
     for id in created.values() {
+        if let Some(progress) = progress {
+            progress.tearing_down(id);
+        }
         let gone = match cloud.terminate_owned(ledger, id).await {
-            Ok(()) => cloud.wait_for(id, "gone", settings.wait, cloud::gone).await,
+            Ok(()) => {
+                cloud
+                    .wait_for(id, "gone", settings.wait, progress, cloud::gone)
+                    .await
+            }
             Err(error) => Err(error),
         };
-        teardown.extend(gone.err());
+        match gone {
+            Ok(()) => {
+                if let Some(progress) = progress {
+                    progress.gone(id);
+                }
+            }
+            Err(error) => teardown.push(error),
+        }
     }
     let outcome = match (outcome, teardown.is_empty()) {
         (Outcome::Passed, false) => Outcome::Error {
@@ -91,13 +106,22 @@ async fn steps<T: Transport>(
             .create(ledger, &settings.provisioning, instance.protected)
             .await
             .map_err(|why| error(0, format!("cannot create the case's instance: {why}")))?;
+        if let Some(progress) = config.progress.as_deref() {
+            progress.created(&id);
+        }
         created.insert(instance.id.clone(), id);
     }
     for id in created.values() {
         cloud
-            .wait_for(id, "RUNNING", settings.wait, |listed| {
-                listed.and_then(|i| i.get("InstanceState")) == Some(&Value::from("RUNNING"))
-            })
+            .wait_for(
+                id,
+                "RUNNING",
+                settings.wait,
+                config.progress.as_deref(),
+                |listed| {
+                    listed.and_then(|i| i.get("InstanceState")) == Some(&Value::from("RUNNING"))
+                },
+            )
             .await
             .map_err(|why| error(0, why))?;
     }
@@ -206,14 +230,20 @@ async fn steps<T: Transport>(
         };
         for (id, state) in expected {
             cloud
-                .wait_for(&id, &state, settings.wait, |listed| {
-                    if state == "TERMINATED" {
-                        cloud::gone(listed)
-                    } else {
-                        listed.and_then(|i| i.get("InstanceState"))
-                            == Some(&Value::from(state.as_str()))
-                    }
-                })
+                .wait_for(
+                    &id,
+                    &state,
+                    settings.wait,
+                    config.progress.as_deref(),
+                    |listed| {
+                        if state == "TERMINATED" {
+                            cloud::gone(listed)
+                        } else {
+                            listed.and_then(|i| i.get("InstanceState"))
+                                == Some(&Value::from(state.as_str()))
+                        }
+                    },
+                )
                 .await
                 .map_err(|why| Outcome::Failed {
                     step: number,

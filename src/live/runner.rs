@@ -34,6 +34,8 @@ pub struct LiveConfig {
     /// Where the run's ledger goes: the `--provision` tier's instances, and anything a safe request created
     /// against every expectation.
     pub ledger_dir: std::path::PathBuf,
+    /// Where progress lines go and the operator's stop is read (`None`: silent, never stopped).
+    pub progress: Option<std::sync::Arc<super::progress::Progress>>,
     /// With `--provision`: what to create, where the ledger goes, how many at most.
     pub provision: Option<ProvisionConfig>,
 }
@@ -207,7 +209,12 @@ pub async fn run_live(
             match super::ledger::new_run_id()
                 .and_then(|run| super::ledger::Ledger::create(&config.ledger_dir, &run))
             {
-                Ok(ledger) => Some((settings, ledger, 0_usize)),
+                Ok(ledger) => {
+                    if let Some(progress) = &config.progress {
+                        progress.ledger(ledger.path().to_owned(), config.ledger_dir.clone());
+                    }
+                    Some((settings, ledger, 0_usize))
+                }
                 Err(error) => {
                     return cases
                         .into_iter()
@@ -227,7 +234,19 @@ pub async fn run_live(
         }
         _ => None,
     };
-    for loaded in cases {
+    for (index, loaded) in cases.into_iter().enumerate() {
+        if let Some(ticker) = &config.progress {
+            if ticker.stopping() {
+                let result = LiveResult {
+                    plan: Plan::OptIn("not run: the operator stopped the run".into()),
+                    run: None,
+                };
+                progress(&loaded, &result);
+                results.push((loaded, result));
+                continue;
+            }
+            ticker.begin(index + 1, &loaded.id);
+        }
         let mut plan = plan::plan(&loaded.case, config.tiers);
         if plan == Plan::Safe
             && let Some(reason) = creates_without_dry_run(&loaded)
@@ -697,6 +716,7 @@ mod tests {
             credentials: LiveCredentials::new("AKIDlive", "key", None, Some("ap-guangzhou".into())),
             tiers: Tiers::default(),
             ledger_dir: std::env::temp_dir().join("terminus-runner-unused"),
+            progress: None,
             provision: None,
         };
         let results = run_live(vec![loaded(text)], &config, &endpoint, &proofs, |_, _| {}).await;

@@ -222,6 +222,7 @@ fn every_safe_case_gives_live_the_codes_the_mock_gives() {
             credentials: LiveCredentials::new(LIVE_ID, LIVE_KEY, None, Some("ap-guangzhou".into())),
             tiers: Tiers::default(),
             ledger_dir: dir.join("ledger"),
+            progress: None,
             provision: None,
         };
         let results = runtime.block_on(async {

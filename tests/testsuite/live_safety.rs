@@ -928,3 +928,211 @@ fn hostile_safe_cases_never_reach_an_existing_instance() {
     let after = server.snapshot();
     assert!(after.instances.iter().all(|i| i.state.name() == "RUNNING"));
 }
+
+/// The stand-in (`serve --tls --cloud`) with the live account and a world of `extra` TOML; its CA written to
+/// `dir/ca.pem`.
+fn cloud_stand_in(dir: &Path, extra: &str) -> terminus::mock::MockServer {
+    let world = format!(
+        "{extra}\naccounts = [{{ secret-id = {}, secret-key = {} }}]\n",
+        quoted(LIVE_ID),
+        quoted(LIVE_KEY)
+    );
+    let world = terminus::world::WorldSpec::from_toml(&world, "the stand-in's world").unwrap();
+    let authority = terminus::tls::Authority::generate().unwrap();
+    authority.write_certificate(&dir.join("ca.pem")).unwrap();
+    terminus::mock::MockServer::builder()
+        .world(world)
+        .cloud(true)
+        .tls(authority.server_config(Arc::new(terminus::provider::is_provider_host)))
+        .start()
+        .unwrap()
+}
+
+/// `terminus run --live --provision` of the one destructive case that creates a RUNNING instance.
+fn provision_run(server: &terminus::mock::MockServer, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_terminus"));
+    command
+        .args([
+            "run",
+            "--live",
+            "--provider",
+            "tencent",
+            "--endpoint",
+            &server.uri(),
+        ])
+        .args(["--cases", concat!(env!("CARGO_MANIFEST_DIR"), "/cases")])
+        .args([
+            "--provision",
+            "--zone",
+            "ap-guangzhou-3",
+            "--image",
+            "img-eb30mz89",
+        ])
+        .args([
+            "--filter",
+            "terminate-instances/running-instance-is-destroyed",
+        ])
+        .arg("--ca-cert")
+        .arg(dir.join("ca.pem"))
+        .arg("--ledger-dir")
+        .arg(dir.join("ledger"))
+        .env("TENCENTCLOUD_SECRET_ID", LIVE_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", LIVE_KEY)
+        .env("TENCENTCLOUD_REGION", "ap-guangzhou")
+        .env_remove("TENCENTCLOUD_TOKEN")
+        .env("TERMINUS_LIVE_PACE", "0s");
+    command
+}
+
+/// Point 9: a live run printed nothing while a case polled. Each poll says the case's number out of the total,
+/// its id, what it waits for, how long, and the instances alive from this run.
+#[test]
+fn a_waiting_case_says_what_it_waits_for_and_what_is_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = cloud_stand_in(dir.path(), "timings = { launch = 2, terminate = 0 }");
+    let output = provision_run(&server, dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{}", text(&output));
+    let waiting = stdout
+        .lines()
+        .find(|line| line.contains("to be RUNNING"))
+        .unwrap_or_else(|| panic!("no progress line: {stdout}"));
+    assert!(
+        waiting.starts_with(
+            "[1/1] tencent/terminate-instances/running-instance-is-destroyed: waiting for ins-"
+        ) && waiting.contains(" s so far")
+            && waiting.contains("alive from this run: 1 (ins-"),
+        "{waiting}"
+    );
+}
+
+/// Lines of a child's standard output as they come, with a deadline on each.
+struct Lines {
+    received: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Lines {
+    fn of(child: &mut std::process::Child) -> Self {
+        let stdout = child.stdout.take().unwrap();
+        let (sender, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok)
+            {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            received,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits for a line holding `text`.
+    fn until(&mut self, text: &str) {
+        loop {
+            let line = self
+                .received
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no line with {text:?} in time; seen:\n{}", self.seen));
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+            if line.contains(text) {
+                return;
+            }
+        }
+    }
+
+    /// Everything until the child closes its output.
+    fn rest(mut self) -> String {
+        while let Ok(line) = self.received.recv_timeout(Duration::from_secs(30)) {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        self.seen
+    }
+}
+
+fn interrupt(child: &std::process::Child) {
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid, with SIGINT; no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+}
+
+/// Waits for the child to exit, at most 60 seconds (killed after that, and the test fails).
+fn exit_of(mut child: std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run did not exit after the signal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Point 5: Ctrl-C during `run --live --provision` died silently, leaving its instances to a sweep's 2-hour
+/// window. The first signal stops new cases and tears down what the run created (with progress), and the run
+/// exits non-zero saying so; a second exits at once, printing the ledger, the ids left and the sweep command.
+#[test]
+fn ctrl_c_tears_down_and_a_second_ctrl_c_exits_at_once_saying_what_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = cloud_stand_in(dir.path(), "timings = { launch = 4, terminate = 0 }");
+
+    let mut child = provision_run(&server, dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::of(&mut child);
+    lines.until("to be RUNNING");
+    interrupt(&child);
+    let status = exit_of(child);
+    let seen = lines.rest();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("stopping: no new case starts"), "{seen}");
+    assert!(
+        seen.contains(": tearing down ins-"),
+        "the teardown is told: {seen}"
+    );
+    assert!(seen.contains("this run left nothing alive"), "{seen}");
+    assert!(
+        server.snapshot().instances.iter().all(
+            |instance| instance.state.name() != "RUNNING" && instance.state.name() != "PENDING"
+        ),
+        "the created instance was torn down"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = cloud_stand_in(dir.path(), "timings = { launch = 30, terminate = 0 }");
+    let mut child = provision_run(&server, dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::of(&mut child);
+    lines.until("to be RUNNING");
+    interrupt(&child);
+    lines.until("stopping:");
+    interrupt(&child);
+    let status = exit_of(child);
+    let seen = lines.rest();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    let created = &server.snapshot().instances[0].id;
+    let ledger_dir = dir.path().join("ledger");
+    assert!(
+        seen.contains(&format!("left alive by this run: 1 ({created})"))
+            && seen.contains(&format!("ledger: {}", ledger_dir.display()))
+            && seen.contains(&format!(
+                "remove them with: terminus sweep --ledger-dir {} --older-than 0s --yes",
+                ledger_dir.display()
+            )),
+        "{seen}"
+    );
+}

@@ -32,6 +32,8 @@ pub(super) struct LiveArgs {
     #[arg(long, value_name = "FILE", requires = "live")]
     ca_cert: Option<PathBuf>,
     /// Also run destructive cases, on instances the run creates, tags, ledgers and destroys (costs money).
+    /// Tencent Cloud only: refused for zenlayer-bmc, whose DescribeInstances documents no tags, so that a
+    /// created instance's ownership cannot be read back before a terminate (and bare metal is billed monthly).
     #[arg(long, requires = "live")]
     provision: bool,
     /// Also run rate-limit cases (they throttle the whole account for a second).
@@ -80,6 +82,13 @@ pub(super) fn run(
         Ok(credentials) => credentials,
         Err(message) => return unusable(message),
     };
+    if provider == ProviderId::ZenlayerBmc && args.provision {
+        return unusable(
+            "--provision is refused for zenlayer-bmc: its DescribeInstances documents no tags, so terminus \
+             cannot read back that an instance is this run's before terminating it (and bare metal is billed \
+             monthly); run its safe cases without --provision",
+        );
+    }
     if provider != ProviderId::ZenlayerBmc && credentials.region.is_none() {
         return unusable("live mode needs a region: set TENCENTCLOUD_REGION (e.g. ap-guangzhou)");
     }

@@ -1136,3 +1136,31 @@ fn ctrl_c_tears_down_and_a_second_ctrl_c_exits_at_once_saying_what_is_left() {
         "{seen}"
     );
 }
+
+/// Zenlayer's `--provision` is refused with its reason: no documented way to read back an instance's owner.
+#[test]
+fn zenlayer_provision_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_terminus"))
+        .args(["run", "--live", "--provider", "zenlayer-bmc", "--provision"])
+        .args([
+            "--zone",
+            "SEL-A",
+            "--image",
+            "img-1",
+            "--endpoint",
+            "http://127.0.0.1:9",
+        ])
+        .arg("--ledger-dir")
+        .arg(dir.path())
+        .env("ZENLAYERCLOUD_SECRET_KEY_ID", LIVE_ID)
+        .env("ZENLAYERCLOUD_SECRET_KEY_PASSWORD", LIVE_KEY)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("documents no tags"),
+        "{}",
+        text(&output)
+    );
+}

@@ -132,16 +132,31 @@ pub(super) fn run(
         },
     };
 
-    let runnable: Vec<case::Loaded> = source
-        .cases()
-        .into_iter()
-        .filter_map(|found| found.loaded.ok())
-        .filter(|loaded| {
-            loaded.provider == provider
-                && (filter.is_empty() || filter.iter().any(|f| loaded.id.contains(f)))
-                && (tags.is_empty() || tags.iter().any(|t| loaded.case.tags.contains(t)))
-        })
-        .collect();
+    let selected = |id: &str| filter.is_empty() || filter.iter().any(|f| id.contains(f));
+    // A case of this provider that cannot be loaded (a header that smuggles a line break…) is an error of the
+    // run, named, never a silent omission.
+    let mut unloadable = Vec::new();
+    let mut runnable: Vec<case::Loaded> = Vec::new();
+    for found in source.cases() {
+        match found.loaded {
+            Ok(loaded) => runnable.push(loaded),
+            Err(error)
+                if found.id.starts_with(&format!("{}/", provider.name()))
+                    && selected(&found.id) =>
+            {
+                unloadable.push(format!("ERR  {}: {error}", found.id));
+            }
+            Err(_) => {}
+        }
+    }
+    runnable.retain(|loaded| {
+        loaded.provider == provider
+            && selected(&loaded.id)
+            && (tags.is_empty() || tags.iter().any(|t| loaded.case.tags.contains(t)))
+    });
+    for line in &unloadable {
+        out!("{line}");
+    }
     if runnable.is_empty() {
         return unusable(format!(
             "no {} case selected in {}",
@@ -263,7 +278,7 @@ pub(super) fn run(
     print_failures(&failures);
     let concluded = conclude(
         &report,
-        !failures.is_empty() || left.is_some(),
+        !failures.is_empty() || left.is_some() || !unloadable.is_empty(),
         json.as_deref(),
         junit.as_deref(),
         unwritten,

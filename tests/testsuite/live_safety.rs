@@ -372,6 +372,41 @@ fn a_header_with_cr_lf_or_nul_is_refused_when_the_case_loads() {
             "{name:?} = {value:?}: {error}"
         );
     }
+    // A live run names such a case as an error of the run, and sends nothing of it.
+    let account = Account::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases");
+    write_case(
+        &cases,
+        "tencent",
+        "terminate-instances",
+        "smuggled",
+        &format!(
+            "{HEAD}[[step]]\nparams = {{ InstanceIds = [\"{EXISTING}\"] }}\n\
+             headers = {{ \"X-Note\" = \"a\\r\\nX-TC-Region: {EXISTING_REGION}\" }}\n"
+        ),
+    );
+    write_case(
+        &cases,
+        "tencent",
+        "describe-instances",
+        "a-read",
+        &format!("{HEAD}[[step]]\nparams = {{ Limit = 1 }}\n"),
+    );
+    let output = run_live(
+        "tencent",
+        &account.address,
+        &cases,
+        &dir.path().join("ledger"),
+    );
+    let output_text = text(&output);
+    assert!(
+        output_text.contains("ERR  tencent/terminate-instances/smuggled")
+            && output_text.contains("CR, LF or NUL"),
+        "{output_text}"
+    );
+    assert!(!output.status.success(), "{output_text}");
+    assert!(account.harmful().is_empty(), "{:?}", account.received());
 }
 
 /// Point 4: the safe tier sent `RunInstances` without `DryRun`. It is sent with `DryRun=true`; a case that says

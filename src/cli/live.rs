@@ -166,6 +166,13 @@ pub(super) fn run(
     }
     let progress = Arc::new(Progress::new(runnable.len(), say));
     config.progress = Some(Arc::clone(&progress));
+    // A sweep goes to API 3.0: the proofs' endpoint (the production host unless --endpoint named another).
+    progress.sweep_target(
+        args.endpoint
+            .as_ref()
+            .map(|_| config.proof_endpoint.as_str()),
+        args.ca_cert.as_deref(),
+    );
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -32,6 +32,8 @@ struct State {
     alive: BTreeSet<String>,
     ledger: Option<PathBuf>,
     ledger_dir: Option<PathBuf>,
+    /// The sweep's flags that name a non-production endpoint (`--endpoint URL --ca-cert FILE`).
+    sweep_target: String,
 }
 
 impl Progress {
@@ -64,6 +66,21 @@ impl Progress {
         let mut state = self.state();
         state.ledger = Some(path);
         state.ledger_dir = Some(dir);
+    }
+
+    /// The endpoint (and CA) a sweep of this run must be pointed at, when not the production host.
+    pub fn sweep_target(&self, endpoint: Option<&str>, ca_cert: Option<&std::path::Path>) {
+        let mut flags = String::new();
+        if let Some(endpoint) = endpoint {
+            flags.push_str(&format!(" --endpoint {}", shell_word(endpoint)));
+        }
+        if let Some(ca) = ca_cert {
+            flags.push_str(&format!(
+                " --ca-cert {}",
+                shell_word(&ca.display().to_string())
+            ));
+        }
+        self.state().sweep_target = flags;
     }
 
     /// An instance this run created.
@@ -140,9 +157,10 @@ impl Progress {
             |dir| dir.display().to_string(),
         );
         Some(format!(
-            "left alive by this run: {}\nledger: {ledger}\nremove them with: terminus sweep --ledger-dir {} \
+            "left alive by this run: {}\nledger: {ledger}\nremove them with: terminus sweep{} --ledger-dir {} \
              --older-than 0s --yes",
             alive_list(&state.alive),
+            state.sweep_target,
             shell_word(&dir)
         ))
     }

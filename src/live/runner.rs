@@ -598,7 +598,12 @@ async fn created_anyway(
             Ok(ledger.path().display().to_string())
         });
     let ledgered = match ledgered {
-        Ok(path) => format!("written to the ledger {path}"),
+        Ok(path) => {
+            if let Some(progress) = &config.progress {
+                progress.ledger(path.clone().into(), config.ledger_dir.clone());
+            }
+            format!("written to the ledger {path}")
+        }
         Err(error) => format!("NOT written to a ledger ({error})"),
     };
     let terminated = if config.provider == ProviderId::ZenlayerBmc {
@@ -612,7 +617,13 @@ async fn created_anyway(
         params.insert("InstanceIds".into(), serde_json::Value::from(ids.clone()));
         match cloud.call("TerminateInstances", params).await {
             Ok(_) => "terminated".to_owned(),
-            Err(why) => format!("NOT terminated ({why}): terminate them by hand"),
+            Err(why) => {
+                // Left alive: the run's end says so, with the ledger.
+                if let Some(progress) = &config.progress {
+                    ids.iter().for_each(|id| progress.created(id));
+                }
+                format!("NOT terminated ({why}): terminate them by hand")
+            }
         }
     };
     Some(format!(

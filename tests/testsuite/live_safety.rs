@@ -1179,7 +1179,9 @@ fn ctrl_c_tears_down_and_a_second_ctrl_c_exits_at_once_saying_what_is_left() {
         seen.contains(&format!("left alive by this run: 1 ({created})"))
             && seen.contains(&format!("ledger: {}", ledger_dir.display()))
             && seen.contains(&format!(
-                "remove them with: terminus sweep --ledger-dir {} --older-than 0s --yes",
+                "remove them with: terminus sweep --endpoint {} --ca-cert {} --ledger-dir {} --older-than 0s --yes",
+                server.uri(),
+                dir.path().join("ca.pem").display(),
                 ledger_dir.display()
             )),
         "{seen}"

@@ -209,6 +209,7 @@ pub fn parse(relative: &Path, path: &Path, text: &str) -> Result<Loaded, LoadErr
         .check(&path.display().to_string())
         .map_err(|error| invalid(error.to_string()))?;
     check(&case).map_err(invalid)?;
+    check_headers(&case, text).map_err(invalid)?;
     Ok(Loaded {
         id: parts.join("/"),
         provider: provider_id,
@@ -279,6 +280,51 @@ fn check(case: &Case) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A header name or value holding CR, LF or NUL would end the header line early on the wire and let the case add
+/// headers of its own (an `X-TC-Region` the guard never saw, a second `Host`): refused for every target, the mock,
+/// `--target` and live alike, naming the step, the header and the line of the file it is on.
+fn check_headers(case: &Case, text: &str) -> Result<(), String> {
+    let breaks_the_line = |text: &str| text.contains(['\r', '\n', '\0']);
+    for (index, step) in case.steps.iter().enumerate() {
+        for (name, value) in &step.headers {
+            let part = if breaks_the_line(name) {
+                "name"
+            } else if breaks_the_line(value) {
+                "value"
+            } else {
+                continue;
+            };
+            return Err(format!(
+                "line {}: step {} headers.{name:?}: the header {part} holds CR, LF or NUL, which would add a \
+                 header of its own on the wire",
+                header_line(text, index, name),
+                index + 1,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based line where step `step`'s header `name` is written: the first line from that step's `[[step]]` on
+/// that names it (its own line when the name itself cannot be found, e.g. written with escapes).
+fn header_line(text: &str, step: usize, name: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| line.trim_start().starts_with("[[step]]"))
+        .nth(step)
+        .map_or(0, |(number, _)| number);
+    let key = name.split(['\r', '\n', '\0']).next().unwrap_or(name);
+    lines
+        .iter()
+        .enumerate()
+        .skip(start)
+        .find(|(_, line)| !key.is_empty() && line.contains(key))
+        .map_or(start, |(number, _)| number)
+        + 1
 }
 
 /// `terminate-instances` → `TerminateInstances`.

@@ -4,12 +4,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{conclude, print_failures, unusable, write_creating_dirs};
 use crate::case;
 use crate::harness::Outcome;
 use crate::harness::report::{CaseReport, Report};
+use crate::live::progress::Progress;
 use crate::live::{self, LiveConfig, LiveCredentials, Plan, Tiers, runner::Endpoint};
 use crate::provider::ProviderId;
 
@@ -30,6 +32,8 @@ pub(super) struct LiveArgs {
     #[arg(long, value_name = "FILE", requires = "live")]
     ca_cert: Option<PathBuf>,
     /// Also run destructive cases, on instances the run creates, tags, ledgers and destroys (costs money).
+    /// Tencent Cloud only: refused for zenlayer-bmc, whose DescribeInstances documents no tags, so that a
+    /// created instance's ownership cannot be read back before a terminate (and bare metal is billed monthly).
     #[arg(long, requires = "live")]
     provision: bool,
     /// Also run rate-limit cases (they throttle the whole account for a second).
@@ -78,6 +82,13 @@ pub(super) fn run(
         Ok(credentials) => credentials,
         Err(message) => return unusable(message),
     };
+    if provider == ProviderId::ZenlayerBmc && args.provision {
+        return unusable(
+            "--provision is refused for zenlayer-bmc: its DescribeInstances documents no tags, so terminus \
+             cannot read back that an instance is this run's before terminating it (and bare metal is billed \
+             monthly); run its safe cases without --provision",
+        );
+    }
     if provider != ProviderId::ZenlayerBmc && credentials.region.is_none() {
         return unusable("live mode needs a region: set TENCENTCLOUD_REGION (e.g. ap-guangzhou)");
     }
@@ -95,7 +106,7 @@ pub(super) fn run(
     } else {
         endpoint.clone()
     };
-    let config = LiveConfig {
+    let mut config = LiveConfig {
         provider,
         endpoint: endpoint.clone(),
         proof_endpoint: proof_endpoint.clone(),
@@ -104,6 +115,8 @@ pub(super) fn run(
             provision: args.provision,
             rate_limit: args.rate_limit,
         },
+        ledger_dir: args.ledger_dir.clone(),
+        progress: None,
         provision: match (&args.zone, &args.image) {
             (Some(zone), Some(image)) => Some(live::runner::ProvisionConfig {
                 provisioning: live::cloud::Provisioning {
@@ -112,7 +125,6 @@ pub(super) fn run(
                     instance_type: args.instance_type.clone(),
                     deadline: args.deadline,
                 },
-                ledger_dir: args.ledger_dir.clone(),
                 max_instances: usize::try_from(args.max_instances).unwrap_or(usize::MAX),
                 wait: std::time::Duration::from_secs(600),
             }),
@@ -120,16 +132,31 @@ pub(super) fn run(
         },
     };
 
-    let runnable: Vec<case::Loaded> = source
-        .cases()
-        .into_iter()
-        .filter_map(|found| found.loaded.ok())
-        .filter(|loaded| {
-            loaded.provider == provider
-                && (filter.is_empty() || filter.iter().any(|f| loaded.id.contains(f)))
-                && (tags.is_empty() || tags.iter().any(|t| loaded.case.tags.contains(t)))
-        })
-        .collect();
+    let selected = |id: &str| filter.is_empty() || filter.iter().any(|f| id.contains(f));
+    // A case of this provider that cannot be loaded (a header that smuggles a line break…) is an error of the
+    // run, named, never a silent omission.
+    let mut unloadable = Vec::new();
+    let mut runnable: Vec<case::Loaded> = Vec::new();
+    for found in source.cases() {
+        match found.loaded {
+            Ok(loaded) => runnable.push(loaded),
+            Err(error)
+                if found.id.starts_with(&format!("{}/", provider.name()))
+                    && selected(&found.id) =>
+            {
+                unloadable.push(format!("ERR  {}: {error}", found.id));
+            }
+            Err(_) => {}
+        }
+    }
+    runnable.retain(|loaded| {
+        loaded.provider == provider
+            && selected(&loaded.id)
+            && (tags.is_empty() || tags.iter().any(|t| loaded.case.tags.contains(t)))
+    });
+    for line in &unloadable {
+        out!("{line}");
+    }
     if runnable.is_empty() {
         return unusable(format!(
             "no {} case selected in {}",
@@ -137,6 +164,15 @@ pub(super) fn run(
             source.describe()
         ));
     }
+    let progress = Arc::new(Progress::new(runnable.len(), say));
+    config.progress = Some(Arc::clone(&progress));
+    // A sweep goes to API 3.0: the proofs' endpoint (the production host unless --endpoint named another).
+    progress.sweep_target(
+        args.endpoint
+            .as_ref()
+            .map(|_| config.proof_endpoint.as_str()),
+        args.ca_cert.as_deref(),
+    );
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -152,8 +188,26 @@ pub(super) fn run(
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
     let results = runtime.block_on(async {
+        tokio::spawn(until_stopped(Arc::clone(&progress)));
         let endpoint = Endpoint::resolve(&config.endpoint, args.ca_cert.as_deref()).await?;
-        let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref()).await?;
+        // The proofs only read: their connection is kept between them.
+        let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref())
+            .await?
+            .reusing();
+        // One read before any case: a wrong endpoint, key, region or clock stops the run here.
+        live::preflight::check(
+            &proofs,
+            config.provider,
+            &config.credentials,
+            &config.proof_endpoint,
+            live::runner::TIMEOUT,
+        )
+        .await
+        .map_err(|why| format!("preflight failed, no case was run: {why}"))?;
+        out!(
+            "preflight ok: {} answers, credentials and clock accepted",
+            config.proof_endpoint
+        );
         Ok::<_, String>(
             live::run_live(
                 runnable,
@@ -179,6 +233,10 @@ pub(super) fn run(
         Ok(results) => results,
         Err(message) => return unusable(message),
     };
+    let left = progress.left_behind();
+    if let Some(left) = &left {
+        out!("{left}");
+    }
 
     let mut reports = Vec::new();
     let mut unwritten = Vec::new();
@@ -225,13 +283,60 @@ pub(super) fn run(
         .filter(|case| case.status == "failed" || case.status == "error")
         .collect();
     print_failures(&failures);
-    conclude(
+    let concluded = conclude(
         &report,
-        !failures.is_empty(),
+        !failures.is_empty() || left.is_some() || !unloadable.is_empty(),
         json.as_deref(),
         junit.as_deref(),
         unwritten,
-    )
+    );
+    if progress.stopping() {
+        if left.is_none() {
+            out!("stopped by the operator; this run left nothing alive");
+        }
+        return ExitCode::from(STOPPED);
+    }
+    concluded
+}
+
+/// The exit status of a run the operator stopped (128 + SIGINT, as a shell reports it).
+const STOPPED: u8 = 130;
+
+/// Tells a progress line on standard output.
+fn say(line: &str) {
+    out!("{line}");
+}
+
+/// The operator's stop: the first Ctrl-C or SIGTERM stops new cases and lets the run tear down what it created;
+/// the second exits at once, still telling the ledger and the ids left.
+async fn until_stopped(progress: Arc<Progress>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    for signals in 1.. {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        if signals == 1 {
+            progress.stop();
+            out!(
+                "stopping: no new case starts; tearing down what this run created (Ctrl-C again exits at once)"
+            );
+        } else {
+            out!(
+                "{}",
+                progress
+                    .left_behind()
+                    .unwrap_or_else(|| "this run left nothing alive".into())
+            );
+            std::process::exit(i32::from(STOPPED));
+        }
+    }
 }
 
 /// Why a case was not sent, as the report says it.

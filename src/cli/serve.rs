@@ -79,6 +79,11 @@ pub(super) struct Args {
     /// machine's clock, random request ids (README, "Live mode").
     #[arg(long)]
     cloud: bool,
+    /// With --cloud: a request that could change state (any action but a Describe/Get/Inquiry) and names an
+    /// instance that exists is answered with the error FailedOperation.TerminusTripwire instead of being
+    /// served, logged with "tripped": true (--log) and warned about on stderr. For proving live mode's guard.
+    #[arg(long, requires = "cloud")]
+    tripwire: bool,
     /// Append one JSON line per provider request to this file: its action, answer, and the existing instances
     /// it named.
     #[arg(long, value_name = "FILE")]
@@ -201,6 +206,7 @@ pub(super) fn run(args: Args) -> ExitCode {
             .limits(limits)
             .control_token(given)
             .cloud(args.cloud)
+            .tripwire(args.tripwire)
             .log(args.log.clone());
         match &authority {
             Some(authority) => builder
@@ -223,6 +229,11 @@ pub(super) fn run(args: Args) -> ExitCode {
     out!("terminus serve: {summary}");
     if args.cloud {
         out!("cloud profile: no control API, real clock, random request ids");
+        if args.tripwire {
+            out!(
+                "tripwire: a state-changing request naming an existing instance is refused and logged"
+            );
+        }
     } else {
         out!("control API: {}/__terminus/world", server.uri());
     }

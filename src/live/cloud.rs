@@ -142,11 +142,15 @@ impl<T: Transport> Cloud<'_, T> {
 
     /// Polls until the instance's state satisfies `done` (its listing, `None` when not listed), with back-off
     /// from 1 s doubling to 8 s, as real clients poll an eventually consistent API; errs after `deadline`.
+    ///
+    /// Each poll is told to `progress`; a wait for anything but `gone` ends when the operator asks the run to
+    /// stop (a teardown's wait goes on: it is what the stop is for).
     pub async fn wait_for(
         &self,
         id: &str,
         what: &str,
         deadline: Duration,
+        progress: Option<&super::progress::Progress>,
         done: impl Fn(Option<&Map<String, Value>>) -> bool,
     ) -> Result<(), String> {
         let started = tokio::time::Instant::now();
@@ -155,6 +159,12 @@ impl<T: Transport> Cloud<'_, T> {
             let listed = self.describe(id).await?;
             if done(listed.as_ref()) {
                 return Ok(());
+            }
+            if let Some(progress) = progress {
+                if progress.stopping() && what != "gone" {
+                    return Err(format!("stopped by the operator while {id} was not {what}"));
+                }
+                progress.waiting(&format!("{id} to be {what}"), started.elapsed());
             }
             if started.elapsed() + pause > deadline {
                 return Err(format!("{id} is not {what} after {deadline:?}"));
@@ -220,10 +230,19 @@ impl<T: Transport> Cloud<'_, T> {
         }
     }
 
-    /// Every instance carrying the run tag, with its tag value and creation time, page by page.
+    /// Every instance carrying the run tag, with its tag value and creation time, page by page: at most
+    /// [`MOST_PAGES`] pages, so that an endpoint whose `TotalCount` never ends cannot keep the sweep paging
+    /// forever; hitting the bound is an error that says so.
     pub async fn list_tagged(&self) -> Result<Vec<Listed>, String> {
         let mut found = Vec::new();
         for page in 0.. {
+            if page == MOST_PAGES {
+                return Err(format!(
+                    "the listing did not end after {MOST_PAGES} pages ({} tagged instances): stopped there; \
+                     an account with more terminus instances than that is not one a sweep should guess about",
+                    found.len()
+                ));
+            }
             let answer = self
                 .call(
                     "DescribeInstances",
@@ -265,6 +284,10 @@ impl<T: Transport> Cloud<'_, T> {
         Ok(found)
     }
 }
+
+/// The most pages of 100 a sweep's listing reads: 10 000 tagged instances, far more than any run's
+/// `--max-instances`.
+pub const MOST_PAGES: u64 = 100;
 
 /// The refusals of an instance in a passing state (`UnsupportedOperation.InstanceState…`), which end by waiting.
 const PASSING: [&str; 4] = [
@@ -496,6 +519,50 @@ mod tests {
                 ("ins-notledgr", false)
             ]
         );
+    }
+
+    /// An endpoint that always answers a full page and a `TotalCount` that never ends.
+    struct Endless;
+
+    impl Transport for Endless {
+        async fn send(&self, _: &Request, _: Duration) -> Result<Response, NoAnswer> {
+            // As a network answers: later, so that a deadline around the listing can fire.
+            tokio::task::yield_now().await;
+            let page: Vec<Value> = (0..100)
+                .map(|n| {
+                    listed(
+                        &format!("ins-{n:08}"),
+                        Some("run-a"),
+                        "2020-01-01T00:00:00Z",
+                    )
+                })
+                .collect();
+            let body = json!({ "Response": {
+                "TotalCount": u64::MAX,
+                "InstanceSet": page,
+                "RequestId": "6a4f8f6e-3c1b-4f7e-9a4b-1c2d3e4f5a6b",
+            }});
+            Ok(Response {
+                status: 200,
+                headers: vec![],
+                body: body.to_string().into_bytes(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_never_ends_stops_at_the_bound_and_says_so() {
+        let credentials =
+            LiveCredentials::new("AKIDsweep", "key", None, Some("ap-guangzhou".into()));
+        let cloud = Cloud {
+            transport: &Endless,
+            credentials: &credentials,
+        };
+        let listed = tokio::time::timeout(Duration::from_secs(20), cloud.list_tagged())
+            .await
+            .expect("the listing ends");
+        let error = listed.expect_err("hitting the bound is an error");
+        assert!(error.contains("did not end after 100 pages"), "{error}");
     }
 
     #[test]

@@ -51,6 +51,11 @@ impl Ledger {
         })
     }
 
+    /// The ledger file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The run id.
     pub fn run(&self) -> &str {
         &self.run
@@ -58,10 +63,7 @@ impl Ledger {
 
     /// Appends an entry and syncs it to disk before returning: a run killed right after still left it.
     pub fn record(&self, entry: &Entry) -> std::io::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let mut file = crate::file::append(&self.path).map_err(std::io::Error::other)?;
         let line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
         writeln!(file, "{line}")?;
         file.sync_all()
@@ -87,17 +89,23 @@ pub fn read_all(dir: &Path) -> (BTreeMap<String, Entry>, Vec<String>) {
         }
         match read(&path) {
             Ok(read) => entries.extend(read.into_iter().map(|entry| (entry.id.clone(), entry))),
-            Err(error) => problems.push(format!("{}: {error}", path.display())),
+            // The error names the file.
+            Err(error) => problems.push(error.to_string()),
         }
     }
     (entries, problems)
 }
 
+/// The largest ledger read: a hundred thousand entries, far more than any run creates. A ledger is read only if
+/// it is a regular file of at most this size: a FIFO planted under its name would hang the sweep, `/dev/zero`
+/// exhaust its memory.
+pub const MAX_LEDGER_BYTES: u64 = 16 << 20;
+
 fn read(path: &Path) -> std::io::Result<Vec<Entry>> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::file::read_text(path, MAX_LEDGER_BYTES) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(error),
+        Err(error) => return Err(std::io::Error::new(error.kind(), error.to_string())),
     };
     Ok(text
         .lines()
@@ -195,5 +203,42 @@ mod tests {
             );
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A FIFO named like a ledger hung the sweep, and a link to `/dev/zero` exhausted its memory: both are
+    /// refused, naming the file, within a deadline, and the real ledger beside them is still read.
+    #[test]
+    fn a_ledger_that_is_no_regular_file_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.jsonl");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.jsonl")).unwrap();
+        Ledger::create(dir.path(), "run1")
+            .unwrap()
+            .record(&Entry {
+                run: "run1".into(),
+                id: "ins-ours0001".into(),
+                region: "ap-guangzhou".into(),
+                created: 1_000,
+            })
+            .unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let path = dir.path().to_owned();
+        std::thread::spawn(move || sender.send(read_all(&path)));
+        let (ledgers, mut problems) = receiver
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("read_all returns");
+        problems.sort();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].contains("fifo.jsonl") && problems[0].contains("not a regular file"),
+            "{problems:?}"
+        );
+        assert!(problems[1].contains("zero.jsonl"), "{problems:?}");
+        assert!(ledgers.contains_key("ins-ours0001"));
     }
 }

@@ -19,6 +19,7 @@ use super::cloud::{self, Cloud};
 use super::guard::{self, Transport};
 use super::ledger::Ledger;
 use super::runner::{LiveConfig, ProvisionConfig, TIMEOUT, rewrite, scrub};
+use super::served;
 
 /// Runs one destructive case on instances created for it, and destroys them.
 pub async fn run(
@@ -49,13 +50,28 @@ pub async fn run(
         Ok(()) => Outcome::Passed,
         Err(outcome) => outcome,
     };
+    let progress = config.progress.as_deref();
     let mut teardown = Vec::new();
     for id in created.values() {
+        if let Some(progress) = progress {
+            progress.tearing_down(id);
+        }
         let gone = match cloud.terminate_owned(ledger, id).await {
-            Ok(()) => cloud.wait_for(id, "gone", settings.wait, cloud::gone).await,
+            Ok(()) => {
+                cloud
+                    .wait_for(id, "gone", settings.wait, progress, cloud::gone)
+                    .await
+            }
             Err(error) => Err(error),
         };
-        teardown.extend(gone.err());
+        match gone {
+            Ok(()) => {
+                if let Some(progress) = progress {
+                    progress.gone(id);
+                }
+            }
+            Err(error) => teardown.push(error),
+        }
     }
     let outcome = match (outcome, teardown.is_empty()) {
         (Outcome::Passed, false) => Outcome::Error {
@@ -90,17 +106,27 @@ async fn steps<T: Transport>(
             .create(ledger, &settings.provisioning, instance.protected)
             .await
             .map_err(|why| error(0, format!("cannot create the case's instance: {why}")))?;
+        if let Some(progress) = config.progress.as_deref() {
+            progress.created(&id);
+        }
         created.insert(instance.id.clone(), id);
     }
     for id in created.values() {
         cloud
-            .wait_for(id, "RUNNING", settings.wait, |listed| {
-                listed.and_then(|i| i.get("InstanceState")) == Some(&Value::from("RUNNING"))
-            })
+            .wait_for(
+                id,
+                "RUNNING",
+                settings.wait,
+                config.progress.as_deref(),
+                |listed| {
+                    listed.and_then(|i| i.get("InstanceState")) == Some(&Value::from("RUNNING"))
+                },
+            )
             .await
             .map_err(|why| error(0, why))?;
     }
     let mut live = rewrite(loaded, &config.credentials);
+    super::runner::with_dry_run(&mut live);
     // The case's instance ids become the created ones, in parameters and expected states.
     let rename = |text: &str| {
         created.iter().fold(text.to_owned(), |text, (old, new)| {
@@ -125,9 +151,23 @@ async fn steps<T: Transport>(
     let ours: Vec<&String> = created.values().collect();
     for (index, step) in live.case.steps.iter().enumerate() {
         let number = index + 1;
-        // Ours: in the ledger, tag read back now. Anything else: proven absent.
-        let (mine, others): (Vec<String>, Vec<String>) = guard::candidates(&step.params)
-            .into_iter()
+        let (request, trace) =
+            harness::build(&live, step, 11_886 + index as u64, super::cloud::unix_now())
+                .map_err(|why| error(number, why))?;
+        // Read as it will be served: a creating action only with DryRun=true (the run creates through
+        // `Cloud::create` alone); ours in the ledger with the tag read back now; anything else proven absent.
+        let served = served::read(&request).map_err(|why| {
+            error(
+                number,
+                format!("cannot read the request it would send: {why}; not sent"),
+            )
+        })?;
+        let tiers: Vec<_> = served.actions.iter().map(|a| super::tiers::of(a)).collect();
+        guard::refuse_by_tier(&served, &tiers).map_err(|why| error(number, why))?;
+        let (mine, others): (Vec<String>, Vec<String>) = served
+            .candidates
+            .iter()
+            .cloned()
             .partition(|id| ours.contains(&id));
         for id in &mine {
             let listed = cloud.describe(id).await.map_err(|why| error(number, why))?;
@@ -148,20 +188,16 @@ async fn steps<T: Transport>(
                 ));
             }
         }
-        let region = step.region.as_deref().filter(|region| !region.is_empty());
-        guard::prove_absent(
+        guard::prove_everywhere(
             cloud.transport,
             config.provider,
             &config.credentials,
-            region,
+            &served,
             &others,
             TIMEOUT,
         )
         .await
         .map_err(|why| error(number, why))?;
-        let (request, trace) =
-            harness::build(&live, step, 11_886 + index as u64, super::cloud::unix_now())
-                .map_err(|why| error(number, why))?;
         let exchange = Exchange::timed(number, request, trace, async |request| {
             cloud
                 .transport
@@ -169,6 +205,11 @@ async fn steps<T: Transport>(
                 .await
         })
         .await;
+        if let Err(no_answer) = &exchange.response {
+            let message = format!("no answer from the endpoint: {no_answer}");
+            exchanges.push(exchange);
+            return Err(error(number, message));
+        }
         let checked = harness::check_answer(live.provider, step, &exchange);
         exchanges.push(exchange);
         checked.map_err(|message| Outcome::Failed {
@@ -189,14 +230,20 @@ async fn steps<T: Transport>(
         };
         for (id, state) in expected {
             cloud
-                .wait_for(&id, &state, settings.wait, |listed| {
-                    if state == "TERMINATED" {
-                        cloud::gone(listed)
-                    } else {
-                        listed.and_then(|i| i.get("InstanceState"))
-                            == Some(&Value::from(state.as_str()))
-                    }
-                })
+                .wait_for(
+                    &id,
+                    &state,
+                    settings.wait,
+                    config.progress.as_deref(),
+                    |listed| {
+                        if state == "TERMINATED" {
+                            cloud::gone(listed)
+                        } else {
+                            listed.and_then(|i| i.get("InstanceState"))
+                                == Some(&Value::from(state.as_str()))
+                        }
+                    },
+                )
                 .await
                 .map_err(|why| Outcome::Failed {
                     step: number,

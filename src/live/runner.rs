@@ -31,6 +31,11 @@ pub struct LiveConfig {
     pub credentials: LiveCredentials,
     /// Opt-ins beyond the safe tier.
     pub tiers: Tiers,
+    /// Where the run's ledger goes: the `--provision` tier's instances, and anything a safe request created
+    /// against every expectation.
+    pub ledger_dir: std::path::PathBuf,
+    /// Where progress lines go and the operator's stop is read (`None`: silent, never stopped).
+    pub progress: Option<std::sync::Arc<super::progress::Progress>>,
     /// With `--provision`: what to create, where the ledger goes, how many at most.
     pub provision: Option<ProvisionConfig>,
 }
@@ -40,8 +45,6 @@ pub struct LiveConfig {
 pub struct ProvisionConfig {
     /// What each created instance is.
     pub provisioning: super::cloud::Provisioning,
-    /// Where the run's ledger is written.
-    pub ledger_dir: std::path::PathBuf,
     /// The most instances the run may create.
     pub max_instances: usize,
     /// How long to wait for a state (`RUNNING` after creation, a step's expected states, gone at teardown).
@@ -77,9 +80,73 @@ pub struct Endpoint {
     /// For `https://`: the name the certificate must carry, and whom to trust.
     tls: Option<(String, std::sync::Arc<rustls::ClientConfig>)>,
     pacer: Pacer,
+    /// With [`Endpoint::reusing`]: the connection kept open between requests.
+    kept: Option<tokio::sync::Mutex<Option<Connection>>>,
 }
 
 impl Endpoint {
+    /// The same endpoint, at most one request per `interval` instead of [`PACE`]: for tests against the
+    /// stand-in, which has no limits to respect, so that hundreds of cases take seconds, not minutes.
+    pub fn paced(mut self, interval: Duration) -> Self {
+        self.pacer = Pacer::new(interval);
+        self
+    }
+
+    /// The same endpoint, keeping its connection open between requests: for reads only (the guard's proofs,
+    /// hundreds per run), since a kept connection the server has meanwhile closed is opened afresh and the
+    /// request sent again, which only a request that changes nothing may be. A case's request never goes this way.
+    pub fn reusing(mut self) -> Self {
+        self.kept = Some(tokio::sync::Mutex::new(None));
+        self
+    }
+
+    async fn open(&self) -> std::io::Result<Connection> {
+        match &self.tls {
+            None => Connection::open(self.address).await,
+            Some((name, config)) => {
+                crate::tls::connect(self.address, name, std::sync::Arc::clone(config))
+                    .await
+                    .map(Connection::over)
+            }
+        }
+    }
+
+    /// One exchange on the kept connection (opened if there is none), sent again once on a fresh connection
+    /// if the kept one turns out closed.
+    async fn send_kept(
+        &self,
+        kept: &tokio::sync::Mutex<Option<Connection>>,
+        bytes: &[u8],
+    ) -> Result<Response, NoAnswer> {
+        let mut slot = kept.lock().await;
+        loop {
+            let (mut connection, reused) = match slot.take() {
+                Some(connection) => (connection, true),
+                None => (
+                    self.open()
+                        .await
+                        .map_err(|error| NoAnswer::Unsent(error.to_string()))?,
+                    false,
+                ),
+            };
+            match connection.exchange(bytes).await {
+                Ok(_) => {
+                    let response = connection.response();
+                    let closes = response.headers.iter().any(|(name, value)| {
+                        name.eq_ignore_ascii_case("connection")
+                            && value.trim().eq_ignore_ascii_case("close")
+                    });
+                    if !closes {
+                        *slot = Some(connection);
+                    }
+                    return Ok(response);
+                }
+                Err(_) if reused => {}
+                Err(error) => return Err(NoAnswer::Closed(error.to_string())),
+            }
+        }
+    }
+
     /// Resolves an endpoint URL: `http://host[:port]`, or `https://host[:port]` trusting the public web roots,
     /// or only the certificates in `ca_cert` when given (the stand-in's generated CA).
     pub async fn resolve(url: &str, ca_cert: Option<&std::path::Path>) -> Result<Self, String> {
@@ -88,7 +155,8 @@ impl Endpoint {
             return Ok(Self {
                 address: harness::target::resolve(url).await?,
                 tls: None,
-                pacer: Pacer::new(PACE),
+                pacer: Pacer::new(pace()),
+                kept: None,
             });
         };
         let authority = rest.split('/').next().unwrap_or_default();
@@ -108,7 +176,8 @@ impl Endpoint {
         Ok(Self {
             address,
             tls: Some((host.to_owned(), config)),
-            pacer: Pacer::new(PACE),
+            pacer: Pacer::new(pace()),
+            kept: None,
         })
     }
 }
@@ -116,17 +185,12 @@ impl Endpoint {
 impl Transport for Endpoint {
     async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, NoAnswer> {
         self.pacer.wait().await;
-        let opening = async {
-            match &self.tls {
-                None => Connection::open(self.address).await,
-                Some((name, config)) => {
-                    crate::tls::connect(self.address, name, std::sync::Arc::clone(config))
-                        .await
-                        .map(Connection::over)
-                }
-            }
-        };
-        http1::answer(opening, &request.to_bytes(), timeout).await
+        if let Some(kept) = &self.kept {
+            return tokio::time::timeout(timeout, self.send_kept(kept, &request.to_bytes()))
+                .await
+                .unwrap_or(Err(NoAnswer::TimedOut(timeout)));
+        }
+        http1::answer(self.open(), &request.to_bytes(), timeout).await
     }
 }
 
@@ -143,9 +207,14 @@ pub async fn run_live(
     let mut provision = match &config.provision {
         Some(settings) if config.tiers.provision => {
             match super::ledger::new_run_id()
-                .and_then(|run| super::ledger::Ledger::create(&settings.ledger_dir, &run))
+                .and_then(|run| super::ledger::Ledger::create(&config.ledger_dir, &run))
             {
-                Ok(ledger) => Some((settings, ledger, 0_usize)),
+                Ok(ledger) => {
+                    if let Some(progress) = &config.progress {
+                        progress.ledger(ledger.path().to_owned(), config.ledger_dir.clone());
+                    }
+                    Some((settings, ledger, 0_usize))
+                }
                 Err(error) => {
                     return cases
                         .into_iter()
@@ -165,8 +234,25 @@ pub async fn run_live(
         }
         _ => None,
     };
-    for loaded in cases {
+    for (index, loaded) in cases.into_iter().enumerate() {
+        if let Some(ticker) = &config.progress {
+            if ticker.stopping() {
+                let result = LiveResult {
+                    plan: Plan::OptIn("not run: the operator stopped the run".into()),
+                    run: None,
+                };
+                progress(&loaded, &result);
+                results.push((loaded, result));
+                continue;
+            }
+            ticker.begin(index + 1, &loaded.id);
+        }
         let mut plan = plan::plan(&loaded.case, config.tiers);
+        if plan == Plan::Safe
+            && let Some(reason) = creates_without_dry_run(&loaded)
+        {
+            plan = Plan::NotLiveVerifiable(reason);
+        }
         if plan == Plan::Safe
             && let Some(reason) = depends_on_seeded_instances(&loaded).await
         {
@@ -235,6 +321,26 @@ pub async fn run_live(
         results.push((loaded, result));
     }
     results
+}
+
+/// A safe case whose step's action creates and has no dry run (the table: Zenlayer's `CreateInstances`) cannot
+/// run in the safe tier, which creates nothing; the guard would refuse its request anyway.
+fn creates_without_dry_run(loaded: &Loaded) -> Option<String> {
+    let default_action = crate::case::pascal_case(&loaded.action);
+    loaded
+        .case
+        .steps
+        .iter()
+        .enumerate()
+        .find_map(|(index, step)| {
+            let action = step.action.as_deref().unwrap_or(&default_action);
+            (super::tiers::of(action) == super::tiers::Tier::Creating).then(|| {
+                format!(
+                    "step {} sends {action}, which creates and has no dry run: the safe tier creates nothing",
+                    index + 1
+                )
+            })
+        })
 }
 
 /// A safe case names ids that exist in its world and none on a live account: if its expectations need them to
@@ -339,6 +445,19 @@ impl Pacer {
 /// Eight requests a second: under every documented limit of the actions cases send.
 pub const PACE: Duration = Duration::from_millis(125);
 
+/// The environment variable that sets the pace instead ([`pace`]).
+pub const PACE_VARIABLE: &str = "TERMINUS_LIVE_PACE";
+
+/// [`PACE`], or the interval `TERMINUS_LIVE_PACE` gives (`50ms`, `0s`): the stand-in in tests has no limits to
+/// respect, and a slower pace suits an account that shares its limits with other work. An unreadable value is
+/// ignored for [`PACE`], never read as "no pacing".
+pub fn pace() -> Duration {
+    std::env::var(PACE_VARIABLE)
+        .ok()
+        .and_then(|text| humantime::parse_duration(text.trim()).ok())
+        .unwrap_or(PACE)
+}
+
 async fn run_safe(
     loaded: &Loaded,
     config: &LiveConfig,
@@ -346,7 +465,8 @@ async fn run_safe(
     proofs: &impl Transport,
 ) -> CaseRun {
     let started = Instant::now();
-    let live = rewrite(loaded, &config.credentials);
+    let mut live = rewrite(loaded, &config.credentials);
+    with_dry_run(&mut live);
     let mut exchanges = Vec::new();
     let mut outcome = Outcome::Passed;
     let mut nonces = 11_886_u64..;
@@ -355,21 +475,6 @@ async fn run_safe(
     let offset = random_offset();
     'steps: for (index, step) in live.case.steps.iter().enumerate() {
         let number = index + 1;
-        let action = step
-            .action
-            .clone()
-            .unwrap_or_else(|| crate::case::pascal_case(&live.action));
-        if guard::needs_proof(&action, step.headers.keys().chain(step.params.keys())) {
-            let ids = guard::candidates(&step.params);
-            let proven = prove_in_regions(proofs, config, step, &ids).await;
-            if let Err(why) = proven {
-                outcome = Outcome::Error {
-                    step: number,
-                    message: why,
-                };
-                break 'steps;
-            }
-        }
         for _ in 0..step.repeat.unwrap_or(1) {
             let nonce = step.nonce.unwrap_or(nonces.next().unwrap_or_default()) + offset;
             let (request, trace) = match harness::build(&live, step, nonce, unix_now()) {
@@ -382,12 +487,45 @@ async fn run_safe(
                     break 'steps;
                 }
             };
+            // The proof is made on the bytes that go on the wire, each time they are built.
+            let proven = guard::prove_request(
+                proofs,
+                config.provider,
+                &config.credentials,
+                &request,
+                TIMEOUT,
+            )
+            .await;
+            if let Err(why) = proven {
+                outcome = Outcome::Error {
+                    step: number,
+                    message: why,
+                };
+                break 'steps;
+            }
             let exchange = Exchange::timed(number, request, trace, async |request| {
                 endpoint
                     .send(request, step.timeout.unwrap_or(TIMEOUT))
                     .await
             })
             .await;
+            if let Some(message) = created_anyway(config, endpoint, &exchange).await {
+                exchanges.push(exchange);
+                outcome = Outcome::Error {
+                    step: number,
+                    message,
+                };
+                break 'steps;
+            }
+            // No answer is an error of the run (the network, the endpoint), not a divergence of the API.
+            if let Err(no_answer) = &exchange.response {
+                outcome = Outcome::Error {
+                    step: number,
+                    message: format!("no answer from the endpoint: {no_answer}"),
+                };
+                exchanges.push(exchange);
+                break 'steps;
+            }
             let checked = harness::check_answer(live.provider, step, &exchange);
             exchanges.push(exchange);
             if let Err(message) = checked {
@@ -407,31 +545,92 @@ async fn run_safe(
     }
 }
 
-/// Proves `ids` absent in the run's region and in the one the step names, if another: an id absent in one may
-/// exist in the other, and which of the two a gateway acts in is its business.
-pub(super) async fn prove_in_regions(
-    proofs: &impl Transport,
+/// Every step whose action has a dry run (the table: `RunInstances`) asks for it, unless the case names `DryRun`
+/// itself: the safe tier creates nothing. A case that says `DryRun = false` is then refused by the guard.
+pub(super) fn with_dry_run(live: &mut Loaded) {
+    let default_action = crate::case::pascal_case(&live.action);
+    for step in &mut live.case.steps {
+        let action = step
+            .action
+            .clone()
+            .unwrap_or_else(|| default_action.clone());
+        if super::tiers::of(&action) == super::tiers::Tier::DryRunnable
+            && !step
+                .params
+                .keys()
+                .any(|name| name.eq_ignore_ascii_case("dryrun"))
+        {
+            step.params
+                .insert("DryRun".into(), serde_json::Value::Bool(true));
+        }
+    }
+}
+
+/// If a request the safe tier sent created instances after all (an API that ignored `DryRun`), says so: the ids
+/// are written to a ledger at once, terminated, and the case becomes an error of the run naming them.
+async fn created_anyway(
     config: &LiveConfig,
-    step: &crate::case::Step,
-    ids: &[String],
-) -> Result<(), String> {
-    let step_region = step.region.as_deref().filter(|region| !region.is_empty());
-    let mut regions = vec![None];
-    if step_region.is_some() && step_region != config.credentials.region.as_deref() {
-        regions.push(step_region);
+    endpoint: &impl Transport,
+    exchange: &Exchange,
+) -> Option<String> {
+    let response = exchange.response.as_ref().ok()?;
+    let fields = config.provider.read_answer(&response.body).ok()?.ok()?;
+    let ids: Vec<String> = ["InstanceIdSet", "instanceIdSet"]
+        .iter()
+        .filter_map(|key| fields.get(*key)?.as_array())
+        .flatten()
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect();
+    if ids.is_empty() {
+        return None;
     }
-    for region in regions {
-        guard::prove_absent(
-            proofs,
-            config.provider,
-            &config.credentials,
-            region,
-            ids,
-            TIMEOUT,
-        )
-        .await?;
-    }
-    Ok(())
+    let ledgered = super::ledger::new_run_id()
+        .and_then(|run| super::ledger::Ledger::create(&config.ledger_dir, &run))
+        .and_then(|ledger| {
+            for id in &ids {
+                ledger.record(&super::ledger::Entry {
+                    run: ledger.run().to_owned(),
+                    id: id.clone(),
+                    region: config.credentials.region.clone().unwrap_or_default(),
+                    created: unix_now(),
+                })?;
+            }
+            Ok(ledger.path().display().to_string())
+        });
+    let ledgered = match ledgered {
+        Ok(path) => {
+            if let Some(progress) = &config.progress {
+                progress.ledger(path.clone().into(), config.ledger_dir.clone());
+            }
+            format!("written to the ledger {path}")
+        }
+        Err(error) => format!("NOT written to a ledger ({error})"),
+    };
+    let terminated = if config.provider == ProviderId::ZenlayerBmc {
+        "not terminated (Zenlayer: terminate them by hand)".to_owned()
+    } else {
+        let cloud = super::cloud::Cloud {
+            transport: endpoint,
+            credentials: &config.credentials,
+        };
+        let mut params = serde_json::Map::new();
+        params.insert("InstanceIds".into(), serde_json::Value::from(ids.clone()));
+        match cloud.call("TerminateInstances", params).await {
+            Ok(_) => "terminated".to_owned(),
+            Err(why) => {
+                // Left alive: the run's end says so, with the ledger.
+                if let Some(progress) = &config.progress {
+                    ids.iter().for_each(|id| progress.created(id));
+                }
+                format!("NOT terminated ({why}): terminate them by hand")
+            }
+        }
+    };
+    Some(format!(
+        "UNEXPECTED: the safe tier's request created {} (the API ignored DryRun=true); {ledgered}; {terminated}. \
+         Check the account now.",
+        ids.join(", ")
+    ))
 }
 
 /// Text built from requests and answers, with every secret of the run replaced.
@@ -527,6 +726,8 @@ mod tests {
             proof_endpoint: "https://cvm.tencentcloudapi.com".into(),
             credentials: LiveCredentials::new("AKIDlive", "key", None, Some("ap-guangzhou".into())),
             tiers: Tiers::default(),
+            ledger_dir: std::env::temp_dir().join("terminus-runner-unused"),
+            progress: None,
             provision: None,
         };
         let results = run_live(vec![loaded(text)], &config, &endpoint, &proofs, |_, _| {}).await;
@@ -545,9 +746,8 @@ mod tests {
             .iter()
             .map(|(_, region, _)| region.as_deref())
             .collect();
-        assert_eq!(
-            regions,
-            [Some("ap-guangzhou"), Some("ap-shanghai")],
+        assert!(
+            regions.contains(&Some("ap-guangzhou")) && regions.contains(&Some("ap-shanghai")),
             "{proved:?}"
         );
         let run = results[0].1.run.as_ref().unwrap();

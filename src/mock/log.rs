@@ -49,6 +49,7 @@ impl RequestLog {
             "status": entry.status,
             "code": entry.code,
             "names-existing": entry.names_existing,
+            "tripped": entry.tripped,
         });
         let mut file = self
             .file
@@ -74,6 +75,21 @@ pub(crate) struct Entry {
     pub(crate) status: u16,
     pub(crate) code: Option<String>,
     pub(crate) names_existing: Vec<String>,
+    /// Whether the tripwire refused it.
+    pub(crate) tripped: bool,
+}
+
+/// The code the tripwire answers with.
+pub(crate) const TRIPWIRE_CODE: &str = "FailedOperation.TerminusTripwire";
+
+/// Whether an action only reads, for the tripwire: the mock changes state only in the actions it implements, and
+/// none of its `Describe…`, `Get…` or `Inquiry…` ones does. No action at all counts as not a read.
+pub(crate) fn is_read(action: Option<&str>) -> bool {
+    action.is_some_and(|action| {
+        ["Describe", "Get", "Inquiry"]
+            .iter()
+            .any(|prefix| action.starts_with(prefix))
+    })
 }
 
 /// Words looked up per hold of the world's lock: a few tens of microseconds.
@@ -88,13 +104,22 @@ fn words(bytes: &[u8]) -> impl Iterator<Item = &str> {
         .filter_map(|word| std::str::from_utf8(word).ok())
 }
 
-/// The ids of the world's instances, not yet destroyed, that are words of the request's target or body, in the
-/// world's order (CVM instances first). `lock` locks the world; it is taken once per [`WORDS_PER_LOCK`] words.
+/// The ids of the world's instances, not yet destroyed, that are words of the request's target or body in any
+/// spelling a server could decode there (percent-decoded up to three times, JSON escapes read, ASCII case
+/// ignored), and that the request could reach: a CVM instance in a region the request names anywhere (an
+/// `X-TC-Region` header, a `Region` parameter in the query, form or JSON body, any case, legacy short names
+/// mapped) or in any region when it names none; a bare-metal instance always (Zenlayer's API is account-wide).
+///
+/// The spellings are decoded outside the world's lock, and their words looked up in the world's id index
+/// [`WORDS_PER_LOCK`] at a time (`lock` locks the world), so a large request never holds the world for long and
+/// the work grows with the request, not with the world. In the world's order, CVM instances first.
 pub(crate) fn named_existing<'w, G: std::ops::Deref<Target = World> + 'w>(
     lock: impl Fn() -> G,
     request: &Request,
 ) -> Vec<String> {
-    let mut words = words(request.target.as_bytes()).chain(words(&request.body));
+    let texts = spellings(request);
+    let regions = regions_named(request);
+    let mut words = texts.iter().flat_map(|text| words(text.as_bytes()));
     // (CVM before Bare Metal, position in its store, id)
     let mut found: Vec<(bool, usize, String)> = Vec::new();
     loop {
@@ -107,6 +132,10 @@ pub(crate) fn named_existing<'w, G: std::ops::Deref<Target = World> + 'w>(
         for word in batch {
             if let Some(at) = spec.instances.position(word)
                 && spec.instances[at].state != InstanceState::Terminated
+                && (regions.is_empty()
+                    || regions
+                        .iter()
+                        .any(|region| region == world.region_of(&spec.instances[at])))
             {
                 found.push((false, at, word.to_owned()));
             }
@@ -123,6 +152,118 @@ pub(crate) fn named_existing<'w, G: std::ops::Deref<Target = World> + 'w>(
     found.sort_unstable();
     found.dedup();
     found.into_iter().map(|(_, _, id)| id).collect()
+}
+
+/// Every region the request names, wherever a gateway could read one, as the region it is served in.
+fn regions_named(request: &Request) -> Vec<String> {
+    let mut values: Vec<String> = request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("x-tc-region"))
+        .map(|(_, value)| value.clone())
+        .collect();
+    let body = String::from_utf8_lossy(&request.body).into_owned();
+    let query = request
+        .target
+        .split_once('?')
+        .map_or("", |(_, query)| query);
+    for text in [query, body.as_str()] {
+        values.extend(
+            form_urlencoded::parse(text.as_bytes())
+                .filter(|(name, _)| name.trim().eq_ignore_ascii_case("region"))
+                .map(|(_, value)| value.into_owned()),
+        );
+    }
+    if let Ok(serde_json::Value::Object(top)) = serde_json::from_str(&body) {
+        values.extend(
+            top.iter()
+                .filter(|(name, _)| name.trim().eq_ignore_ascii_case("region"))
+                .filter_map(|(_, value)| value.as_str().map(str::to_owned)),
+        );
+    }
+    let mut regions = Vec::new();
+    for value in values {
+        let mut current = value;
+        for _ in 0..3 {
+            let region = crate::provider::tencent_legacy::wire::region_name(
+                &current.trim().to_ascii_lowercase(),
+            )
+            .to_owned();
+            // An empty one serves nowhere: it does not narrow the regions.
+            if !region.is_empty() && !regions.contains(&region) {
+                regions.push(region);
+            }
+            current = percent_decoded(&current);
+        }
+    }
+    regions
+}
+
+/// The request's target and body, and what a server could decode them to, lower-cased.
+fn spellings(request: &Request) -> Vec<String> {
+    let body = String::from_utf8_lossy(&request.body).into_owned();
+    let mut texts = Vec::new();
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) {
+        // The JSON's own text with its escapes read: every string and key as its value.
+        texts.push(json_strings(&json));
+    }
+    for text in [request.target.clone(), body] {
+        let mut current = text;
+        for _ in 0..3 {
+            let decoded = percent_decoded(&current);
+            // A spelling that decodes to itself (most do) is kept once, so a large plain body is not copied.
+            if decoded == current {
+                break;
+            }
+            texts.push(std::mem::replace(&mut current, decoded));
+        }
+        texts.push(current);
+    }
+    // Ids as the world holds them, and lower-cased for an id sent in another case.
+    let lowered: Vec<String> = texts
+        .iter()
+        .filter(|text| text.bytes().any(|byte| byte.is_ascii_uppercase()))
+        .map(|text| text.to_ascii_lowercase())
+        .collect();
+    texts.extend(lowered);
+    texts
+}
+
+fn json_strings(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => format!("{text}\n"),
+        serde_json::Value::Array(items) => items.iter().map(json_strings).collect(),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(key, item)| format!("{key}\n{}", json_strings(item)))
+            .collect(),
+        other => format!("{other}\n"),
+    }
+}
+
+/// `%XX` escapes and `+` decoded, lossily.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
+        match (bytes[index], hex(index + 1), hex(index + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                index += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                index += 1;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The error code of an answer in the provider's envelope, if it is one.

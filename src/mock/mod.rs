@@ -59,6 +59,7 @@ pub struct MockServerBuilder {
     limits: Limits,
     control_token: Option<ControlToken>,
     cloud: bool,
+    tripwire: bool,
     log: Option<std::path::PathBuf>,
     tls: Option<Arc<rustls::ServerConfig>>,
     providers: Vec<ProviderId>,
@@ -140,6 +141,7 @@ impl MockServer {
             limits: Limits::default(),
             control_token: None,
             cloud: false,
+            tripwire: false,
             log: None,
             tls: None,
             providers: ProviderId::ALL.to_vec(),
@@ -165,6 +167,11 @@ impl MockServer {
     /// The address it listens on.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// How many requests the tripwire refused ([`MockServerBuilder::tripwire`]).
+    pub fn trips(&self) -> u64 {
+        self.shared.trips.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The world's state, as a spec that seeds an identical world.
@@ -267,6 +274,14 @@ impl MockServerBuilder {
         self
     }
 
+    /// The tripwire (`serve --cloud --tripwire`): a request that could change state (any action but a read)
+    /// and names an instance of the world that exists is answered with an error instead of being served,
+    /// logged with `"tripped": true` and counted ([`MockServer::trips`]). Live mode's safety tests fail on any trip.
+    pub fn tripwire(mut self, tripwire: bool) -> Self {
+        self.tripwire = tripwire;
+        self
+    }
+
     /// Append one JSON line per provider request to this file (see `log`): what reached the server.
     pub fn log(mut self, path: Option<std::path::PathBuf>) -> Self {
         self.log = path;
@@ -321,6 +336,7 @@ impl MockServerBuilder {
             self.providers,
         );
         shared.cloud = self.cloud;
+        shared.tripwire = self.tripwire;
         shared.log = log;
         let shared = Arc::new(shared);
         let workers = workers::Workers::start(self.workers)?;
@@ -373,6 +389,10 @@ pub(crate) struct Shared {
     control_token: Option<ControlToken>,
     /// The cloud-like profile: no control API.
     cloud: bool,
+    /// Whether a state-changing request naming an existing instance is refused ([`MockServerBuilder::tripwire`]).
+    tripwire: bool,
+    /// How many requests the tripwire refused.
+    trips: std::sync::atomic::AtomicU64,
     /// Where each provider request is logged, if anywhere.
     log: Option<log::RequestLog>,
     /// The providers served; the first answers what no other one serves.
@@ -448,6 +468,8 @@ impl Shared {
             body_bytes: Arc::new(Semaphore::new(limits.body_bytes_in_flight)),
             control_token,
             cloud: false,
+            tripwire: false,
+            trips: std::sync::atomic::AtomicU64::new(0),
             log: None,
             providers,
             journal: Mutex::new(Journal::with_limits(

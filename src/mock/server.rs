@@ -288,11 +288,34 @@ async fn answer_in(
         Some(Outcome::Http { status, message }) => Some(Problem::HttpFault { status, message }),
         None => problem,
     };
-    let named = shared.log.as_ref().map(|_| {
+    let named = (shared.log.is_some() || shared.tripwire).then(|| {
         let at = shared.world().clock.now();
         (at, super::log::named_existing(|| shared.world(), request))
     });
-    let reply = match (faulted, problem) {
+    // The tripwire: a request that could change state and names an existing instance is not served.
+    let tripped = shared.tripwire
+        && !super::log::is_read(action.as_deref())
+        && named.as_ref().is_some_and(|(_, ids)| !ids.is_empty());
+    let problem = if tripped {
+        shared
+            .trips
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let ids = named
+            .as_ref()
+            .map(|(_, ids)| ids.join(", "))
+            .unwrap_or_default();
+        tracing::warn!(target: "terminus::tripwire", action = ?action, ids = %ids, "tripwire: a state-changing request named existing instances");
+        Some(Problem::Fault {
+            code: Some(super::log::TRIPWIRE_CODE.into()),
+            message: Some(format!(
+                "terminus tripwire: {} names existing instances ({ids}); not served",
+                action.as_deref().unwrap_or("a request without an action")
+            )),
+        })
+    } else {
+        problem
+    };
+    let reply = match (faulted && !tripped, problem) {
         (true, None) => None,
         (_, Some(problem)) => Some(provider.error(problem, request, &shared.world)),
         (false, None) => Some(provider.handle(request, &shared.world)),
@@ -310,6 +333,7 @@ async fn answer_in(
                 status: reply.status,
                 code: super::log::code_of(provider, reply),
                 names_existing,
+                tripped,
             });
         }
     }

@@ -19,6 +19,7 @@ mod journal;
 mod layers;
 mod legacy;
 mod live;
+mod live_safety;
 mod malformed;
 mod nesting;
 mod properties;

@@ -126,7 +126,7 @@ async fn steps<T: Transport>(
             .map_err(|why| error(0, why))?;
     }
     let mut live = rewrite(loaded, &config.credentials);
-    super::runner::with_dry_run(&mut live);
+    super::runner::with_dry_run(&mut live, ledger.run());
     // The case's instance ids become the created ones, in parameters and expected states.
     let rename = |text: &str| {
         created.iter().fold(text.to_owned(), |text, (old, new)| {

@@ -466,7 +466,22 @@ async fn run_safe(
 ) -> CaseRun {
     let started = Instant::now();
     let mut live = rewrite(loaded, &config.credentials);
-    with_dry_run(&mut live);
+    // The run id this case's creating steps are tagged with, and the ledger's if anything is created after all.
+    let run = match super::ledger::new_run_id() {
+        Ok(run) => run,
+        Err(error) => {
+            return CaseRun {
+                id: loaded.id.clone(),
+                outcome: Outcome::Error {
+                    step: 0,
+                    message: format!("cannot draw a run id: {error}"),
+                },
+                exchanges: Vec::new(),
+                duration: started.elapsed(),
+            };
+        }
+    };
+    with_dry_run(&mut live, &run);
     let mut exchanges = Vec::new();
     let mut outcome = Outcome::Passed;
     let mut nonces = 11_886_u64..;
@@ -509,7 +524,7 @@ async fn run_safe(
                     .await
             })
             .await;
-            if let Some(message) = created_anyway(config, endpoint, &exchange).await {
+            if let Some(message) = created_anyway(config, endpoint, &exchange, &run).await {
                 exchanges.push(exchange);
                 outcome = Outcome::Error {
                     step: number,
@@ -546,22 +561,46 @@ async fn run_safe(
 }
 
 /// Every step whose action has a dry run (the table: `RunInstances`) asks for it, unless the case names `DryRun`
-/// itself: the safe tier creates nothing. A case that says `DryRun = false` is then refused by the guard.
-pub(super) fn with_dry_run(live: &mut Loaded) {
+/// itself: the safe tier creates nothing. A case that says `DryRun = false` is then refused by the guard. The same
+/// steps carry the run's tag (`TagSpecification`, [`super::ledger::RUN_TAG`] = `run`), so that an instance an API
+/// creates against every expectation is tagged from its first moment, and `terminus sweep` can find it through the
+/// ledger the run writes for it.
+pub(super) fn with_dry_run(live: &mut Loaded, run: &str) {
     let default_action = crate::case::pascal_case(&live.action);
     for step in &mut live.case.steps {
         let action = step
             .action
             .clone()
             .unwrap_or_else(|| default_action.clone());
-        if super::tiers::of(&action) == super::tiers::Tier::DryRunnable
-            && !step
-                .params
-                .keys()
-                .any(|name| name.eq_ignore_ascii_case("dryrun"))
+        if super::tiers::of(&action) != super::tiers::Tier::DryRunnable {
+            continue;
+        }
+        if !step
+            .params
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case("dryrun"))
         {
             step.params
                 .insert("DryRun".into(), serde_json::Value::Bool(true));
+        }
+        let tag = serde_json::json!({
+            "ResourceType": "instance",
+            "Tags": [{ "Key": super::ledger::RUN_TAG, "Value": run }],
+        });
+        let named = step
+            .params
+            .iter_mut()
+            .find(|(name, _)| name.eq_ignore_ascii_case("tagspecification"));
+        match named {
+            Some((_, serde_json::Value::Array(specifications))) => specifications.push(tag),
+            // Not a list: the API refuses it before creating anything (and DryRun stands).
+            Some(_) => {}
+            None => {
+                step.params.insert(
+                    "TagSpecification".into(),
+                    serde_json::Value::Array(vec![tag]),
+                );
+            }
         }
     }
 }
@@ -572,6 +611,7 @@ async fn created_anyway(
     config: &LiveConfig,
     endpoint: &impl Transport,
     exchange: &Exchange,
+    run: &str,
 ) -> Option<String> {
     let response = exchange.response.as_ref().ok()?;
     let fields = config.provider.read_answer(&response.body).ok()?.ok()?;
@@ -584,19 +624,17 @@ async fn created_anyway(
     if ids.is_empty() {
         return None;
     }
-    let ledgered = super::ledger::new_run_id()
-        .and_then(|run| super::ledger::Ledger::create(&config.ledger_dir, &run))
-        .and_then(|ledger| {
-            for id in &ids {
-                ledger.record(&super::ledger::Entry {
-                    run: ledger.run().to_owned(),
-                    id: id.clone(),
-                    region: config.credentials.region.clone().unwrap_or_default(),
-                    created: unix_now(),
-                })?;
-            }
-            Ok(ledger.path().display().to_string())
-        });
+    let ledgered = super::ledger::Ledger::create(&config.ledger_dir, run).and_then(|ledger| {
+        for id in &ids {
+            ledger.record(&super::ledger::Entry {
+                run: ledger.run().to_owned(),
+                id: id.clone(),
+                region: config.credentials.region.clone().unwrap_or_default(),
+                created: unix_now(),
+            })?;
+        }
+        Ok(ledger.path().display().to_string())
+    });
     let ledgered = match ledgered {
         Ok(path) => {
             if let Some(progress) = &config.progress {

@@ -26,6 +26,17 @@ pub fn captured(name: &str) -> Request {
 }
 
 /// The state of instance `id` on `server` (`RUNNING`, `TERMINATED`…); panics when it holds no such instance.
+/// Whether the instance is destroyed: `TERMINATED`, or already dropped from the world once its listing window
+/// passed (a test on the machine's clock can take longer than the window).
+pub fn destroyed(server: &terminus::mock::MockServer, id: &str) -> bool {
+    server
+        .snapshot()
+        .instances
+        .iter()
+        .find(|instance| instance.id == id)
+        .is_none_or(|instance| instance.state.name() == "TERMINATED")
+}
+
 pub fn state_of(server: &terminus::mock::MockServer, id: &str) -> String {
     server
         .snapshot()

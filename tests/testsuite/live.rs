@@ -13,7 +13,7 @@ use terminus::mock::MockServer;
 use terminus::provider::ProviderId;
 use terminus::world::{Account, Instance, WorldSpec};
 
-use crate::common::state_of;
+use crate::common::{destroyed, state_of};
 
 /// The live identity: canaries, so that any output holding them is caught.
 const LIVE_ID: &str = "AKIDcanaryLiveId000000000000000000";
@@ -528,7 +528,7 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
         "{swept}"
     );
     for id in ["ins-deadrun1", "ins-deadrun2"] {
-        assert_eq!(state(id), "TERMINATED", "{id}\n{swept}");
+        assert!(destroyed(&server, id), "{id}\n{swept}");
     }
     for id in ["ins-untagged", "ins-noledger", recent.as_str()] {
         assert_ne!(state(id), "TERMINATED", "{id} survives\n{swept}");
@@ -598,7 +598,11 @@ fn with_provision_only_instances_created_in_the_run_are_terminated_and_all_are_g
             .iter()
             .find(|i| &i.id == id)
             .map(|i| i.state.name());
-        assert_eq!(state.as_deref(), Some("TERMINATED"), "{id} is gone");
+        // Destroyed, or already dropped from the world once its listing window passed (a slow run).
+        assert!(
+            matches!(state.as_deref(), Some("TERMINATED") | None),
+            "{id} is gone: {state:?}"
+        );
     }
     for id in ["ins-r8hr2upy", "ins-bystand1"] {
         let state = after
@@ -693,7 +697,7 @@ fn a_run_killed_mid_way_leaves_instances_that_sweep_destroys() {
     let swept = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{swept}");
     assert!(swept.contains(&format!("destroy  {left} ")), "{swept}");
-    assert_eq!(state(&left), "TERMINATED", "{swept}");
+    assert!(destroyed(&server, &left), "{swept}");
     assert_ne!(state("ins-untagged"), "TERMINATED", "{swept}");
     assert_ne!(state("ins-otherrun"), "TERMINATED", "{swept}");
     std::fs::remove_dir_all(&dir).unwrap();

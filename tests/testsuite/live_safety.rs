@@ -457,6 +457,15 @@ fn the_safe_tier_creates_nothing_and_survives_an_api_that_creates_anyway() {
         json!(true),
         "sent with DryRun=true: {runs:?}"
     );
+    // Tagged with the run, so that an instance an API makes anyway carries the tag `sweep` reads back.
+    let tags = &body["TagSpecification"][0];
+    assert_eq!(tags["ResourceType"], json!("instance"), "{runs:?}");
+    assert_eq!(tags["Tags"][0]["Key"], json!("terminus:run"), "{runs:?}");
+    let run = tags["Tags"][0]["Value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!run.is_empty(), "{runs:?}");
     assert!(
         output_text.contains("without DryRun=true"),
         "the DryRun = false case is refused: {output_text}"
@@ -474,8 +483,8 @@ fn the_safe_tier_creates_nothing_and_survives_an_api_that_creates_anyway() {
         })
         .unwrap_or_default();
     assert!(
-        ledgered.contains("ins-made0001"),
-        "in the ledger: {ledgered:?}"
+        ledgered.contains("ins-made0001") && ledgered.contains(&run),
+        "in the ledger of the run its tag names ({run}): {ledgered:?}"
     );
     assert!(
         account

@@ -68,6 +68,8 @@ fn proxy(c: &mut Criterion) {
         upstream: Some(mock.uri()),
         trust: trust.clone(),
         redact: Vec::new(),
+        secrets: Vec::new(),
+        log: None,
     })
     .expect("the recorder starts");
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -4,13 +4,27 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use super::unusable;
-use crate::record::{Recorder, RecorderConfig};
+use crate::record::{Log, Recorder, RecorderConfig};
+use crate::signing::leak::Known;
 use crate::tls::Trust;
+
+/// The environment variables the official clients read credentials from (tccli, Terraform): when set, their values
+/// are secrets of the session, redacted and searched for like the ones the requests show.
+const SECRET_VARIABLES: [(&str, &str); 5] = [
+    ("TENCENTCLOUD_SECRET_ID", "secret id"),
+    ("TENCENTCLOUD_SECRET_KEY", "secret key"),
+    ("TENCENTCLOUD_TOKEN", "session token"),
+    ("TENCENTCLOUD_SECURITY_TOKEN", "session token"),
+    ("TENCENTCLOUD_SESSION_TOKEN", "session token"),
+];
 
 /// Record a client's traffic to the providers through a forward proxy: plain HTTP (absolute form) is sent on over
 /// HTTPS, CONNECT is intercepted with a CA generated for this run. Every exchange is redacted (the request
-/// re-signed with the fixture key) and appended to the cassette DIR.
+/// re-signed with the fixture key) and appended to the cassette DIR; one line per exchange says what was written
+/// or refused, and SIGINT/SIGTERM ends it with the counts.
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
     /// Address to listen on (loopback only: every request through the proxy carries a live credential).
@@ -54,20 +68,32 @@ pub(super) fn run(args: Args) -> ExitCode {
         Ok(trust) => trust,
         Err(error) => return unusable(error),
     };
+    let secrets: Vec<Known> = SECRET_VARIABLES
+        .iter()
+        .filter_map(|(name, kind)| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.is_empty())
+                .map(|value| Known::new(kind, value))
+        })
+        .collect();
+    let log = Log(Arc::new(|line: &str| out!("{line}")));
     let recorder = match Recorder::start(RecorderConfig {
         listen: args.listen,
         out: out.clone(),
         upstream: args.upstream.clone(),
         trust,
         redact: args.redact,
+        secrets,
+        log: Some(log),
     }) {
         Ok(recorder) => recorder,
         Err(error) => return unusable(error),
     };
     if let Some(path) = &args.ca_out
-        && let Err(error) = std::fs::write(path, recorder.ca_pem())
+        && let Err(error) = crate::file::write_new(path, recorder.ca_pem().as_bytes())
     {
-        return unusable(format!("cannot write {}: {error}", path.display()));
+        return unusable(error);
     }
     out!(
         "terminus record: proxy on {} -> {}, cassette {}",
@@ -83,7 +109,16 @@ pub(super) fn run(args: Args) -> ExitCode {
             path.display()
         );
     }
-    recorder.wait();
+    super::serve::until_told_to_stop();
+    let counts = recorder.counts();
+    drop(recorder);
+    out!(
+        "terminus record: {} written, {} refused ({} because a secret would have been written, {} that could not be written)",
+        counts.written,
+        counts.refused_secret + counts.refused_other,
+        counts.refused_secret,
+        counts.refused_other
+    );
     ExitCode::SUCCESS
 }
 

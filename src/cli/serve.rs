@@ -225,7 +225,7 @@ pub(super) fn run(args: Args) -> ExitCode {
 
 /// Waits for SIGINT or SIGTERM (Ctrl-C, `kill`), so that `run` returns and the log lines still gathered are written
 /// before the process ends. Without signal handling (the OS refused it), waits forever, as a server does.
-fn until_told_to_stop() {
+pub(super) fn until_told_to_stop() {
     let waited = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()

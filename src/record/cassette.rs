@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use super::redact::Redacted;
 use crate::exchange::{Exchange, NoAnswer, Response};
+use crate::file;
 use crate::harness::{http1, snapshot};
 use crate::message::Request;
+use crate::signing::leak::{self, Needles};
 
 /// The index file's name.
 pub const INDEX: &str = "cassette.jsonl";
@@ -81,27 +83,67 @@ pub struct Writer {
     written: usize,
 }
 
+/// Why an exchange was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// A secret of the session would have been written: nothing of the exchange was.
+    #[error("not written: {finding} was found in {place}")]
+    Leak {
+        /// What was found, in which encoding (never the value).
+        finding: leak::Finding,
+        /// Which file, or `a file name`.
+        place: String,
+    },
+    /// The cassette is full ([`MOST_EXCHANGES`]).
+    #[error("not written: the cassette holds {MOST_EXCHANGES} exchanges already")]
+    Full,
+    /// A file could not be written.
+    #[error("not written: {0}")]
+    File(#[from] crate::file::FileError),
+    /// The index could not be appended to.
+    #[error("not written: cannot append to the index: {0}")]
+    Index(std::io::Error),
+}
+
+/// The leak check of every byte about to be written (file names and contents): the first secret found, and where.
+fn check(files: &[(String, &[u8])], needles: &Needles) -> Result<(), AppendError> {
+    for (name, bytes) in files {
+        if let Some(finding) = needles.find(name.as_bytes()) {
+            return Err(AppendError::Leak {
+                finding,
+                place: "a file name".to_owned(),
+            });
+        }
+        if let Some(finding) = needles.find(bytes) {
+            return Err(AppendError::Leak {
+                finding,
+                place: name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Writer {
-    /// Creates `dir` (and its parents); refuses a directory that already holds a cassette.
-    pub fn create(dir: &Path, upstream: &str) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+    /// Creates `dir` (and its parents); refuses a directory that already holds a cassette, and a header that holds
+    /// one of `secrets` (an `--upstream` URL with a `--redact` string in it).
+    pub fn create(dir: &Path, upstream: &str, secrets: &Needles) -> Result<Self, String> {
         let header = Header {
             upstream: upstream.to_owned(),
             recorded_at: now_rfc3339(),
         };
-        let line = serde_json::to_string(&header).map_err(std::io::Error::other)? + "\n";
-        let mut index = std::fs::OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(dir.join(INDEX))
-            .map_err(|error| match error.kind() {
-                std::io::ErrorKind::AlreadyExists => std::io::Error::new(
-                    error.kind(),
-                    format!("{} already holds a cassette", dir.display()),
-                ),
-                _ => error,
-            })?;
-        index.write_all(line.as_bytes())?;
+        let line = serde_json::to_string(&header).map_err(|error| error.to_string())? + "\n";
+        check(&[(INDEX.to_owned(), line.as_bytes())], secrets)
+            .map_err(|error| error.to_string())?;
+        std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+        let path = dir.join(INDEX);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(format!("{} already holds a cassette", dir.display()));
+        }
+        let mut index = file::append(&path).map_err(|error| error.to_string())?;
+        index
+            .write_all(line.as_bytes())
+            .map_err(|error| format!("{}: {error}", path.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             index,
@@ -119,15 +161,16 @@ impl Writer {
         self.written == 0
     }
 
-    /// Appends one exchange: its three files, then its index line (one `write` of a whole line, appended).
-    pub fn append(&mut self, exchange: &Redacted, mut entry: Entry) -> std::io::Result<()> {
+    /// Appends one exchange: its three files, then its index line (one `write` of a whole line, appended). Every
+    /// byte, file names included, goes through the leak check first; on a finding nothing is written. Returns the
+    /// entry as written.
+    pub fn append(&mut self, exchange: &Redacted, mut entry: Entry) -> Result<Entry, AppendError> {
         if self.written >= MOST_EXCHANGES {
-            return Err(std::io::Error::other(format!(
-                "the cassette holds {MOST_EXCHANGES} exchanges already"
-            )));
+            return Err(AppendError::Full);
         }
         let number = self.written + 1;
-        // The client, read from the redacted request only (a User-Agent can carry a redacted string).
+        // The client, read from the redacted request only (a User-Agent can carry a redacted string); the host,
+        // action and failure with the exchange's replacements made.
         let request = exchange.request();
         entry.user_agent = request.header("user-agent").map(str::to_owned);
         entry.request_client = request
@@ -139,6 +182,15 @@ impl Writer {
                     .ok()
                     .and_then(|params| params.get("RequestClient").map(str::to_owned))
             });
+        entry.host = exchange.redact_text(&entry.host);
+        entry.action = entry
+            .action
+            .as_deref()
+            .map(|action| exchange.redact_text(action));
+        entry.no_answer = entry
+            .no_answer
+            .as_deref()
+            .map(|why| exchange.redact_text(why));
         let action = entry
             .action
             .as_deref()
@@ -147,16 +199,8 @@ impl Writer {
             })
             .unwrap_or("request");
         entry.name = format!("{number:04}-{action}");
-        std::fs::write(
-            self.dir.join(format!("{}.request", entry.name)),
-            exchange.request().to_bytes(),
-        )?;
-        if let Some(response) = exchange.response() {
-            std::fs::write(
-                self.dir.join(format!("{}.response", entry.name)),
-                response_bytes(response),
-            )?;
-        }
+        let request_bytes = exchange.request().to_bytes();
+        let response_bytes = exchange.response().map(response_bytes);
         let rendered = snapshot::render(&[Exchange {
             step: number,
             request: exchange.request().clone(),
@@ -178,14 +222,25 @@ impl Writer {
                 .unwrap_or("-")
                 .replace('\n', " "),
         );
-        std::fs::write(
-            self.dir.join(format!("{}@recorded.snap", entry.name)),
-            header + &rendered,
-        )?;
-        let line = serde_json::to_string(&entry).map_err(std::io::Error::other)? + "\n";
-        self.index.write_all(line.as_bytes())?;
+        let snap = header + &rendered;
+        let line =
+            serde_json::to_string(&entry).map_err(|error| AppendError::Index(error.into()))? + "\n";
+        let mut files: Vec<(String, &[u8])> =
+            vec![(format!("{}.request", entry.name), &request_bytes)];
+        if let Some(bytes) = &response_bytes {
+            files.push((format!("{}.response", entry.name), bytes));
+        }
+        files.push((format!("{}@recorded.snap", entry.name), snap.as_bytes()));
+        files.push((INDEX.to_owned(), line.as_bytes()));
+        check(&files, exchange.needles())?;
+        for (name, bytes) in &files[..files.len() - 1] {
+            file::write_new(&self.dir.join(name), bytes)?;
+        }
+        self.index
+            .write_all(line.as_bytes())
+            .map_err(AppendError::Index)?;
         self.written += 1;
-        Ok(())
+        Ok(entry)
     }
 }
 

@@ -21,4 +21,4 @@ pub mod replay;
 pub mod to_case;
 
 pub use playback::Playback;
-pub use proxy::{Recorder, RecorderConfig};
+pub use proxy::{Counts, Log, Recorder, RecorderConfig};

@@ -23,12 +23,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::cassette::{Entry, Writer, now_rfc3339};
+use super::cassette::{AppendError, Entry, Writer, now_rfc3339};
 use super::redact::Redactor;
 use crate::harness::http1::{Connection, ExchangeError, Stream};
 use crate::message::Request;
 use crate::mock::ServerThread;
 use crate::provider::{ProviderId, is_provider_host};
+use crate::signing::leak::Known;
 use crate::tls::{Authority, NamePolicy, Trust};
 
 /// The largest request head read.
@@ -55,6 +56,32 @@ pub struct RecorderConfig {
     pub trust: Trust,
     /// Extra strings to redact.
     pub redact: Vec<String>,
+    /// Secrets known up front (the secret key, a token: from the environment the official clients read), redacted
+    /// and searched for like the ones the requests show.
+    pub secrets: Vec<Known>,
+    /// Told one line per exchange (what was written or refused, and why); none: silent.
+    pub log: Option<Log>,
+}
+
+/// Where the recorder's lines go (the CLI prints them).
+#[derive(Clone)]
+pub struct Log(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Log")
+    }
+}
+
+/// What the recorder did with the exchanges it forwarded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Written to the cassette.
+    pub written: usize,
+    /// Not written because a secret of the session would have been.
+    pub refused_secret: usize,
+    /// Not written for another reason (a file that could not be written, a full cassette).
+    pub refused_other: usize,
 }
 
 /// A running recorder.
@@ -79,9 +106,8 @@ struct State {
     authority: Arc<Authority>,
     upstream: Upstream,
     client_tls: Arc<rustls::ClientConfig>,
-    cassette: Mutex<(Writer, Redactor)>,
-    /// Exchanges not written because redaction refused them.
-    refused: std::sync::atomic::AtomicUsize,
+    cassette: Mutex<(Writer, Redactor, Counts)>,
+    log: Option<Log>,
 }
 
 impl std::fmt::Debug for State {
@@ -103,12 +129,14 @@ impl Recorder {
             .upstream
             .clone()
             .unwrap_or_else(|| "https://<host>".into());
-        let writer = Writer::create(&config.out, &upstream_name).map_err(|error| {
-            format!(
-                "cannot create the cassette {}: {error}",
-                config.out.display()
-            )
-        })?;
+        let redactor = Redactor::new(config.redact, config.secrets);
+        let writer =
+            Writer::create(&config.out, &upstream_name, redactor.needles()).map_err(|error| {
+                format!(
+                    "cannot create the cassette {}: {error}",
+                    config.out.display()
+                )
+            })?;
         let authority = Authority::generate().map_err(|error| error.to_string())?;
         let client_tls = config
             .trust
@@ -124,8 +152,8 @@ impl Recorder {
             authority: Arc::clone(&authority),
             upstream,
             client_tls,
-            cassette: Mutex::new((writer, Redactor::new(config.redact))),
-            refused: std::sync::atomic::AtomicUsize::new(0),
+            cassette: Mutex::new((writer, redactor, Counts::default())),
+            log: config.log,
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -170,19 +198,22 @@ impl Recorder {
 
     /// Exchanges recorded so far.
     pub fn recorded(&self) -> usize {
-        let cassette = self
-            .state
-            .cassette
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        cassette.0.len()
+        self.counts().written
     }
 
-    /// Exchanges forwarded but not written because a secret would have been.
+    /// Exchanges forwarded but not written (a secret would have been, or a file could not be).
     pub fn refused(&self) -> usize {
+        let counts = self.counts();
+        counts.refused_secret + counts.refused_other
+    }
+
+    /// What was done with the exchanges so far.
+    pub fn counts(&self) -> Counts {
         self.state
-            .refused
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .cassette
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .2
     }
 
     /// Blocks until the process is stopped.
@@ -540,7 +571,9 @@ async fn forward(
     }
 }
 
-/// Redacts and appends one exchange; a refusal is counted and reported (without the secret), never written.
+/// Redacts and appends one exchange; a refusal is counted and reported (where the secret was, never the secret),
+/// never written. Either way one line tells the log: the exchange's name (or `----`), action, status, error code,
+/// and what redaction did or why nothing was written.
 fn record(
     state: &State,
     request: &Request,
@@ -551,28 +584,66 @@ fn record(
         .cassette
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let (writer, redactor) = &mut *cassette;
-    match redactor.redact(request, response) {
+    let (writer, redactor, counts) = &mut *cassette;
+    let line = match redactor.redact(request, response) {
         Ok(redacted) => {
-            if let Err(error) = writer.append(&redacted, entry) {
-                state
-                    .refused
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                report(&format!("cannot write an exchange: {error}"));
+            // Shown only as redacted, and withheld if a secret is still readable in it.
+            let needles = redacted.needles();
+            let shown = |text: &str| {
+                let text = redacted.redact_text(text);
+                if needles.find(text.as_bytes()).is_some() {
+                    "[withheld]".to_owned()
+                } else {
+                    text
+                }
+            };
+            let action = entry
+                .action
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), shown);
+            let (status, code) = match redacted.response() {
+                Some(answer) => (
+                    answer.status.to_string(),
+                    serde_json::from_slice(&answer.body)
+                        .ok()
+                        .and_then(|json| super::replay::error_code(&json))
+                        .map_or_else(|| "-".to_owned(), |code| shown(&code)),
+                ),
+                None => ("no-answer".to_owned(), "-".to_owned()),
+            };
+            match writer.append(&redacted, entry) {
+                Ok(written) => {
+                    counts.written += 1;
+                    let applied = redacted.applied();
+                    format!(
+                        "{} {action} {status} {code} written; {}",
+                        written.name,
+                        if applied.is_empty() {
+                            "nothing to redact".to_owned()
+                        } else {
+                            applied.join(", ")
+                        }
+                    )
+                }
+                Err(error) => {
+                    if matches!(error, AppendError::Leak { .. }) {
+                        counts.refused_secret += 1;
+                    } else {
+                        counts.refused_other += 1;
+                    }
+                    format!("---- {action} {status} {code} {error}")
+                }
             }
         }
         Err(error) => {
-            state
-                .refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            report(&error.to_string());
+            counts.refused_other += 1;
+            format!("---- not written: {error}")
         }
+    };
+    drop(cassette);
+    if let Some(log) = &state.log {
+        (log.0)(&line);
     }
-}
-
-#[allow(clippy::print_stderr)]
-fn report(message: &str) {
-    eprintln!("terminus record: {message}");
 }
 
 async fn open_upstream(

@@ -348,7 +348,7 @@ fn json_of(response: &Response) -> Value {
 
 /// The provider's error code: Tencent API 3.0 `Response.Error.Code`; Zenlayer `code`; the 2.0 gateway's
 /// `codeDesc` when `code` is not 0.
-fn error_code(json: &Value) -> Option<String> {
+pub(super) fn error_code(json: &Value) -> Option<String> {
     if let Some(code) = json["Response"]["Error"]["Code"].as_str() {
         return Some(code.to_owned());
     }

@@ -18,6 +18,7 @@ mod live;
 mod malformed;
 mod properties;
 mod record;
+mod record_fuzz;
 mod reports;
 mod run;
 mod scenarios;

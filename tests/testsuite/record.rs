@@ -203,6 +203,8 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
             extra: vec![authority.certificate_der().clone()],
         },
         redact: vec![CANARY_EXTRA.to_owned()],
+        secrets: vec![],
+        log: None,
     })
     .unwrap();
     let proxy = recorder.address();

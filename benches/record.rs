@@ -70,6 +70,7 @@ fn proxy(c: &mut Criterion) {
         redact: Vec::new(),
         secrets: Vec::new(),
         log: None,
+        request_deadline: terminus::record::proxy::REQUEST_DEADLINE,
     })
     .expect("the recorder starts");
     let runtime = tokio::runtime::Builder::new_current_thread()

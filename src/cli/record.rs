@@ -46,6 +46,9 @@ pub(super) struct Args {
     /// Write this run's CA certificate (PEM) here, for CONNECT clients to trust.
     #[arg(long)]
     ca_out: Option<PathBuf>,
+    /// How long a client may take to send a whole request, head and body, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_deadline: u64,
     /// A string to redact wherever it appears (repeatable), e.g. a project name; becomes [REDACTED-n].
     #[arg(long = "redact", value_name = "STRING")]
     redact: Vec<String>,
@@ -86,6 +89,7 @@ pub(super) fn run(args: Args) -> ExitCode {
         redact: args.redact,
         secrets,
         log: Some(log),
+        request_deadline: std::time::Duration::from_secs(args.request_deadline),
     }) {
         Ok(recorder) => recorder,
         Err(error) => return unusable(error),

@@ -14,7 +14,7 @@ use super::plain_log::PlainLog;
 use super::{MAX_THREADS, count_in, read_world, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::provider::is_provider_host;
-use crate::record::Playback;
+use crate::record::{Playback, playback};
 use crate::tls::Authority;
 use crate::world::WorldSpec;
 
@@ -74,9 +74,35 @@ pub(super) struct Args {
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
     /// Play this cassette (`terminus record --out`) back instead of running the mock: requests are matched on
-    /// provider, action, version, region and parameters, repeats answered in recorded order.
-    #[arg(long, conflicts_with_all = ["world", "tls"])]
+    /// method, host, action, version, region and parameters (never signature, timestamp or nonce); an unmatched
+    /// one is answered 501 naming the nearest exchange and the fields that differ (README, "serve --cassette").
+    #[arg(long, conflicts_with_all = ["world", "tls", "cloud"])]
     cassette: Option<PathBuf>,
+    /// With --cassette: `once` (each recorded answer once, repeats in recorded order), `repeat` (then the last
+    /// answer again), `strict-order` (each request must be the next recorded one).
+    #[arg(long, value_enum, default_value_t = PlaybackMode::Once, requires = "cassette")]
+    playback: PlaybackMode,
+}
+
+/// `--playback`: how recorded answers are handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum PlaybackMode {
+    /// Each recorded answer once.
+    Once,
+    /// Each recorded answer once, then the last one again.
+    Repeat,
+    /// Each request must be the next recorded one.
+    StrictOrder,
+}
+
+impl From<PlaybackMode> for playback::Mode {
+    fn from(mode: PlaybackMode) -> Self {
+        match mode {
+            PlaybackMode::Once => Self::Once,
+            PlaybackMode::Repeat => Self::Repeat,
+            PlaybackMode::StrictOrder => Self::StrictOrder,
+        }
+    }
 }
 
 /// The shape of log lines.
@@ -117,19 +143,7 @@ fn start_logging(args: &Args) -> Option<Flusher> {
 pub(super) fn run(args: Args) -> ExitCode {
     let _logging = start_logging(&args);
     if let Some(dir) = &args.cassette {
-        return match Playback::start(dir, args.listen) {
-            Ok(playback) => {
-                out!(
-                    "terminus serve: playing {} back on http://{}",
-                    dir.display(),
-                    playback.address()
-                );
-                until_told_to_stop();
-                drop(playback);
-                ExitCode::SUCCESS
-            }
-            Err(error) => unusable(error),
-        };
+        return serve_cassette(&args, dir);
     }
     let world = match &args.world {
         Some(path) => match read_world(path) {
@@ -220,6 +234,30 @@ pub(super) fn run(args: Args) -> ExitCode {
     }
     until_told_to_stop();
     drop(server);
+    ExitCode::SUCCESS
+}
+
+/// `serve --cassette`: the same contract as the mock's (first line, ready file, health), a cassette's answers.
+fn serve_cassette(args: &Args, dir: &Path) -> ExitCode {
+    let mode = playback::Mode::from(args.playback);
+    let playback = match Playback::start(dir, args.listen, mode, args.log.as_deref()) {
+        Ok(playback) => playback,
+        Err(error) => return unusable(error),
+    };
+    if let Some(path) = &args.ready_file
+        && let Err(error) = crate::file::write_new(path, format!("{}\n", playback.uri()).as_bytes())
+    {
+        return unusable(error);
+    }
+    out!("listening on {}", playback.uri());
+    out!(
+        "terminus serve: playing {} back ({} exchanges, --playback {})",
+        dir.display(),
+        playback.exchanges(),
+        mode.name()
+    );
+    until_told_to_stop();
+    drop(playback);
     ExitCode::SUCCESS
 }
 

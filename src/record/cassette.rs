@@ -11,8 +11,10 @@
 //! --record` output) exchange by exchange; the raw files are what replay and `serve --cassette` send and answer.
 //! Only [`Redacted`] exchanges can be appended.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +29,12 @@ use crate::signing::leak::{self, Needles};
 pub const INDEX: &str = "cassette.jsonl";
 /// The most exchanges one cassette holds (a bound on what replay and playback load).
 pub const MOST_EXCHANGES: usize = 100_000;
-/// The largest raw file read back (a request or an answer).
-const LARGEST_FILE: u64 = 64 * 1024 * 1024;
+/// The largest raw file read back (a request or an answer): the recorder's largest body and head, with room.
+const LARGEST_FILE: u64 = 20 * 1024 * 1024;
+/// The largest index read back (100 000 lines of about 400 bytes).
+const LARGEST_INDEX: u64 = 64 * 1024 * 1024;
+/// The most bytes of request and answer files one cassette may hold, all files counted once.
+const LARGEST_CASSETTE: u64 = 1024 * 1024 * 1024;
 
 /// The index's first line.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -259,23 +265,22 @@ pub fn response_bytes(response: &Response) -> Vec<u8> {
     bytes
 }
 
-/// A recorded exchange read back.
+/// A recorded exchange read back. The request and answer are shared: index lines that name the same files share
+/// one copy of them.
 #[derive(Clone, Debug)]
 pub struct Recorded {
     /// Its index entry.
     pub entry: Entry,
     /// The request as stored.
-    pub request: Request,
+    pub request: Arc<Request>,
     /// The answer as stored.
-    pub response: Option<Response>,
+    pub response: Option<Arc<Response>>,
 }
 
 /// Reads a cassette: the index and every exchange's raw files.
 pub fn read(dir: &Path) -> Result<(Index, Vec<Recorded>), String> {
     let index_path = dir.join(INDEX);
-    let text = read_bounded(&index_path)?;
-    let text =
-        String::from_utf8(text).map_err(|_| format!("{}: not UTF-8", index_path.display()))?;
+    let text = file::read_text(&index_path, LARGEST_INDEX).map_err(|error| error.to_string())?;
     let mut lines = text.lines().enumerate();
     let header: Header = match lines.next() {
         Some((_, line)) => serde_json::from_str(line).map_err(|error| {
@@ -304,25 +309,48 @@ pub fn read(dir: &Path) -> Result<(Index, Vec<Recorded>), String> {
         index.exchanges.push(entry);
     }
     let mut recorded = Vec::with_capacity(index.exchanges.len());
+    // Each file read once, however many lines name it; all of them under one total.
+    let mut requests: HashMap<String, Arc<Request>> = HashMap::new();
+    let mut responses: HashMap<String, Option<Arc<Response>>> = HashMap::new();
+    let mut total = 0u64;
     for entry in &index.exchanges {
-        if entry.name.contains(['/', '\\']) || entry.name.starts_with('.') {
+        if entry.name.is_empty() || entry.name.contains(['/', '\\']) || entry.name.starts_with('.')
+        {
             return Err(format!(
                 "{}: exchange name {:?} is not a file name",
                 index_path.display(),
                 entry.name
             ));
         }
-        let request_path = dir.join(format!("{}.request", entry.name));
-        let request = Request::parse(&read_bounded(&request_path)?)
-            .map_err(|error| format!("{}: {error}", request_path.display()))?;
-        let response_path = dir.join(format!("{}.response", entry.name));
-        let response = if response_path.exists() {
-            Some(
-                parse_response(&read_bounded(&response_path)?)
-                    .map_err(|error| format!("{}: {error}", response_path.display()))?,
-            )
-        } else {
-            None
+        let request = match requests.get(&entry.name) {
+            Some(request) => Arc::clone(request),
+            None => {
+                let path = dir.join(format!("{}.request", entry.name));
+                let bytes = read_counted(&path, &mut total)?;
+                let request = Arc::new(
+                    Request::parse(&bytes)
+                        .map_err(|error| format!("{}: {error}", path.display()))?,
+                );
+                requests.insert(entry.name.clone(), Arc::clone(&request));
+                request
+            }
+        };
+        let response = match responses.get(&entry.name) {
+            Some(response) => response.clone(),
+            None => {
+                let path = dir.join(format!("{}.response", entry.name));
+                let response = if std::fs::symlink_metadata(&path).is_ok() {
+                    let bytes = read_counted(&path, &mut total)?;
+                    Some(Arc::new(
+                        parse_response(&bytes)
+                            .map_err(|error| format!("{}: {error}", path.display()))?,
+                    ))
+                } else {
+                    None
+                };
+                responses.insert(entry.name.clone(), response.clone());
+                response
+            }
         };
         recorded.push(Recorded {
             entry: entry.clone(),
@@ -333,17 +361,18 @@ pub fn read(dir: &Path) -> Result<(Index, Vec<Recorded>), String> {
     Ok((index, recorded))
 }
 
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?
-        .len();
-    if size > LARGEST_FILE {
+/// Reads one request or answer file (a regular file under [`LARGEST_FILE`]), adding its size to `total`, which
+/// may not pass [`LARGEST_CASSETTE`].
+fn read_counted(path: &Path, total: &mut u64) -> Result<Vec<u8>, String> {
+    let bytes = file::read(path, LARGEST_FILE).map_err(|error| error.to_string())?;
+    *total += bytes.len() as u64;
+    if *total > LARGEST_CASSETTE {
         return Err(format!(
-            "{}: {size} bytes, more than the {LARGEST_FILE} a cassette file may hold",
+            "{}: the cassette's files hold more than {LARGEST_CASSETTE} bytes together",
             path.display()
         ));
     }
-    std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+    Ok(bytes)
 }
 
 /// Parses a stored answer (its body is whatever follows the head).

@@ -36,8 +36,11 @@ use crate::tls::{Authority, NamePolicy, Trust};
 const MAX_HEAD: usize = 64 * 1024;
 /// The largest request body read.
 const MAX_BODY: usize = 16 * 1024 * 1024;
-/// How long a client may take to send a request (head and body) once it has started, and to finish a handshake.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send a whole request (head and body) once its first byte has come, and to finish
+/// a handshake: one deadline for all of it, not one per read (a byte every ten seconds does not keep it open).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+/// Connections served at once; one more is answered 503 and closed (`serve`'s default).
+const MOST_CONNECTIONS: usize = 512;
 /// How long an idle keep-alive connection is kept.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the upstream may take to answer.
@@ -61,6 +64,8 @@ pub struct RecorderConfig {
     pub secrets: Vec<Known>,
     /// Told one line per exchange (what was written or refused, and why); none: silent.
     pub log: Option<Log>,
+    /// How long a client may take to send a whole request ([`REQUEST_DEADLINE`] by default).
+    pub request_deadline: Duration,
 }
 
 /// Where the recorder's lines go (the CLI prints them).
@@ -108,6 +113,8 @@ struct State {
     client_tls: Arc<rustls::ClientConfig>,
     cassette: Mutex<(Writer, Redactor, Counts)>,
     log: Option<Log>,
+    request_deadline: Duration,
+    connections: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for State {
@@ -154,6 +161,8 @@ impl Recorder {
             client_tls,
             cassette: Mutex::new((writer, redactor, Counts::default())),
             log: config.log,
+            request_deadline: config.request_deadline,
+            connections: Arc::new(tokio::sync::Semaphore::new(MOST_CONNECTIONS)),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -264,9 +273,18 @@ async fn accept_loop(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
+                if let Ok((mut stream, _)) = accepted {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(client_connection(Box::new(stream), Arc::clone(&state), None));
+                    // One connection over the cap is answered 503 and closed, as `serve` does.
+                    let Ok(permit) = Arc::clone(&state.connections).try_acquire_owned() else {
+                        let _ = stream.write_all(&own_answer(503, "too many connections")).await;
+                        continue;
+                    };
+                    let state = Arc::clone(&state);
+                    tokio::spawn(async move {
+                        client_connection(Box::new(stream), state, None).await;
+                        drop(permit);
+                    });
                 } else {
                     // Out of descriptors or a connection gone before it was accepted: breathe, then go on.
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -284,13 +302,19 @@ pub(super) struct Incoming {
     pub(super) target: String,
 }
 
+/// What a reader checks of a request's head before it reads the body: `Err((status, message))` refuses it.
+pub(super) type Screen<'a> = &'a (dyn Fn(&str, &str) -> Result<(), (u16, String)> + Sync);
+
 /// The next request on a client connection; none when the connection is done: the client went away, or sent
-/// something refused (answered here with the proxy's own error).
+/// something refused (answered here with the proxy's own error). The whole request must arrive within `deadline`
+/// of its first byte; `screen` sees the method and target before any of the body is read.
 pub(super) async fn next_request(
     stream: &mut Box<dyn Stream>,
     buffer: &mut Vec<u8>,
+    deadline: Duration,
+    screen: Screen<'_>,
 ) -> Option<Incoming> {
-    match read_request(stream, buffer).await {
+    match read_request(stream, buffer, deadline, screen).await {
         Ok(incoming) => Some(incoming),
         Err(ReadError::Gone) => None,
         Err(ReadError::Refuse(status, message)) => {
@@ -312,8 +336,22 @@ enum ReadError {
 async fn read_request(
     stream: &mut Box<dyn Stream>,
     buffer: &mut Vec<u8>,
+    deadline: Duration,
+    screen: Screen<'_>,
 ) -> Result<Incoming, ReadError> {
     let mut chunk = [0u8; 16 * 1024];
+    // Set when the request's first byte is there (bytes left over from the last request count).
+    let mut until: Option<tokio::time::Instant> =
+        (!buffer.is_empty()).then(|| tokio::time::Instant::now() + deadline);
+    let late = || {
+        ReadError::Refuse(
+            408,
+            format!(
+                "the request did not arrive whole within {}s",
+                deadline.as_secs()
+            ),
+        )
+    };
     // The head.
     let (head_len, method, target, body_len) = loop {
         let mut headers = [httparse::EMPTY_HEADER; 128];
@@ -335,18 +373,17 @@ async fn read_request(
                             .ok_or_else(|| ReadError::Refuse(400, "bad Content-Length".into()))?;
                     }
                 }
+                let method = parsed.method.unwrap_or_default().to_owned();
+                let target = parsed.path.unwrap_or_default().to_owned();
+                // Where it goes is checked before a byte of the body is read.
+                screen(&method, &target).map_err(|(status, why)| ReadError::Refuse(status, why))?;
                 if length > MAX_BODY {
                     return Err(ReadError::Refuse(
                         413,
                         format!("the body is larger than the {MAX_BODY} bytes the recorder reads"),
                     ));
                 }
-                break (
-                    head_len,
-                    parsed.method.unwrap_or_default().to_owned(),
-                    parsed.path.unwrap_or_default().to_owned(),
-                    length,
-                );
+                break (head_len, method, target, length);
             }
             Ok(httparse::Status::Partial) if buffer.len() > MAX_HEAD => {
                 return Err(ReadError::Refuse(
@@ -362,20 +399,25 @@ async fn read_request(
                 ));
             }
         }
-        let wait = if buffer.is_empty() {
-            IDLE_TIMEOUT
-        } else {
-            REQUEST_TIMEOUT
+        let read = match until {
+            None => tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut chunk)).await,
+            Some(until) => tokio::time::timeout_at(until, stream.read(&mut chunk)).await,
         };
-        match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
+        match read {
+            Err(_) if until.is_some() => return Err(late()),
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Err(ReadError::Gone),
-            Ok(Ok(read)) => buffer.extend_from_slice(&chunk[..read]),
+            Ok(Ok(read)) => {
+                until.get_or_insert_with(|| tokio::time::Instant::now() + deadline);
+                buffer.extend_from_slice(&chunk[..read]);
+            }
         }
     };
     let total = head_len + body_len;
+    let until = until.unwrap_or_else(|| tokio::time::Instant::now() + deadline);
     while buffer.len() < total {
-        match tokio::time::timeout(REQUEST_TIMEOUT, stream.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Err(ReadError::Gone),
+        match tokio::time::timeout_at(until, stream.read(&mut chunk)).await {
+            Err(_) => return Err(late()),
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(ReadError::Gone),
             Ok(Ok(read)) => buffer.extend_from_slice(&chunk[..read]),
         }
     }
@@ -405,8 +447,12 @@ pub(super) fn own_answer(status: u16, message: &str) -> Vec<u8> {
 async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunnel: Option<String>) {
     let mut buffer = Vec::new();
     let mut upstream: Option<(String, Connection)> = None;
+    let in_tunnel = tunnel.is_some();
+    let screen = move |method: &str, target: &str| screen_target(method, target, in_tunnel);
     loop {
-        let Some(incoming) = next_request(&mut stream, &mut buffer).await else {
+        let Some(incoming) =
+            next_request(&mut stream, &mut buffer, state.request_deadline, &screen).await
+        else {
             return;
         };
         if incoming.method.eq_ignore_ascii_case("CONNECT") {
@@ -440,7 +486,7 @@ async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunne
             }
             let policy: NamePolicy = Arc::new(is_provider_host);
             let acceptor = tokio_rustls::TlsAcceptor::from(state.authority.server_config(policy));
-            let Ok(Ok(tls)) = tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await
+            let Ok(Ok(tls)) = tokio::time::timeout(REQUEST_DEADLINE, acceptor.accept(stream)).await
             else {
                 return;
             };
@@ -455,6 +501,29 @@ async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunne
         if stream.write_all(&bytes).await.is_err() || close {
             return;
         }
+    }
+}
+
+/// The proxy's check of a head before its body is read: a `CONNECT` (checked itself) and a request inside a
+/// tunnel (its host was checked at the `CONNECT`) pass; an absolute-form target must name a provider's host.
+fn screen_target(method: &str, target: &str, in_tunnel: bool) -> Result<(), (u16, String)> {
+    if in_tunnel || method.eq_ignore_ascii_case("CONNECT") {
+        return Ok(());
+    }
+    let Some(rest) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    else {
+        return Err((
+            400,
+            "origin-form request to a proxy: configure the client with this address as its HTTP(S) proxy".into(),
+        ));
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    match split_port(authority, 80) {
+        Some((host, _)) if is_provider_host(&host) => Ok(()),
+        Some((host, _)) => Err((403, format!("{host} is not a provider host: not forwarded"))),
+        None => Err((400, "bad host in the absolute-form target".into())),
     }
 }
 
@@ -616,7 +685,7 @@ fn record(
                     counts.written += 1;
                     let applied = redacted.applied();
                     format!(
-                        "{} {action} {status} {code} written; {}",
+                        "{} {status} {code} written; {}",
                         written.name,
                         if applied.is_empty() {
                             "nothing to redact".to_owned()

@@ -328,7 +328,10 @@ impl Redactor {
             answer
         });
         for (placeholder, count) in counted {
-            applied.push(format!("{placeholder} ×{count}"));
+            // The client's signature, replaced then signed over: "re-signed" says it.
+            if placeholder != SIGNATURE || trace.is_none() {
+                applied.push(format!("{placeholder} ×{count}"));
+            }
         }
         Ok(Redacted {
             request: redacted,

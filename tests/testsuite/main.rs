@@ -19,6 +19,7 @@ mod malformed;
 mod properties;
 mod record;
 mod record_fuzz;
+mod record_points;
 mod reports;
 mod run;
 mod scenarios;

@@ -820,5 +820,6 @@ fn config(session: &Session, out: &Path, upstream: std::net::SocketAddr) -> Reco
             .map(|(_, key, _)| Known::new("secret key", key.clone()))
             .collect(),
         log: None,
+        request_deadline: terminus::record::proxy::REQUEST_DEADLINE,
     }
 }

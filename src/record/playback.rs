@@ -101,16 +101,21 @@ impl Key {
                     .collect(),
             ),
         };
-        // The host a client named, when it is a provider's (not the server's own address).
-        let host = request
-            .target
-            .split_once("://")
-            .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default().to_owned())
-            .or_else(|| request.host().map(str::to_owned))
-            .map(|host| {
-                host.rsplit_once(':')
+        // The host a client named, when it is a provider's (not the server's own address): from an absolute
+        // target, else the `Host` header (which tccli writes with a scheme: `Host: http://cvm…`).
+        let named = if request.target.contains("://") {
+            Some(request.target.as_str())
+        } else {
+            request.host()
+        };
+        let host = named
+            .map(|text| {
+                let text = text.split_once("://").map_or(text, |(_, rest)| rest);
+                let authority = text.split(['/', '?']).next().unwrap_or_default();
+                authority
+                    .rsplit_once(':')
                     .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-                    .map_or(host.clone(), |(name, _)| name.to_owned())
+                    .map_or(authority, |(name, _)| name)
                     .to_ascii_lowercase()
             })
             .filter(|host| crate::provider::is_provider_host(host));

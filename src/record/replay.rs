@@ -99,7 +99,11 @@ pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
                             id: id.to_owned(),
                             state: state.to_owned(),
                             protected: instance["DisableApiTermination"].as_bool().unwrap_or(false),
-                            charge: instance["InstanceChargeType"].as_str().map(str::to_owned),
+                            // Only the charge types a world knows (another would not load).
+                            charge: instance["InstanceChargeType"]
+                                .as_str()
+                                .filter(|charge| CHARGE_TYPES.contains(charge))
+                                .map(str::to_owned),
                         });
                     }
                 }
@@ -158,6 +162,15 @@ pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
     }
     WorldSpec::from_toml(&toml, "the world derived from the recording").map_err(|e| e.to_string())
 }
+
+/// The `InstanceChargeType` values a world file takes.
+const CHARGE_TYPES: [&str; 5] = [
+    "PREPAID",
+    "POSTPAID_BY_HOUR",
+    "CDHPAID",
+    "SPOTPAID",
+    "CDCPAID",
+];
 
 /// A Tencent instance as the recording first shows it.
 struct SeenInstance {

@@ -10,10 +10,12 @@
 //! anything else is answered `403` and never leaves. `--upstream URL` sends everything to one server instead
 //! (a `terminus serve --tls`, a private deployment), trusting `--ca-cert` for its TLS.
 //!
-//! It is a byte proxy on purpose: the request is read with `httparse` and forwarded as the exact bytes the client
-//! sent (header case and order kept; an HTTP library would rewrite them), and the answer is returned as the exact
-//! bytes received. Heads, bodies and waits are bounded; a chunked request body is refused (`411`: every official
-//! client sends `Content-Length`).
+//! The client's request is read with `httparse` (heads, bodies and the whole request's time are bounded, the target
+//! host checked before the body is read; a chunked request body is refused with `411`: every official client sends
+//! `Content-Length`) and sent on by [`super::upstream`] (hyper's HTTP/1.1 client: chunked and `1xx` answers,
+//! keep-alive, TLS), with the client's headers in its order, their names in lower case (every scheme signs header
+//! names in lower case, so signatures stay valid). The answer goes back to the client as hyper read it, its body
+//! whole with a true `Content-Length`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,9 +25,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::cassette::{AppendError, Entry, Writer, now_rfc3339};
+use super::cassette::{AppendError, Entry, Writer, now_rfc3339, response_bytes};
 use super::redact::Redactor;
-use crate::harness::http1::{Connection, ExchangeError, Stream};
+use super::upstream::{self, Failure};
+use crate::harness::http1::Stream;
 use crate::message::Request;
 use crate::mock::ServerThread;
 use crate::provider::{ProviderId, is_provider_host};
@@ -446,7 +449,7 @@ pub(super) fn own_answer(status: u16, message: &str) -> Vec<u8> {
 /// Serves one client connection (or, with `tunnel`, the TLS inside a `CONNECT` to that host).
 async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunnel: Option<String>) {
     let mut buffer = Vec::new();
-    let mut upstream: Option<(String, Connection)> = None;
+    let mut upstream: Option<(String, upstream::Connection)> = None;
     let in_tunnel = tunnel.is_some();
     let screen = move |method: &str, target: &str| screen_target(method, target, in_tunnel);
     loop {
@@ -537,7 +540,7 @@ async fn forward(
     incoming: &Incoming,
     state: &State,
     tunnel: Option<&str>,
-    upstream: &mut Option<(String, Connection)>,
+    upstream: &mut Option<(String, upstream::Connection)>,
 ) -> Forwarded {
     let refuse = |status, message: &str| Forwarded::Refused(own_answer(status, message));
     let Ok(mut request) = Request::parse(&incoming.bytes) else {
@@ -585,25 +588,24 @@ async fn forward(
     };
     let sent_at = now_rfc3339();
     let started = Instant::now();
-    let bytes = request.to_bytes();
     let result = tokio::time::timeout(UPSTREAM_TIMEOUT, async {
         for attempt in 0..2 {
             if upstream.as_ref().is_none_or(|(open, _)| *open != key) {
                 *upstream = Some((
                     key.clone(),
-                    open_upstream(&connect_host, port, tls, &state.client_tls).await?,
+                    upstream::Connection::open(&connect_host, port, tls, &state.client_tls).await?,
                 ));
             }
             let (_, connection) = upstream.as_mut().expect("opened above");
-            match connection.exchange(&bytes).await {
-                Ok(_) => return Ok((connection.raw().to_vec(), connection.response())),
+            match connection.exchange(&request).await {
+                Ok(response) => return Ok((response_bytes(&response), response)),
                 // A kept connection the server closed meanwhile: once more on a new one.
-                Err(ExchangeError::Closed { got: 0 } | ExchangeError::Io(_)) if attempt == 0 => {
+                Err(Failure::Closed(_)) if attempt == 0 => {
                     *upstream = None;
                 }
-                Err(error) => {
+                Err(Failure::Closed(error) | Failure::Other(error)) => {
                     *upstream = None;
-                    return Err(error.to_string());
+                    return Err(error);
                 }
             }
         }
@@ -712,28 +714,5 @@ fn record(
     drop(cassette);
     if let Some(log) = &state.log {
         (log.0)(&line);
-    }
-}
-
-async fn open_upstream(
-    host: &str,
-    port: u16,
-    tls: bool,
-    config: &Arc<rustls::ClientConfig>,
-) -> Result<Connection, String> {
-    let address = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|error| format!("cannot resolve {host}: {error}"))?
-        .next()
-        .ok_or_else(|| format!("{host} resolves to no address"))?;
-    if tls {
-        let stream = crate::tls::connect(address, host, Arc::clone(config))
-            .await
-            .map_err(|error| format!("TLS to {host}:{port}: {error}"))?;
-        Ok(Connection::over(stream))
-    } else {
-        Connection::open(address)
-            .await
-            .map_err(|error| format!("cannot connect to {host}:{port}: {error}"))
     }
 }

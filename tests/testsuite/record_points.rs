@@ -499,3 +499,93 @@ fn a_client_that_trickles_its_request_is_cut_off_at_the_whole_request_deadline()
     );
     recording.stop();
 }
+
+/// A fake upstream that answers each request by its `X-Answer` header: `chunked` (after a `100 Continue`, in
+/// chunks), `twice` (two equal `Content-Length` headers), `conflicting` (two different ones).
+fn odd_upstream() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                stream.set_read_timeout(Some(DEADLINE)).unwrap();
+                let mut seen = Vec::new();
+                let mut byte = [0u8; 1];
+                loop {
+                    while !seen.ends_with(b"\r\n\r\n") {
+                        if stream.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        seen.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    let mut body = vec![0u8; length];
+                    stream.read_exact(&mut body).unwrap();
+                    let body = r#"{"Response":{"RequestId":"chunked-0001"}}"#;
+                    let answer = if head.contains("x-answer: chunked") {
+                        let (a, b) = body.split_at(10);
+                        format!(
+                            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                             Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+                            a.len(),
+                            b.len()
+                        )
+                    } else if head.contains("x-answer: twice") {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {0}\r\nContent-Length: {0}\r\n\r\n{body}",
+                            body.len()
+                        )
+                    } else {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Length: 5\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                    seen.clear();
+                }
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn the_upstream_may_answer_chunked_after_a_100_and_a_doubled_content_length_is_refused() {
+    let upstream = odd_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cassette");
+    let recording = Recording::start(&[
+        "--out",
+        out.to_str().unwrap(),
+        "--upstream",
+        &format!("http://{upstream}"),
+    ]);
+    let request = |answer: &str| {
+        let mut request = tc3("DescribeInstances", "ap-guangzhou", "{}", now());
+        request.headers.push(("X-Answer".into(), answer.into()));
+        absolute(&request)
+    };
+    let (status, body) = exchange(recording.proxy, &request("chunked"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("chunked-0001"), "{body}");
+    for doubled in ["twice", "conflicting"] {
+        let (status, body) = exchange(recording.proxy, &request(doubled));
+        assert_eq!(status, 502, "{doubled}: {body}");
+    }
+    let lines = recording.stop();
+    let index = std::fs::read_to_string(out.join("cassette.jsonl")).unwrap();
+    assert_eq!(index.lines().count(), 4, "{index}\n{lines:?}");
+    let stored = std::fs::read_to_string(out.join("0001-DescribeInstances.response")).unwrap();
+    assert!(
+        stored.starts_with("HTTP/1.1 200") && stored.contains("chunked-0001"),
+        "{stored}"
+    );
+}

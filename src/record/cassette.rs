@@ -393,3 +393,64 @@ pub fn now_rfc3339() -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cassette whose index has `lines` lines, all naming `0001-TerminateInstances`.
+    fn cassette_naming_one_file(dir: &Path, lines: usize) {
+        let mut index = String::from("{\"upstream\":\"https://<host>\",\"recorded_at\":\"x\"}\n");
+        for _ in 0..lines {
+            index.push_str(
+                "{\"name\":\"0001-TerminateInstances\",\"provider\":\"tencent\",\"host\":\"h\",\"via\":\"http\",\
+                 \"action\":\"TerminateInstances\",\"user_agent\":null,\"request_client\":null,\"sent_at\":\"x\",\
+                 \"elapsed_ms\":1,\"status\":200,\"no_answer\":null}\n",
+            );
+        }
+        std::fs::write(dir.join(INDEX), index).unwrap();
+        std::fs::write(
+            dir.join("0001-TerminateInstances.request"),
+            "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("0001-TerminateInstances.response"),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn index_lines_naming_one_file_share_one_copy_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        cassette_naming_one_file(dir.path(), 300);
+        let (_, recorded) = read(dir.path()).unwrap();
+        assert_eq!(recorded.len(), 300);
+        assert!(
+            recorded
+                .iter()
+                .all(|r| Arc::ptr_eq(&r.request, &recorded[0].request)
+                    && Arc::ptr_eq(
+                        r.response.as_ref().unwrap(),
+                        recorded[0].response.as_ref().unwrap()
+                    ))
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cassette_file_that_is_dev_zero_is_refused_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        cassette_naming_one_file(dir.path(), 1);
+        let request = dir.path().join("0001-TerminateInstances.request");
+        std::fs::remove_file(&request).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &request).unwrap();
+        let error = read(dir.path()).unwrap_err();
+        assert!(
+            error.contains("0001-TerminateInstances.request")
+                && error.contains("not a regular file"),
+            "{error}"
+        );
+    }
+}

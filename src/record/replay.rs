@@ -3,8 +3,9 @@
 //!
 //! The stored requests are fixture-signed ([`super::redact`]), so the mock verifies them as they are: replay seeds
 //! a world whose accounts are the fixture accounts and, before each request, sets the world's clock to the time the
-//! request was signed at, so neither the signature nor its timestamp needs to change and the bytes sent are the
-//! bytes stored.
+//! request was signed at, so neither the signature nor its timestamp needs to change: the request sent is the
+//! request stored (through hyper's client, as the recorder's upstream side: header names in lower case, which no
+//! scheme's signature sees; answers chunked or not).
 //!
 //! The world comes from `--world` (plus the fixture accounts, when it lacks them: the stored requests are signed
 //! with the fixture key, which a recording-time world does not know), or is derived from the recording: the region
@@ -29,8 +30,8 @@ use serde_json::Value;
 
 use super::cassette::Recorded;
 use super::redact::{FIXTURE_TENCENT, FIXTURE_ZENLAYER, TOKEN};
+use super::upstream::Connection;
 use crate::exchange::Response;
-use crate::harness::http1::Connection;
 use crate::mock::MockServer;
 use crate::signing;
 use crate::world::WorldSpec;
@@ -351,19 +352,17 @@ fn signed_at(exchange: &Recorded) -> Option<i64> {
     signing::inspect(&exchange.request).ok()?.timestamp
 }
 
+/// Sends one stored request as stored (hyper's client: an answer may come chunked) and reads the answer.
 async fn send(
     address: std::net::SocketAddr,
     request: &crate::message::Request,
 ) -> Result<Response, String> {
     let exchange = async {
-        let mut connection = Connection::open(address)
-            .await
-            .map_err(|error| error.to_string())?;
+        let mut connection = Connection::plain(address).await?;
         connection
-            .exchange(&request.to_bytes())
+            .exchange(request)
             .await
-            .map_err(|error| error.to_string())?;
-        Ok(connection.response())
+            .map_err(|error| error.to_string())
     };
     tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
         .await

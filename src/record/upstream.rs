@@ -1,4 +1,4 @@
-//! The recorder's client to the upstream: hyper's HTTP/1.1 client over a connection the recorder opens itself
+//! The recorder's client to the upstream (and replay's to its target): hyper's HTTP/1.1 client over a connection the recorder opens itself
 //! (plain, or TLS with its own trust: the public web roots, or `--ca-cert`), kept alive across a client's requests.
 //!
 //! hyper, not the byte-exact raw client of `harness::http1` (written for terminus's own server and for sending a
@@ -53,6 +53,14 @@ pub(super) enum Failure {
     Other(String),
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Closed(why) | Self::Other(why) => f.write_str(why),
+        }
+    }
+}
+
 impl Connection {
     /// Connects to `host:port`, over TLS with `config` when `tls`.
     pub(super) async fn open(
@@ -66,29 +74,31 @@ impl Connection {
             .map_err(|error| format!("cannot resolve {host}: {error}"))?
             .next()
             .ok_or_else(|| format!("{host} resolves to no address"))?;
-        let builder = hyper::client::conn::http1::Builder::new();
-        let sender = if tls {
-            let stream = crate::tls::connect(address, host, Arc::clone(config))
-                .await
-                .map_err(|error| format!("TLS to {host}:{port}: {error}"))?;
-            let (sender, connection) = builder
-                .handshake(TokioIo::new(stream))
-                .await
-                .map_err(|error| format!("{host}:{port}: {error}"))?;
-            tokio::spawn(connection);
-            sender
-        } else {
-            let stream = tokio::net::TcpStream::connect(address)
-                .await
-                .map_err(|error| format!("cannot connect to {host}:{port}: {error}"))?;
-            let _ = stream.set_nodelay(true);
-            let (sender, connection) = builder
-                .handshake(TokioIo::new(stream))
-                .await
-                .map_err(|error| format!("{host}:{port}: {error}"))?;
-            tokio::spawn(connection);
-            sender
-        };
+        if !tls {
+            return Self::plain(address).await;
+        }
+        let stream = crate::tls::connect(address, host, Arc::clone(config))
+            .await
+            .map_err(|error| format!("TLS to {host}:{port}: {error}"))?;
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| format!("{host}:{port}: {error}"))?;
+        tokio::spawn(connection);
+        Ok(Self { sender })
+    }
+
+    /// Connects to `address` in plain HTTP (replay's target).
+    pub(super) async fn plain(address: std::net::SocketAddr) -> Result<Self, String> {
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(|error| format!("cannot connect to {address}: {error}"))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| format!("{address}: {error}"))?;
+        tokio::spawn(connection);
         Ok(Self { sender })
     }
 

@@ -589,3 +589,80 @@ fn the_upstream_may_answer_chunked_after_a_100_and_a_doubled_content_length_is_r
         "{stored}"
     );
 }
+
+/// A stand-in for a running `terminus serve`: its control calls answered `{}`, every other request answered
+/// chunked with a success.
+fn chunked_target() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                stream.set_read_timeout(Some(DEADLINE)).unwrap();
+                let mut seen = Vec::new();
+                let mut byte = [0u8; 1];
+                loop {
+                    while !seen.ends_with(b"\r\n\r\n") {
+                        if stream.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        seen.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    let mut body = vec![0u8; length];
+                    stream.read_exact(&mut body).unwrap();
+                    let answer = if head.contains(" /__terminus/") {
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".to_owned()
+                    } else {
+                        let body = r#"{"Response":{"RequestId":"chunked-0002"}}"#;
+                        let (a, b) = body.split_at(7);
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+                             {:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+                            a.len(),
+                            b.len()
+                        )
+                    };
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                    seen.clear();
+                }
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn replay_to_a_target_reads_a_chunked_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let terminate = tc3(
+        "TerminateInstances",
+        "ap-guangzhou",
+        r#"{"InstanceIds":["ins-r8hr2upy"]}"#,
+        SIGNED_AT,
+    );
+    write_cassette(
+        &dir.path().join("c"),
+        &[(
+            "TerminateInstances",
+            &terminate,
+            r#"{"Response":{"RequestId":"6e2d4a40-0001-4f2b-9d65-1a2b3c4d5e6f"}}"#,
+        )],
+    );
+    let target = format!("http://{}", chunked_target());
+    let finished = terminus_within(dir.path(), &["replay", "c", "--target", &target], DEADLINE);
+    assert_eq!(
+        finished.code,
+        Some(0),
+        "{}{}",
+        finished.stdout,
+        finished.stderr
+    );
+}

@@ -15,8 +15,9 @@
 //! - JSON-escaped: `\uXXXX` for any ASCII byte, `\"`, `\\`, `\/`;
 //! - base64, standard or URL-safe, at any of the three alignments it can take inside a longer base64 text, and
 //!   those characters percent-encoded too;
-//! - inside a gzip or zlib stream anywhere in the bytes (a compressed body, a compressed part), decoded under a cap
-//!   and searched again.
+//! - inside a gzip or zlib stream anywhere in the bytes (a compressed body, a compressed part, one cut short),
+//!   decoded under a cap and searched again; a stream larger than the cap, or more streams than the check opens,
+//!   is reported as a finding (`secret (not ruled out)`): what cannot be checked is not passed.
 //!
 //! Secrets shorter than [`SHORTEST`] are not searched for: a three-letter "secret" would be found everywhere.
 
@@ -28,8 +29,9 @@ use super::Secret;
 pub const SHORTEST: usize = 4;
 /// The most bytes a compressed stream is decoded to before it is called undecodable.
 pub const LARGEST_DECODED: usize = 64 * 1024 * 1024;
-/// How many embedded compressed streams one search opens (a hostile body cannot make it decode forever).
-const MOST_STREAMS: usize = 16;
+/// How many embedded compressed streams one search decodes; a text with more is reported, not passed (a hostile
+/// body can neither make the check decode forever nor hide a stream behind decoys).
+const MOST_STREAMS: usize = 64;
 /// How deep compressed streams inside compressed streams are opened.
 const DEEPEST: usize = 2;
 
@@ -140,24 +142,38 @@ impl Needles {
             return None;
         }
         for at in 0..bytes.len().saturating_sub(2) {
-            if *streams >= MOST_STREAMS {
-                break;
-            }
             let rest = &bytes[at..];
-            let decoded = if rest.starts_with(&[0x1f, 0x8b, 0x08]) {
-                decode_body("gzip", rest, LARGEST_DECODED)
-            } else if is_zlib_header(rest[0], rest[1]) {
-                decode_body("deflate", rest, LARGEST_DECODED)
-            } else {
+            let gzip = rest.starts_with(&[0x1f, 0x8b, 0x08]);
+            if !gzip && !is_zlib_header(rest[0], rest[1]) {
                 continue;
-            };
+            }
+            // What decodes, even from a stream cut short or corrupt further on: a secret in its first bytes counts.
+            let (decoded, over) = inflate_prefix(rest, gzip);
+            if decoded.is_empty() {
+                continue;
+            }
             *streams += 1;
-            if let Ok(decoded) = decoded
-                && let Some(found) = self.find_in(&decoded, depth + 1, streams)
-            {
+            // What cannot be checked whole is not passed: the caller writes nothing.
+            if over || *streams > MOST_STREAMS {
+                return Some(Finding {
+                    kind: "secret (not ruled out)",
+                    encoding: if over {
+                        "a compressed stream larger than the check decodes"
+                    } else {
+                        "more compressed streams than the check opens"
+                    },
+                });
+            }
+            if let Some(found) = self.find_in(&decoded, depth + 1, streams) {
                 return Some(Finding {
                     kind: found.kind,
-                    encoding: "inside a compressed stream",
+                    encoding: if found.encoding.starts_with("a compressed")
+                        || found.encoding.starts_with("more")
+                    {
+                        found.encoding
+                    } else {
+                        "inside a compressed stream"
+                    },
                 });
             }
         }
@@ -196,6 +212,25 @@ fn decode_escapes(bytes: &[u8], plus_is_space: bool) -> Vec<u8> {
         at += used;
     }
     out
+}
+
+/// The bytes a gzip or zlib stream at the start of `rest` decodes to (as far as it decodes), and whether it
+/// decodes to more than [`LARGEST_DECODED`].
+fn inflate_prefix(rest: &[u8], gzip: bool) -> (Vec<u8>, bool) {
+    let limit = u64::try_from(LARGEST_DECODED).unwrap_or(u64::MAX) + 1;
+    let mut out = Vec::new();
+    // An error leaves what was read before it in `out`.
+    let _ = if gzip {
+        flate2::read::MultiGzDecoder::new(rest)
+            .take(limit)
+            .read_to_end(&mut out)
+    } else {
+        flate2::read::ZlibDecoder::new(rest)
+            .take(limit)
+            .read_to_end(&mut out)
+    };
+    let over = out.len() > LARGEST_DECODED;
+    (out, over)
 }
 
 /// The zlib headers (RFC 1950) compressors write: a 32 KiB window, no dictionary, any of the four levels. (Any
@@ -422,6 +457,27 @@ mod tests {
             find(&body, &known()).map(|f| f.encoding),
             Some("inside a compressed stream")
         );
+    }
+
+    #[test]
+    fn a_stream_cut_short_is_searched_as_far_as_it_decodes_and_decoys_do_not_hide_one() {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(format!("{{\"Key\":\"{SECRET}\"}}").as_bytes())
+            .unwrap();
+        gzip.write_all(&vec![b'x'; 100_000]).unwrap();
+        let stream = gzip.finish().unwrap();
+        let cut = &stream[..stream.len() / 2];
+        assert_eq!(find(cut, &known()).map(|f| f.kind), Some("secret id"));
+        // Decoy streams first, then the real one: the check never passes what it did not open.
+        let mut decoy = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        decoy.write_all(b"nothing here").unwrap();
+        let decoy = decoy.finish().unwrap();
+        let mut body = Vec::new();
+        for _ in 0..100 {
+            body.extend_from_slice(&decoy);
+        }
+        body.extend_from_slice(&stream);
+        assert!(find(&body, &known()).is_some());
     }
 
     #[test]

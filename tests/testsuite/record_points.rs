@@ -666,3 +666,39 @@ fn replay_to_a_target_reads_a_chunked_answer() {
         finished.stderr
     );
 }
+
+#[test]
+fn the_recorder_answers_a_connection_over_its_cap_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cassette");
+    let recording = Recording::start(&["--out", out.to_str().unwrap()]);
+    // 512 connections held open (each has sent one byte, so the recorder is reading a request on each).
+    let held: Vec<TcpStream> = (0..512)
+        .map(|_| {
+            let mut stream = TcpStream::connect(recording.proxy).unwrap();
+            stream.write_all(b"P").unwrap();
+            stream
+        })
+        .collect();
+    let started = Instant::now();
+    let answer = loop {
+        let mut one_more = TcpStream::connect(recording.proxy).unwrap();
+        one_more
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut answer = [0u8; 12];
+        let read = one_more.read(&mut answer).unwrap_or(0);
+        // The recorder may not have taken every held connection in yet: the next one over the cap is answered.
+        if read > 0 || started.elapsed() > Duration::from_secs(10) {
+            break answer[..read].to_vec();
+        }
+    };
+    assert_eq!(
+        answer,
+        b"HTTP/1.1 503",
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(held);
+    recording.stop();
+}

@@ -68,6 +68,9 @@ fn proxy(c: &mut Criterion) {
         upstream: Some(mock.uri()),
         trust: trust.clone(),
         redact: Vec::new(),
+        secrets: Vec::new(),
+        log: None,
+        request_deadline: terminus::record::proxy::REQUEST_DEADLINE,
     })
     .expect("the recorder starts");
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -4,13 +4,27 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use super::unusable;
-use crate::record::{Recorder, RecorderConfig};
+use crate::record::{Log, Recorder, RecorderConfig};
+use crate::signing::leak::Known;
 use crate::tls::Trust;
+
+/// The environment variables the official clients read credentials from (tccli, Terraform): when set, their values
+/// are secrets of the session, redacted and searched for like the ones the requests show.
+const SECRET_VARIABLES: [(&str, &str); 5] = [
+    ("TENCENTCLOUD_SECRET_ID", "secret id"),
+    ("TENCENTCLOUD_SECRET_KEY", "secret key"),
+    ("TENCENTCLOUD_TOKEN", "session token"),
+    ("TENCENTCLOUD_SECURITY_TOKEN", "session token"),
+    ("TENCENTCLOUD_SESSION_TOKEN", "session token"),
+];
 
 /// Record a client's traffic to the providers through a forward proxy: plain HTTP (absolute form) is sent on over
 /// HTTPS, CONNECT is intercepted with a CA generated for this run. Every exchange is redacted (the request
-/// re-signed with the fixture key) and appended to the cassette DIR.
+/// re-signed with the fixture key) and appended to the cassette DIR; one line per exchange says what was written
+/// or refused, and SIGINT/SIGTERM ends it with the counts.
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
     /// Address to listen on (loopback only: every request through the proxy carries a live credential).
@@ -32,6 +46,9 @@ pub(super) struct Args {
     /// Write this run's CA certificate (PEM) here, for CONNECT clients to trust.
     #[arg(long)]
     ca_out: Option<PathBuf>,
+    /// How long a client may take to send a whole request, head and body, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_deadline: u64,
     /// A string to redact wherever it appears (repeatable), e.g. a project name; becomes [REDACTED-n].
     #[arg(long = "redact", value_name = "STRING")]
     redact: Vec<String>,
@@ -54,12 +71,25 @@ pub(super) fn run(args: Args) -> ExitCode {
         Ok(trust) => trust,
         Err(error) => return unusable(error),
     };
+    let secrets: Vec<Known> = SECRET_VARIABLES
+        .iter()
+        .filter_map(|(name, kind)| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.is_empty())
+                .map(|value| Known::new(kind, value))
+        })
+        .collect();
+    let log = Log(Arc::new(|line: &str| out!("{line}")));
     let recorder = match Recorder::start(RecorderConfig {
         listen: args.listen,
         out: out.clone(),
         upstream: args.upstream.clone(),
         trust,
         redact: args.redact,
+        secrets,
+        log: Some(log),
+        request_deadline: std::time::Duration::from_secs(args.request_deadline),
     }) {
         Ok(recorder) => recorder,
         Err(error) => return unusable(error),
@@ -83,7 +113,16 @@ pub(super) fn run(args: Args) -> ExitCode {
             path.display()
         );
     }
-    recorder.wait();
+    super::serve::until_told_to_stop();
+    let counts = recorder.counts();
+    drop(recorder);
+    out!(
+        "terminus record: {} written, {} refused ({} because a secret would have been written, {} that could not be written)",
+        counts.written,
+        counts.refused_secret + counts.refused_other,
+        counts.refused_secret,
+        counts.refused_other
+    );
     ExitCode::SUCCESS
 }
 

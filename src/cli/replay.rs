@@ -15,7 +15,7 @@ pub(super) struct Args {
     /// `mock` (a fresh embedded mock) or the base URL of a running `terminus serve` (http://…).
     #[arg(long, default_value = "mock")]
     target: String,
-    /// World file to replay in [default: derived from the recording].
+    /// World file to replay in, the fixture accounts added [default: derived from the recording].
     #[arg(long)]
     world: Option<PathBuf>,
     /// Output format.
@@ -29,7 +29,9 @@ pub(super) fn run(args: Args) -> ExitCode {
         Err(error) => return unusable(error),
     };
     let world = match &args.world {
-        Some(path) => match read_world(path) {
+        Some(path) => match read_world(path)
+            .and_then(|world| replay::with_fixture_accounts(world, &recorded))
+        {
             Ok(world) => world,
             Err(error) => return unusable(error),
         },

@@ -14,7 +14,7 @@ use super::plain_log::PlainLog;
 use super::{MAX_THREADS, count_in, read_world, starting, unusable};
 use crate::mock::{ControlToken, Limits, MockServer};
 use crate::provider::is_provider_host;
-use crate::record::Playback;
+use crate::record::{Playback, playback};
 use crate::tls::Authority;
 use crate::world::WorldSpec;
 
@@ -89,13 +89,39 @@ pub(super) struct Args {
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
     /// Play this cassette (`terminus record --out`) back instead of running the mock: requests are matched on
-    /// provider, action, version, region and parameters, repeats answered in recorded order.
-    #[arg(long, conflicts_with_all = ["world", "tls"])]
+    /// method, host, action, version, region and parameters (never signature, timestamp or nonce); an unmatched
+    /// one is answered 501 naming the nearest exchange and the fields that differ (README, "serve --cassette").
+    #[arg(long, conflicts_with_all = ["world", "tls", "cloud"])]
     cassette: Option<PathBuf>,
     /// The seed of request ids and created instance ids [default: the world file's `seed` when it names one,
     /// else one drawn at start and printed, so that two runs do not answer the same ids].
     #[arg(long)]
     seed: Option<u64>,
+    /// With --cassette: `once` (each recorded answer once, repeats in recorded order), `repeat` (then the last
+    /// answer again), `strict-order` (each request must be the next recorded one).
+    #[arg(long, value_enum, default_value_t = PlaybackMode::Once, requires = "cassette")]
+    playback: PlaybackMode,
+}
+
+/// `--playback`: how recorded answers are handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum PlaybackMode {
+    /// Each recorded answer once.
+    Once,
+    /// Each recorded answer once, then the last one again.
+    Repeat,
+    /// Each request must be the next recorded one.
+    StrictOrder,
+}
+
+impl From<PlaybackMode> for playback::Mode {
+    fn from(mode: PlaybackMode) -> Self {
+        match mode {
+            PlaybackMode::Once => Self::Once,
+            PlaybackMode::Repeat => Self::Repeat,
+            PlaybackMode::StrictOrder => Self::StrictOrder,
+        }
+    }
 }
 
 /// The shape of log lines.
@@ -136,19 +162,7 @@ fn start_logging(args: &Args) -> Option<Flusher> {
 pub(super) fn run(args: Args) -> ExitCode {
     let _logging = start_logging(&args);
     if let Some(dir) = &args.cassette {
-        return match Playback::start(dir, args.listen) {
-            Ok(playback) => {
-                out!(
-                    "terminus serve: playing {} back on http://{}",
-                    dir.display(),
-                    playback.address()
-                );
-                until_told_to_stop();
-                drop(playback);
-                ExitCode::SUCCESS
-            }
-            Err(error) => unusable(error),
-        };
+        return serve_cassette(&args, dir);
     }
     let mut world = match &args.world {
         Some(path) => match read_world(path) {
@@ -276,9 +290,33 @@ fn fresh_seed() -> Result<u64, String> {
     Ok(u64::from_le_bytes(bytes))
 }
 
+/// `serve --cassette`: the same contract as the mock's (first line, ready file, health), a cassette's answers.
+fn serve_cassette(args: &Args, dir: &std::path::Path) -> ExitCode {
+    let mode = playback::Mode::from(args.playback);
+    let playback = match Playback::start(dir, args.listen, mode, args.log.as_deref()) {
+        Ok(playback) => playback,
+        Err(error) => return unusable(error),
+    };
+    if let Some(path) = &args.ready_file
+        && let Err(error) = crate::file::write_new(path, format!("{}\n", playback.uri()).as_bytes())
+    {
+        return unusable(error);
+    }
+    out!("listening on {}", playback.uri());
+    out!(
+        "terminus serve: playing {} back ({} exchanges, --playback {})",
+        dir.display(),
+        playback.exchanges(),
+        mode.name()
+    );
+    until_told_to_stop();
+    drop(playback);
+    ExitCode::SUCCESS
+}
+
 /// Waits for SIGINT or SIGTERM (Ctrl-C, `kill`), so that `run` returns and the log lines still gathered are written
 /// before the process ends. Without signal handling (the OS refused it), waits forever, as a server does.
-fn until_told_to_stop() {
+pub(super) fn until_told_to_stop() {
     let waited = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()

@@ -11,22 +11,30 @@
 //! --record` output) exchange by exchange; the raw files are what replay and `serve --cassette` send and answer.
 //! Only [`Redacted`] exchanges can be appended.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::redact::Redacted;
 use crate::exchange::{Exchange, NoAnswer, Response};
+use crate::file;
 use crate::harness::{http1, snapshot};
 use crate::message::Request;
+use crate::signing::leak::{self, Needles};
 
 /// The index file's name.
 pub const INDEX: &str = "cassette.jsonl";
 /// The most exchanges one cassette holds (a bound on what replay and playback load).
 pub const MOST_EXCHANGES: usize = 100_000;
-/// The largest raw file read back (a request or an answer).
-const LARGEST_FILE: u64 = 64 * 1024 * 1024;
+/// The largest raw file read back (a request or an answer): the recorder's largest body and head, with room.
+const LARGEST_FILE: u64 = 20 * 1024 * 1024;
+/// The largest index read back (100 000 lines of about 400 bytes).
+const LARGEST_INDEX: u64 = 64 * 1024 * 1024;
+/// The most bytes of request and answer files one cassette may hold, all files counted once.
+const LARGEST_CASSETTE: u64 = 1024 * 1024 * 1024;
 
 /// The index's first line.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -81,27 +89,67 @@ pub struct Writer {
     written: usize,
 }
 
+/// Why an exchange was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// A secret of the session would have been written: nothing of the exchange was.
+    #[error("not written: {finding} was found in {place}")]
+    Leak {
+        /// What was found, in which encoding (never the value).
+        finding: leak::Finding,
+        /// Which file, or `a file name`.
+        place: String,
+    },
+    /// The cassette is full ([`MOST_EXCHANGES`]).
+    #[error("not written: the cassette holds {MOST_EXCHANGES} exchanges already")]
+    Full,
+    /// A file could not be written.
+    #[error("not written: {0}")]
+    File(#[from] crate::file::FileError),
+    /// The index could not be appended to.
+    #[error("not written: cannot append to the index: {0}")]
+    Index(std::io::Error),
+}
+
+/// The leak check of every byte about to be written (file names and contents): the first secret found, and where.
+fn check(files: &[(String, &[u8])], needles: &Needles) -> Result<(), AppendError> {
+    for (name, bytes) in files {
+        if let Some(finding) = needles.find(name.as_bytes()) {
+            return Err(AppendError::Leak {
+                finding,
+                place: "a file name".to_owned(),
+            });
+        }
+        if let Some(finding) = needles.find(bytes) {
+            return Err(AppendError::Leak {
+                finding,
+                place: name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Writer {
-    /// Creates `dir` (and its parents); refuses a directory that already holds a cassette.
-    pub fn create(dir: &Path, upstream: &str) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+    /// Creates `dir` (and its parents); refuses a directory that already holds a cassette, and a header that holds
+    /// one of `secrets` (an `--upstream` URL with a `--redact` string in it).
+    pub fn create(dir: &Path, upstream: &str, secrets: &Needles) -> Result<Self, String> {
         let header = Header {
             upstream: upstream.to_owned(),
             recorded_at: now_rfc3339(),
         };
-        let line = serde_json::to_string(&header).map_err(std::io::Error::other)? + "\n";
-        let mut index = std::fs::OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(dir.join(INDEX))
-            .map_err(|error| match error.kind() {
-                std::io::ErrorKind::AlreadyExists => std::io::Error::new(
-                    error.kind(),
-                    format!("{} already holds a cassette", dir.display()),
-                ),
-                _ => error,
-            })?;
-        index.write_all(line.as_bytes())?;
+        let line = serde_json::to_string(&header).map_err(|error| error.to_string())? + "\n";
+        check(&[(INDEX.to_owned(), line.as_bytes())], secrets)
+            .map_err(|error| error.to_string())?;
+        std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+        let path = dir.join(INDEX);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(format!("{} already holds a cassette", dir.display()));
+        }
+        let mut index = file::append(&path).map_err(|error| error.to_string())?;
+        index
+            .write_all(line.as_bytes())
+            .map_err(|error| format!("{}: {error}", path.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             index,
@@ -119,15 +167,16 @@ impl Writer {
         self.written == 0
     }
 
-    /// Appends one exchange: its three files, then its index line (one `write` of a whole line, appended).
-    pub fn append(&mut self, exchange: &Redacted, mut entry: Entry) -> std::io::Result<()> {
+    /// Appends one exchange: its three files, then its index line (one `write` of a whole line, appended). Every
+    /// byte, file names included, goes through the leak check first; on a finding nothing is written. Returns the
+    /// entry as written.
+    pub fn append(&mut self, exchange: &Redacted, mut entry: Entry) -> Result<Entry, AppendError> {
         if self.written >= MOST_EXCHANGES {
-            return Err(std::io::Error::other(format!(
-                "the cassette holds {MOST_EXCHANGES} exchanges already"
-            )));
+            return Err(AppendError::Full);
         }
         let number = self.written + 1;
-        // The client, read from the redacted request only (a User-Agent can carry a redacted string).
+        // The client, read from the redacted request only (a User-Agent can carry a redacted string); the host,
+        // action and failure with the exchange's replacements made.
         let request = exchange.request();
         entry.user_agent = request.header("user-agent").map(str::to_owned);
         entry.request_client = request
@@ -139,6 +188,15 @@ impl Writer {
                     .ok()
                     .and_then(|params| params.get("RequestClient").map(str::to_owned))
             });
+        entry.host = exchange.redact_text(&entry.host);
+        entry.action = entry
+            .action
+            .as_deref()
+            .map(|action| exchange.redact_text(action));
+        entry.no_answer = entry
+            .no_answer
+            .as_deref()
+            .map(|why| exchange.redact_text(why));
         let action = entry
             .action
             .as_deref()
@@ -147,16 +205,8 @@ impl Writer {
             })
             .unwrap_or("request");
         entry.name = format!("{number:04}-{action}");
-        std::fs::write(
-            self.dir.join(format!("{}.request", entry.name)),
-            exchange.request().to_bytes(),
-        )?;
-        if let Some(response) = exchange.response() {
-            std::fs::write(
-                self.dir.join(format!("{}.response", entry.name)),
-                response_bytes(response),
-            )?;
-        }
+        let request_bytes = exchange.request().to_bytes();
+        let response_bytes = exchange.response().map(response_bytes);
         let rendered = snapshot::render(&[Exchange {
             step: number,
             request: exchange.request().clone(),
@@ -178,14 +228,25 @@ impl Writer {
                 .unwrap_or("-")
                 .replace('\n', " "),
         );
-        std::fs::write(
-            self.dir.join(format!("{}@recorded.snap", entry.name)),
-            header + &rendered,
-        )?;
-        let line = serde_json::to_string(&entry).map_err(std::io::Error::other)? + "\n";
-        self.index.write_all(line.as_bytes())?;
+        let snap = header + &rendered;
+        let line =
+            serde_json::to_string(&entry).map_err(|error| AppendError::Index(error.into()))? + "\n";
+        let mut files: Vec<(String, &[u8])> =
+            vec![(format!("{}.request", entry.name), &request_bytes)];
+        if let Some(bytes) = &response_bytes {
+            files.push((format!("{}.response", entry.name), bytes));
+        }
+        files.push((format!("{}@recorded.snap", entry.name), snap.as_bytes()));
+        files.push((INDEX.to_owned(), line.as_bytes()));
+        check(&files, exchange.needles())?;
+        for (name, bytes) in &files[..files.len() - 1] {
+            file::write_new(&self.dir.join(name), bytes)?;
+        }
+        self.index
+            .write_all(line.as_bytes())
+            .map_err(AppendError::Index)?;
         self.written += 1;
-        Ok(())
+        Ok(entry)
     }
 }
 
@@ -204,23 +265,22 @@ pub fn response_bytes(response: &Response) -> Vec<u8> {
     bytes
 }
 
-/// A recorded exchange read back.
+/// A recorded exchange read back. The request and answer are shared: index lines that name the same files share
+/// one copy of them.
 #[derive(Clone, Debug)]
 pub struct Recorded {
     /// Its index entry.
     pub entry: Entry,
     /// The request as stored.
-    pub request: Request,
+    pub request: Arc<Request>,
     /// The answer as stored.
-    pub response: Option<Response>,
+    pub response: Option<Arc<Response>>,
 }
 
 /// Reads a cassette: the index and every exchange's raw files.
 pub fn read(dir: &Path) -> Result<(Index, Vec<Recorded>), String> {
     let index_path = dir.join(INDEX);
-    let text = read_bounded(&index_path)?;
-    let text =
-        String::from_utf8(text).map_err(|_| format!("{}: not UTF-8", index_path.display()))?;
+    let text = file::read_text(&index_path, LARGEST_INDEX).map_err(|error| error.to_string())?;
     let mut lines = text.lines().enumerate();
     let header: Header = match lines.next() {
         Some((_, line)) => serde_json::from_str(line).map_err(|error| {
@@ -249,25 +309,48 @@ pub fn read(dir: &Path) -> Result<(Index, Vec<Recorded>), String> {
         index.exchanges.push(entry);
     }
     let mut recorded = Vec::with_capacity(index.exchanges.len());
+    // Each file read once, however many lines name it; all of them under one total.
+    let mut requests: HashMap<String, Arc<Request>> = HashMap::new();
+    let mut responses: HashMap<String, Option<Arc<Response>>> = HashMap::new();
+    let mut total = 0u64;
     for entry in &index.exchanges {
-        if entry.name.contains(['/', '\\']) || entry.name.starts_with('.') {
+        if entry.name.is_empty() || entry.name.contains(['/', '\\']) || entry.name.starts_with('.')
+        {
             return Err(format!(
                 "{}: exchange name {:?} is not a file name",
                 index_path.display(),
                 entry.name
             ));
         }
-        let request_path = dir.join(format!("{}.request", entry.name));
-        let request = Request::parse(&read_bounded(&request_path)?)
-            .map_err(|error| format!("{}: {error}", request_path.display()))?;
-        let response_path = dir.join(format!("{}.response", entry.name));
-        let response = if response_path.exists() {
-            Some(
-                parse_response(&read_bounded(&response_path)?)
-                    .map_err(|error| format!("{}: {error}", response_path.display()))?,
-            )
-        } else {
-            None
+        let request = match requests.get(&entry.name) {
+            Some(request) => Arc::clone(request),
+            None => {
+                let path = dir.join(format!("{}.request", entry.name));
+                let bytes = read_counted(&path, &mut total)?;
+                let request = Arc::new(
+                    Request::parse(&bytes)
+                        .map_err(|error| format!("{}: {error}", path.display()))?,
+                );
+                requests.insert(entry.name.clone(), Arc::clone(&request));
+                request
+            }
+        };
+        let response = match responses.get(&entry.name) {
+            Some(response) => response.clone(),
+            None => {
+                let path = dir.join(format!("{}.response", entry.name));
+                let response = if std::fs::symlink_metadata(&path).is_ok() {
+                    let bytes = read_counted(&path, &mut total)?;
+                    Some(Arc::new(
+                        parse_response(&bytes)
+                            .map_err(|error| format!("{}: {error}", path.display()))?,
+                    ))
+                } else {
+                    None
+                };
+                responses.insert(entry.name.clone(), response.clone());
+                response
+            }
         };
         recorded.push(Recorded {
             entry: entry.clone(),
@@ -278,17 +361,18 @@ pub fn read(dir: &Path) -> Result<(Index, Vec<Recorded>), String> {
     Ok((index, recorded))
 }
 
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?
-        .len();
-    if size > LARGEST_FILE {
+/// Reads one request or answer file (a regular file under [`LARGEST_FILE`]), adding its size to `total`, which
+/// may not pass [`LARGEST_CASSETTE`].
+fn read_counted(path: &Path, total: &mut u64) -> Result<Vec<u8>, String> {
+    let bytes = file::read(path, LARGEST_FILE).map_err(|error| error.to_string())?;
+    *total += bytes.len() as u64;
+    if *total > LARGEST_CASSETTE {
         return Err(format!(
-            "{}: {size} bytes, more than the {LARGEST_FILE} a cassette file may hold",
+            "{}: the cassette's files hold more than {LARGEST_CASSETTE} bytes together",
             path.display()
         ));
     }
-    std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+    Ok(bytes)
 }
 
 /// Parses a stored answer (its body is whatever follows the head).
@@ -308,4 +392,65 @@ pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cassette whose index has `lines` lines, all naming `0001-TerminateInstances`.
+    fn cassette_naming_one_file(dir: &Path, lines: usize) {
+        let mut index = String::from("{\"upstream\":\"https://<host>\",\"recorded_at\":\"x\"}\n");
+        for _ in 0..lines {
+            index.push_str(
+                "{\"name\":\"0001-TerminateInstances\",\"provider\":\"tencent\",\"host\":\"h\",\"via\":\"http\",\
+                 \"action\":\"TerminateInstances\",\"user_agent\":null,\"request_client\":null,\"sent_at\":\"x\",\
+                 \"elapsed_ms\":1,\"status\":200,\"no_answer\":null}\n",
+            );
+        }
+        std::fs::write(dir.join(INDEX), index).unwrap();
+        std::fs::write(
+            dir.join("0001-TerminateInstances.request"),
+            "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("0001-TerminateInstances.response"),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn index_lines_naming_one_file_share_one_copy_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        cassette_naming_one_file(dir.path(), 300);
+        let (_, recorded) = read(dir.path()).unwrap();
+        assert_eq!(recorded.len(), 300);
+        assert!(
+            recorded
+                .iter()
+                .all(|r| Arc::ptr_eq(&r.request, &recorded[0].request)
+                    && Arc::ptr_eq(
+                        r.response.as_ref().unwrap(),
+                        recorded[0].response.as_ref().unwrap()
+                    ))
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cassette_file_that_is_dev_zero_is_refused_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        cassette_naming_one_file(dir.path(), 1);
+        let request = dir.path().join("0001-TerminateInstances.request");
+        std::fs::remove_file(&request).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &request).unwrap();
+        let error = read(dir.path()).unwrap_err();
+        assert!(
+            error.contains("0001-TerminateInstances.request")
+                && error.contains("not a regular file"),
+            "{error}"
+        );
+    }
 }

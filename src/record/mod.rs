@@ -9,6 +9,7 @@
 //! - [`playback`]: a cassette as a server (`terminus serve --cassette`).
 //! - [`to_case`]: a recorded exchange as a case file skeleton (`terminus record --to-case`).
 //! - [`replay`]: re-sending a cassette to the mock (or a URL) and reporting drift.
+//! - `upstream` (private): the recorder's HTTP/1.1 client to the providers (hyper, keep-alive, TLS).
 //!
 //! This module depends on the core (signing, providers, the mock, the TLS module); nothing in the core depends
 //! on it.
@@ -19,6 +20,7 @@ pub mod proxy;
 pub mod redact;
 pub mod replay;
 pub mod to_case;
+mod upstream;
 
 pub use playback::Playback;
-pub use proxy::{Recorder, RecorderConfig};
+pub use proxy::{Counts, Log, Recorder, RecorderConfig};

@@ -10,10 +10,12 @@
 //! anything else is answered `403` and never leaves. `--upstream URL` sends everything to one server instead
 //! (a `terminus serve --tls`, a private deployment), trusting `--ca-cert` for its TLS.
 //!
-//! It is a byte proxy on purpose: the request is read with `httparse` and forwarded as the exact bytes the client
-//! sent (header case and order kept; an HTTP library would rewrite them), and the answer is returned as the exact
-//! bytes received. Heads, bodies and waits are bounded; a chunked request body is refused (`411`: every official
-//! client sends `Content-Length`).
+//! The client's request is read with `httparse` (heads, bodies and the whole request's time are bounded, the target
+//! host checked before the body is read; a chunked request body is refused with `411`: every official client sends
+//! `Content-Length`) and sent on by [`super::upstream`] (hyper's HTTP/1.1 client: chunked and `1xx` answers,
+//! keep-alive, TLS), with the client's headers in its order, their names in lower case (every scheme signs header
+//! names in lower case, so signatures stay valid). The answer goes back to the client as hyper read it, its body
+//! whole with a true `Content-Length`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,20 +25,25 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::cassette::{Entry, Writer, now_rfc3339};
+use super::cassette::{AppendError, Entry, Writer, now_rfc3339, response_bytes};
 use super::redact::Redactor;
-use crate::harness::http1::{Connection, ExchangeError, Stream};
+use super::upstream::{self, Failure};
+use crate::harness::http1::Stream;
 use crate::message::Request;
 use crate::mock::ServerThread;
 use crate::provider::{ProviderId, is_provider_host};
+use crate::signing::leak::Known;
 use crate::tls::{Authority, NamePolicy, Trust};
 
 /// The largest request head read.
 const MAX_HEAD: usize = 64 * 1024;
 /// The largest request body read.
 const MAX_BODY: usize = 16 * 1024 * 1024;
-/// How long a client may take to send a request (head and body) once it has started, and to finish a handshake.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send a whole request (head and body) once its first byte has come, and to finish
+/// a handshake: one deadline for all of it, not one per read (a byte every ten seconds does not keep it open).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+/// Connections served at once; one more is answered 503 and closed (`serve`'s default).
+const MOST_CONNECTIONS: usize = 512;
 /// How long an idle keep-alive connection is kept.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the upstream may take to answer.
@@ -55,6 +62,34 @@ pub struct RecorderConfig {
     pub trust: Trust,
     /// Extra strings to redact.
     pub redact: Vec<String>,
+    /// Secrets known up front (the secret key, a token: from the environment the official clients read), redacted
+    /// and searched for like the ones the requests show.
+    pub secrets: Vec<Known>,
+    /// Told one line per exchange (what was written or refused, and why); none: silent.
+    pub log: Option<Log>,
+    /// How long a client may take to send a whole request ([`REQUEST_DEADLINE`] by default).
+    pub request_deadline: Duration,
+}
+
+/// Where the recorder's lines go (the CLI prints them).
+#[derive(Clone)]
+pub struct Log(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Log")
+    }
+}
+
+/// What the recorder did with the exchanges it forwarded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Written to the cassette.
+    pub written: usize,
+    /// Not written because a secret of the session would have been.
+    pub refused_secret: usize,
+    /// Not written for another reason (a file that could not be written, a full cassette).
+    pub refused_other: usize,
 }
 
 /// A running recorder.
@@ -79,9 +114,10 @@ struct State {
     authority: Arc<Authority>,
     upstream: Upstream,
     client_tls: Arc<rustls::ClientConfig>,
-    cassette: Mutex<(Writer, Redactor)>,
-    /// Exchanges not written because redaction refused them.
-    refused: std::sync::atomic::AtomicUsize,
+    cassette: Mutex<(Writer, Redactor, Counts)>,
+    log: Option<Log>,
+    request_deadline: Duration,
+    connections: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for State {
@@ -103,12 +139,14 @@ impl Recorder {
             .upstream
             .clone()
             .unwrap_or_else(|| "https://<host>".into());
-        let writer = Writer::create(&config.out, &upstream_name).map_err(|error| {
-            format!(
-                "cannot create the cassette {}: {error}",
-                config.out.display()
-            )
-        })?;
+        let redactor = Redactor::new(config.redact, config.secrets);
+        let writer =
+            Writer::create(&config.out, &upstream_name, redactor.needles()).map_err(|error| {
+                format!(
+                    "cannot create the cassette {}: {error}",
+                    config.out.display()
+                )
+            })?;
         let authority = Authority::generate().map_err(|error| error.to_string())?;
         let client_tls = config
             .trust
@@ -124,8 +162,10 @@ impl Recorder {
             authority: Arc::clone(&authority),
             upstream,
             client_tls,
-            cassette: Mutex::new((writer, Redactor::new(config.redact))),
-            refused: std::sync::atomic::AtomicUsize::new(0),
+            cassette: Mutex::new((writer, redactor, Counts::default())),
+            log: config.log,
+            request_deadline: config.request_deadline,
+            connections: Arc::new(tokio::sync::Semaphore::new(MOST_CONNECTIONS)),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -170,19 +210,22 @@ impl Recorder {
 
     /// Exchanges recorded so far.
     pub fn recorded(&self) -> usize {
-        let cassette = self
-            .state
-            .cassette
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        cassette.0.len()
+        self.counts().written
     }
 
-    /// Exchanges forwarded but not written because a secret would have been.
+    /// Exchanges forwarded but not written (a secret would have been, or a file could not be).
     pub fn refused(&self) -> usize {
+        let counts = self.counts();
+        counts.refused_secret + counts.refused_other
+    }
+
+    /// What was done with the exchanges so far.
+    pub fn counts(&self) -> Counts {
         self.state
-            .refused
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .cassette
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .2
     }
 
     /// Blocks until the process is stopped.
@@ -233,9 +276,18 @@ async fn accept_loop(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
+                if let Ok((mut stream, _)) = accepted {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(client_connection(Box::new(stream), Arc::clone(&state), None));
+                    // One connection over the cap is answered 503 and closed, as `serve` does.
+                    let Ok(permit) = Arc::clone(&state.connections).try_acquire_owned() else {
+                        let _ = stream.write_all(&own_answer(503, "too many connections")).await;
+                        continue;
+                    };
+                    let state = Arc::clone(&state);
+                    tokio::spawn(async move {
+                        client_connection(Box::new(stream), state, None).await;
+                        drop(permit);
+                    });
                 } else {
                     // Out of descriptors or a connection gone before it was accepted: breathe, then go on.
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -253,13 +305,19 @@ pub(super) struct Incoming {
     pub(super) target: String,
 }
 
+/// What a reader checks of a request's head before it reads the body: `Err((status, message))` refuses it.
+pub(super) type Screen<'a> = &'a (dyn Fn(&str, &str) -> Result<(), (u16, String)> + Sync);
+
 /// The next request on a client connection; none when the connection is done: the client went away, or sent
-/// something refused (answered here with the proxy's own error).
+/// something refused (answered here with the proxy's own error). The whole request must arrive within `deadline`
+/// of its first byte; `screen` sees the method and target before any of the body is read.
 pub(super) async fn next_request(
     stream: &mut Box<dyn Stream>,
     buffer: &mut Vec<u8>,
+    deadline: Duration,
+    screen: Screen<'_>,
 ) -> Option<Incoming> {
-    match read_request(stream, buffer).await {
+    match read_request(stream, buffer, deadline, screen).await {
         Ok(incoming) => Some(incoming),
         Err(ReadError::Gone) => None,
         Err(ReadError::Refuse(status, message)) => {
@@ -281,8 +339,22 @@ enum ReadError {
 async fn read_request(
     stream: &mut Box<dyn Stream>,
     buffer: &mut Vec<u8>,
+    deadline: Duration,
+    screen: Screen<'_>,
 ) -> Result<Incoming, ReadError> {
     let mut chunk = [0u8; 16 * 1024];
+    // Set when the request's first byte is there (bytes left over from the last request count).
+    let mut until: Option<tokio::time::Instant> =
+        (!buffer.is_empty()).then(|| tokio::time::Instant::now() + deadline);
+    let late = || {
+        ReadError::Refuse(
+            408,
+            format!(
+                "the request did not arrive whole within {}s",
+                deadline.as_secs()
+            ),
+        )
+    };
     // The head.
     let (head_len, method, target, body_len) = loop {
         let mut headers = [httparse::EMPTY_HEADER; 128];
@@ -304,18 +376,17 @@ async fn read_request(
                             .ok_or_else(|| ReadError::Refuse(400, "bad Content-Length".into()))?;
                     }
                 }
+                let method = parsed.method.unwrap_or_default().to_owned();
+                let target = parsed.path.unwrap_or_default().to_owned();
+                // Where it goes is checked before a byte of the body is read.
+                screen(&method, &target).map_err(|(status, why)| ReadError::Refuse(status, why))?;
                 if length > MAX_BODY {
                     return Err(ReadError::Refuse(
                         413,
                         format!("the body is larger than the {MAX_BODY} bytes the recorder reads"),
                     ));
                 }
-                break (
-                    head_len,
-                    parsed.method.unwrap_or_default().to_owned(),
-                    parsed.path.unwrap_or_default().to_owned(),
-                    length,
-                );
+                break (head_len, method, target, length);
             }
             Ok(httparse::Status::Partial) if buffer.len() > MAX_HEAD => {
                 return Err(ReadError::Refuse(
@@ -331,20 +402,25 @@ async fn read_request(
                 ));
             }
         }
-        let wait = if buffer.is_empty() {
-            IDLE_TIMEOUT
-        } else {
-            REQUEST_TIMEOUT
+        let read = match until {
+            None => tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut chunk)).await,
+            Some(until) => tokio::time::timeout_at(until, stream.read(&mut chunk)).await,
         };
-        match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
+        match read {
+            Err(_) if until.is_some() => return Err(late()),
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Err(ReadError::Gone),
-            Ok(Ok(read)) => buffer.extend_from_slice(&chunk[..read]),
+            Ok(Ok(read)) => {
+                until.get_or_insert_with(|| tokio::time::Instant::now() + deadline);
+                buffer.extend_from_slice(&chunk[..read]);
+            }
         }
     };
     let total = head_len + body_len;
+    let until = until.unwrap_or_else(|| tokio::time::Instant::now() + deadline);
     while buffer.len() < total {
-        match tokio::time::timeout(REQUEST_TIMEOUT, stream.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Err(ReadError::Gone),
+        match tokio::time::timeout_at(until, stream.read(&mut chunk)).await {
+            Err(_) => return Err(late()),
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(ReadError::Gone),
             Ok(Ok(read)) => buffer.extend_from_slice(&chunk[..read]),
         }
     }
@@ -373,9 +449,13 @@ pub(super) fn own_answer(status: u16, message: &str) -> Vec<u8> {
 /// Serves one client connection (or, with `tunnel`, the TLS inside a `CONNECT` to that host).
 async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunnel: Option<String>) {
     let mut buffer = Vec::new();
-    let mut upstream: Option<(String, Connection)> = None;
+    let mut upstream: Option<(String, upstream::Connection)> = None;
+    let in_tunnel = tunnel.is_some();
+    let screen = move |method: &str, target: &str| screen_target(method, target, in_tunnel);
     loop {
-        let Some(incoming) = next_request(&mut stream, &mut buffer).await else {
+        let Some(incoming) =
+            next_request(&mut stream, &mut buffer, state.request_deadline, &screen).await
+        else {
             return;
         };
         if incoming.method.eq_ignore_ascii_case("CONNECT") {
@@ -409,7 +489,7 @@ async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunne
             }
             let policy: NamePolicy = Arc::new(is_provider_host);
             let acceptor = tokio_rustls::TlsAcceptor::from(state.authority.server_config(policy));
-            let Ok(Ok(tls)) = tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await
+            let Ok(Ok(tls)) = tokio::time::timeout(REQUEST_DEADLINE, acceptor.accept(stream)).await
             else {
                 return;
             };
@@ -427,6 +507,29 @@ async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunne
     }
 }
 
+/// The proxy's check of a head before its body is read: a `CONNECT` (checked itself) and a request inside a
+/// tunnel (its host was checked at the `CONNECT`) pass; an absolute-form target must name a provider's host.
+fn screen_target(method: &str, target: &str, in_tunnel: bool) -> Result<(), (u16, String)> {
+    if in_tunnel || method.eq_ignore_ascii_case("CONNECT") {
+        return Ok(());
+    }
+    let Some(rest) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    else {
+        return Err((
+            400,
+            "origin-form request to a proxy: configure the client with this address as its HTTP(S) proxy".into(),
+        ));
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    match split_port(authority, 80) {
+        Some((host, _)) if is_provider_host(&host) => Ok(()),
+        Some((host, _)) => Err((403, format!("{host} is not a provider host: not forwarded"))),
+        None => Err((400, "bad host in the absolute-form target".into())),
+    }
+}
+
 enum Forwarded {
     Answer(Vec<u8>),
     Refused(Vec<u8>),
@@ -437,7 +540,7 @@ async fn forward(
     incoming: &Incoming,
     state: &State,
     tunnel: Option<&str>,
-    upstream: &mut Option<(String, Connection)>,
+    upstream: &mut Option<(String, upstream::Connection)>,
 ) -> Forwarded {
     let refuse = |status, message: &str| Forwarded::Refused(own_answer(status, message));
     let Ok(mut request) = Request::parse(&incoming.bytes) else {
@@ -485,25 +588,24 @@ async fn forward(
     };
     let sent_at = now_rfc3339();
     let started = Instant::now();
-    let bytes = request.to_bytes();
     let result = tokio::time::timeout(UPSTREAM_TIMEOUT, async {
         for attempt in 0..2 {
             if upstream.as_ref().is_none_or(|(open, _)| *open != key) {
                 *upstream = Some((
                     key.clone(),
-                    open_upstream(&connect_host, port, tls, &state.client_tls).await?,
+                    upstream::Connection::open(&connect_host, port, tls, &state.client_tls).await?,
                 ));
             }
             let (_, connection) = upstream.as_mut().expect("opened above");
-            match connection.exchange(&bytes).await {
-                Ok(_) => return Ok((connection.raw().to_vec(), connection.response())),
+            match connection.exchange(&request).await {
+                Ok(response) => return Ok((response_bytes(&response), response)),
                 // A kept connection the server closed meanwhile: once more on a new one.
-                Err(ExchangeError::Closed { got: 0 } | ExchangeError::Io(_)) if attempt == 0 => {
+                Err(Failure::Closed(_)) if attempt == 0 => {
                     *upstream = None;
                 }
-                Err(error) => {
+                Err(Failure::Closed(error) | Failure::Other(error)) => {
                     *upstream = None;
-                    return Err(error.to_string());
+                    return Err(error);
                 }
             }
         }
@@ -540,7 +642,9 @@ async fn forward(
     }
 }
 
-/// Redacts and appends one exchange; a refusal is counted and reported (without the secret), never written.
+/// Redacts and appends one exchange; a refusal is counted and reported (where the secret was, never the secret),
+/// never written. Either way one line tells the log: the exchange's name (or `----`), action, status, error code,
+/// and what redaction did or why nothing was written.
 fn record(
     state: &State,
     request: &Request,
@@ -551,49 +655,64 @@ fn record(
         .cassette
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let (writer, redactor) = &mut *cassette;
-    match redactor.redact(request, response) {
+    let (writer, redactor, counts) = &mut *cassette;
+    let line = match redactor.redact(request, response) {
         Ok(redacted) => {
-            if let Err(error) = writer.append(&redacted, entry) {
-                state
-                    .refused
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                report(&format!("cannot write an exchange: {error}"));
+            // Shown only as redacted, and withheld if a secret is still readable in it.
+            let needles = redacted.needles();
+            let shown = |text: &str| {
+                let text = redacted.redact_text(text);
+                if needles.find(text.as_bytes()).is_some() {
+                    "[withheld]".to_owned()
+                } else {
+                    text
+                }
+            };
+            let action = entry
+                .action
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), shown);
+            let (status, code) = match redacted.response() {
+                Some(answer) => (
+                    answer.status.to_string(),
+                    serde_json::from_slice(&answer.body)
+                        .ok()
+                        .and_then(|json| super::replay::error_code(&json))
+                        .map_or_else(|| "-".to_owned(), |code| shown(&code)),
+                ),
+                None => ("no-answer".to_owned(), "-".to_owned()),
+            };
+            match writer.append(&redacted, entry) {
+                Ok(written) => {
+                    counts.written += 1;
+                    let applied = redacted.applied();
+                    format!(
+                        "{} {status} {code} written; {}",
+                        written.name,
+                        if applied.is_empty() {
+                            "nothing to redact".to_owned()
+                        } else {
+                            applied.join(", ")
+                        }
+                    )
+                }
+                Err(error) => {
+                    if matches!(error, AppendError::Leak { .. }) {
+                        counts.refused_secret += 1;
+                    } else {
+                        counts.refused_other += 1;
+                    }
+                    format!("---- {action} {status} {code} {error}")
+                }
             }
         }
         Err(error) => {
-            state
-                .refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            report(&error.to_string());
+            counts.refused_other += 1;
+            format!("---- not written: {error}")
         }
-    }
-}
-
-#[allow(clippy::print_stderr)]
-fn report(message: &str) {
-    eprintln!("terminus record: {message}");
-}
-
-async fn open_upstream(
-    host: &str,
-    port: u16,
-    tls: bool,
-    config: &Arc<rustls::ClientConfig>,
-) -> Result<Connection, String> {
-    let address = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|error| format!("cannot resolve {host}: {error}"))?
-        .next()
-        .ok_or_else(|| format!("{host} resolves to no address"))?;
-    if tls {
-        let stream = crate::tls::connect(address, host, Arc::clone(config))
-            .await
-            .map_err(|error| format!("TLS to {host}:{port}: {error}"))?;
-        Ok(Connection::over(stream))
-    } else {
-        Connection::open(address)
-            .await
-            .map_err(|error| format!("cannot connect to {host}:{port}: {error}"))
+    };
+    drop(cassette);
+    if let Some(log) = &state.log {
+        (log.0)(&line);
     }
 }

@@ -1,26 +1,35 @@
 //! Redaction that keeps the evidence. A recorded exchange reaches the cassette only as a [`Redacted`], which only
-//! [`Redactor::redact`] builds, and which it builds only after checking that no secret it knows of is left in any
-//! byte: there is no path to the file for an unredacted exchange (feint's rule, `reference/recorder.md` §2.4).
+//! [`Redactor::redact`] builds; the cassette writer then runs the one leak check ([`crate::signing::leak::find`])
+//! over every byte it is about to write, file names included, against every secret of the session the
+//! [`Redacted`] carries: there is no path to the file for a secret (feint's rule, `reference/recorder.md` §2.4).
 //!
-//! What becomes what:
+//! What becomes what, wherever it stands (target, header names and values, bodies) and in whatever encoding
+//! ([`crate::signing::leak::replace`]: raw, percent- or form-encoded in any mix of cases, JSON-escaped):
 //! - the SecretId / AccessKeyId → the fixture id of its provider ([`FIXTURE_TENCENT`], [`FIXTURE_ZENLAYER`]), and
 //!   the request is **re-signed with the fixture key** (its timestamp, signed headers, scope and body kept), so the
 //!   stored request verifies and its canonical request and string to sign stay the client's;
-//! - session tokens (`X-TC-Token`, the `Token` parameter, a Bearer token) → `[TOKEN]`;
+//! - session tokens (`X-TC-Token`, the `Token` parameter, a Bearer token however spelled) → `[TOKEN]`;
 //! - account ids in answers (`Uin`, `OwnerUin`, `AppId`, …) → `[OWNER-1]`, `[APPID-1]`; `X-TC-TraceId` values →
 //!   `[TRACE-1]`: the same value the same placeholder across the cassette;
-//! - the user's own list of strings → `[REDACTED-1]`, …;
+//! - the user's own list of strings (`--redact`) and the secrets given up front (a secret key) → `[REDACTED-1]`, …;
 //! - the client's real signature never survives: re-signing replaces it, and a request that cannot be re-signed
-//!   keeps `[SIGNATURE]` in its place.
+//!   keeps `[SIGNATURE]` in its place. A signature that re-signing with the fixture key reproduces (the client
+//!   signed with the public example key) is no secret, and is kept.
+//!
+//! A body in a content coding (`gzip`, `deflate`, `br`) is decoded first and stored decoded (its coding named in
+//! `X-Terminus-Content-Encoding`); one that does not decode is replaced by a marker that says why, never kept raw.
 //!
 //! Replacement is textual, so the JSON layout of an answer (spaced or compact separators: evidence) is kept;
 //! `Content-Length` is set to the new length.
+
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
 use crate::exchange::Response;
 use crate::message::Request;
-use crate::signing::{self, Credentials, Scheme, Secret, SignOptions, Trace};
+use crate::signing::leak::{self, Known, Needles};
+use crate::signing::{self, Credentials, Scheme, SignOptions, Trace};
 
 /// The fixture credentials Tencent requests are re-signed with: the example key pair of Tencent's documentation
 /// (the default world's first account).
@@ -34,6 +43,8 @@ pub const FIXTURE_ZENLAYER: (&str, &str) = ("0D9UtpyKYcHxms5v", "Gu5t9xGARNpq86c
 pub const TOKEN: &str = "[TOKEN]";
 /// What a signature that could not be recomputed becomes.
 pub const SIGNATURE: &str = "[SIGNATURE]";
+/// The header that names the content coding a stored body was recorded in (it is stored decoded).
+pub const DECODED_FROM: &str = "X-Terminus-Content-Encoding";
 /// The JSON keys whose values are account ids, and the placeholder family each takes.
 const ACCOUNT_KEYS: [(&str, &str); 7] = [
     ("uin", "OWNER"),
@@ -45,7 +56,9 @@ const ACCOUNT_KEYS: [(&str, &str); 7] = [
     ("accountid", "OWNER"),
 ];
 /// Secrets shorter than this are not searched for (a one-letter "secret" would match everything).
-const SHORTEST_SECRET: usize = 4;
+const SHORTEST_SECRET: usize = leak::SHORTEST;
+/// The largest body decoded from its content coding (more is replaced by a marker).
+const LARGEST_DECODED: usize = 16 * 1024 * 1024;
 
 /// The fixture credentials for a scheme.
 pub fn fixture_for(scheme: Scheme) -> Credentials {
@@ -59,27 +72,20 @@ pub fn fixture_for(scheme: Scheme) -> Credentials {
 /// Why an exchange cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum RedactError {
-    /// A secret survived redaction (a bug, or a secret in a place no rule knows): nothing is written.
-    #[error(
-        "a secret ({kind}) is still present after redaction in the {place}: the exchange is not written"
-    )]
-    Leak {
-        /// Which kind of secret (never its value).
-        kind: &'static str,
-        /// Request or response.
-        place: &'static str,
-    },
     /// The redacted request is no longer HTTP (cannot happen for a request that parsed; reported, not panicked).
     #[error("the redacted request does not parse: {0}")]
     Unparsable(String),
 }
 
-/// An exchange that has been through redaction and the leak check.
+/// An exchange that has been through redaction, with the secrets the leak check must not find in it.
 #[derive(Clone, Debug)]
 pub struct Redacted {
     request: Request,
     trace: Option<Trace>,
     response: Option<Response>,
+    needles: Arc<Needles>,
+    replacements: Vec<(String, String)>,
+    applied: Vec<String>,
 }
 
 impl Redacted {
@@ -95,29 +101,57 @@ impl Redacted {
     pub fn response(&self) -> Option<&Response> {
         self.response.as_ref()
     }
+    /// Every secret of the session as of this exchange, as the leak check searches for them before writing it.
+    pub fn needles(&self) -> &Needles {
+        &self.needles
+    }
+    /// `text` (an index field: the host, the action) with this exchange's replacements made.
+    pub fn redact_text(&self, text: &str) -> String {
+        let (bytes, _) = replace_all(text.as_bytes(), &self.replacements);
+        String::from_utf8(bytes)
+            .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+    }
+    /// What redaction did, one phrase each (`secret id → fixture`, `[TOKEN] ×2`, `re-signed`).
+    pub fn applied(&self) -> &[String] {
+        &self.applied
+    }
 }
 
-/// One cassette's redaction state: the placeholders handed out so far, and the user's extra strings.
+/// One cassette's redaction state: the placeholders handed out so far, the user's extra strings, and every secret
+/// of the session seen so far.
 #[derive(Debug, Default)]
 pub struct Redactor {
     extras: Vec<String>,
+    /// The secrets' values, to learn each once.
+    session: std::collections::HashSet<String>,
+    needles: Arc<Needles>,
     placeholders: IndexMap<String, String>,
     counts: IndexMap<&'static str, usize>,
 }
 
-/// A secret found in one exchange, by kind (for the leak report) and value (a [`Secret`]: never printed).
-struct Found {
-    kind: &'static str,
-    value: Secret,
-}
-
 impl Redactor {
-    /// A redactor that also replaces each of `extras` (empty strings ignored).
-    pub fn new(extras: Vec<String>) -> Self {
-        Self {
-            extras: extras.into_iter().filter(|s| !s.is_empty()).collect(),
-            ..Self::default()
+    /// A redactor that also replaces each of `extras` (the `--redact` strings) and `given` (secrets known up front:
+    /// a secret key, a token from the environment), empty strings ignored.
+    pub fn new(extras: Vec<String>, given: Vec<Known>) -> Self {
+        let extras: Vec<String> = extras.into_iter().filter(|s| !s.is_empty()).collect();
+        let mut redactor = Self::default();
+        for extra in &extras {
+            redactor.learn("--redact string", extra);
         }
+        redactor.extras = extras;
+        for known in given {
+            if !known.value.is_empty() {
+                redactor.extras.push(known.value.expose().to_owned());
+                redactor.learn(known.kind, known.value.expose());
+            }
+        }
+        redactor
+    }
+
+    /// The secrets every write of this session is checked against (so far: the `--redact` strings, the given
+    /// ones, and every one the exchanges showed).
+    pub fn needles(&self) -> &Needles {
+        &self.needles
     }
 
     /// The stable placeholder of `value` in `family` (`[OWNER-1]`).
@@ -133,48 +167,46 @@ impl Redactor {
         placeholder
     }
 
+    /// Remembers a secret for the rest of the session (a later answer may echo an earlier request's id).
+    fn learn(&mut self, kind: &'static str, value: &str) {
+        if value.len() >= SHORTEST_SECRET && self.session.insert(value.to_owned()) {
+            // Copied only while a [`Redacted`] of an earlier exchange still holds the old set.
+            Arc::make_mut(&mut self.needles).push(&Known::new(kind, value));
+        }
+    }
+
     /// Redacts one exchange: the request as the client sent it (origin form), the answer as received.
     pub fn redact(
         &mut self,
         request: &Request,
         response: Option<&Response>,
     ) -> Result<Redacted, RedactError> {
-        let claim = signing::inspect(request).ok();
+        let mut applied = Vec::new();
+        let request = decoded_request(request, &mut applied);
+        let response = response.map(|response| decoded_response(response, &mut applied));
+        let claim = signing::inspect(&request).ok();
         let scheme = claim.as_ref().map(|claim| claim.scheme);
         let fixture = scheme.map(fixture_for);
-        let mut secrets: Vec<Found> = Vec::new();
         let mut replacements: Vec<(String, String)> = Vec::new();
 
         if let (Some(claim), Some(fixture)) = (&claim, &fixture)
             && let Some(id) = &claim.secret_id
             && *id != fixture.secret_id
         {
-            secrets.push(Found {
-                kind: "secret id",
-                value: Secret::new(id.clone()),
-            });
-            replacements.push((id.clone(), fixture.secret_id.clone()));
+            // As claimed, and percent-decoded (a client that escaped a letter of it: `AKID%4b…`).
+            let decoded = percent_decoded(id);
+            for form in [id.clone(), decoded] {
+                self.learn("secret id", &form);
+                replacements.push((form, fixture.secret_id.clone()));
+            }
         }
-        for token in tokens_of(request) {
-            secrets.push(Found {
-                kind: "session token",
-                value: Secret::new(token.clone()),
-            });
+        for token in tokens_of(&request) {
+            self.learn("session token", &token);
             replacements.push((token, TOKEN.to_owned()));
         }
-        if let Some(signature) = signature_of(request) {
-            secrets.push(Found {
-                kind: "signature",
-                value: Secret::new(signature.clone()),
-            });
-            replacements.push((signature, SIGNATURE.to_owned()));
-        }
-        for (index, extra) in self.extras.clone().into_iter().enumerate() {
-            secrets.push(Found {
-                kind: "user-given string",
-                value: Secret::new(extra.clone()),
-            });
-            replacements.push((extra, format!("[REDACTED-{}]", index + 1)));
+        let client_signature = signature_of(&request);
+        for (index, extra) in self.extras.iter().enumerate() {
+            replacements.push((extra.clone(), format!("[REDACTED-{}]", index + 1)));
         }
         let mut traces: Vec<String> = request
             .headers
@@ -183,7 +215,7 @@ impl Redactor {
             .map(|(_, value)| value.clone())
             .collect();
         let mut accounts = Vec::new();
-        if let Some(response) = response {
+        if let Some(response) = &response {
             traces.extend(
                 response
                     .headers
@@ -203,6 +235,14 @@ impl Redactor {
         }
         for (family, value) in accounts {
             if value.len() >= SHORTEST_SECRET {
+                self.learn(
+                    if family == "APPID" {
+                        "AppId"
+                    } else {
+                        "owner uin"
+                    },
+                    &value,
+                );
                 let placeholder = self.placeholder(family, &value);
                 replacements.push((value, placeholder));
             }
@@ -211,37 +251,53 @@ impl Redactor {
         replacements.retain(|(from, _)| from.len() >= SHORTEST_SECRET);
         replacements.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
         replacements.dedup_by(|a, b| a.0 == b.0);
-        secrets.retain(|secret| secret.value.expose().len() >= SHORTEST_SECRET);
+        // The client's signature goes too (re-signing puts the fixture one in its place), after the rest: it is
+        // computed over them.
+        let mut with_signature = replacements.clone();
+        if let Some(signature) = &client_signature
+            && signature.len() >= SHORTEST_SECRET
+        {
+            with_signature.push((signature.clone(), SIGNATURE.to_owned()));
+        }
 
         // The request: replace, then sign again with the fixture key (the signature is over the new bytes).
-        // Target and headers, then the body (whose length may change: `Content-Length` follows).
+        let mut counted = IndexMap::new();
         let mut redacted = Request {
             method: request.method.clone(),
-            target: replace_all(&request.target, &replacements),
+            target: replace_text(&request.target, &with_signature, &mut counted),
             headers: request
                 .headers
                 .iter()
-                .map(|(name, value)| (name.clone(), replace_all(value, &replacements)))
+                .map(|(name, value)| {
+                    (
+                        replace_text(name, &with_signature, &mut counted),
+                        replace_text(value, &with_signature, &mut counted),
+                    )
+                })
                 .collect(),
             body: Vec::new(),
         };
-        redacted.set_body(match std::str::from_utf8(&request.body) {
-            Ok(body) => replace_all(body, &replacements).into_bytes(),
-            // Not text: kept only if no secret is in it (checked below).
-            Err(_) => request.body.clone(),
-        });
-        let text = String::from_utf8_lossy(&redacted.to_bytes()).into_owned();
-        redacted =
-            Request::parse(text.as_bytes()).map_err(|e| RedactError::Unparsable(e.to_string()))?;
+        let (body, body_counts) = replace_all(&request.body, &with_signature);
+        merge(&mut counted, body_counts);
+        redacted.set_body(body);
+        let bytes = redacted.to_bytes();
+        redacted = Request::parse(&bytes).map_err(|e| RedactError::Unparsable(e.to_string()))?;
         let mut trace = None;
         if let (Some(scheme), Some(fixture)) = (scheme, &fixture)
             && scheme != Scheme::Bearer
         {
-            let options = sign_options(request);
+            let options = sign_options(&request);
             if let Ok(signed) = signing::sign(&redacted, fixture, scheme, &options) {
                 redacted = signed.request;
                 trace = Some(signed.trace);
+                applied.push("re-signed with the fixture key".to_owned());
             }
+        }
+        // A signature that the fixture key reproduces is public (the client signed with the example key): it is
+        // the one now in the request, and no secret.
+        let reproduced = client_signature.is_some() && signature_of(&redacted) == client_signature;
+        if let Some(signature) = client_signature.filter(|_| !reproduced) {
+            self.learn("client signature", &signature);
         }
 
         let response = response.map(|response| {
@@ -250,12 +306,17 @@ impl Redactor {
                 headers: response
                     .headers
                     .iter()
-                    .map(|(name, value)| (name.clone(), replace_all(value, &replacements)))
+                    .map(|(name, value)| {
+                        (
+                            replace_text(name, &replacements, &mut counted),
+                            replace_text(value, &replacements, &mut counted),
+                        )
+                    })
                     .collect(),
-                body: match std::str::from_utf8(&response.body) {
-                    Ok(body) => replace_all(body, &replacements).into_bytes(),
-                    // Not text: kept only if no secret is in it (checked below).
-                    Err(_) => response.body.clone(),
+                body: {
+                    let (body, body_counts) = replace_all(&response.body, &replacements);
+                    merge(&mut counted, body_counts);
+                    body
                 },
             };
             let length = answer.body.len().to_string();
@@ -266,46 +327,111 @@ impl Redactor {
             }
             answer
         });
-
-        // The leak check, over every byte that will be written.
-        let request_bytes = redacted.to_bytes();
-        let trace_text = trace
-            .as_ref()
-            .map(|trace: &Trace| {
-                trace
-                    .steps()
-                    .filter(|(step, _)| !step.is_secret())
-                    .map(|(_, value)| value.to_owned())
-                    .collect::<String>()
-            })
-            .unwrap_or_default();
-        for secret in &secrets {
-            let value = secret.value.expose();
-            if contains(&request_bytes, value) || trace_text.contains(value) {
-                return Err(RedactError::Leak {
-                    kind: secret.kind,
-                    place: "request",
-                });
-            }
-            if let Some(answer) = &response {
-                let head = answer
-                    .headers
-                    .iter()
-                    .any(|(name, text)| name.contains(value) || text.contains(value));
-                if head || contains(&answer.body, value) {
-                    return Err(RedactError::Leak {
-                        kind: secret.kind,
-                        place: "response",
-                    });
-                }
+        for (placeholder, count) in counted {
+            // The client's signature, replaced then signed over: "re-signed" says it.
+            if placeholder != SIGNATURE || trace.is_none() {
+                applied.push(format!("{placeholder} ×{count}"));
             }
         }
         Ok(Redacted {
             request: redacted,
             trace,
             response,
+            needles: Arc::clone(&self.needles),
+            replacements,
+            applied,
         })
     }
+}
+
+/// The request with a content-coded body stored decoded (or replaced by a marker).
+fn decoded_request(request: &Request, applied: &mut Vec<String>) -> Request {
+    let mut request = request.clone();
+    let (headers, body) = decoded(&request.headers, &request.body, applied);
+    request.headers = headers;
+    request.set_body(body);
+    request
+}
+
+/// The answer with a content-coded body stored decoded (or replaced by a marker).
+fn decoded_response(response: &Response, applied: &mut Vec<String>) -> Response {
+    let (headers, body) = decoded(&response.headers, &response.body, applied);
+    Response {
+        status: response.status,
+        headers,
+        body,
+    }
+}
+
+/// Headers and body with the body decoded from its `Content-Encoding` (the header renamed [`DECODED_FROM`]); a
+/// body that does not decode becomes a marker saying why. No coding: as they are.
+fn decoded(
+    headers: &[(String, String)],
+    body: &[u8],
+    applied: &mut Vec<String>,
+) -> (Vec<(String, String)>, Vec<u8>) {
+    let Some(coding) = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-encoding"))
+        .map(|(_, value)| value.trim().to_owned())
+    else {
+        return (headers.to_vec(), body.to_vec());
+    };
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(name, value)| {
+            if name.eq_ignore_ascii_case("content-encoding") {
+                (DECODED_FROM.to_owned(), value.clone())
+            } else {
+                (name.clone(), value.clone())
+            }
+        })
+        .collect();
+    // Codings applied in order; decoded last first.
+    let mut body = body.to_vec();
+    for step in coding.rsplit(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match leak::decode_body(step, &body, LARGEST_DECODED) {
+            Ok(decoded) => body = decoded,
+            Err(why) => {
+                applied.push(format!("{step} body replaced by a marker"));
+                return (
+                    headers,
+                    format!("[terminus: the body was not recorded: {why}]").into_bytes(),
+                );
+            }
+        }
+    }
+    applied.push(format!("{coding} body decoded"));
+    (headers, body)
+}
+
+/// `value` with `%XX` escapes decoded (what a client that escaped letters meant).
+fn percent_decoded(value: &str) -> String {
+    let bytes: Vec<u8> = percent_decode(value.as_bytes());
+    String::from_utf8(bytes).unwrap_or_else(|_| value.to_owned())
+}
+
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(value)) => {
+                out.push(value);
+                at += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    out
 }
 
 /// How the client signed: its signed headers and, for TC3, its scope service, kept when re-signing.
@@ -322,17 +448,18 @@ fn sign_options(request: &Request) -> SignOptions {
     options
 }
 
-/// The session tokens a request carries: `X-TC-Token`, a `Token` parameter, a Bearer token.
+/// The session tokens a request carries: `X-TC-Token`, a `Token` parameter, a Bearer token (any spelling).
 fn tokens_of(request: &Request) -> Vec<String> {
     let mut tokens = Vec::new();
     for (name, value) in &request.headers {
-        if name.eq_ignore_ascii_case("x-tc-token") && !value.is_empty() {
-            tokens.push(value.clone());
+        if name.eq_ignore_ascii_case("x-tc-token") && !value.trim().is_empty() {
+            tokens.push(value.trim().to_owned());
         }
-        if name.eq_ignore_ascii_case("authorization")
-            && let Some(token) = value.trim().strip_prefix("Bearer ")
+        if (name.eq_ignore_ascii_case("authorization")
+            || name.eq_ignore_ascii_case("proxy-authorization"))
+            && let Some(token) = leak::bearer_token(value)
         {
-            tokens.push(token.trim().to_owned());
+            tokens.push(token.to_owned());
         }
     }
     if let Ok(params) = signing::hmac_param::Params::read(request)
@@ -340,16 +467,11 @@ fn tokens_of(request: &Request) -> Vec<String> {
         && !token.is_empty()
     {
         tokens.push(token.to_owned());
-        let encoded: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
-        if encoded != token {
-            tokens.push(encoded);
-        }
     }
     tokens
 }
 
-/// The client's signature: the `Signature=` of a TC3/ZC2 `Authorization`, or the `Signature` parameter (raw and
-/// as encoded on the wire).
+/// The client's signature: the `Signature=` of a TC3/ZC2 `Authorization`, or the `Signature` parameter.
 fn signature_of(request: &Request) -> Option<String> {
     if let Some(value) = request.header("authorization") {
         return value
@@ -382,32 +504,47 @@ fn account_values(value: &serde_json::Value, out: &mut Vec<(&'static str, String
     }
 }
 
-fn replace_all(text: &str, replacements: &[(String, String)]) -> String {
-    let mut text = text.to_owned();
+/// `bytes` with every replacement made in every encoding [`leak::replace`] reads, and how many of each
+/// placeholder were put in.
+fn replace_all(
+    bytes: &[u8],
+    replacements: &[(String, String)],
+) -> (Vec<u8>, IndexMap<String, usize>) {
+    let mut bytes = bytes.to_vec();
+    let mut counts = IndexMap::new();
     for (from, to) in replacements {
-        if text.contains(from.as_str()) {
-            text = text.replace(from.as_str(), to);
-        }
-        // The same value percent-encoded (a form body, a query).
-        let encoded: String = form_urlencoded::byte_serialize(from.as_bytes()).collect();
-        if encoded != *from && text.contains(encoded.as_str()) {
-            text = text.replace(encoded.as_str(), to);
+        let (replaced, count) = leak::replace(&bytes, from, to);
+        if count > 0 {
+            bytes = replaced;
+            *counts.entry(to.clone()).or_insert(0) += count;
         }
     }
-    text
+    (bytes, counts)
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    let needle = needle.as_bytes();
-    !needle.is_empty()
-        && haystack
-            .windows(needle.len())
-            .any(|window| window == needle)
+/// A header name, value or target with the replacements made (still text: placeholders are ASCII, and a
+/// replacement never splits a character it does not match whole).
+fn replace_text(
+    text: &str,
+    replacements: &[(String, String)],
+    counted: &mut IndexMap<String, usize>,
+) -> String {
+    let (bytes, counts) = replace_all(text.as_bytes(), replacements);
+    merge(counted, counts);
+    String::from_utf8(bytes)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+}
+
+fn merge(into: &mut IndexMap<String, usize>, from: IndexMap<String, usize>) {
+    for (placeholder, count) in from {
+        *into.entry(placeholder).or_insert(0) += count;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::Secret;
 
     const REAL_ID: &str = "AKIDrealREALrealREALrealREALreal0001";
     const REAL_KEY: &str = "realKEYrealKEYrealKEYrealKEY0001";
@@ -459,7 +596,7 @@ mod tests {
             headers: vec![("Content-Length".into(), "60".into())],
             body: br#"{"Response": {"Uin": "100012345678", "RequestId": "r-1"}}"#.to_vec(),
         };
-        let redacted = Redactor::new(vec![])
+        let redacted = Redactor::new(vec![], vec![])
             .redact(&request, Some(&answer))
             .unwrap();
         let stored = redacted.request();
@@ -484,7 +621,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_stable_across_a_cassette_and_extras_are_redacted() {
-        let mut redactor = Redactor::new(vec!["my-project-name".into()]);
+        let mut redactor = Redactor::new(vec!["my-project-name".into()], vec![]);
         let answer = |uin: &str| Response {
             status: 200,
             headers: vec![],
@@ -512,12 +649,12 @@ mod tests {
             )
             .into_bytes(),
         };
-        let redacted = Redactor::new(vec![])
+        let redacted = Redactor::new(vec![], vec![])
             .redact(&request, Some(&answer))
             .unwrap();
         let response = redacted.response().unwrap();
         assert_eq!(response.headers[0].1, FIXTURE_TENCENT.0);
-        assert!(!contains(&response.body, REAL_ID));
+        assert!(leak::find(&response.body, &[Known::new("id", REAL_ID)]).is_none());
     }
 
     #[test]
@@ -532,7 +669,9 @@ mod tests {
             body.len()
         );
         let request = signed(&text, (REAL_ID, REAL_KEY), Scheme::HmacSha256);
-        let redacted = Redactor::new(vec![]).redact(&request, None).unwrap();
+        let redacted = Redactor::new(vec![], vec![])
+            .redact(&request, None)
+            .unwrap();
         let stored = redacted.request();
         let bytes = String::from_utf8_lossy(&stored.to_bytes()).into_owned();
         assert!(
@@ -556,7 +695,9 @@ mod tests {
             ("zlREALaccessKEY01", "zlREALpassword0001"),
             Scheme::Zc2,
         );
-        let redacted = Redactor::new(vec![]).redact(&request, None).unwrap();
+        let redacted = Redactor::new(vec![], vec![])
+            .redact(&request, None)
+            .unwrap();
         let stored = redacted.request();
         let bytes = String::from_utf8_lossy(&stored.to_bytes()).into_owned();
         assert!(!bytes.contains("zlREALaccessKEY01"), "{bytes}");

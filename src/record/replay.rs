@@ -3,13 +3,17 @@
 //!
 //! The stored requests are fixture-signed ([`super::redact`]), so the mock verifies them as they are: replay seeds
 //! a world whose accounts are the fixture accounts and, before each request, sets the world's clock to the time the
-//! request was signed at, so neither the signature nor its timestamp needs to change and the bytes sent are the
-//! bytes stored.
+//! request was signed at, so neither the signature nor its timestamp needs to change: the request sent is the
+//! request stored (through hyper's client, as the recorder's upstream side: header names in lower case, which no
+//! scheme's signature sees; answers chunked or not).
 //!
-//! The world comes from `--world`, or is derived from the recording: the region of the first request, the fixture
-//! accounts (with `[TOKEN]` as the session token when the recording carried one), and every Tencent instance at
-//! the state it was first seen in: listed by a recorded `DescribeInstances` (`InstanceState`), or `RUNNING` when
-//! first seen terminated successfully, and every Zenlayer Bare Metal instance a recorded `DescribeInstances` listed
+//! The world comes from `--world` (plus the fixture accounts, when it lacks them: the stored requests are signed
+//! with the fixture key, which a recording-time world does not know), or is derived from the recording: the region
+//! of the first request, the fixture accounts (with `[TOKEN]` as the session token when the recording carried
+//! one), and every Tencent instance as it was first seen: listed by a recorded `DescribeInstances` (its
+//! `InstanceState`, `DisableApiTermination` as the protection, `InstanceChargeType`), or `RUNNING` when first seen
+//! terminated successfully, and `RUNNING` and protected when first seen refused as
+//! `UnsupportedOperation.InstancesProtected`, and every Zenlayer Bare Metal instance a recorded `DescribeInstances` listed
 //! (`response.dataSet[]`: its status, zone and charge type, owned by the Zenlayer fixture account). What cannot be derived (refusals that depend on an instance's protection,
 //! charge type, owner…) needs `--world`.
 //!
@@ -26,8 +30,8 @@ use serde_json::Value;
 
 use super::cassette::Recorded;
 use super::redact::{FIXTURE_TENCENT, FIXTURE_ZENLAYER, TOKEN};
+use super::upstream::Connection;
 use crate::exchange::Response;
-use crate::harness::http1::Connection;
 use crate::mock::MockServer;
 use crate::signing;
 use crate::world::WorldSpec;
@@ -54,18 +58,8 @@ pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
         .iter()
         .find_map(|exchange| exchange.request.header("x-tc-region").map(str::to_owned))
         .unwrap_or_else(|| "ap-guangzhou".to_owned());
-    // The placeholder in a header, or as the v1 `Token` parameter in the body or the query, percent-encoded or
-    // as the client sent it (QcloudApi does not encode a token made of unreserved characters, so the redactor's
-    // `[TOKEN]` stands there bare).
-    let token = recorded.iter().any(|exchange| {
-        let request = &exchange.request;
-        let body = String::from_utf8_lossy(&request.body);
-        request.header("x-tc-token") == Some(TOKEN)
-            || [body.as_ref(), request.target.as_str()]
-                .iter()
-                .any(|text| text.contains("Token=%5BTOKEN%5D") || text.contains("Token=[TOKEN]"))
-    });
-    let mut seen: Vec<(String, String)> = Vec::new();
+    // Tencent instances as the recording first shows them.
+    let mut seen: Vec<SeenInstance> = Vec::new();
     // Zenlayer Bare Metal instances listed by a recorded DescribeInstances (`response.dataSet[]`), owned by the
     // Zenlayer fixture account: (id, status, zone, charge type).
     let mut bmc_seen: Vec<(String, String, Option<String>, Option<String>)> = Vec::new();
@@ -93,25 +87,42 @@ pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
             }
         }
         let answer = &json["Response"];
-        if answer.get("Error").is_some() {
-            continue;
-        }
-        match exchange.entry.action.as_deref() {
-            Some("DescribeInstances") => {
+        let code = answer["Error"]["Code"].as_str();
+        match (exchange.entry.action.as_deref(), code) {
+            (Some("DescribeInstances"), None) => {
                 for instance in answer["InstanceSet"].as_array().into_iter().flatten() {
                     if let (Some(id), Some(state)) = (
                         instance["InstanceId"].as_str(),
                         instance["InstanceState"].as_str(),
-                    ) && !seen.iter().any(|(known, _)| known == id)
+                    ) && !seen.iter().any(|known| known.id == id)
                     {
-                        seen.push((id.to_owned(), state.to_owned()));
+                        seen.push(SeenInstance {
+                            id: id.to_owned(),
+                            state: state.to_owned(),
+                            protected: instance["DisableApiTermination"].as_bool().unwrap_or(false),
+                            // Only the charge types a world knows (another would not load).
+                            charge: instance["InstanceChargeType"]
+                                .as_str()
+                                .filter(|charge| CHARGE_TYPES.contains(charge))
+                                .map(str::to_owned),
+                        });
                     }
                 }
             }
-            Some("TerminateInstances") => {
+            // A terminate that succeeded saw its instances running; one refused for protection saw them
+            // protected.
+            (
+                Some("TerminateInstances"),
+                None | Some("UnsupportedOperation.InstancesProtected"),
+            ) => {
                 for id in requested_instances(&exchange.request) {
-                    if !seen.iter().any(|(known, _)| *known == id) {
-                        seen.push((id, "RUNNING".to_owned()));
+                    if !seen.iter().any(|known| known.id == id) {
+                        seen.push(SeenInstance {
+                            id,
+                            state: "RUNNING".to_owned(),
+                            protected: code.is_some(),
+                            charge: None,
+                        });
                     }
                 }
             }
@@ -120,25 +131,22 @@ pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
     }
     let quote = |text: &str| Value::from(text).to_string();
     let mut toml = format!(
-        "region = {}\nclock = {{ mode = \"real\" }}\n\n[[accounts]]\nsecret-id = {}\nsecret-key = {}\nowner = \"100000000001\"\n",
+        "region = {}\nclock = {{ mode = \"real\" }}\n\n{}",
         quote(&region),
-        quote(FIXTURE_TENCENT.0),
-        quote(FIXTURE_TENCENT.1)
+        fixture_accounts_toml(recorded_a_token(recorded))
     );
-    if token {
-        toml.push_str(&format!("token = {}\n", quote(TOKEN)));
-    }
-    toml.push_str(&format!(
-        "\n[[accounts]]\nsecret-id = {}\nsecret-key = {}\nowner = \"200000000001\"\n",
-        quote(FIXTURE_ZENLAYER.0),
-        quote(FIXTURE_ZENLAYER.1)
-    ));
-    for (id, state) in seen {
+    for instance in seen {
         toml.push_str(&format!(
             "\n[[instances]]\nid = {}\nstate = {}\n",
-            quote(&id),
-            quote(&state)
+            quote(&instance.id),
+            quote(&instance.state)
         ));
+        if instance.protected {
+            toml.push_str("protected = true\n");
+        }
+        if let Some(charge) = instance.charge {
+            toml.push_str(&format!("charge = {}\n", quote(&charge)));
+        }
     }
     for (id, status, zone, charge) in bmc_seen {
         toml.push_str(&format!(
@@ -154,6 +162,75 @@ pub fn derive_world(recorded: &[Recorded]) -> Result<WorldSpec, String> {
         }
     }
     WorldSpec::from_toml(&toml, "the world derived from the recording").map_err(|e| e.to_string())
+}
+
+/// The `InstanceChargeType` values a world file takes.
+const CHARGE_TYPES: [&str; 5] = [
+    "PREPAID",
+    "POSTPAID_BY_HOUR",
+    "CDHPAID",
+    "SPOTPAID",
+    "CDCPAID",
+];
+
+/// A Tencent instance as the recording first shows it.
+struct SeenInstance {
+    id: String,
+    state: String,
+    protected: bool,
+    charge: Option<String>,
+}
+
+/// The fixture accounts replay's requests are signed with, as world TOML (the owners are the derived world's).
+fn fixture_accounts_toml(token: bool) -> String {
+    let quote = |text: &str| Value::from(text).to_string();
+    let mut toml = format!(
+        "[[accounts]]\nsecret-id = {}\nsecret-key = {}\nowner = \"100000000001\"\n",
+        quote(FIXTURE_TENCENT.0),
+        quote(FIXTURE_TENCENT.1)
+    );
+    if token {
+        toml.push_str(&format!("token = {}\n", quote(TOKEN)));
+    }
+    toml.push_str(&format!(
+        "\n[[accounts]]\nsecret-id = {}\nsecret-key = {}\nowner = \"200000000001\"\n",
+        quote(FIXTURE_ZENLAYER.0),
+        quote(FIXTURE_ZENLAYER.1)
+    ));
+    toml
+}
+
+/// `world` (given with `--world`) plus the fixture accounts the stored requests are signed with, unless it has
+/// them already: a recording-time world knows the real account, which redaction replaced.
+pub fn with_fixture_accounts(
+    mut world: WorldSpec,
+    recorded: &[Recorded],
+) -> Result<WorldSpec, String> {
+    let fixtures = WorldSpec::from_toml(
+        &fixture_accounts_toml(recorded_a_token(recorded)),
+        "the fixture accounts",
+    )
+    .map_err(|error| error.to_string())?;
+    for account in fixtures.accounts.iter() {
+        if world.accounts.get(&account.secret_id).is_none() {
+            world.accounts.push(account.clone());
+        }
+    }
+    Ok(world)
+}
+
+/// Whether a recorded request carried the `[TOKEN]` placeholder: in a header, or as the v1 `Token` parameter in
+/// the body or the query, percent-encoded or as the client sent it (QcloudApi does not encode a token made of
+/// unreserved characters, so the redactor's `[TOKEN]` stands there bare).
+fn recorded_a_token(recorded: &[Recorded]) -> bool {
+    recorded.iter().any(|exchange| {
+        let request = &exchange.request;
+        let body = String::from_utf8_lossy(&request.body);
+        request.header("x-tc-token") == Some(TOKEN)
+            || [body.as_ref(), request.target.as_str()]
+                .iter()
+                .any(|text| text.contains("Token=%5BTOKEN%5D") || text.contains("Token=[TOKEN]"))
+    })
 }
 
 /// The instance ids a recorded `TerminateInstances` names (TC3 JSON body, or `InstanceIds.N` parameters).
@@ -275,19 +352,17 @@ fn signed_at(exchange: &Recorded) -> Option<i64> {
     signing::inspect(&exchange.request).ok()?.timestamp
 }
 
+/// Sends one stored request as stored (hyper's client: an answer may come chunked) and reads the answer.
 async fn send(
     address: std::net::SocketAddr,
     request: &crate::message::Request,
 ) -> Result<Response, String> {
     let exchange = async {
-        let mut connection = Connection::open(address)
-            .await
-            .map_err(|error| error.to_string())?;
+        let mut connection = Connection::plain(address).await?;
         connection
-            .exchange(&request.to_bytes())
+            .exchange(request)
             .await
-            .map_err(|error| error.to_string())?;
-        Ok(connection.response())
+            .map_err(|error| error.to_string())
     };
     tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
         .await
@@ -348,7 +423,7 @@ fn json_of(response: &Response) -> Value {
 
 /// The provider's error code: Tencent API 3.0 `Response.Error.Code`; Zenlayer `code`; the 2.0 gateway's
 /// `codeDesc` when `code` is not 0.
-fn error_code(json: &Value) -> Option<String> {
+pub(super) fn error_code(json: &Value) -> Option<String> {
     if let Some(code) = json["Response"]["Error"]["Code"].as_str() {
         return Some(code.to_owned());
     }

@@ -15,11 +15,13 @@
 //!
 //! Keys and tokens travel as [`Secret`] everywhere (credentials, world accounts, case steps, flags): it prints as
 //! `[REDACTED]` and is read only through [`Secret::expose`], where an HMAC key or a header value is computed.
-//! [`redact_all`] scrubs known secrets from text built out of requests (a failed case's message).
+//! [`redact_all`] scrubs known secrets from text built out of requests (a failed case's message); [`leak`] finds a
+//! known secret in bytes in any encoding it can travel in (the check before anything is written to a file).
 
 pub mod diagnose;
 pub mod hash;
 pub mod hmac_param;
+pub mod leak;
 mod secret;
 pub mod tc3;
 pub mod tokens;

@@ -163,7 +163,7 @@ def checked_cassette(cassette, actions, via, request_client, fixture_key=FIXTURE
 def playback(cassette):
     """`terminus serve --cassette`: yields its plain-http URL, for the client's run to be answered again."""
     process, match = start(["serve", "--cassette", str(cassette), "--listen", "127.0.0.1:0"],
-                           r"back on (http://127\.0\.0\.1:\d+)")
+                           r"listening on (http://127\.0\.0\.1:\d+)")
     try:
         yield match.group(1)
     finally:

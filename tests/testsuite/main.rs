@@ -24,6 +24,8 @@ mod malformed;
 mod nesting;
 mod properties;
 mod record;
+mod record_fuzz;
+mod record_points;
 mod reports;
 mod run;
 mod scenarios;

@@ -203,6 +203,9 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
             extra: vec![authority.certificate_der().clone()],
         },
         redact: vec![CANARY_EXTRA.to_owned()],
+        secrets: vec![],
+        log: None,
+        request_deadline: terminus::record::proxy::REQUEST_DEADLINE,
     })
     .unwrap();
     let proxy = recorder.address();
@@ -404,7 +407,13 @@ async fn a_client_recorded_in_both_modes_leaves_a_verifiable_canary_free_cassett
     assert_eq!(report["exchanges"][0]["same"], false);
 
     // `serve --cassette`: the client's run again (new timestamps and signatures) is answered as recorded.
-    let playback = Playback::start(&out, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let playback = Playback::start(
+        &out,
+        "127.0.0.1:0".parse().unwrap(),
+        terminus::record::playback::Mode::Once,
+        None,
+    )
+    .unwrap();
     let rerun = async {
         let again = [
             tc3("TerminateInstances", r#"{"InstanceIds":["ins-r8hr2upy"]}"#),
@@ -458,12 +467,12 @@ fn recorded(action: &str, request: &[u8], answer: &str) -> cassette::Recorded {
             status: Some(200),
             no_answer: None,
         },
-        request: Request::parse(request).unwrap(),
-        response: Some(terminus::exchange::Response {
+        request: Arc::new(Request::parse(request).unwrap()),
+        response: Some(Arc::new(terminus::exchange::Response {
             status: 200,
             headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
             body: answer.as_bytes().to_vec(),
-        }),
+        })),
     }
 }
 

@@ -24,5 +24,6 @@ mod scenarios;
 mod secrets;
 mod shipping;
 mod signing;
+mod standalone;
 mod tls;
 mod wire;

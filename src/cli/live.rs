@@ -54,6 +54,10 @@ pub(super) struct LiveArgs {
     /// Where the run's ledger of created instances is written (`terminus sweep` reads it).
     #[arg(long, value_name = "DIR", default_value = ".terminus/ledger")]
     ledger_dir: PathBuf,
+    /// The least time between two requests (eight a second by default: under every documented limit of the
+    /// actions the cases send). Lower it only against a stand-in (`terminus serve --cloud`).
+    #[arg(long, default_value = "125ms", value_parser = humantime::parse_duration, requires = "live")]
+    pace: std::time::Duration,
     /// Record each live case's result in this validation record (meant to be committed, e.g. validation/live.json).
     #[arg(long, value_name = "FILE", requires = "live")]
     validation: Option<PathBuf>,
@@ -152,8 +156,12 @@ pub(super) fn run(
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
     let results = runtime.block_on(async {
-        let endpoint = Endpoint::resolve(&config.endpoint, args.ca_cert.as_deref()).await?;
-        let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref()).await?;
+        let endpoint = Endpoint::resolve(&config.endpoint, args.ca_cert.as_deref())
+            .await?
+            .paced(args.pace);
+        let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref())
+            .await?
+            .paced(args.pace);
         Ok::<_, String>(
             live::run_live(
                 runnable,

@@ -153,6 +153,7 @@ pub(super) fn run(args: Args) -> ExitCode {
     let limits = Limits {
         connections: usize::try_from(args.max_connections).unwrap_or(Limits::MOST_CONNECTIONS),
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
+        ..Limits::default()
     };
     let mut authority = None;
     if args.tls {

@@ -113,6 +113,15 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// At most one request per `interval` instead of [`PACE`]: for a stand-in (`terminus serve --cloud`), which
+    /// has no rate limit to stay under.
+    pub fn paced(mut self, interval: Duration) -> Self {
+        self.pacer = Pacer::new(interval);
+        self
+    }
+}
+
 impl Transport for Endpoint {
     async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, NoAnswer> {
         self.pacer.wait().await;

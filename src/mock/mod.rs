@@ -71,6 +71,8 @@ pub struct Limits {
     pub connections: usize,
     /// Bytes of request bodies being read at once; a request that finds no room is answered `503`.
     pub body_bytes_in_flight: usize,
+    /// How long a request's body may take to arrive; a body still unread then is answered as unreadable.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Limits {
@@ -79,15 +81,18 @@ impl Limits {
     pub const LARGEST_BODY: usize = control::BODY_LIMIT;
     /// The most connections the tokio semaphore behind [`Limits::connections`] can count.
     pub const MOST_CONNECTIONS: usize = 1 << 20;
+    /// The longest [`Limits::body_timeout`]: a connection that sends nothing is not held for longer.
+    pub const LONGEST_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 }
 
 impl Default for Limits {
     /// 512 connections (well under the usual 1024 file descriptors), 64 MiB of bodies (six 10 MB TC3 bodies at
-    /// once).
+    /// once), 10 s for a body to arrive.
     fn default() -> Self {
         Self {
             connections: 512,
             body_bytes_in_flight: 64 * 1024 * 1024,
+            body_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -232,13 +237,17 @@ impl MockServerBuilder {
 
     /// The limits (default: [`Limits::default`]); `connections` is at least 1 and at most
     /// [`Limits::MOST_CONNECTIONS`], `body_bytes_in_flight` at least [`Limits::LARGEST_BODY`] (and at most what a
-    /// semaphore counts).
+    /// semaphore counts), `body_timeout` at least 1 ms and at most [`Limits::LONGEST_BODY_TIMEOUT`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = Limits {
             connections: limits.connections.clamp(1, Limits::MOST_CONNECTIONS),
             body_bytes_in_flight: limits
                 .body_bytes_in_flight
                 .clamp(Limits::LARGEST_BODY, Semaphore::MAX_PERMITS),
+            body_timeout: limits.body_timeout.clamp(
+                std::time::Duration::from_millis(1),
+                Limits::LONGEST_BODY_TIMEOUT,
+            ),
         };
         self
     }

@@ -59,6 +59,10 @@ fn only(account: Account) -> WorldSpec {
     }
 }
 
+/// The pace of requests to a stand-in: none, since it has no rate limit to stay under (the default pace is
+/// `live::runner::PACE`; `knobs::` tests the pacer itself).
+const STAND_IN_PACE: std::time::Duration = std::time::Duration::ZERO;
+
 /// Where [`stand_in`] writes its CA certificate.
 fn ca_of(log: &Path) -> PathBuf {
     log.with_file_name("ca.pem")
@@ -95,6 +99,8 @@ fn run_live_cli(provider: &str, endpoint: &str, log: &Path, extra: &[&str], toke
             provider,
             "--endpoint",
             endpoint,
+            "--pace",
+            "0s",
         ],
         log,
     );
@@ -224,7 +230,8 @@ fn every_safe_case_gives_live_the_codes_the_mock_gives() {
         let results = runtime.block_on(async {
             let endpoint = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
                 .await
-                .unwrap();
+                .unwrap()
+                .paced(STAND_IN_PACE);
             live::run_live(cases, &config, &endpoint, &endpoint, |_, _| {}).await
         });
         for (loaded, result) in results {
@@ -471,7 +478,8 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
     let recent = runtime.block_on(async {
         let endpoint = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
             .await
-            .unwrap();
+            .unwrap()
+            .paced(STAND_IN_PACE);
         let cloud = live::cloud::Cloud {
             transport: &endpoint,
             credentials: &credentials,

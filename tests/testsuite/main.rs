@@ -12,6 +12,7 @@ mod explain;
 mod hardening;
 mod hostile;
 mod journal;
+mod knobs;
 mod layers;
 mod legacy;
 mod live;

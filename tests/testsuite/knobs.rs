@@ -42,6 +42,26 @@ fn live_mode_paces_eight_requests_a_second_unless_told_otherwise() {
     assert_eq!(humantime::parse_duration(pace), Ok(PACE));
 }
 
+/// The production pace keeps a live run under the rate limit TerminateInstances documents (the tests against a
+/// stand-in run unpaced, with its limit off).
+#[test]
+fn the_default_pace_is_under_the_documented_rate_limit() {
+    let seed = terminus::file::read_text(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/seeds/001_708a1ee6f76f4ff2.txt"),
+        1 << 20,
+    )
+    .unwrap();
+    let per_second: u32 = seed
+        .split("A maximum of ")
+        .nth(1)
+        .and_then(|rest| rest.split(" requests can be initiated per second").next())
+        .and_then(|count| count.parse().ok())
+        .expect("seed 001 states its rate limit");
+    assert_eq!(per_second, 10);
+    assert!(PACE * per_second >= Duration::from_secs(1), "{PACE:?}");
+}
+
 #[test]
 fn the_body_timeout_is_10_s_unless_set_and_kept_within_bounds() {
     let start = |limits: Limits| {

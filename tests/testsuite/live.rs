@@ -37,7 +37,10 @@ fn live_account() -> Account {
 
 /// The stand-in, as `terminus serve --cloud --tls --ca-out <dir>/ca.pem --log LOG` starts it: the cloud profile
 /// over TLS with a generated CA (written next to the log, for `--ca-cert`), the given world, a request log.
-fn stand_in(world: WorldSpec, log: &Path) -> MockServer {
+fn stand_in(mut world: WorldSpec, log: &Path) -> MockServer {
+    // Requests reach it unpaced (STAND_IN_PACE), so its rate limit is off: these tests run no rate-limit case, and
+    // `knobs::` checks that the production pace stays under the documented limit.
+    world.rate_limit.terminate_per_second = 0;
     let authority = terminus::tls::Authority::generate().expect("a CA is generated");
     authority
         .write_certificate(&ca_of(log))
@@ -59,8 +62,8 @@ fn only(account: Account) -> WorldSpec {
     }
 }
 
-/// The pace of requests to a stand-in: none, since it has no rate limit to stay under (the default pace is
-/// `live::runner::PACE`; `knobs::` tests the pacer itself).
+/// The pace of requests to a stand-in: none ([`stand_in`] has no rate limit to stay under; the default pace is
+/// `live::runner::PACE`, and `knobs::` tests the pacer itself).
 const STAND_IN_PACE: std::time::Duration = std::time::Duration::ZERO;
 
 /// Where [`stand_in`] writes its CA certificate.

@@ -4,7 +4,7 @@
 //! # Who may call it
 //!
 //! It can replace the world, so it answers only its user, as a user of a shared CI host would expect ([`admit`],
-//! in this order):
+//! in this order; `GET /__terminus/health`, which says nothing but that the server is up, needs only the first):
 //!
 //! 1. only in origin form (`PUT /__terminus/world`), on the mock's own listener: not in a proxy-form request
 //!    (`PUT http://any.host/__terminus/world`), not inside a `CONNECT` tunnel (`403`);
@@ -23,7 +23,7 @@
 //!
 //! | request | does |
 //! |---|---|
-//! | `GET /__terminus/health` | `{"status": "ok", …}`: the server is up and answering |
+//! | `GET /__terminus/health` | `{"status": "ok"}`: the server is up and answering (no token needed: `terminus health`, a container's `HEALTHCHECK`) |
 //! | `GET /__terminus/world` | the world's state, in the world-file shape, keys `[REDACTED]` and tokens `[TOKEN]` |
 //! | `PUT /__terminus/world` | replaces the world with the one in the body; a `[REDACTED]` key or `[TOKEN]` token keeps the current account's, so a `GET` puts back as it was |
 //! | `POST /__terminus/reset` | back to the world the server started with (the journal stays) |
@@ -53,6 +53,8 @@ use crate::world::{World, WorldSpec, toml_error, without_values};
 
 /// Where the control API lives.
 pub(super) const PREFIX: &str = "/__terminus/";
+/// The health check, the one control path open without the token.
+const HEALTH: &str = "/__terminus/health";
 /// The largest control body read (a world file).
 pub(super) const BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// The header that carries the control token.
@@ -81,6 +83,10 @@ pub(super) fn admit(access: &Access<'_>, shared: &Shared) -> Result<(), Reply> {
             403,
             "the control API is served only in origin form (PUT /__terminus/world) on the mock's own listener, not through a proxy or a CONNECT tunnel",
         ));
+    }
+    // The health check says nothing but "up", so an orchestrator probes it without the token, by any name.
+    if access.method == "GET" && access.uri.path().trim_end_matches('/') == HEALTH {
+        return Ok(());
     }
     let presented = access.headers.get(TOKEN_HEADER);
     match &shared.control_token {
@@ -186,11 +192,7 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
         return reply;
     }
     let answer = match (method, path) {
-        ("GET", "health") => Ok(json!({
-            "status": "ok",
-            "version": env!("CARGO_PKG_VERSION"),
-            "requests": shared.journal().select(&Filter::default()).len(),
-        })),
+        ("GET", "health") => Ok(json!({ "status": "ok" })),
         ("GET", "world") => Ok(world_json(&shared.world())),
         ("PUT", "world") => parse::<WorldSpec>(body).and_then(|mut spec| {
             let mut world = shared.world();

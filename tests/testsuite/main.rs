@@ -6,6 +6,7 @@ mod cases;
 mod cli;
 mod common;
 mod concurrency;
+mod container;
 mod diff;
 mod example_provider;
 mod explain;

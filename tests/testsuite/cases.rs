@@ -31,9 +31,12 @@ fn the_committed_schema_is_the_case_formats() {
     let committed = std::fs::read_to_string(repo("schema.json")).unwrap_or_default();
     let current = serde_json::to_string_pretty(&case::schema()).unwrap() + "\n";
     if committed != current {
-        std::fs::write(repo("target/schema.json.new"), &current).ok();
+        // Beside the build (CARGO_TARGET_DIR may be outside the checkout, as in .ci/run).
+        let new = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema.json.new");
+        std::fs::write(&new, &current).ok();
         panic!(
-            "schema.json is out of date: compare with target/schema.json.new and commit it if the format change is meant"
+            "schema.json is out of date: compare with {} and commit it if the format change is meant",
+            new.display()
         );
     }
 }
@@ -175,28 +178,29 @@ fn the_catalog_lists_exactly_the_codes_of_each_seeds_error_table() {
 
 #[test]
 fn a_bad_case_file_names_its_path_line_and_field() {
-    let root = std::env::temp_dir().join(format!("terminus-bad-case-{}", std::process::id()));
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
     let dir = root.join("tencent/terminate-instances");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("typo.toml");
     std::fs::write(&path, "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\n\n[[step]]\nparms = {}\n").unwrap();
-    let error = case::load(&root, &path).unwrap_err().to_string();
+    let error = case::load(root, &path).unwrap_err().to_string();
     assert!(error.contains("typo.toml"), "{error}");
     assert!(error.contains("line 6"), "{error}");
     assert!(error.contains("unknown field `parms`"), "{error}");
 
     std::fs::write(&path, "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\ncovers = [\"X\"]\n\n[[step]]\n").unwrap();
-    let error = case::load(&root, &path).unwrap_err().to_string();
+    let error = case::load(root, &path).unwrap_err().to_string();
     assert!(
         error.contains("covers \"X\", but no step's expect.error is \"X\""),
         "{error}"
     );
-    std::fs::remove_dir_all(&root).ok();
 }
 
 #[test]
 fn a_bad_case_file_fails_alone_in_terminus_run() {
-    let root = std::env::temp_dir().join(format!("terminus-run-bad-{}", std::process::id()));
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
     let dir = root.join("tencent/terminate-instances");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(
@@ -208,7 +212,7 @@ fn a_bad_case_file_fails_alone_in_terminus_run() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_terminus"))
         .arg("run")
         .arg("--cases")
-        .arg(&root)
+        .arg(root)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -219,7 +223,6 @@ fn a_bad_case_file_fails_alone_in_terminus_run() {
     );
     assert!(stdout.contains("broken.toml"), "{stdout}");
     assert!(stdout.contains("1 passed, 0 failed, 1 error"), "{stdout}");
-    std::fs::remove_dir_all(&root).ok();
 }
 
 #[test]

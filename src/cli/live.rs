@@ -58,6 +58,10 @@ pub(super) struct LiveArgs {
     /// Where the run's ledger of created instances is written (`terminus sweep` reads it).
     #[arg(long, value_name = "DIR", default_value = ".terminus/ledger")]
     ledger_dir: PathBuf,
+    /// The least time between two requests (eight a second by default: under every documented limit of the
+    /// actions the cases send). Lower it only against a stand-in (`terminus serve --cloud`).
+    #[arg(long, env = "TERMINUS_LIVE_PACE", default_value = "125ms", value_parser = humantime::parse_duration, requires = "live")]
+    pace: std::time::Duration,
     /// Record each live case's result in this validation record (meant to be committed, e.g. validation/live.json).
     #[arg(long, value_name = "FILE", requires = "live")]
     validation: Option<PathBuf>,
@@ -189,10 +193,13 @@ pub(super) fn run(
     let started_at = std::time::SystemTime::now();
     let results = runtime.block_on(async {
         tokio::spawn(until_stopped(Arc::clone(&progress)));
-        let endpoint = Endpoint::resolve(&config.endpoint, args.ca_cert.as_deref()).await?;
+        let endpoint = Endpoint::resolve(&config.endpoint, args.ca_cert.as_deref())
+            .await?
+            .paced(args.pace);
         // The proofs only read: their connection is kept between them.
         let proofs = Endpoint::resolve(&config.proof_endpoint, args.ca_cert.as_deref())
             .await?
+            .paced(args.pace)
             .reusing();
         // One read before any case: a wrong endpoint, key, region or clock stops the run here.
         live::preflight::check(

@@ -14,6 +14,7 @@ mod batched_stderr;
 mod bench;
 mod coverage;
 mod diff;
+mod health;
 mod live;
 mod plain_log;
 mod record;
@@ -50,6 +51,7 @@ enum Command {
     Bench(bench::Args),
     Coverage(coverage::Args),
     Diff(diff::Args),
+    Health(health::Args),
     Record(record::Args),
     Replay(replay::Args),
     Run(Box<run::Args>),
@@ -124,6 +126,7 @@ impl Cli {
             Command::Bench(args) => bench::run(args),
             Command::Coverage(args) => coverage::run(args),
             Command::Diff(args) => diff::run(args),
+            Command::Health(args) => health::run(args),
             Command::Record(args) => record::run(args),
             Command::Replay(args) => replay::run(args),
             Command::Run(args) => run::run(*args),

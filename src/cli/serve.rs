@@ -198,6 +198,7 @@ pub(super) fn run(args: Args) -> ExitCode {
         body_bytes_in_flight: usize::try_from(args.max_body_bytes_in_flight).unwrap_or(usize::MAX),
         journal_bytes: usize::try_from(args.journal_bytes).unwrap_or(usize::MAX),
         instances: usize::try_from(args.max_instances).unwrap_or(usize::MAX),
+        ..Limits::default()
     };
     let mut authority = None;
     if args.tls {

@@ -155,7 +155,7 @@ impl Endpoint {
             return Ok(Self {
                 address: harness::target::resolve(url).await?,
                 tls: None,
-                pacer: Pacer::new(pace()),
+                pacer: Pacer::new(PACE),
                 kept: None,
             });
         };
@@ -176,7 +176,7 @@ impl Endpoint {
         Ok(Self {
             address,
             tls: Some((host.to_owned(), config)),
-            pacer: Pacer::new(pace()),
+            pacer: Pacer::new(PACE),
             kept: None,
         })
     }
@@ -444,19 +444,6 @@ impl Pacer {
 
 /// Eight requests a second: under every documented limit of the actions cases send.
 pub const PACE: Duration = Duration::from_millis(125);
-
-/// The environment variable that sets the pace instead ([`pace`]).
-pub const PACE_VARIABLE: &str = "TERMINUS_LIVE_PACE";
-
-/// [`PACE`], or the interval `TERMINUS_LIVE_PACE` gives (`50ms`, `0s`): the stand-in in tests has no limits to
-/// respect, and a slower pace suits an account that shares its limits with other work. An unreadable value is
-/// ignored for [`PACE`], never read as "no pacing".
-pub fn pace() -> Duration {
-    std::env::var(PACE_VARIABLE)
-        .ok()
-        .and_then(|text| humantime::parse_duration(text.trim()).ok())
-        .unwrap_or(PACE)
-}
 
 async fn run_safe(
     loaded: &Loaded,

@@ -4,7 +4,7 @@
 //! # Who may call it
 //!
 //! It can replace the world, so it answers only its user, as a user of a shared CI host would expect ([`admit`],
-//! in this order):
+//! in this order; `GET /__terminus/health`, which says nothing but that the server is up, needs only the first):
 //!
 //! 1. only in origin form (`PUT /__terminus/world`), on the mock's own listener: not in a proxy-form request
 //!    (`PUT http://any.host/__terminus/world`), not inside a `CONNECT` tunnel (`403`), and with a `Host` header
@@ -24,7 +24,7 @@
 //!
 //! | request | does |
 //! |---|---|
-//! | `GET /__terminus/health` | `{"status": "ok", …}`: the server is up and answering |
+//! | `GET /__terminus/health` | `{"status": "ok"}`: the server is up and answering (no token needed: `terminus health`, a container's `HEALTHCHECK`) |
 //! | `GET /__terminus/world` | the world's state, in the world-file shape, keys `[REDACTED]` and tokens `[TOKEN]` |
 //! | `PUT /__terminus/world` | replaces the world with the one in the body; a `[REDACTED]` key or `[TOKEN]` token keeps the current account's, so a `GET` puts back as it was; an empty or blank body is refused (`400`): an empty world is a document, `accounts = []` or `{}` |
 //! | `POST /__terminus/reset` | back to the world the server started with (the journal stays) |
@@ -54,6 +54,8 @@ use crate::world::{World, WorldSpec, toml_error, without_values};
 
 /// Where the control API lives.
 pub(super) const PREFIX: &str = "/__terminus/";
+/// The health check, the one control path open without the token.
+const HEALTH: &str = "/__terminus/health";
 /// The largest control body read (a world file).
 pub(super) const BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// The header that carries the control token.
@@ -82,6 +84,10 @@ pub(super) fn admit(access: &Access<'_>, shared: &Shared) -> Result<(), Reply> {
             403,
             "the control API is served only in origin form (PUT /__terminus/world) on the mock's own listener, not through a proxy or a CONNECT tunnel",
         ));
+    }
+    // The health check says nothing but "up", so an orchestrator probes it without the token, by any name.
+    if access.method == "GET" && access.uri.path().trim_end_matches('/') == HEALTH {
+        return Ok(());
     }
     // HTTP/1.0 lets a client leave `Host` out; the loopback check below would then have nothing to look at.
     if access.headers.get(HOST).is_none() {
@@ -194,11 +200,7 @@ pub(super) fn handle(method: &str, uri: &Uri, body: &[u8], shared: &Shared) -> R
         return reply;
     }
     let answer = match (method, path) {
-        ("GET", "health") => Ok(json!({
-            "status": "ok",
-            "version": env!("CARGO_PKG_VERSION"),
-            "requests": shared.journal().select(&Filter::default()).len(),
-        })),
+        ("GET", "health") => Ok(json!({ "status": "ok" })),
         ("GET", "world") => Ok(world_json(&shared.world())),
         // An empty body is more often a mistake (a file that was not there, a variable that was not set) than a
         // wish for an empty world, which a document says (`accounts = []`, or `{}`).

@@ -77,6 +77,8 @@ pub struct Limits {
     pub journal_bytes: usize,
     /// CVM instances the world holds at most; a `RunInstances` past it is `LimitExceeded.InstanceQuota`.
     pub instances: usize,
+    /// How long a request's body may take to arrive; a body still unread then is answered as unreadable.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Limits {
@@ -85,17 +87,20 @@ impl Limits {
     pub const LARGEST_BODY: usize = control::BODY_LIMIT;
     /// The most connections the tokio semaphore behind [`Limits::connections`] can count.
     pub const MOST_CONNECTIONS: usize = 1 << 20;
+    /// The longest [`Limits::body_timeout`]: a connection that sends nothing is not held for longer.
+    pub const LONGEST_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 }
 
 impl Default for Limits {
     /// 512 connections (well under the usual 1024 file descriptors), 64 MiB of bodies (six 10 MB TC3 bodies at
-    /// once), 64 MiB of journal, a million instances.
+    /// once), 64 MiB of journal, a million instances, 10 s for a body to arrive.
     fn default() -> Self {
         Self {
             connections: 512,
             body_bytes_in_flight: 64 * 1024 * 1024,
             journal_bytes: journal::BYTES,
             instances: crate::world::INSTANCE_CAP,
+            body_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -246,7 +251,7 @@ impl MockServerBuilder {
 
     /// The limits (default: [`Limits::default`]); `connections` is at least 1 and at most
     /// [`Limits::MOST_CONNECTIONS`], `body_bytes_in_flight` at least [`Limits::LARGEST_BODY`] (and at most what a
-    /// semaphore counts).
+    /// semaphore counts), `body_timeout` at least 1 ms and at most [`Limits::LONGEST_BODY_TIMEOUT`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = Limits {
             connections: limits.connections.clamp(1, Limits::MOST_CONNECTIONS),
@@ -255,6 +260,10 @@ impl MockServerBuilder {
                 .clamp(Limits::LARGEST_BODY, Semaphore::MAX_PERMITS),
             journal_bytes: limits.journal_bytes,
             instances: limits.instances.max(1),
+            body_timeout: limits.body_timeout.clamp(
+                std::time::Duration::from_millis(1),
+                Limits::LONGEST_BODY_TIMEOUT,
+            ),
         };
         self
     }

@@ -3,7 +3,8 @@
 //!
 //! Requests are turned into [`Request`]s (target as sent, so absolute-form proxy requests keep their host;
 //! header values as sent; body bytes). A body larger than the provider accepts is refused before it is read,
-//! and reading a body waits at most [`BODY_TIMEOUT`], so a client that stops sending cannot hold a connection.
+//! and reading a body waits at most [`super::Limits::body_timeout`], so a client that stops sending cannot hold a
+//! connection.
 //! `CONNECT` is answered `200` and the tunnel is served as HTTP again, so clients that always tunnel through a
 //! proxy reach the mock too; one level only: a `CONNECT` inside a tunnel is answered `400` and the tunnel stays
 //! as it was (each nested tunnel used to be one more level of nested tasks and stack).
@@ -39,8 +40,6 @@ use crate::provider::{Problem, ProviderId};
 use crate::signing::tokens;
 use crate::world::fault::Outcome;
 
-/// How long the server waits for a request's body.
-const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long it waits for a request's head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// The first wait after accepting failed for want of resources.
@@ -267,7 +266,7 @@ async fn answer_in(
             // fragmented long after the body is gone.
             request.body.reserve_exact(length);
         }
-        match read_body(body, limit, &mut request.body).await {
+        match read_body(body, limit, shared.limits.body_timeout, &mut request.body).await {
             Ok(()) => unreadable,
             Err(problem) => Some(problem),
         }
@@ -556,7 +555,14 @@ async fn control_call(
         return over_body_cap(shared);
     };
     let mut bytes = Vec::new();
-    match read_body(body, control::BODY_LIMIT, &mut bytes).await {
+    match read_body(
+        body,
+        control::BODY_LIMIT,
+        shared.limits.body_timeout,
+        &mut bytes,
+    )
+    .await
+    {
         Ok(()) => control::handle(head.method.as_str(), &head.uri, &bytes, shared),
         Err(Problem::TooLarge { .. }) => control::too_large(),
         Err(Problem::Unreadable(why)) => Reply::error(400, &why),
@@ -593,9 +599,13 @@ fn over_body_cap(shared: &Shared) -> Reply {
     reply
 }
 
-/// Reads a body of at most `limit` bytes within [`BODY_TIMEOUT`].
-/// Reads a body into `into` (emptied first), at most `limit` bytes, within [`BODY_TIMEOUT`].
-async fn read_body(body: Incoming, limit: usize, into: &mut Vec<u8>) -> Result<(), Problem> {
+/// Reads a body into `into` (emptied first), at most `limit` bytes, within `timeout` ([`super::Limits`]).
+async fn read_body(
+    body: Incoming,
+    limit: usize,
+    timeout: Duration,
+    into: &mut Vec<u8>,
+) -> Result<(), Problem> {
     into.clear();
     let read = async {
         let mut body = body;
@@ -612,12 +622,12 @@ async fn read_body(body: Incoming, limit: usize, into: &mut Vec<u8>) -> Result<(
         }
         Ok(())
     };
-    tokio::time::timeout(BODY_TIMEOUT, read)
+    tokio::time::timeout(timeout, read)
         .await
         .unwrap_or_else(|_| {
             Err(Problem::Unreadable(format!(
                 "The request body did not arrive within {} s.",
-                BODY_TIMEOUT.as_secs()
+                timeout.as_secs_f64()
             )))
         })
 }

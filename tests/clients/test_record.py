@@ -31,7 +31,8 @@ from tencentcloud.cvm.v20170312 import cvm_client, models
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-TERMINUS = ROOT / "target" / "debug" / "terminus"
+# The binary under test, as tests/clients/run exports it (the build may be outside the checkout: .ci/run).
+TERMINUS = Path(os.environ.get("TERMINUS_BIN") or ROOT / "target" / "debug" / "terminus")
 WORLD = HERE / "world.toml"
 # The temporary credential of world.toml: not the fixture pair, so redaction has something to replace.
 SECRET_ID = "AKIDtempTOKENz8krbsJ5yKBZQpn7EXAMPLE"

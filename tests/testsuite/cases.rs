@@ -11,6 +11,13 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
+/// A file of the outside evidence copied into the repository (`tests/data/README.md` gives each one's source), read
+/// whole: the tests compare the catalog and the mock's messages with it, so a missing copy is a failure.
+fn evidence(path: &str) -> String {
+    terminus::file::read_text(&repo("tests/data").join(path), 1 << 20)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn all_cases() -> Vec<case::Loaded> {
     let root = repo("cases");
     case::discover(&root)
@@ -24,9 +31,12 @@ fn the_committed_schema_is_the_case_formats() {
     let committed = std::fs::read_to_string(repo("schema.json")).unwrap_or_default();
     let current = serde_json::to_string_pretty(&case::schema()).unwrap() + "\n";
     if committed != current {
-        std::fs::write(repo("target/schema.json.new"), &current).ok();
+        // Beside the build (CARGO_TARGET_DIR may be outside the checkout, as in .ci/run).
+        let new = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema.json.new");
+        std::fs::write(&new, &current).ok();
         panic!(
-            "schema.json is out of date: compare with target/schema.json.new and commit it if the format change is meant"
+            "schema.json is out of date: compare with {} and commit it if the format change is meant",
+            new.display()
         );
     }
 }
@@ -84,7 +94,7 @@ fn every_code_a_case_covers_is_documented() {
 /// The codes in a seed's error-code section (between `start` and `end`), read with a parser of its own (not the
 /// script that wrote the catalog): the first cell of each table row, or the second when the first is an HTTP status.
 fn seed_codes(file: &str, start: &str, end: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(repo("../shared/seeds").join(file)).unwrap();
+    let text = evidence(&format!("seeds/{file}"));
     let section = text
         .split(start)
         .nth(1)
@@ -117,13 +127,6 @@ fn seed_codes(file: &str, start: &str, end: &str) -> Vec<String> {
 
 #[test]
 fn the_catalog_lists_exactly_the_codes_of_each_seeds_error_table() {
-    // The seeds are the ground truth this test checks the catalog against: without them it proves nothing, so it
-    // fails rather than pass unchecked (CI always has ../shared beside the clone).
-    assert!(
-        repo("../shared/seeds").is_dir(),
-        "../shared/seeds is not beside this checkout ({}): the catalog cannot be checked against the seeds",
-        repo("../shared/seeds").display()
-    );
     let catalog = Catalog::load(&repo("cases/documented-codes.toml")).unwrap();
     for (file, start, end) in [
         ("000_d651e9acab4281ee.txt", "## 4. Error Codes", "## 5."),
@@ -140,7 +143,7 @@ fn the_catalog_lists_exactly_the_codes_of_each_seeds_error_table() {
         assert_eq!(listed, from_seed, "{file}");
     }
     // Seed 001's table is prose lines (`Code Description`) between its header and the page footer.
-    let text = std::fs::read_to_string(repo("../shared/seeds/001_708a1ee6f76f4ff2.txt")).unwrap();
+    let text = evidence("seeds/001_708a1ee6f76f4ff2.txt");
     let table = text
         .split("Error Code Description")
         .nth(1)
@@ -162,8 +165,7 @@ fn the_catalog_lists_exactly_the_codes_of_each_seeds_error_table() {
         .collect();
     assert_eq!(listed, from_seed);
     // Seed 002 (the Chinese edition) lists the same 46 codes.
-    let chinese =
-        std::fs::read_to_string(repo("../shared/seeds/002_84c38883e6968698.txt")).unwrap();
+    let chinese = evidence("seeds/002_84c38883e6968698.txt");
     let table = chinese.split("错误码\t描述").nth(1).unwrap();
     let from_002: Vec<String> = table
         .lines()
@@ -176,28 +178,29 @@ fn the_catalog_lists_exactly_the_codes_of_each_seeds_error_table() {
 
 #[test]
 fn a_bad_case_file_names_its_path_line_and_field() {
-    let root = std::env::temp_dir().join(format!("terminus-bad-case-{}", std::process::id()));
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
     let dir = root.join("tencent/terminate-instances");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("typo.toml");
     std::fs::write(&path, "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\n\n[[step]]\nparms = {}\n").unwrap();
-    let error = case::load(&root, &path).unwrap_err().to_string();
+    let error = case::load(root, &path).unwrap_err().to_string();
     assert!(error.contains("typo.toml"), "{error}");
     assert!(error.contains("line 6"), "{error}");
     assert!(error.contains("unknown field `parms`"), "{error}");
 
     std::fs::write(&path, "title = \"t\"\nsource = { doc = \"d\", quote = \"q\" }\nlive = \"safe\"\ncovers = [\"X\"]\n\n[[step]]\n").unwrap();
-    let error = case::load(&root, &path).unwrap_err().to_string();
+    let error = case::load(root, &path).unwrap_err().to_string();
     assert!(
         error.contains("covers \"X\", but no step's expect.error is \"X\""),
         "{error}"
     );
-    std::fs::remove_dir_all(&root).ok();
 }
 
 #[test]
 fn a_bad_case_file_fails_alone_in_terminus_run() {
-    let root = std::env::temp_dir().join(format!("terminus-run-bad-{}", std::process::id()));
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
     let dir = root.join("tencent/terminate-instances");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(
@@ -209,7 +212,7 @@ fn a_bad_case_file_fails_alone_in_terminus_run() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_terminus"))
         .arg("run")
         .arg("--cases")
-        .arg(&root)
+        .arg(root)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -220,7 +223,6 @@ fn a_bad_case_file_fails_alone_in_terminus_run() {
     );
     assert!(stdout.contains("broken.toml"), "{stdout}");
     assert!(stdout.contains("1 passed, 0 failed, 1 error"), "{stdout}");
-    std::fs::remove_dir_all(&root).ok();
 }
 
 #[test]
@@ -394,7 +396,7 @@ fn error_of(body: &serde_json::Value) -> Option<(String, String)> {
 
 /// Code → messages of the real answers recorded in `real-wire.md` (its YAML samples' `code` and `message`).
 fn recorded_messages() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(repo("../shared/reference/real-wire.md")).unwrap();
+    let text = evidence("reference/real-wire.md");
     let field = |sample: &str, name: &str| -> Option<String> {
         let line = sample
             .lines()
@@ -481,25 +483,25 @@ fn source_of(
     }
 }
 
+/// The documentation copied into `tests/data`, as the message-source check reads it.
+const DOCUMENTS: [&str; 7] = [
+    "seeds/000_d651e9acab4281ee.txt",
+    "seeds/001_708a1ee6f76f4ff2.txt",
+    "seeds/002_84c38883e6968698.txt",
+    "seeds/003_fa23fe262b9ae3b1.txt",
+    "seeds/004_42ae58e99caaea17.txt",
+    "reference/tencent-api-errors.md",
+    "reference/zenlayer-api-errors.md",
+];
+
 #[test]
 fn every_rows_message_source_is_what_the_documents_and_recordings_show() {
-    assert!(
-        repo("../shared/seeds").is_dir() && repo("../shared/reference/real-wire.md").is_file(),
-        "../shared (seeds, reference) is not beside this checkout: message sources cannot be checked"
-    );
+    // The documents' words: the five seeds whole, and the error-code sections of the reference pages the catalog
+    // cites (the recordings are the other source, not documentation).
     let mut documentation = Vec::new();
-    for dir in ["../shared/seeds", "../shared/reference"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(repo(dir))
-            .unwrap()
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| !path.ends_with("real-wire.md"))
-            .collect();
-        files.sort();
-        for file in files {
-            let text = std::fs::read_to_string(&file).unwrap_or_default();
-            documentation.extend(text.lines().map(|line| line.replace("\\_", "_")));
-        }
+    for file in DOCUMENTS {
+        let text = evidence(file);
+        documentation.extend(text.lines().map(|line| line.replace("\\_", "_")));
     }
     let recorded = recorded_messages();
     assert!(recorded.len() >= 20, "real-wire.md's samples did not parse");

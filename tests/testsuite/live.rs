@@ -37,7 +37,10 @@ fn live_account() -> Account {
 
 /// The stand-in, as `terminus serve --cloud --tls --ca-out <dir>/ca.pem --log LOG` starts it: the cloud profile
 /// over TLS with a generated CA (written next to the log, for `--ca-cert`), the given world, a request log.
-fn stand_in(world: WorldSpec, log: &Path) -> MockServer {
+fn stand_in(mut world: WorldSpec, log: &Path) -> MockServer {
+    // Requests reach it unpaced (STAND_IN_PACE), so its rate limit is off: these tests run no rate-limit case, and
+    // `knobs::` checks that the production pace stays under the documented limit.
+    world.rate_limit.terminate_per_second = 0;
     let authority = terminus::tls::Authority::generate().expect("a CA is generated");
     authority
         .write_certificate(&ca_of(log))
@@ -58,6 +61,10 @@ fn only(account: Account) -> WorldSpec {
         ..WorldSpec::default()
     }
 }
+
+/// The pace of requests to a stand-in: none ([`stand_in`] has no rate limit to stay under; the default pace is
+/// `live::runner::PACE`, and `knobs::` tests the pacer itself).
+const STAND_IN_PACE: std::time::Duration = std::time::Duration::ZERO;
 
 /// Where [`stand_in`] writes its CA certificate.
 fn ca_of(log: &Path) -> PathBuf {
@@ -95,6 +102,8 @@ fn run_live_cli(provider: &str, endpoint: &str, log: &Path, extra: &[&str], toke
             provider,
             "--endpoint",
             endpoint,
+            "--pace",
+            "0s",
         ],
         log,
     );
@@ -228,7 +237,8 @@ fn every_safe_case_gives_live_the_codes_the_mock_gives() {
             // the proofs, DescribeInstances with no limit there, unpaced on one kept connection.
             let endpoint = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
                 .await
-                .unwrap();
+                .unwrap()
+                .paced(STAND_IN_PACE);
             let proofs = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
                 .await
                 .unwrap()
@@ -480,7 +490,8 @@ fn sweep_destroys_only_a_dead_runs_tagged_ledgered_old_instances() {
     let recent = runtime.block_on(async {
         let endpoint = Endpoint::resolve(&server.uri(), Some(&ca_of(&log)))
             .await
-            .unwrap();
+            .unwrap()
+            .paced(STAND_IN_PACE);
         let cloud = live::cloud::Cloud {
             transport: &endpoint,
             credentials: &credentials,

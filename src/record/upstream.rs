@@ -131,3 +131,184 @@ fn describe(error: &reqwest::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    use super::*;
+    use crate::tls::{Authority, Trust};
+
+    /// Every await on a socket here is under this.
+    const DEADLINE: Duration = Duration::from_secs(20);
+
+    /// Connections accepted and requests answered by a test server.
+    #[derive(Default)]
+    struct Counts {
+        connections: AtomicUsize,
+        requests: AtomicUsize,
+    }
+
+    /// A server that answers every request (a head without a body) with `answer`, keeping the connection open,
+    /// over TLS when `tls` is given.
+    async fn server(
+        answer: &'static [u8],
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> (SocketAddr, Arc<Counts>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let counts = Arc::new(Counts::default());
+        let counted = Arc::clone(&counts);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counted.connections.fetch_add(1, Ordering::SeqCst);
+                let counted = Arc::clone(&counted);
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    match tls {
+                        None => answer_all(stream, answer, &counted).await,
+                        Some(config) => {
+                            if let Ok(stream) =
+                                tokio_rustls::TlsAcceptor::from(config).accept(stream).await
+                            {
+                                answer_all(stream, answer, &counted).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (address, counts)
+    }
+
+    async fn answer_all(
+        mut stream: impl AsyncRead + AsyncWrite + Unpin,
+        answer: &[u8],
+        counts: &Counts,
+    ) {
+        let mut buffer = Vec::new();
+        let mut chunk = [0_u8; 4096];
+        loop {
+            while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                buffer.drain(..end + 4);
+                counts.requests.fetch_add(1, Ordering::SeqCst);
+                if stream.write_all(answer).await.is_err() {
+                    return;
+                }
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+            }
+        }
+    }
+
+    fn get(target: &str) -> Request {
+        Request::parse(
+            format!("GET {target} HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\n\r\n").as_bytes(),
+        )
+        .unwrap()
+    }
+
+    async fn exchange(client: &Client, origin: &str, target: &str) -> Result<Response, String> {
+        tokio::time::timeout(DEADLINE, client.exchange(origin, &get(target)))
+            .await
+            .expect("an exchange within the deadline")
+    }
+
+    #[tokio::test]
+    async fn only_a_client_trusting_the_ca_cert_reaches_a_server_it_signed() {
+        let authority = Authority::generate().unwrap();
+        let config = authority.server_config(Arc::new(|_: &str| true));
+        let (address, counts) = server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+            Some(config),
+        )
+        .await;
+        let origin = format!("https://{address}");
+        let trusting = Client::new(&Trust {
+            public_roots: false,
+            extra: vec![authority.certificate_der().clone()],
+        })
+        .unwrap();
+        let answer = exchange(&trusting, &origin, "/").await.unwrap();
+        assert_eq!((answer.status, answer.body.as_slice()), (200, &b"{}"[..]));
+        let public = Client::new(&Trust::public_roots()).unwrap();
+        let refused = exchange(&public, &origin, "/").await.unwrap_err();
+        assert!(refused.contains("UnknownIssuer"), "{refused}");
+        assert_eq!(counts.requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn two_exchanges_go_over_one_kept_connection() {
+        let (address, counts) =
+            server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", None).await;
+        let client = Client::new(&Trust::public_roots()).unwrap();
+        let origin = format!("http://{address}");
+        for _ in 0..2 {
+            assert_eq!(exchange(&client, &origin, "/").await.unwrap().status, 200);
+        }
+        assert_eq!(counts.requests.load(Ordering::SeqCst), 2);
+        assert_eq!(counts.connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_handed_back_not_followed() {
+        let (address, counts) = server(
+            b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n",
+            None,
+        )
+        .await;
+        let client = Client::new(&Trust::public_roots()).unwrap();
+        let answer = exchange(&client, &format!("http://{address}"), "/")
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 302);
+        assert!(
+            answer
+                .headers
+                .contains(&("location".into(), "/elsewhere".into()))
+        );
+        assert_eq!(counts.requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_compressed_answer_comes_back_as_the_upstream_sent_it() {
+        // The first bytes of a gzip stream: reqwest must neither decode it nor drop its Content-Encoding.
+        let (address, _) = server(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x00",
+            None,
+        )
+        .await;
+        let client = Client::new(&Trust::public_roots()).unwrap();
+        let answer = exchange(&client, &format!("http://{address}"), "/")
+            .await
+            .unwrap();
+        assert_eq!(answer.body, b"\x1f\x8b\x08\x00");
+        assert!(
+            answer
+                .headers
+                .contains(&("content-encoding".into(), "gzip".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn differing_content_lengths_are_refused() {
+        let (address, _) = server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}x",
+            None,
+        )
+        .await;
+        let client = Client::new(&Trust::public_roots()).unwrap();
+        assert!(
+            exchange(&client, &format!("http://{address}"), "/")
+                .await
+                .is_err()
+        );
+    }
+}

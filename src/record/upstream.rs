@@ -72,7 +72,7 @@ impl Client {
             .body(request.body.clone())
             .send()
             .await
-            .map_err(|error| format!("{origin}: {}", describe(&error)))?;
+            .map_err(|error| format!("{origin}: {}", describe(error)))?;
         let lengths = answer
             .headers()
             .get_all(reqwest::header::CONTENT_LENGTH)
@@ -102,7 +102,7 @@ impl Client {
         while let Some(chunk) = answer
             .chunk()
             .await
-            .map_err(|error| format!("the answer's body: {}", describe(&error)))?
+            .map_err(|error| format!("the answer's body: {}", describe(error)))?
         {
             if body.len() + chunk.len() > LARGEST_ANSWER {
                 return Err(format!(
@@ -120,10 +120,13 @@ impl Client {
     }
 }
 
-/// A reqwest error with its causes (reqwest's own text is only the outermost: "error sending request").
-fn describe(error: &reqwest::Error) -> String {
+/// A reqwest error with its causes (reqwest's own text is only the outermost: "error sending request"), without
+/// the URL: its query may carry a credential (the legacy API's `Token`), and this text reaches the client and the
+/// cassette's index.
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
     let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
@@ -295,6 +298,26 @@ mod tests {
                 .headers
                 .contains(&("content-encoding".into(), "gzip".into()))
         );
+    }
+
+    #[tokio::test]
+    async fn a_failed_exchange_does_not_repeat_the_target_and_its_query() {
+        // A port nobody listens on: bound, then closed.
+        let address = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let client = Client::new(&Trust::public_roots()).unwrap();
+        let error = exchange(
+            &client,
+            &format!("http://{address}"),
+            "/v2/index.php?Action=TerminateInstances&Token=CANARYsessionToken",
+        )
+        .await
+        .unwrap_err();
+        assert!(!error.contains("CANARY"), "{error}");
+        assert!(error.contains(&address.to_string()), "{error}");
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //! The stored requests are fixture-signed ([`super::redact`]), so the mock verifies them as they are: replay seeds
 //! a world whose accounts are the fixture accounts and, before each request, sets the world's clock to the time the
 //! request was signed at, so neither the signature nor its timestamp needs to change: the request sent is the
-//! request stored (through hyper's client, as the recorder's upstream side: header names in lower case, which no
+//! request stored (through the recorder's upstream client, reqwest: header names in lower case, which no
 //! scheme's signature sees; answers chunked or not).
 //!
 //! The world comes from `--world` (plus the fixture accounts, when it lacks them: the stored requests are signed

@@ -258,6 +258,14 @@ pub struct Trust {
 }
 
 impl Trust {
+    /// Trusts the public web roots only: a client of a real provider, or of a plain-HTTP server.
+    pub fn public_roots() -> Self {
+        Self {
+            public_roots: true,
+            extra: Vec::new(),
+        }
+    }
+
     /// Trusts only the certificates in `path` when given, else the public roots.
     pub fn from_ca_file(path: Option<&Path>) -> Result<Self, TlsError> {
         Ok(match path {
@@ -265,15 +273,17 @@ impl Trust {
                 public_roots: false,
                 extra: read_certificates(path)?,
             },
-            None => Self {
-                public_roots: true,
-                extra: Vec::new(),
-            },
+            None => Self::public_roots(),
         })
     }
 
     /// A client configuration (HTTP/1.1 by ALPN) trusting these roots.
     pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        self.rustls_config().map(Arc::new)
+    }
+
+    /// The same configuration, owned: what [`http_client`] hands reqwest (which takes it by value).
+    pub fn rustls_config(&self) -> Result<rustls::ClientConfig, TlsError> {
         let mut roots = rustls::RootCertStore::empty();
         if self.public_roots {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -286,8 +296,19 @@ impl Trust {
             .with_root_certificates(roots)
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Arc::new(config))
+        Ok(config)
     }
+}
+
+/// The one way terminus builds a reqwest client: over a rustls configuration of our own (ring provider, the
+/// roots `trust` names), never reqwest's default, which with `rustls-no-provider` panics for want of a provider.
+/// It also never takes a proxy from the environment and never follows a redirect: every caller talks to one
+/// server it was told about and must see that server's own answer. Callers add their timeouts.
+pub fn http_client(trust: &Trust) -> Result<reqwest::ClientBuilder, TlsError> {
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(trust.rustls_config()?)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none()))
 }
 
 /// Opens a TLS connection to `address`, checking the certificate against `server_name`.

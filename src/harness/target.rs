@@ -129,8 +129,8 @@ impl Session {
     ) -> Result<Value, String> {
         let url = format!("{}/__terminus/{path}", self.base);
         // Control requests go straight to the target, not through it as a proxy.
-        let client = reqwest::Client::builder()
-            .no_proxy()
+        let client = crate::tls::http_client(&crate::tls::Trust::public_roots())
+            .map_err(|error| error.to_string())?
             .timeout(TIMEOUT)
             .build()
             .map_err(describe)?;

@@ -9,7 +9,7 @@
 //! - [`playback`]: a cassette as a server (`terminus serve --cassette`).
 //! - [`to_case`]: a recorded exchange as a case file skeleton (`terminus record --to-case`).
 //! - [`replay`]: re-sending a cassette to the mock (or a URL) and reporting drift.
-//! - `upstream` (private): the recorder's HTTP/1.1 client to the providers (hyper, keep-alive, TLS).
+//! - `upstream` (private): the recorder's HTTP/1.1 client to the providers (reqwest, keep-alive, TLS).
 //!
 //! This module depends on the core (signing, providers, the mock, the TLS module); nothing in the core depends
 //! on it.

@@ -12,10 +12,10 @@
 //!
 //! The client's request is read with `httparse` (heads, bodies and the whole request's time are bounded, the target
 //! host checked before the body is read; a chunked request body is refused with `411`: every official client sends
-//! `Content-Length`) and sent on by [`super::upstream`] (hyper's HTTP/1.1 client: chunked and `1xx` answers,
+//! `Content-Length`) and sent on by [`super::upstream`] (reqwest, HTTP/1.1 only: chunked and `1xx` answers,
 //! keep-alive, TLS), with the client's headers in its order, their names in lower case (every scheme signs header
-//! names in lower case, so signatures stay valid). The answer goes back to the client as hyper read it, its body
-//! whole with a true `Content-Length`.
+//! names in lower case, so signatures stay valid). The answer goes back to the client as that client read it, its
+//! body whole with a true `Content-Length`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 
 use super::cassette::{AppendError, Entry, Writer, now_rfc3339, response_bytes};
 use super::redact::Redactor;
-use super::upstream::{self, Failure};
+use super::upstream;
 use crate::harness::http1::Stream;
 use crate::message::Request;
 use crate::mock::ServerThread;
@@ -113,7 +113,7 @@ enum Upstream {
 struct State {
     authority: Arc<Authority>,
     upstream: Upstream,
-    client_tls: Arc<rustls::ClientConfig>,
+    client: upstream::Client,
     cassette: Mutex<(Writer, Redactor, Counts)>,
     log: Option<Log>,
     request_deadline: Duration,
@@ -148,10 +148,7 @@ impl Recorder {
                 )
             })?;
         let authority = Authority::generate().map_err(|error| error.to_string())?;
-        let client_tls = config
-            .trust
-            .client_config()
-            .map_err(|error| error.to_string())?;
+        let client = upstream::Client::new(&config.trust)?;
         let listener = std::net::TcpListener::bind(config.listen)
             .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
         listener
@@ -161,7 +158,7 @@ impl Recorder {
         let state = Arc::new(State {
             authority: Arc::clone(&authority),
             upstream,
-            client_tls,
+            client,
             cassette: Mutex::new((writer, redactor, Counts::default())),
             log: config.log,
             request_deadline: config.request_deadline,
@@ -449,7 +446,6 @@ pub(super) fn own_answer(status: u16, message: &str) -> Vec<u8> {
 /// Serves one client connection (or, with `tunnel`, the TLS inside a `CONNECT` to that host).
 async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunnel: Option<String>) {
     let mut buffer = Vec::new();
-    let mut upstream: Option<(String, upstream::Connection)> = None;
     let in_tunnel = tunnel.is_some();
     let screen = move |method: &str, target: &str| screen_target(method, target, in_tunnel);
     loop {
@@ -496,7 +492,7 @@ async fn client_connection(mut stream: Box<dyn Stream>, state: Arc<State>, tunne
             Box::pin(client_connection(Box::new(tls), state, Some(host))).await;
             return;
         }
-        let answer = forward(&incoming, &state, tunnel.as_deref(), &mut upstream).await;
+        let answer = forward(&incoming, &state, tunnel.as_deref()).await;
         let close = matches!(answer, Forwarded::Refused(_));
         let bytes = match answer {
             Forwarded::Answer(bytes) | Forwarded::Refused(bytes) => bytes,
@@ -536,12 +532,7 @@ enum Forwarded {
 }
 
 /// Forwards one request upstream, records it, and returns the bytes for the client.
-async fn forward(
-    incoming: &Incoming,
-    state: &State,
-    tunnel: Option<&str>,
-    upstream: &mut Option<(String, upstream::Connection)>,
-) -> Forwarded {
+async fn forward(incoming: &Incoming, state: &State, tunnel: Option<&str>) -> Forwarded {
     let refuse = |status, message: &str| Forwarded::Refused(own_answer(status, message));
     let Ok(mut request) = Request::parse(&incoming.bytes) else {
         return refuse(400, "the request does not parse as HTTP/1.1");
@@ -580,36 +571,26 @@ async fn forward(
     };
     request.target = origin;
 
-    let (key, tls, connect_host, port) = match &state.upstream {
-        Upstream::Providers => (format!("https://{host}"), true, host.clone(), 443),
+    let origin = match &state.upstream {
+        Upstream::Providers => format!("https://{host}"),
         Upstream::Fixed { tls, host, port } => {
-            (format!("{host}:{port}"), *tls, host.clone(), *port)
+            let scheme = if *tls { "https" } else { "http" };
+            // An IPv6 literal goes in brackets in a URL.
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            };
+            format!("{scheme}://{host}:{port}")
         }
     };
     let sent_at = now_rfc3339();
     let started = Instant::now();
+    // The whole exchange under one deadline; a kept connection the server closed meanwhile is retried on a new
+    // one by the client's pool.
     let result = tokio::time::timeout(UPSTREAM_TIMEOUT, async {
-        for attempt in 0..2 {
-            if upstream.as_ref().is_none_or(|(open, _)| *open != key) {
-                *upstream = Some((
-                    key.clone(),
-                    upstream::Connection::open(&connect_host, port, tls, &state.client_tls).await?,
-                ));
-            }
-            let (_, connection) = upstream.as_mut().expect("opened above");
-            match connection.exchange(&request).await {
-                Ok(response) => return Ok((response_bytes(&response), response)),
-                // A kept connection the server closed meanwhile: once more on a new one.
-                Err(Failure::Closed(_)) if attempt == 0 => {
-                    *upstream = None;
-                }
-                Err(Failure::Closed(error) | Failure::Other(error)) => {
-                    *upstream = None;
-                    return Err(error);
-                }
-            }
-        }
-        Err("the upstream closed the connection twice".to_owned())
+        let response = state.client.exchange(&origin, &request).await?;
+        Ok((response_bytes(&response), response))
     })
     .await
     .unwrap_or_else(|_| Err(format!("no answer within {}s", UPSTREAM_TIMEOUT.as_secs())));
@@ -638,7 +619,7 @@ async fn forward(
     );
     match result {
         Ok((raw, _)) => Forwarded::Answer(raw),
-        Err(error) => refuse(502, &format!("upstream {key}: {error}")),
+        Err(error) => refuse(502, &format!("upstream {origin}: {error}")),
     }
 }
 

@@ -4,7 +4,7 @@
 //! The stored requests are fixture-signed ([`super::redact`]), so the mock verifies them as they are: replay seeds
 //! a world whose accounts are the fixture accounts and, before each request, sets the world's clock to the time the
 //! request was signed at, so neither the signature nor its timestamp needs to change: the request sent is the
-//! request stored (through hyper's client, as the recorder's upstream side: header names in lower case, which no
+//! request stored (through the recorder's upstream client, reqwest: header names in lower case, which no
 //! scheme's signature sees; answers chunked or not).
 //!
 //! The world comes from `--world` (plus the fixture accounts, when it lacks them: the stored requests are signed
@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use super::cassette::Recorded;
 use super::redact::{FIXTURE_TENCENT, FIXTURE_ZENLAYER, TOKEN};
-use super::upstream::Connection;
+use super::upstream;
 use crate::exchange::Response;
 use crate::mock::MockServer;
 use crate::signing;
@@ -264,12 +264,14 @@ pub async fn replay_on_mock(
         .workers(1)
         .start()
         .map_err(|error| format!("cannot start the embedded mock: {error}"))?;
+    let upstream = upstream::Client::new(&crate::tls::Trust::public_roots())?;
+    let base = format!("http://{}", server.address());
     let mut verdicts = Vec::with_capacity(recorded.len());
     for exchange in recorded {
         if let Some(at) = signed_at(exchange) {
             server.with_world(|world| world.clock.set(at));
         }
-        let answer = send(server.address(), &exchange.request).await;
+        let answer = send(&upstream, &base, &exchange.request).await;
         verdicts.push(judge(exchange, answer));
     }
     Ok(verdicts)
@@ -285,13 +287,12 @@ pub async fn replay_on_url(
     let authority = base
         .strip_prefix("http://")
         .ok_or_else(|| format!("--target {base}: only http:// targets are replayed to"))?;
-    let address = tokio::net::lookup_host(authority)
-        .await
-        .map_err(|error| format!("--target {base}: {error}"))?
-        .next()
-        .ok_or_else(|| format!("--target {base}: resolves to no address"))?;
-    let client = reqwest::Client::builder()
-        .no_proxy()
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+        return Err(format!("--target {base}: expected http://host:port"));
+    }
+    let upstream = upstream::Client::new(&crate::tls::Trust::public_roots())?;
+    let client = crate::tls::http_client(&crate::tls::Trust::public_roots())
+        .map_err(|error| error.to_string())?
         .timeout(EXCHANGE_TIMEOUT)
         .build()
         .map_err(|error| error.to_string())?;
@@ -316,7 +317,7 @@ pub async fn replay_on_url(
             )
             .await?;
         }
-        let answer = send(address, &exchange.request).await;
+        let answer = send(&upstream, base, &exchange.request).await;
         verdicts.push(judge(exchange, answer));
     }
     Ok(verdicts)
@@ -352,19 +353,14 @@ fn signed_at(exchange: &Recorded) -> Option<i64> {
     signing::inspect(&exchange.request).ok()?.timestamp
 }
 
-/// Sends one stored request as stored (hyper's client: an answer may come chunked) and reads the answer.
+/// Sends one stored request as stored (through the recorder's upstream client: an answer may come chunked) and
+/// reads the answer.
 async fn send(
-    address: std::net::SocketAddr,
+    upstream: &upstream::Client,
+    base: &str,
     request: &crate::message::Request,
 ) -> Result<Response, String> {
-    let exchange = async {
-        let mut connection = Connection::plain(address).await?;
-        connection
-            .exchange(request)
-            .await
-            .map_err(|error| error.to_string())
-    };
-    tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
+    tokio::time::timeout(EXCHANGE_TIMEOUT, upstream.exchange(base, request))
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {}s", EXCHANGE_TIMEOUT.as_secs())))
 }

@@ -7,6 +7,19 @@ use std::path::Path;
 
 use terminus::message::Request;
 
+/// The blocking counterpart of `terminus::tls::http_client`, for every test that talks HTTP: reqwest is built with
+/// `rustls-no-provider`, so a client must be handed the crate's own rustls configuration (ring provider) or its
+/// build panics. Like the crate's clients, it takes no proxy from the environment and follows no redirect.
+pub fn http_client() -> reqwest::blocking::ClientBuilder {
+    let config = terminus::tls::Trust::public_roots()
+        .rustls_config()
+        .expect("the public roots make a client configuration");
+    reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(config)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+}
+
 /// The example SecretKey of Tencent's documentation, used by the captured vectors.
 pub const TENCENT_KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
 /// The example SecretId of Tencent's documentation.

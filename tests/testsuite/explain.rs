@@ -138,7 +138,7 @@ fn verify_names_a_body_re_serialised_after_signing() {
 fn serve_logs_one_json_line_per_request_to_stderr_without_secrets() {
     let served = Served::start(Path::new("."), &["--log-format", "json"]);
     let uri = served.uri.clone();
-    let answer = reqwest::blocking::Client::builder()
+    let answer = crate::common::http_client()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
@@ -171,7 +171,7 @@ fn serve_logs_one_json_line_per_request_to_stderr_without_secrets() {
 #[case("INT")]
 fn a_stopped_serve_writes_the_log_lines_it_holds_and_exits_0(#[case] signal: &str) {
     let served = Served::start(Path::new("."), &[]);
-    let client = reqwest::blocking::Client::builder()
+    let client = crate::common::http_client()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
@@ -199,7 +199,7 @@ fn serve_quiet_logs_only_rejected_signatures_with_their_mistake() {
     use crate::journal::{AT, Signing, authorization};
     let served = Served::start(Path::new("."), &["--quiet"]);
     let uri = served.uri.clone();
-    let client = reqwest::blocking::Client::builder()
+    let client = crate::common::http_client()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();

@@ -18,7 +18,7 @@ use crate::common::{TENCENT_ID, TENCENT_KEY};
 pub(crate) const AT: i64 = 1_700_000_000;
 
 fn client() -> Client {
-    Client::builder()
+    crate::common::http_client()
         .timeout(Duration::from_secs(10))
         .build()
         .expect("a client")

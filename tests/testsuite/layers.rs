@@ -25,7 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "harness",
         &[
-            "message", "file", "signing", "world", "exchange", "provider", "case", "mock",
+            "message", "file", "signing", "world", "exchange", "provider", "case", "mock", "tls",
         ],
     ),
     (

@@ -34,8 +34,7 @@ fn export(filter: &str) -> Value {
 }
 
 fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .no_proxy()
+    crate::common::http_client()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()

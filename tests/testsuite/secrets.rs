@@ -292,7 +292,9 @@ fn no_command_or_control_call_prints_or_writes_a_secret() {
         printed.keep(format!("guarded GET {path} ({status})"), answer);
     }
     for presented in ["", "CANARYcontrolToken0"] {
-        let answer = reqwest::blocking::Client::new()
+        let answer = crate::common::http_client()
+            .build()
+            .unwrap()
             .get(format!("{}/__terminus/world", guarded.uri))
             .header(terminus::mock::TOKEN_HEADER, presented)
             .send()

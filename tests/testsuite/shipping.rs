@@ -46,8 +46,7 @@ fn serve_on_port_0_says_where_it_listens_in_its_first_line_and_its_ready_file() 
         std::fs::read_to_string(&ready).expect("the ready file is there once the line is"),
         format!("{url}\n")
     );
-    let client = reqwest::blocking::Client::builder()
-        .no_proxy()
+    let client = crate::common::http_client()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();

@@ -222,7 +222,7 @@ impl Served {
         content_type: &str,
         body: &str,
     ) -> (u16, String) {
-        let client = reqwest::blocking::Client::builder()
+        let client = crate::common::http_client()
             .timeout(DEADLINE)
             .build()
             .unwrap();

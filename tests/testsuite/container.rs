@@ -258,8 +258,7 @@ fn the_health_check_passes_against_the_image_command_with_or_without_a_token_giv
 }
 
 fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .no_proxy()
+    crate::common::http_client()
         .timeout(DEADLINE)
         .build()
         .unwrap()

@@ -170,6 +170,8 @@ impl Page {
         let ready = self.logs.path().join("server.url");
         let log = self.logs.path().join("server.log");
         let port = &self.ports[0].1;
+        // A server of an earlier block on the page left its ready file: waiting on it would not wait at all.
+        let _ = std::fs::remove_file(&ready);
         let child = self.spawn(
             &format!(
                 "exec terminus serve --listen 127.0.0.1:{port} --ready-file {}",

@@ -136,6 +136,10 @@ pub struct ScenarioExpect {
     pub addresses: BTreeMap<String, String>,
     /// Response fields that must be present with these values.
     pub response: Map<String, Value>,
+    /// Response fields that are times (`YYYY-MM-DDThh:mm:ssZ`), by their name in `response`: seconds after the
+    /// world's clock when the scenario was loaded (the `now` of `PUT /__terminus/scenario/<id>`). `response` holds
+    /// them for the case's own clock; a client against a server compares them with `now` plus these seconds.
+    pub response_relative_times: BTreeMap<String, i64>,
 }
 
 /// A case as a scenario.
@@ -184,6 +188,7 @@ pub fn scenario(loaded: &Loaded) -> Scenario {
                     disks: expect.disks.clone(),
                     addresses: expect.addresses.clone(),
                     response: expect.response.clone(),
+                    response_relative_times: response_relative_times(&expect.response, world.clock),
                 },
                 action: resolved.action,
             }
@@ -235,6 +240,24 @@ fn relative_times(params: &Map<String, Value>, clock: ClockSpec) -> BTreeMap<Str
         }
     }
     times
+}
+
+/// The expected response fields that are times, as seconds after the world's clock started; none for a world on
+/// the machine's clock.
+fn response_relative_times(
+    response: &Map<String, Value>,
+    clock: ClockSpec,
+) -> BTreeMap<String, i64> {
+    let (ClockSpec::Fixed { at } | ClockSpec::Virtual { at }) = clock else {
+        return BTreeMap::new();
+    };
+    response
+        .iter()
+        .filter_map(|(name, value)| {
+            let time = utc_time(value.as_str()?)?;
+            Some((name.clone(), time.saturating_sub(at)))
+        })
+        .collect()
 }
 
 /// A name as a JSON pointer token (RFC 6901: `~` and `/` escaped).

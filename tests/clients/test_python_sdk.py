@@ -141,13 +141,22 @@ def test_describe_lists_public_ip_addresses(mock):
         ipaddress.ip_address(address)
 
 
-def test_describe_answers_only_fields_the_sdk_knows(mock):
+# Fields the real API sends that the pinned SDK's models no longer declare (the recorded bodies in
+# tests/data/recorded/, C7N-06 and C7N-17): terminus sends them as the real API does, and the SDK warns of them.
+RECORDED_UNDECLARED = {"PlatformProjectId", "ThroughputPerformance", "tagKey", "tagValue"}
+
+
+def test_describe_answers_only_fields_the_sdk_knows_or_the_recordings_show(mock):
     import warnings
 
     client = make_client(mock.port, "direct")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         describe(client, ["ins-prepaid1"])
+    # The SDK's text: "<names> fileds are useless." (its spelling), one warning per model.
+    unknown = {name for warning in caught for name in str(warning.message).split(" fileds are useless")[0].split(",")}
+    unknown = {name.strip() for name in unknown if name.strip()}
+    assert unknown <= RECORDED_UNDECLARED, unknown - RECORDED_UNDECLARED
 
 
 def test_proxy_from_the_environment(mock, monkeypatch):

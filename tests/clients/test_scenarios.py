@@ -5,7 +5,9 @@ knows, signed with TC3), check each answer's code against the step, and ask the 
 received. Nothing here knows the case files.
 """
 
+import calendar
 import json
+import time
 import os
 import subprocess
 
@@ -134,7 +136,12 @@ def test_scenario(mock, scenario):
             except TencentCloudSDKException as error:
                 answer, code = {}, error.get_code()
             assert code == step["expect"]["error"], f"step {number}"
+            relative = step["expect"]["response-relative-times"]
             for name, value in step["expect"]["response"].items():
-                assert field(answer, name) == value, f"step {number}: {name}"
+                if name in relative:  # a time: relative to the world's clock at load
+                    got = calendar.timegm(time.strptime(field(answer, name), "%Y-%m-%dT%H:%M:%SZ"))
+                    assert got - loaded["now"] == relative[name], f"step {number}: {name}"
+                else:
+                    assert field(answer, name) == value, f"step {number}: {name}"
     verdict = mock._call("GET", f"/__terminus/scenario/{scenario['id']}/verdict")
     assert verdict["passed"], json.dumps(verdict, indent=2)

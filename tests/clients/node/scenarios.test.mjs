@@ -47,7 +47,7 @@ function client(step) {
 
 for (const scenario of scenarios) {
   test(`scenario ${scenario.id}`, async () => {
-    await mock.scenario(scenario.id);
+    const { now } = await mock.scenario(scenario.id);
     for (const [index, step] of scenario.steps.entries()) {
       if (step["advance-seconds"]) await mock.clock({ advance: step["advance-seconds"] });
       for (let n = 0; n < step.repeat; n++) {
@@ -59,8 +59,15 @@ for (const scenario of scenarios) {
           code = error.code ?? String(error);
         }
         assert.equal(code, step.expect.error, `step ${index + 1}`);
+        const relative = step.expect["response-relative-times"];
         for (const [name, value] of Object.entries(step.expect.response)) {
-          assert.deepEqual(field(answer, name), value, `step ${index + 1}: ${name}`);
+          if (name in relative) {
+            // A time: relative to the world's clock at load.
+            const got = Date.parse(field(answer, name)) / 1000;
+            assert.equal(got - now, relative[name], `step ${index + 1}: ${name}`);
+          } else {
+            assert.deepEqual(field(answer, name), value, `step ${index + 1}: ${name}`);
+          }
         }
       }
     }

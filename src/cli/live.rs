@@ -1,4 +1,4 @@
-//! `terminus run --live`: the cases against a real account (README, "Live mode"). Credentials come from the
+//! `terminus run --live`: the cases against a real account (the book, docs/src/live.md). Credentials come from the
 //! provider's environment variables only; what runs is decided by `live::plan`, every request of a safe case is
 //! proven unable to name an existing instance first (`live::guard`).
 
@@ -18,8 +18,8 @@ use crate::provider::ProviderId;
 /// Live mode's flags of `terminus run`.
 #[derive(Debug, clap::Args)]
 pub(super) struct LiveArgs {
-    /// Run the cases against a real account (credentials from the provider's environment variables: README,
-    /// "Live mode"). Only safe cases run unless a tier is opted into.
+    /// Run the cases against a real account (credentials from the provider's environment variables: the
+    /// book, docs/src/live.md). Only safe cases run unless a tier is opted into.
     #[arg(long)]
     pub(super) live: bool,
     /// The provider whose cases run live: tencent, tencent-legacy or zenlayer-bmc.

@@ -1,4 +1,4 @@
-//! `terminus record`: the recording proxy (README, "The recorder").
+//! `terminus record`: the recording proxy (the book, docs/src/recorder.md).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! `terminus replay`: a cassette against the mock, with a drift report (README, "Replay and drift").
+//! `terminus replay`: a cassette against the mock, with a drift report (the book, docs/src/recorder.md).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,5 +1,5 @@
 //! `terminus scenarios`: the cases as scenarios any client can run, every default explicit (`--format json`; the
-//! format is `scenarios.schema.json`, and the README shows a runner).
+//! format is `scenarios.schema.json`, and docs/src/scenarios.md shows a runner).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

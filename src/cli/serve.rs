@@ -19,7 +19,7 @@ use crate::tls::Authority;
 use crate::world::WorldSpec;
 
 /// Serve the stateful mock on loopback (API 3.0 on `/`, control API on `/__terminus/`; limits and the control
-/// API's access rules: README, "Limits" and "Control API").
+/// API's access rules: the book, docs/src/limits.md and docs/src/mock.md).
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
     /// Address to listen on; port 0 lets the system choose a free port (the first line printed names it).
@@ -29,7 +29,7 @@ pub(super) struct Args {
     /// (written beside it, then renamed).
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
-    /// World file (TOML) to start with [default: the built-in world described in the README].
+    /// World file (TOML) to start with [default: the built-in world described in docs/src/mock.md].
     #[arg(long)]
     world: Option<PathBuf>,
     /// Worker threads (1 to 256).
@@ -76,7 +76,7 @@ pub(super) struct Args {
     #[arg(long, requires = "tls")]
     ca_out: Option<PathBuf>,
     /// The cloud-like profile, the stand-in `terminus run --live` is proven against: no control API, the
-    /// machine's clock, random request ids (README, "Live mode").
+    /// machine's clock, random request ids (docs/src/live.md).
     #[arg(long)]
     cloud: bool,
     /// With --cloud: a request that could change state (any action but a Describe/Get/Inquiry) and names an
@@ -90,7 +90,7 @@ pub(super) struct Args {
     log: Option<PathBuf>,
     /// Play this cassette (`terminus record --out`) back instead of running the mock: requests are matched on
     /// method, host, action, version, region and parameters (never signature, timestamp or nonce); an unmatched
-    /// one is answered 501 naming the nearest exchange and the fields that differ (README, "serve --cassette").
+    /// one is answered 501 naming the nearest exchange and the fields that differ (docs/src/recorder.md).
     #[arg(long, conflicts_with_all = ["world", "tls", "cloud"])]
     cassette: Option<PathBuf>,
     /// The seed of request ids and created instance ids [default: the world file's `seed` when it names one,

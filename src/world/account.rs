@@ -11,7 +11,7 @@ use crate::signing::Secret;
 // AccessKeyPassword); `token`, `app_id`, `token_revoked`, `unpaid_orders`, `mfa`, `return_quota` and
 // `operation_quota` are Tencent Cloud's (API 3.0 and the legacy gateway); `bearer_token` is Zenlayer's. A field of
 // another provider is ignored. Not split into per-provider structs: serde's `flatten`, which would keep the file
-// flat, cannot be combined with `deny_unknown_fields` (README, "Adding a provider").
+// flat, cannot be combined with `deny_unknown_fields` (docs/src/adding-a-provider.md).
 // Its key and tokens are `Secret`s, so the derived `Debug` masks them.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]

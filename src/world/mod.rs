@@ -212,7 +212,7 @@ impl WorldSpec {
         Ok(spec)
     }
 
-    /// The world `terminus serve` starts with when given none: documented in the README.
+    /// The world `terminus serve` starts with when given none: documented in docs/src/mock.md.
     pub fn default_world() -> Self {
         Self::from_toml(include_str!("default.toml"), "the default world")
             .expect("the default world is valid")

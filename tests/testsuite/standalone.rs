@@ -8,7 +8,11 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every file under `dir`, recursively, sorted.
+/// Installed, not written here: the clients' virtual environment and Node modules that `tests/clients/run`
+/// installs into the tree (git ignores them).
+const INSTALLED: &[&str] = &[".venv", "node_modules"];
+
+/// Every file under `dir`, recursively, sorted, but for what [`INSTALLED`] names.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -16,7 +20,9 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             let path = entry.path();
             if entry.file_type().unwrap().is_dir() {
-                pending.push(path);
+                if !INSTALLED.iter().any(|name| entry.file_name() == *name) {
+                    pending.push(path);
+                }
             } else {
                 found.push(path);
             }

@@ -234,6 +234,13 @@ fn resolve(url: &str) -> Result<(SocketAddr, String), String> {
     if authority.is_empty() {
         return Err(format!("--target {url:?}: no host"));
     }
+    let address = socket_address(authority).map_err(|why| format!("--target {url:?}: {why}"))?;
+    Ok((address, authority.to_owned()))
+}
+
+/// The address of `HOST[:PORT]` (port 80 when none is given), for the commands that reach a server over plain
+/// HTTP themselves (`bench --target`, `health`).
+pub(super) fn socket_address(authority: &str) -> Result<SocketAddr, String> {
     let with_port = if authority
         .rsplit_once(':')
         .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
@@ -242,12 +249,11 @@ fn resolve(url: &str) -> Result<(SocketAddr, String), String> {
     } else {
         format!("{authority}:80")
     };
-    let address = with_port
+    with_port
         .to_socket_addrs()
-        .map_err(|error| format!("--target {url:?}: {error}"))?
+        .map_err(|error| format!("cannot resolve {authority}: {error}"))?
         .next()
-        .ok_or_else(|| format!("--target {url:?}: the host resolves to no address"))?;
-    Ok((address, authority.to_owned()))
+        .ok_or_else(|| format!("{authority} resolves to no address"))
 }
 
 /// The target world's clock, from the mock's control API; `None` when it has none.

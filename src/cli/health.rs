@@ -6,7 +6,7 @@
 //! most [`MOST_ANSWER_BYTES`]: a probe must never hang or grow, whatever answers.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -65,19 +65,7 @@ fn probe(authority: &str, timeout: Duration) -> Result<(), String> {
             .filter(|left| !left.is_zero())
             .ok_or_else(|| format!("no answer within {}", humantime::format_duration(timeout)))
     };
-    let with_port = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
-    {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    let address = with_port
-        .to_socket_addrs()
-        .map_err(|error| format!("cannot resolve {authority}: {error}"))?
-        .next()
-        .ok_or_else(|| format!("{authority} resolves to no address"))?;
+    let address = super::bench::socket_address(authority)?;
     let mut stream = TcpStream::connect_timeout(&address, left()?)
         .map_err(|error| format!("cannot connect to {address}: {error}"))?;
     stream
